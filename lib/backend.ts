@@ -1,0 +1,114 @@
+/**
+ * The one module that chooses, initialises and reports the TensorFlow.js backend.
+ * Order: `tensorflow` (tfjs-node-gpu, then tfjs-node, when installed with their libtensorflow) > `wasm` > `cpu`.
+ * `AFFECT_BACKEND` or an explicit name overrides the order. No other module names a backend.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels, configureWasmThreads } from './kernels/wasm';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendReport {
+  /** The tfjs backend name in use. */
+  name: BackendName;
+  /** For `tensorflow`: which package provided it. */
+  provider?: string;
+  /** Threads the backend computes with. */
+  threads: number;
+  /** Whether SIMD kernels are in use (wasm). */
+  simd: boolean;
+  /** Backends tried before this one, with the reason each was passed over. */
+  skipped: { name: string; reason: string }[];
+}
+
+let current: BackendReport | undefined;
+
+function tryRequire(name: string): { ok: true } | { ok: false; reason: string } {
+  try {
+    require(name);
+    return { ok: true };
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    return { ok: false, reason: msg };
+  }
+}
+
+async function initTensorflow(skipped: BackendReport['skipped']): Promise<BackendReport | undefined> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    const r = tryRequire(pkg);
+    if (!r.ok) {
+      skipped.push({ name: `tensorflow (${pkg})`, reason: r.reason });
+      continue;
+    }
+    if (await tf.setBackend('tensorflow')) {
+      return { name: 'tensorflow', provider: pkg, threads: 0, simd: false, skipped };
+    }
+    skipped.push({ name: `tensorflow (${pkg})`, reason: 'backend failed to initialise' });
+  }
+  return undefined;
+}
+
+async function initWasm(skipped: BackendReport['skipped']): Promise<BackendReport | undefined> {
+  try {
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+    // Load the .wasm binaries from node_modules: never from a CDN.
+    const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    wasm.setWasmPaths(dir + path.sep);
+    // Training kernels must be registered before the backend initialises (see lib/kernels/wasm.ts).
+    registerWasmTrainingKernels();
+    const threads = configureWasmThreads(wasm);
+    if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+    await tf.ready();
+    return {
+      name: 'wasm',
+      threads: threads ?? wasm.getThreadsCount(),
+      simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean,
+      skipped,
+    };
+  } catch (e) {
+    skipped.push({ name: 'wasm', reason: (e as Error).message.split('\n')[0] });
+    return undefined;
+  }
+}
+
+async function initCpu(skipped: BackendReport['skipped']): Promise<BackendReport> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('affect-lab: even the cpu backend failed to initialise');
+  return { name: 'cpu', threads: 1, simd: false, skipped };
+}
+
+/**
+ * Chooses and initialises the backend. `preferred` (or the `AFFECT_BACKEND` variable) forces one;
+ * forcing a backend that cannot start is an error, never a silent fallback.
+ * Calling it again with the same choice returns the current report.
+ */
+export async function initBackend(preferred: string | undefined = process.env.AFFECT_BACKEND): Promise<BackendReport> {
+  const want = preferred === '' || preferred === 'auto' ? undefined : preferred;
+  if (want !== undefined && !BACKEND_NAMES.includes(want as BackendName)) {
+    throw new Error(`affect-lab: unknown backend "${want}"; accepted values: ${BACKEND_NAMES.join(', ')}, auto`);
+  }
+  if (current && (want === undefined || want === current.name)) return current;
+  const skipped: BackendReport['skipped'] = [];
+  const order: BackendName[] = want ? [want as BackendName] : [...BACKEND_NAMES];
+  for (const name of order) {
+    const report =
+      name === 'tensorflow' ? await initTensorflow(skipped) : name === 'wasm' ? await initWasm(skipped) : await initCpu(skipped);
+    if (report) {
+      current = report;
+      return report;
+    }
+  }
+  throw new Error(`affect-lab: backend "${want}" is not available: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** The report of the backend in use, or undefined before `initBackend`. */
+export function backendReport(): BackendReport | undefined {
+  return current;
+}
+
+/** One line for logs and run records, e.g. `backend wasm (threads 2, SIMD)`. */
+export function describeBackend(r: BackendReport): string {
+  const extra = r.name === 'tensorflow' ? r.provider ?? '' : `threads ${r.threads}${r.simd ? ', SIMD' : ''}`;
+  return `backend ${r.name} (${extra})`;
+}

@@ -1,0 +1,4 @@
+/** `affect data ...`: dataset tools (scan, verify, split, relabel, synth). */
+import type { CommandSpec } from './args';
+
+export const dataCommands: CommandSpec[] = [];

@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, backendReport, describeBackend } from '../lib/backend';
+
+test('initBackend picks a working backend and never cpu while wasm works', async () => {
+  const r = await initBackend(undefined);
+  assert.notEqual(r.name, 'cpu', `cpu chosen although: ${JSON.stringify(r.skipped)}`);
+  assert.equal(tf.getBackend(), r.name);
+  assert.equal(backendReport(), r);
+  assert.match(describeBackend(r), new RegExp(`^backend ${r.name} `));
+  // tfjs-node cannot install its libtensorflow here, so the report must say why it was passed over.
+  if (r.name === 'wasm') assert.ok(r.skipped.some((s) => s.name.startsWith('tensorflow')));
+});
+
+test('initBackend can be forced to cpu and back, and rejects unknown names', async () => {
+  const cpu = await initBackend('cpu');
+  assert.equal(cpu.name, 'cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+  await assert.rejects(initBackend('webgpu'), /unknown backend "webgpu"; accepted values: tensorflow, wasm, cpu/);
+  const wasm = await initBackend('wasm');
+  assert.equal(wasm.name, 'wasm');
+  assert.equal(tf.tensor([1, 2]).sum().dataSync()[0], 3);
+});
