@@ -9,7 +9,7 @@ export interface Rng {
 
 /** A seeded generator; `state` restores one saved with `rng.state()`. */
 export function makeRng(seed: string | number, state?: object): Rng {
-  return seedrandom(String(seed), { state: state ?? true }) as unknown as Rng;
+  return seedrandom(String(seed), { state: (state ?? true) as boolean }) as unknown as Rng;
 }
 
 /** Integer in [0, n). */
