@@ -59,11 +59,16 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
     // Training kernels must be registered before the backend initialises (see lib/kernels/wasm.ts).
     registerWasmTrainingKernels();
     const threads = configureWasmThreads(wasm);
-    if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
-    await tf.ready();
+    try {
+      if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
+      await tf.ready();
+    } finally {
+      threads.done();
+    }
     return {
       name: 'wasm',
-      threads: threads ?? wasm.getThreadsCount(),
+      // What the backend really runs with, not what was asked for.
+      threads: wasm.getThreadsCount(),
       simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean,
       skipped,
     };

@@ -2,8 +2,11 @@
 /** `affect`: the command-line entry. Each command group lives in its own module and exports its CommandSpecs. */
 import { CommandSpec, UsageError, parseArgs, usage } from './args';
 import { dataCommands } from './data';
+import { runCommands } from './run';
+import { notebookCommands } from './notebook';
+import { weightsCommands } from './weights';
 
-export const COMMANDS: CommandSpec[] = [...dataCommands];
+export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands];
 
 function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
   let best: CommandSpec | undefined;

@@ -1,3 +1,15 @@
 /** Datasets: scanning image folders, decoding, FER2013, manifests, splits and tf.data pipelines. */
 export * from './scan';
 export * from './image';
+export * from './source';
+export * from './fer2013';
+export * from './pipeline';
+export * from './manifest';
+export * from './augment-layers';
+export * from './augment';
+export * from './datasplit';
+export * from './relabel';
+export * from './synth';
+export * from './csv';
+export * from './outdir';
+export * from './progress';

@@ -94,12 +94,13 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * Scans `root/<class>/...` (files in nested subfolders of a class count for that class, as in Keras).
  * Classes are sorted by name (code-point order, like Python's sorted()); hidden files and folders are ignored.
  * Errors name the folder when the root is missing, a class folder is empty, or no image is found.
+ * Only the first bytes are read: a truncated file passes the scan and fails, naming the file, when decoded.
  */
 export async function scanImageFolder(root: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const onBad = opts.onBadImage ?? 'skip';
   const absRoot = path.resolve(root);
   const subdirs = listDir(absRoot, 'image folder')
-    .filter((d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && fs.statSync(path.join(absRoot, d.name)).isDirectory())))
+    .filter((d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && !!fs.statSync(path.join(absRoot, d.name), { throwIfNoEntry: false })?.isDirectory())))
     .map((d) => d.name)
     .sort(byName);
   let classes = subdirs;
@@ -115,6 +116,7 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
   const counts: Record<string, number> = {};
   for (const [label, className] of classes.entries()) {
     const files = walkFiles(path.join(absRoot, className));
+    if (files.length === 0) throw new Error(`class folder ${path.join(absRoot, className)} is empty`);
     // Sniff a few files at a time: the scan is I/O bound on big sets.
     const results = await mapLimit(files, 16, sniff);
     let n = 0;
@@ -128,7 +130,6 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
       entries.push({ path: file, relPath: path.relative(absRoot, file).split(path.sep).join('/'), label, className, format: r.format });
       n++;
     }
-    if (files.length === 0) throw new Error(`class folder ${path.join(absRoot, className)} is empty`);
     counts[className] = n;
   }
   if (entries.length === 0) throw new Error(`image folder ${absRoot} holds no readable images (${bad.length} bad file(s))`);

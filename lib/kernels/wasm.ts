@@ -1,15 +1,452 @@
 /**
- * Gradient kernels the stock wasm backend lacks, and its thread set-up.
- * Owned by the training-speed work (issue 6); lib/backend.ts calls both functions before wasm initialises.
+ * Gradient kernels the stock wasm backend lacks or gets wrong, and its thread set-up.
+ * Owned by the training-speed work (issue 6); lib/backend.ts calls both set-up functions before wasm initialises.
+ *
+ * The convolution gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK
+ * `Conv2D` kernel; only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over
+ * wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference
+ * counts inside a kernel), and free their intermediates with `backend.disposeData`.
  */
+// A plain require (not a namespace copy): the thread set-up patches the module object the backend reads.
+import os = require('node:os');
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import type * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 
-/** Registers the training kernels wasm lacks; returns their names. Safe to call more than once. */
-export function registerWasmTrainingKernels(): string[] {
-  return [];
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+/** The part of the wasm backend these kernels use. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+  disposeData(dataId: tf.DataId): boolean;
 }
 
-/** Sets the wasm thread count where the threaded build can start in Node; returns the count, or undefined when left as is. */
-export function configureWasmThreads(_wasm: typeof wasmBackend): number | undefined {
-  return undefined;
+/** How each kernel registered here is computed: `wasm` = by wasm's compiled kernels, `js` = by JS loops (slower). */
+export interface TrainingKernel {
+  name: string;
+  /** Where the arithmetic runs. */
+  compute: 'wasm' | 'js';
+  /** Whether it replaces a stock wasm kernel (rather than adding a missing one). */
+  replaces: boolean;
+  why: string;
+}
+
+export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
+  { name: 'Conv2DBackpropFilter', compute: 'wasm', replaces: false, why: 'missing in wasm: filter gradient as a valid convolution' },
+  { name: 'Conv2DBackpropInput', compute: 'wasm', replaces: true, why: 'stock kernel is slow: input gradient as valid convolutions (polyphase for strides > 1)' },
+  { name: 'MaxPoolGrad', compute: 'js', replaces: true, why: 'stock kernel misroutes windows whose maximum is <= 0' },
+  { name: 'Tile', compute: 'js', replaces: true, why: 'stock kernel computes an index per element; block copies are memory-bound (batch-norm gradient)' },
+];
+
+function heap(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** wasm's XNNPACK convolution with no padding. */
+function validConv(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  strides: [number, number],
+  dilations: [number, number],
+): tf.TensorInfo {
+  const conv = tf.getKernel('Conv2D', 'wasm');
+  if (!conv) throw new Error('affect-lab: the wasm Conv2D kernel is not registered');
+  const attrs = { strides, dilations, pad: 'valid', dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+  return conv.kernelFunc({ inputs: { x, filter }, attrs, backend: backend as unknown as tf.KernelBackend }) as tf.TensorInfo;
+}
+
+/**
+ * dW[kh,kw,ci,co] = sum over b,oh,ow of xPad[b, oh*s + kh*d, ow*s + kw*d, ci] * dy[b,oh,ow,co]:
+ * a valid convolution of xPad laid out as [Ci, H, W, B] with dy laid out as [OH, OW, B, Co] as the filter,
+ * stride and dilation swapped. The result [Ci, KH, KW, Co] is transposed to [KH, KW, Ci, Co].
+ */
+export function conv2DBackpropFilterInfo(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
+  const [B, H, W, Ci] = x.shape;
+  const { outHeight: OH, outWidth: OW, outChannels: Co, filterHeight: KH, filterWidth: KW } = c;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const top = c.padInfo.top;
+  const left = c.padInfo.left;
+  // Only the rows/columns some output reads: padding beyond H (or unread rows for `valid`) drop out.
+  const Hp = (OH - 1) * sh + (KH - 1) * dh + 1;
+  const Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
+
+  const xT = backend.makeOutput([Ci, Hp, Wp, B], 'float32');
+  const dyT = backend.makeOutput([OH, OW, B, Co], 'float32');
+  {
+    const xv = heap(backend, x);
+    const xt = heap(backend, xT);
+    xt.fill(0);
+    for (let b = 0; b < B; b++) {
+      for (let hp = 0; hp < Hp; hp++) {
+        const h = hp - top;
+        if (h < 0 || h >= H) continue;
+        for (let wp = 0; wp < Wp; wp++) {
+          const w = wp - left;
+          if (w < 0 || w >= W) continue;
+          const src = ((b * H + h) * W + w) * Ci;
+          let dst = (hp * Wp + wp) * B + b;
+          const step = Hp * Wp * B;
+          for (let ci = 0; ci < Ci; ci++, dst += step) xt[dst] = xv[src + ci];
+        }
+      }
+    }
+    const dv = heap(backend, dy);
+    const dt = heap(backend, dyT);
+    const pix = OH * OW;
+    for (let b = 0; b < B; b++) {
+      for (let p = 0; p < pix; p++) {
+        const src = (b * pix + p) * Co;
+        dt.set(dv.subarray(src, src + Co), (p * B + b) * Co);
+      }
+    }
+  }
+  const r = validConv(backend, xT, dyT, [dh, dw], [sh, sw]);
+  backend.disposeData(xT.dataId);
+  backend.disposeData(dyT.dataId);
+  if (r.shape[1] !== KH || r.shape[2] !== KW) {
+    backend.disposeData(r.dataId);
+    throw new Error(`affect-lab: Conv2DBackpropFilter produced ${r.shape} for a ${KH}x${KW} filter`);
+  }
+  const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
+  const rv = heap(backend, r);
+  const ov = heap(backend, out);
+  for (let ci = 0; ci < Ci; ci++) {
+    for (let k = 0; k < KH * KW; k++) {
+      const src = (ci * KH * KW + k) * Co;
+      ov.set(rv.subarray(src, src + Co), (k * Ci + ci) * Co);
+    }
+  }
+  backend.disposeData(r.dataId);
+  return out;
+}
+
+/**
+ * dX[b,h,w,ci] = sum of dy[b,oh,ow,co] * W[kh,kw,ci,co] over h = oh*s + kh*d - top (same for w).
+ * Strided undilated layers (all that tfjs allows) go the polyphase way; otherwise dy, with s-1 zeros inserted
+ * between its rows/columns and padded by (K-1)*d - top before, is convolved (valid, stride 1, dilation d) with the
+ * filter flipped in both spatial axes and its channel axes swapped.
+ */
+export function conv2DBackpropInputInfo(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
+  if ((c.strideHeight > 1 || c.strideWidth > 1) && c.dilationHeight === 1 && c.dilationWidth === 1) {
+    return conv2DBackpropInputPolyphase(backend, dy, filter, c);
+  }
+  const [B, H, W, Ci] = c.inShape;
+  const { outHeight: OH, outWidth: OW, outChannels: Co, filterHeight: KH, filterWidth: KW } = c;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const offH = (KH - 1) * dh - c.padInfo.top;
+  const offW = (KW - 1) * dw - c.padInfo.left;
+  const Hp = H + (KH - 1) * dh;
+  const Wp = W + (KW - 1) * dw;
+
+  // A 1x1 stride-1 unpadded layer needs no re-layout of dy.
+  const direct = sh === 1 && sw === 1 && offH === 0 && offW === 0 && Hp === OH && Wp === OW;
+  const p = direct ? dy : backend.makeOutput([B, Hp, Wp, Co], 'float32');
+  const wf = backend.makeOutput([KH, KW, Co, Ci], 'float32');
+  if (!direct) {
+    const dv = heap(backend, dy);
+    const pv = heap(backend, p);
+    pv.fill(0);
+    for (let b = 0; b < B; b++) {
+      for (let oh = 0; oh < OH; oh++) {
+        const m = oh * sh + offH;
+        if (m < 0 || m >= Hp) continue;
+        for (let ow = 0; ow < OW; ow++) {
+          const n = ow * sw + offW;
+          if (n < 0 || n >= Wp) continue;
+          const src = ((b * OH + oh) * OW + ow) * Co;
+          pv.set(dv.subarray(src, src + Co), ((b * Hp + m) * Wp + n) * Co);
+        }
+      }
+    }
+  }
+  {
+    const fv = heap(backend, filter);
+    const wv = heap(backend, wf);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const src = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Ci * Co;
+        const dst = (kh * KW + kw) * Co * Ci;
+        for (let ci = 0; ci < Ci; ci++) {
+          for (let co = 0; co < Co; co++) wv[dst + co * Ci + ci] = fv[src + ci * Co + co];
+        }
+      }
+    }
+  }
+  const out = validConv(backend, p, wf, [1, 1], [dh, dw]);
+  if (!direct) backend.disposeData(p.dataId);
+  backend.disposeData(wf.dataId);
+  return out;
+}
+
+/** One axis of the polyphase split: output positions h = s*(u0 + m) + q - pad for m < count, and the taps feeding them. */
+interface Phase {
+  q: number;
+  u0: number;
+  count: number;
+  /** Taps kh = q + s*t for t < taps. */
+  taps: number;
+}
+
+function phases(size: number, k: number, s: number, pad: number): Phase[] {
+  const out: Phase[] = [];
+  for (let q = 0; q < s; q++) {
+    const u0 = Math.ceil((pad - q) / s);
+    const u1 = Math.floor((size - 1 + pad - q) / s);
+    out.push({ q, u0, count: Math.max(0, u1 - u0 + 1), taps: q < k ? Math.ceil((k - q) / s) : 0 });
+  }
+  return out;
+}
+
+/**
+ * Input gradient of a strided, undilated layer without zero-insertion: output rows with h + top = s*u + q receive
+ * only taps kh = q + s*t, from dy[u - t]. Each of the s*s phases is a stride-1 valid convolution of dy (padded by
+ * taps-1 before) with its flipped sub-filter, scattered into every s-th row and column of dX: a quarter of the
+ * arithmetic of the zero-inserted form for stride 2.
+ */
+function conv2DBackpropInputPolyphase(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
+  const [B, H, W, Ci] = c.inShape;
+  const { outHeight: OH, outWidth: OW, outChannels: Co, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = c;
+  const dx = backend.makeOutput([B, H, W, Ci], 'float32');
+  heap(backend, dx).fill(0);
+  for (const ph of phases(H, KH, sh, c.padInfo.top)) {
+    for (const pw of phases(W, KW, sw, c.padInfo.left)) {
+      if (ph.count === 0 || pw.count === 0 || ph.taps === 0 || pw.taps === 0) continue;
+      const Ph = ph.count + ph.taps - 1;
+      const Pw = pw.count + pw.taps - 1;
+      const p = backend.makeOutput([B, Ph, Pw, Co], 'float32');
+      const wf = backend.makeOutput([ph.taps, pw.taps, Co, Ci], 'float32');
+      {
+        const dv = heap(backend, dy);
+        const pv = heap(backend, p);
+        pv.fill(0);
+        for (let b = 0; b < B; b++) {
+          for (let m = 0; m < Ph; m++) {
+            const oh = m + ph.u0 - (ph.taps - 1);
+            if (oh < 0 || oh >= OH) continue;
+            // Columns n map to ow = n + shift: copy the in-range run in one go.
+            const shift = pw.u0 - (pw.taps - 1);
+            const n0 = Math.max(0, -shift);
+            const n1 = Math.min(Pw, OW - shift);
+            if (n1 <= n0) continue;
+            const src = ((b * OH + oh) * OW + n0 + shift) * Co;
+            pv.set(dv.subarray(src, src + (n1 - n0) * Co), ((b * Ph + m) * Pw + n0) * Co);
+          }
+        }
+        const fv = heap(backend, filter);
+        const wv = heap(backend, wf);
+        for (let th = 0; th < ph.taps; th++) {
+          const kh = ph.q + sh * (ph.taps - 1 - th);
+          for (let tw = 0; tw < pw.taps; tw++) {
+            const kw = pw.q + sw * (pw.taps - 1 - tw);
+            const src = (kh * KW + kw) * Ci * Co;
+            const dst = (th * pw.taps + tw) * Co * Ci;
+            for (let ci = 0; ci < Ci; ci++) {
+              for (let co = 0; co < Co; co++) wv[dst + co * Ci + ci] = fv[src + ci * Co + co];
+            }
+          }
+        }
+      }
+      const r = validConv(backend, p, wf, [1, 1], [1, 1]);
+      backend.disposeData(p.dataId);
+      backend.disposeData(wf.dataId);
+      const rv = heap(backend, r);
+      const ov = heap(backend, dx);
+      for (let b = 0; b < B; b++) {
+        for (let m = 0; m < ph.count; m++) {
+          const h = sh * (ph.u0 + m) + ph.q - c.padInfo.top;
+          for (let n = 0; n < pw.count; n++) {
+            const w = sw * (pw.u0 + n) + pw.q - c.padInfo.left;
+            const src = ((b * ph.count + m) * pw.count + n) * Ci;
+            ov.set(rv.subarray(src, src + Ci), ((b * H + h) * W + w) * Ci);
+          }
+        }
+      }
+      backend.disposeData(r.dataId);
+    }
+  }
+  return dx;
+}
+
+/** Max-pool gradient routed to the first maximum of each window, as the `cpu` kernel does (padding never wins). */
+export function maxPoolGradInfo(backend: WasmBackendLike, dy: tf.TensorInfo, x: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = c;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const xv = heap(backend, x);
+  const dv = heap(backend, dy);
+  const ov = heap(backend, dx);
+  ov.fill(0);
+  const best = new Float32Array(C);
+  const pos = new Int32Array(C);
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = oh * sh - c.padInfo.top;
+      let rMin = r0;
+      while (rMin < 0) rMin += dh;
+      const rMax = Math.min(H, r0 + fh);
+      for (let ow = 0; ow < OW; ow++) {
+        const c0 = ow * sw - c.padInfo.left;
+        let cMin = c0;
+        while (cMin < 0) cMin += dw;
+        const cMax = Math.min(W, c0 + fw);
+        best.fill(-Infinity);
+        pos.fill(-1);
+        for (let r = rMin; r < rMax; r += dh) {
+          for (let q = cMin; q < cMax; q += dw) {
+            const base = ((b * H + r) * W + q) * C;
+            for (let ch = 0; ch < C; ch++) {
+              const v = xv[base + ch];
+              if (v > best[ch]) {
+                best[ch] = v;
+                pos[ch] = base + ch;
+              }
+            }
+          }
+        }
+        const g = ((b * OH + oh) * OW + ow) * C;
+        for (let ch = 0; ch < C; ch++) if (pos[ch] >= 0) ov[pos[ch]] += dv[g + ch];
+      }
+    }
+  }
+  return dx;
+}
+
+/** Tile by block copies: each axis's block is built once, then doubled with copyWithin. Any dtype. */
+export function tileInfo(backend: WasmBackendLike, x: tf.TensorInfo, reps: number[]): tf.TensorInfo {
+  const rank = x.shape.length;
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  if (tf.util.sizeFromShape(outShape) === 0) return out;
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const xStride = x.shape.map((_, i) => tf.util.sizeFromShape(x.shape.slice(i + 1)));
+  const outBlock = outShape.map((_, i) => tf.util.sizeFromShape(outShape.slice(i + 1)));
+  // Writes x's sub-block at axis d (starting at src) tiled, at dst; returns its length.
+  const fill = (d: number, src: number, dst: number): number => {
+    const n = x.shape[d];
+    if (d === rank - 1) ov.set(xv.subarray(src, src + n), dst);
+    else for (let i = 0; i < n; i++) fill(d + 1, src + i * xStride[d], dst + i * outBlock[d]);
+    const len = d === rank - 1 ? n : n * outBlock[d];
+    let filled = len;
+    while (filled < len * reps[d]) {
+      const chunk = Math.min(filled, len * reps[d] - filled);
+      ov.copyWithin(dst + filled, dst, dst + chunk);
+      filled += chunk;
+    }
+    return len * reps[d];
+  };
+  if (rank === 0) ov[0] = xv[0];
+  else fill(0, 0, 0);
+  return out;
+}
+
+function asBackend(b: unknown): WasmBackendLike {
+  return b as WasmBackendLike;
+}
+
+const kernelFuncs: Record<string, tf.KernelFunc> = {
+  Conv2DBackpropFilter: ({ inputs, attrs, backend }) => {
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const c = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false,
+      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
+    );
+    if (c.dataFormat !== 'channelsLast') throw new Error('affect-lab: wasm Conv2DBackpropFilter supports NHWC only');
+    return conv2DBackpropFilterInfo(asBackend(backend), x, dy, c);
+  },
+  Conv2DBackpropInput: ({ inputs, attrs, backend }) => {
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const c = tf.backend_util.computeConv2DInfo(
+      a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false,
+      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
+    );
+    if (c.dataFormat !== 'channelsLast') throw new Error('affect-lab: wasm Conv2DBackpropInput supports NHWC only');
+    return conv2DBackpropInputInfo(asBackend(backend), dy, filter, c);
+  },
+  MaxPoolGrad: ({ inputs, attrs, backend }) => {
+    const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const a = attrs as unknown as tf.MaxPoolGradAttrs;
+    const c = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode,
+    );
+    return maxPoolGradInfo(asBackend(backend), dy, input, c);
+  },
+  Tile: ({ inputs, attrs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') throw new Error('affect-lab: wasm Tile does not support strings');
+    return tileInfo(asBackend(backend), x, (attrs as unknown as tf.TileAttrs).reps);
+  },
+};
+
+/**
+ * Registers the training kernels wasm lacks or gets wrong; returns their names. Safe to call more than once.
+ * A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up when it
+ * initialises, and other code paths rely on what the stock set-up binds.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  // Load the stock kernels first, so that ours are registered over them and not the other way round.
+  require('@tensorflow/tfjs-backend-wasm');
+  for (const k of WASM_TRAINING_KERNELS) {
+    const kernelFunc = kernelFuncs[k.name];
+    const old = tf.getKernel(k.name, 'wasm');
+    if (old?.kernelFunc === kernelFunc) continue;
+    if (old) tf.unregisterKernel(k.name, 'wasm');
+    tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc, setupFunc: old?.setupFunc });
+  }
+  return WASM_TRAINING_KERNELS.map((k) => k.name);
+}
+
+/** Thread set-up to finish once the backend has initialised. */
+export interface WasmThreadSetup {
+  /** Threads asked for (1 = the single-threaded SIMD build). */
+  requested: number;
+  /** Undoes the temporary patch used during initialisation and unrefs the pool; call after `tf.setBackend('wasm')` settles. */
+  done: () => void;
+}
+
+let createObjectURLPatched = false;
+
+/**
+ * Chooses the threaded SIMD build with `threads` threads (default: `AFFECT_WASM_THREADS`, else every core).
+ * tfjs-backend-wasm disables threads in Node because its pthread workers start from blob: URLs, which Node
+ * refuses; here the worker gets a real file (./wasm-thread-worker.js). The backend also caps the pool at half
+ * the logical cores, so `os.cpus()` reports enough cores while it initialises. 1 keeps the single-threaded build.
+ */
+export function configureWasmThreads(wasm: typeof wasmBackend, threads?: number): WasmThreadSetup {
+  const fromEnv = process.env.AFFECT_WASM_THREADS;
+  const n = threads ?? (fromEnv ? Number(fromEnv) : os.cpus().length);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`affect-lab: AFFECT_WASM_THREADS must be a positive integer, got "${fromEnv}"`);
+  }
+  if (n === 1 || typeof SharedArrayBuffer === 'undefined') return { requested: 1, done: () => undefined };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(n);
+  if (!createObjectURLPatched) {
+    // Only the worker script is created as 'application/javascript' (the main script Blob is 'text/javascript').
+    const workerFile = path.join(__dirname, 'wasm-thread-worker.js');
+    const original = URL.createObjectURL.bind(URL);
+    URL.createObjectURL = (obj: Blob | MediaSource) =>
+      obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : original(obj);
+    createObjectURLPatched = true;
+  }
+  const cpus = os.cpus;
+  os.cpus = () => {
+    const real = cpus();
+    return Array.from({ length: Math.max(real.length, 2 * n) }, (_, i) => real[i % real.length]);
+  };
+  return {
+    requested: n,
+    done: () => {
+      os.cpus = cpus;
+      // The pool's running workers would keep Node alive after the program's end (idle ones are unref'd already).
+      const running = (tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers?: { unref(): void }[] } } })
+        ?.wasm?.PThread?.runningWorkers;
+      for (const w of running ?? []) w.unref();
+    },
+  };
 }

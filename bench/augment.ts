@@ -1,0 +1,69 @@
+/**
+ * Augmentation benchmark: the study's pipeline (augment-study.json) on 96x96 RGB images, inline on one thread and on
+ * an AugmentPool using every core (target: 300 images/s), plus the whole datasplit step (decode PNG, augment, encode PNG).
+ * Images: synthetic faces (generated into a temp folder). Medians of 3 runs; other jobs may share the cores, so each row
+ * also notes images per CPU-second of this process (all threads).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import type { BenchRow, BenchSection } from './types';
+import { AugmentPool, STUDY_AUGMENTATION } from '../lib/data/augment';
+import { type RgbImage, decodeRgb } from '../lib/data/image';
+import { mapLimit } from '../lib/data/scan';
+import { synthesizeFaces } from '../lib/data/synth';
+
+const SIZE = 96;
+const TARGET = 300;
+
+/** Median wall time and CPU time of `repeats` runs of `fn`. */
+async function median(fn: () => Promise<unknown>, repeats = 3): Promise<{ wallS: number; cpuS: number }> {
+  const runs: { wallS: number; cpuS: number }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    const c = process.cpuUsage(c0);
+    runs.push({ wallS: (performance.now() - t0) / 1000, cpuS: (c.user + c.system) / 1e6 });
+  }
+  return runs.sort((a, b) => a.wallS - b.wallS)[Math.floor(repeats / 2)];
+}
+
+export async function benchAugment(): Promise<BenchSection> {
+  const section: BenchSection = { name: 'augmentation (study pipeline, 96x96)', rows: [], skipped: [] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-augment-'));
+  const threads = os.availableParallelism();
+  const pool = new AugmentPool(STUDY_AUGMENTATION, { threads });
+  const inline = new AugmentPool(STUDY_AUGMENTATION, { threads: 0 });
+  try {
+    await synthesizeFaces({ task: 'affect', out: dir + '/faces', perClass: 8, seed: 1, size: SIZE });
+    const files = fs.readdirSync(dir + '/faces').filter((c) => !c.includes('.')).flatMap((c) => fs.readdirSync(`${dir}/faces/${c}`).map((f) => `${dir}/faces/${c}/${f}`));
+    const images: RgbImage[] = await Promise.all(files.map((f) => decodeRgb(f)));
+    const row = (metric: string, n: number, t: { wallS: number; cpuS: number }, target?: number): BenchRow => ({
+      metric,
+      value: n / t.wallS,
+      unit: 'images/s',
+      target,
+      notes: `${n} images in ${t.wallS.toFixed(2)} s (median of 3); ${(n / t.cpuS).toFixed(0)} images per CPU-second`,
+    });
+    const run = (p: AugmentPool, n: number) => () => mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, (i) => p.augment(images[i % images.length], `bench:${i}`));
+    await run(pool, 64)(); // warm the workers' JIT
+    section.rows.push(row('augment only, 1 thread (inline)', 500, await median(run(inline, 500))));
+    section.rows.push(row(`augment only, AugmentPool ${threads} threads`, 1500, await median(run(pool, 1500)), TARGET));
+    const full = (n: number) => () =>
+      mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, async (i) => {
+        const img = await pool.augment(await decodeRgb(files[i % files.length]), `bench:${i}`);
+        return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+      });
+    section.rows.push(row(`decode PNG + augment + encode PNG (datasplit's step), ${threads} threads`, 600, await median(full(600))));
+  } finally {
+    await pool.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return section;
+}
+
+if (require.main === module) {
+  benchAugment().then((s) => console.log(JSON.stringify(s, null, 2)));
+}

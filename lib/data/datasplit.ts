@@ -1,0 +1,286 @@
+/**
+ * The study's datasplit, made safe and reproducible: a seeded per-class train/test split, optional balancing by
+ * augmentation, `train.csv`/`test.csv`. Unlike the original it never touches the input (unless `inPlace`, which moves
+ * test files as the original did), never loses a file to a name collision, is seeded end to end, and is interrupt-safe
+ * (see outdir.ts: a rerun of the same command resumes).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { AugmentPool, type AugmentSpec, STUDY_AUGMENTATION, compileAugmentation, loadAugmentation } from './augment';
+import { toCsv } from './csv';
+import { decodeRgb } from './image';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, writeFileAtomic } from './outdir';
+import { Progress, type ProgressOptions } from './progress';
+import { type BadImage, type ImageEntry, type OnBadImage, mapLimit, scanImageFolder } from './scan';
+import { SYNTHETIC_MARKER } from './synth';
+import { makeRng, sampleWithReplacement, shuffled } from '../random';
+
+export interface PlanOptions {
+  /** Fraction of each class for train, > 0.5 and < 1. Default 0.8. */
+  trainSplit?: number;
+  balanceTrain?: boolean;
+  balanceTest?: boolean;
+  /** Scales the balancing targets; ignored unless balancing. Default 1. */
+  globalMultiplier?: number;
+}
+
+/** Images of one class in each part: originals and augmented copies. */
+export interface SplitCounts {
+  train: number;
+  test: number;
+  trainAug: number;
+  testAug: number;
+}
+
+/** Python's round(): to nearest, ties to even (pandas `sample(frac=...)` uses it). */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
+function checkPlanOptions(o: PlanOptions): Required<PlanOptions> {
+  const trainSplit = o.trainSplit ?? 0.8;
+  const globalMultiplier = o.globalMultiplier ?? 1;
+  if (!(trainSplit > 0.5 && trainSplit < 1)) throw new Error(`train split must be > 0.5 and < 1, got ${trainSplit}`);
+  if (!(globalMultiplier >= 1 && Number.isFinite(globalMultiplier))) throw new Error(`global multiplier must be >= 1, got ${globalMultiplier}`);
+  return { trainSplit, globalMultiplier, balanceTrain: o.balanceTrain ?? false, balanceTest: o.balanceTest ?? false };
+}
+
+/**
+ * How many images each class gets, with the original's arithmetic (floating point included): train = round(split * n);
+ * balancing target for train = ceil(largest * split), for test = largest - that; class multiplier
+ * m = global * target / count, and when m > 1 the class gets ceil(m * count) - count augmented copies.
+ * An empty part gets no copies (there is nothing to sample from).
+ */
+export function planSplit(countsPerClass: Record<string, number>, options: PlanOptions = {}): Record<string, SplitCounts> {
+  const o = checkPlanOptions(options);
+  const sizes = Object.values(countsPerClass);
+  const largest = Math.max(0, ...sizes);
+  const largestTrain = Math.ceil(largest * o.trainSplit);
+  const largestTest = largest - largestTrain;
+  const extra = (balance: boolean, target: number, n: number) => {
+    if (!balance || n === 0) return 0;
+    const m = (o.globalMultiplier * target) / n;
+    return m > 1 ? Math.ceil(m * n) - n : 0;
+  };
+  const out: Record<string, SplitCounts> = {};
+  for (const [c, n] of Object.entries(countsPerClass)) {
+    const train = roundHalfEven(o.trainSplit * n);
+    const test = n - train;
+    out[c] = { train, test, trainAug: extra(o.balanceTrain, largestTrain, train), testAug: extra(o.balanceTest, largestTest, test) };
+  }
+  return out;
+}
+
+/** The folder holding the class folders: `<input>/train` when it exists (the original's layout), else `<input>`. */
+export function findImageRoot(input: string): string {
+  const train = path.join(input, 'train');
+  return fs.existsSync(train) && fs.statSync(train).isDirectory() ? train : input;
+}
+
+export interface DatasplitOptions extends PlanOptions {
+  /** `<input>/train/<class>/...` or `<input>/<class>/...`. */
+  input: string;
+  /** New or empty folder; required unless `inPlace`. */
+  output?: string;
+  /** Default 27 (the study's). */
+  seed?: number | string;
+  /** Pipeline file (JSON) or spec. Default: the study's (augment-study.json). */
+  augment?: string | AugmentSpec;
+  /** Defaults train.csv, test.csv, label, filename. */
+  trainCsv?: string;
+  testCsv?: string;
+  labelColumn?: string;
+  filenameColumn?: string;
+  /** Default 'skip' (reported in the result). */
+  onBadImage?: OnBadImage;
+  /** Split inside `<input>` (must hold `train/`): moves test files to `<input>/test/`, writes augmented files and CSVs there. */
+  inPlace?: boolean;
+  /** Augmentation worker threads. Default: one per core. */
+  threads?: number;
+  /** Progress line on stderr. Default off. */
+  progress?: boolean | ProgressOptions;
+  /** Output writer (tests inject failures here). */
+  io?: OutputIO;
+}
+
+export interface ClassSummary extends SplitCounts {
+  className: string;
+  source: number;
+}
+
+export interface DatasplitResult {
+  output: string;
+  /** True when an interrupted run was finished. */
+  resumed: boolean;
+  classes: ClassSummary[];
+  bad: BadImage[];
+}
+
+interface Job {
+  op: 'copy' | 'move' | 'augment';
+  /** Absolute for copy/move; for augment, relative to the output (the original, already in place). */
+  src: string;
+  /** Relative to the output. */
+  dest: string;
+  seed?: string;
+}
+
+interface SplitPlan {
+  classes: ClassSummary[];
+  bad: BadImage[];
+  /** Copies and moves first, then augmentations (which read the originals from the output). */
+  jobs: Job[][];
+  csv: { train: string[][]; test: string[][] };
+}
+
+/** Splits (and optionally balances) an image folder; see DatasplitOptions. Returns per-class counts. */
+export async function datasplit(options: DatasplitOptions): Promise<DatasplitResult> {
+  const plan = checkPlanOptions(options);
+  const input = path.resolve(options.input);
+  const seed = String(options.seed ?? 27);
+  const inPlace = options.inPlace ?? false;
+  const root = findImageRoot(input);
+  if (inPlace && root === input) throw new Error(`--in-place needs the original layout ${input}/train/<class>/...; ${input}/train does not exist`);
+  if (!inPlace && !options.output) throw new Error('datasplit needs an output folder (or in-place mode)');
+  const output = inPlace ? input : path.resolve(options.output!);
+  if (!inPlace && (output === input || isInside(output, root) || isInside(input, output))) {
+    throw new Error(`output ${output} must not be the input ${input}, inside it, or contain it`);
+  }
+  const augSource = typeof options.augment === 'string' ? path.resolve(options.augment) : 'augmentation pipeline';
+  const spec = typeof options.augment === 'string' ? loadAugmentation(augSource).spec : compileAugmentation(options.augment ?? STUDY_AUGMENTATION).spec;
+  const csvNames = { train: options.trainCsv ?? 'train.csv', test: options.testCsv ?? 'test.csv' };
+  const columns = [options.labelColumn ?? 'label', options.filenameColumn ?? 'filename'];
+  if (columns[0] === columns[1]) throw new Error(`label and filename columns must differ, both are "${columns[0]}"`);
+  if (csvNames.train === csvNames.test) throw new Error(`train and test CSV names must differ, both are "${csvNames.train}"`);
+  const balancing = plan.balanceTrain || plan.balanceTest;
+  const fingerprint = {
+    input, output, seed, inPlace, ...plan, globalMultiplier: balancing ? plan.globalMultiplier : 1,
+    augment: balancing ? spec : null, csvNames, columns, onBadImage: options.onBadImage ?? 'skip',
+  };
+
+  const { plan: p, resumed } = await beginOutput<SplitPlan>(output, 'datasplit', fingerprint, async () => {
+    if (inPlace) {
+      for (const f of ['test', csvNames.train, csvNames.test]) {
+        if (fs.existsSync(path.join(input, f))) throw new Error(`in-place split: ${path.join(input, f)} already exists; it would be overwritten`);
+      }
+    }
+    const scan = await scanImageFolder(root, { onBadImage: options.onBadImage ?? 'skip' });
+    return makePlan(scan.classes, scan.entries, scan.bad, { ...plan, seed, inPlace });
+  }, { allowNonEmpty: inPlace });
+
+  const io = options.io ?? defaultIO;
+  const total = p.jobs.reduce((a, j) => a + j.length, 0);
+  const progressOpts = options.progress === true ? {} : options.progress || undefined;
+  const bar = progressOpts ? new Progress('datasplit', total, progressOpts) : undefined;
+  const pool = p.jobs[1].length ? new AugmentPool(spec, { threads: options.threads ?? os.availableParallelism(), source: augSource }) : undefined;
+  try {
+    for (const phase of p.jobs) await runJobs(phase, (job) => runJob(job, output, pool, io).then(() => bar?.tick()));
+    for (const part of ['train', 'test'] as const) {
+      await writeFileAtomic(path.join(output, csvNames[part]), toCsv(columns, p.csv[part]), io);
+    }
+    // A split of a synthetic set is synthetic too: keep the marker that says so.
+    const marker = path.join(input, SYNTHETIC_MARKER);
+    if (!inPlace && fs.existsSync(marker)) await copyFileAtomic(marker, path.join(output, SYNTHETIC_MARKER), io);
+  } catch (e) {
+    throw new Error(`datasplit: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+  } finally {
+    await pool?.close();
+  }
+  bar?.finish();
+  finishOutput(output);
+  return { output, resumed, classes: p.classes, bad: p.bad };
+}
+
+function makePlan(
+  classes: string[],
+  entries: ImageEntry[],
+  bad: BadImage[],
+  o: Required<PlanOptions> & { seed: string; inPlace: boolean },
+): SplitPlan {
+  const byClass = new Map(classes.map((c) => [c, entries.filter((e) => e.className === c)]));
+  const counts = planSplit(Object.fromEntries(classes.map((c) => [c, byClass.get(c)!.length])), o);
+  const copies: Job[] = [];
+  const augs: Job[] = [];
+  const csv: SplitPlan['csv'] = { train: [], test: [] };
+  const summary: ClassSummary[] = [];
+  for (const c of classes) {
+    const files = byClass.get(c)!;
+    const n = counts[c];
+    summary.push({ className: c, source: files.length, ...n });
+    const order = shuffled(makeRng(`${o.seed}:split:${c}`), files);
+    const byRel = (a: ImageEntry, b: ImageEntry) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0);
+    const parts = { train: order.slice(0, n.train).sort(byRel), test: order.slice(n.train).sort(byRel) };
+    for (const part of ['train', 'test'] as const) {
+      // Within the class folder; nested subfolders are kept, so originals never collide.
+      const inClass = (e: ImageEntry) => e.relPath.slice(c.length + 1);
+      const taken = new Set<string>();
+      for (const e of parts[part]) {
+        const dest = `${part}/${c}/${inClass(e)}`;
+        taken.add(inClass(e));
+        csv[part].push([c, inClass(e)]);
+        if (o.inPlace && part === 'train') continue;
+        copies.push({ op: o.inPlace ? 'move' : 'copy', src: e.path, dest });
+      }
+      const k = part === 'train' ? n.trainAug : n.testAug;
+      const sources = sampleWithReplacement(makeRng(`${o.seed}:augment-sources:${part}:${c}`), parts[part], k);
+      sources.forEach((e, i) => {
+        const stem = path.basename(e.relPath, path.extname(e.relPath));
+        let name = `aug_${String(i).padStart(6, '0')}_${stem}.png`;
+        for (let j = 1; taken.has(name); j++) name = `aug_${String(i).padStart(6, '0')}_${stem}_${j}.png`;
+        taken.add(name);
+        csv[part].push([c, name]);
+        augs.push({ op: 'augment', src: `${part}/${c}/${inClass(e)}`, dest: `${part}/${c}/${name}`, seed: `${o.seed}:augment:${part}:${c}:${i}` });
+      });
+    }
+  }
+  return { classes: summary, bad, jobs: [copies, augs], csv };
+}
+
+/** Runs jobs a few at a time; after the first failure no new job starts, and the first error is thrown once all settle. */
+async function runJobs(jobs: Job[], fn: (job: Job) => Promise<void>): Promise<void> {
+  let failure: Error | undefined;
+  await mapLimit(jobs, 8, async (job) => {
+    if (failure) return;
+    try {
+      await fn(job);
+    } catch (e) {
+      failure ??= e as Error;
+    }
+  });
+  if (failure) throw failure;
+}
+
+async function runJob(job: Job, output: string, pool: AugmentPool | undefined, io: OutputIO): Promise<void> {
+  const dest = path.join(output, job.dest);
+  // Every file is renamed into place when complete, so one under its final name was finished by an earlier run.
+  if (fs.existsSync(dest)) return;
+  try {
+    if (job.op === 'copy') return await copyFileAtomic(job.src, dest, io);
+    if (job.op === 'move') {
+      await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+      return await fs.promises.rename(job.src, dest);
+    }
+    const img = await pool!.augment(await decodeRgb(path.join(output, job.src)), job.seed!);
+    const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+    await writeFileAtomic(dest, png, io);
+  } catch (e) {
+    throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
+  }
+}
+
+/** The end-of-run table: per class, source images, train and test originals and augmented copies, and totals. */
+export function formatSplitSummary(r: DatasplitResult): string {
+  const head = ['class', 'source', 'train', 'train aug', 'test', 'test aug'];
+  const rows = r.classes.map((c) => [c.className, c.source, c.train, c.trainAug, c.test, c.testAug].map(String));
+  const sum = (k: keyof SplitCounts | 'source') => String(r.classes.reduce((a, c) => a + c[k], 0));
+  rows.push(['total', sum('source'), sum('train'), sum('trainAug'), sum('test'), sum('testAug')]);
+  const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
+  const fmt = (row: string[]) => row.map((v, j) => (j === 0 ? v.padEnd(widths[j]) : v.padStart(widths[j]))).join('  ');
+  const lines = [`${r.output}${r.resumed ? ' (resumed an interrupted run)' : ''}`, fmt(head), ...rows.map(fmt)];
+  if (r.bad.length) lines.push(`${r.bad.length} unreadable file(s) skipped:`, ...r.bad.map((b) => `  ${b.path}: ${b.reason}`));
+  return lines.join('\n');
+}

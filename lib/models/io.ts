@@ -1,0 +1,112 @@
+/**
+ * Saving and loading models to a folder (`model.json` + `weights.bin`, tfjs' layers format) with our own
+ * IOHandler (no tf.node, no file:// scheme), and assigning weights by layer name from any named source.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../train/checkpoint';
+import './common'; // registers the zoo's custom layers, so saved models deserialise
+
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
+
+/** An IOHandler reading and writing `<dir>/model.json` and `<dir>/weights.bin`; each file is written atomically. */
+export function folderHandler(dir: string): tf.io.IOHandler {
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error(`models: saving to ${dir}: binary topologies are not supported`);
+      fs.mkdirSync(dir, { recursive: true });
+      const weightData = artifacts.weightData ? tf.io.concatenateArrayBuffers(([] as ArrayBuffer[]).concat(artifacts.weightData)) : new ArrayBuffer(0);
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+      };
+      if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata;
+      // Weights first: model.json is what marks a folder as a saved model.
+      writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData));
+      writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(json));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const file = path.join(dir, MODEL_FILE);
+      if (!fs.existsSync(file)) throw new Error(`models: no saved model in ${dir} (${MODEL_FILE} missing)`);
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as tf.io.ModelJSON;
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Buffer[] = [];
+      for (const group of json.weightsManifest ?? []) {
+        specs.push(...group.weights);
+        for (const p of group.paths) {
+          const shard = path.join(dir, p);
+          if (!fs.existsSync(shard)) throw new Error(`models: ${file} names weights file ${p}, which is missing`);
+          buffers.push(fs.readFileSync(shard));
+        }
+      }
+      const all = Buffer.concat(buffers);
+      return tf.io.getModelArtifactsForJSON(json, async () => [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)]);
+    },
+  };
+}
+
+/** Saves architecture + weights (and the optimizer's state when `includeOptimizer`; the model must be compiled) to `dir`. */
+export async function saveModel(model: tf.LayersModel, dir: string, opts: { includeOptimizer?: boolean } = {}): Promise<void> {
+  await model.save(folderHandler(dir), { includeOptimizer: opts.includeOptimizer ?? false });
+}
+
+/** Loads a model saved by `saveModel`; a model saved with its optimizer comes back compiled with the optimizer's state. */
+export async function loadModel(dir: string): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(folderHandler(dir));
+}
+
+/** A tensor by weight name (`<layer>/<weight>`, e.g. `conv1_conv/kernel`), with its shape and values. */
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface AssignReport {
+  /** Weights set. */
+  assigned: number;
+  /** Source names no weight of the model asked for (e.g. a top the model does not have). */
+  unused: string[];
+}
+
+/**
+ * Sets every weight of `model` from `source`, matched by `<layer name>/<weight name>` (tfjs' original,
+ * unsuffixed names). Any missing or mis-shaped tensor is an error naming `sourceName` and the weight;
+ * nothing is assigned unless everything matches.
+ */
+export function setWeightsByName(model: tf.LayersModel, source: Map<string, NamedArray>, sourceName: string): AssignReport {
+  const plan: { layer: tf.layers.Layer; values: tf.Tensor[] }[] = [];
+  const used = new Set<string>();
+  const problems: string[] = [];
+  for (const layer of model.layers) {
+    if (layer.weights.length === 0) continue;
+    const values: tf.Tensor[] = [];
+    for (const w of layer.weights) {
+      const key = w.originalName;
+      const found = source.get(key);
+      if (!found) problems.push(`missing ${key} ${JSON.stringify(w.shape)}`);
+      else if (!tf.util.arraysEqual(found.shape, w.shape as number[])) problems.push(`${key} has shape ${JSON.stringify(found.shape)}, the model expects ${JSON.stringify(w.shape)}`);
+      else {
+        used.add(key);
+        if (problems.length === 0) values.push(tf.tensor(found.data, found.shape, 'float32'));
+      }
+    }
+    plan.push({ layer, values });
+  }
+  if (problems.length) {
+    plan.forEach((p) => tf.dispose(p.values));
+    const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : '');
+    throw new Error(`models: weights from ${sourceName} do not fit model "${model.name}": ${shown}`);
+  }
+  for (const p of plan) {
+    p.layer.setWeights(p.values);
+    tf.dispose(p.values);
+  }
+  return { assigned: used.size, unused: [...source.keys()].filter((k) => !used.has(k)) };
+}

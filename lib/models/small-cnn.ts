@@ -1,0 +1,44 @@
+/** Small CNNs of other facial-expression projects, for fast CPU runs; any input size, grayscale or RGB. */
+import * as tf from '@tensorflow/tfjs';
+import { InputOptions, Regularizer, apply, inputStem } from './common';
+import type { InitializerLike } from './resnet';
+
+export interface SmallCnnOptions extends InputOptions {
+  /** Classes of the softmax output. */
+  outputUnits: number;
+  kernelRegularizer?: Regularizer;
+  /** Default 'glorotUniform' (Keras' default). */
+  kernelInitializer?: InitializerLike;
+  name?: string;
+}
+
+interface SmallCnnSpec {
+  convFilters: number[];
+  dropoutRate: number;
+}
+
+function smallCnn(spec: SmallCnnSpec, o: SmallCnnOptions, defaultName: string): tf.LayersModel {
+  if (!(Number.isInteger(o.outputUnits) && o.outputUnits > 0)) throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
+  const { input, x: start } = inputStem(o);
+  const kernel = { kernelInitializer: o.kernelInitializer ?? 'glorotUniform', kernelRegularizer: o.kernelRegularizer };
+  let x = start;
+  spec.convFilters.forEach((filters, i) => {
+    x = apply(tf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu', name: `conv${i + 1}`, ...kernel }), x);
+    x = apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `pool${i + 1}` }), x);
+  });
+  x = apply(tf.layers.flatten({ name: 'flatten' }), x);
+  if (spec.dropoutRate > 0) x = apply(tf.layers.dropout({ rate: spec.dropoutRate, name: 'dropout' }), x);
+  x = apply(tf.layers.dense({ units: 128, activation: 'relu', name: 'fc1', ...kernel }), x);
+  x = apply(tf.layers.dense({ units: o.outputUnits, activation: 'softmax', name: 'predictions', ...kernel }), x);
+  return tf.model({ inputs: input, outputs: x, name: o.name ?? defaultName });
+}
+
+/** conv 5x5x16 + maxpool/2, conv 5x5x36 + maxpool/2, flatten, dense 128 relu, dense softmax. */
+export function cnn4(options: SmallCnnOptions): tf.LayersModel {
+  return smallCnn({ convFilters: [16, 36], dropoutRate: 0 }, options, 'cnn4');
+}
+
+/** conv 5x5 32, 64, 64, each + maxpool/2, flatten, 30% dropout, dense 128 relu, dense softmax. */
+export function cnn5(options: SmallCnnOptions): tf.LayersModel {
+  return smallCnn({ convFilters: [32, 64, 64], dropoutRate: 0.3 }, options, 'cnn5');
+}

@@ -1,0 +1,296 @@
+/**
+ * Callbacks with Keras' semantics (keras.callbacks, TF 2.x): EarlyStopping (with restore_best_weights, which
+ * tfjs lacks), ReduceLROnPlateau, History, CSVLogger and TerminateOnNaN. Epochs are 0-based; messages print
+ * 1-based epochs, as Keras does.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Callback, CallbackState, Logs, TrainContext, TrainHistory } from './types';
+import { writeFileAtomic } from './checkpoint';
+
+export type MonitorMode = 'auto' | 'min' | 'max';
+
+/** Python's repr of a float (Keras formats numbers with it): `1e-05`, `0.010000000149011612`, `2.0`. */
+export function pyFloat(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mant, expStr] = x.toExponential().split('e');
+  const exp = Number(expStr);
+  if (exp < -4 || exp >= 16) {
+    return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const s = String(x);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+}
+
+/** Keras' "auto": maximise accuracy-like metrics, minimise the rest (EarlyStopping's rule). */
+function resolveMode(monitor: string, mode: MonitorMode, who: string): 'min' | 'max' {
+  if (mode === 'min' || mode === 'max') return mode;
+  if (mode !== 'auto') throw new Error(`${who}: mode must be auto, min or max, got "${mode}"`);
+  return /(acc|accuracy|auc)$/.test(monitor) ? 'max' : 'min';
+}
+
+export interface EarlyStoppingOptions {
+  /** Default 'val_loss'. */
+  monitor?: string;
+  /** Minimum change that counts as an improvement (absolute). Default 0. */
+  minDelta?: number;
+  /** Epochs without improvement before stopping. Default 0. */
+  patience?: number;
+  /** Default 'auto' (max for names ending in acc/accuracy/auc). */
+  mode?: MonitorMode;
+  /** Training must reach this value, or the wait counter is not reset. Default none. */
+  baseline?: number;
+  /** On stopping, set the weights of the best epoch. Default false (as Keras). */
+  restoreBestWeights?: boolean;
+  /** Epochs before monitoring starts. Default 0. */
+  startFromEpoch?: number;
+  /** 1: print Keras' messages. Default 0 (as Keras). */
+  verbose?: 0 | 1;
+}
+
+function disposeAll(ts: tf.Tensor[] | undefined): void {
+  if (ts) tf.dispose(ts);
+}
+
+/** keras.callbacks.EarlyStopping. */
+export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
+  const monitor = o.monitor ?? 'val_loss';
+  const mode = resolveMode(monitor, o.mode ?? 'auto', 'earlyStopping');
+  const minDelta = Math.abs(o.minDelta ?? 0);
+  const patience = o.patience ?? 0;
+  const startFromEpoch = o.startFromEpoch ?? 0;
+  const improves = (cur: number, ref: number) => (mode === 'max' ? cur - minDelta > ref : cur + minDelta < ref);
+  let wait = 0;
+  let stoppedEpoch = 0;
+  let best = mode === 'min' ? Infinity : -Infinity;
+  let bestEpoch = 0;
+  let bestWeights: tf.Tensor[] | undefined;
+  const snapshot = (ctx: TrainContext) => {
+    disposeAll(bestWeights);
+    bestWeights = ctx.model.getWeights().map((w) => w.clone());
+  };
+  return {
+    name: 'EarlyStopping',
+    onTrainBegin() {
+      wait = 0;
+      stoppedEpoch = 0;
+      best = mode === 'min' ? Infinity : -Infinity;
+      bestEpoch = 0;
+      disposeAll(bestWeights);
+      bestWeights = undefined;
+    },
+    onEpochEnd(epoch, logs, ctx) {
+      const current = logs[monitor];
+      if (current === undefined || epoch < startFromEpoch) return;
+      if (o.restoreBestWeights && !bestWeights) snapshot(ctx);
+      wait += 1;
+      if (improves(current, best)) {
+        best = current;
+        bestEpoch = epoch;
+        ctx.bestEpoch = epoch;
+        if (o.restoreBestWeights) snapshot(ctx);
+        if (o.baseline === undefined || improves(current, o.baseline)) wait = 0;
+        return;
+      }
+      if (wait >= patience && epoch > 0) {
+        stoppedEpoch = epoch;
+        ctx.stopTraining = true;
+        ctx.stoppedEpoch = epoch;
+        ctx.stopReason = `EarlyStopping: ${monitor} did not improve for ${wait} epochs (best ${best} at epoch ${bestEpoch + 1})`;
+        if (o.restoreBestWeights && bestWeights) {
+          if (o.verbose) ctx.log(`Restoring model weights from the end of the best epoch: ${bestEpoch + 1}.`);
+          ctx.model.setWeights(bestWeights);
+        }
+      }
+    },
+    onTrainEnd(ctx) {
+      if (stoppedEpoch > 0 && o.verbose) ctx.log(`Epoch ${stoppedEpoch + 1}: early stopping`);
+      disposeAll(bestWeights);
+      bestWeights = undefined;
+    },
+    getState(): CallbackState {
+      return {
+        json: { wait, stoppedEpoch, best: String(best), bestEpoch, hasBestWeights: !!bestWeights },
+        tensors: bestWeights?.map((t) => t.clone()),
+      };
+    },
+    setState(state, ctx) {
+      const j = state.json as { wait: number; stoppedEpoch: number; best: string; bestEpoch: number; hasBestWeights: boolean };
+      wait = j.wait;
+      stoppedEpoch = j.stoppedEpoch;
+      best = Number(j.best);
+      bestEpoch = j.bestEpoch;
+      if (Number.isFinite(best)) ctx.bestEpoch = bestEpoch;
+      disposeAll(bestWeights);
+      bestWeights = j.hasBestWeights ? state.tensors?.map((t) => t.clone()) : undefined;
+    },
+  };
+}
+
+export interface ReduceLROnPlateauOptions {
+  /** Default 'val_loss'. */
+  monitor?: string;
+  /** New lr = lr * factor; must be < 1. Default 0.1. */
+  factor?: number;
+  /** Default 10. */
+  patience?: number;
+  /** Default 'auto' (max when the monitor's name contains "acc"). */
+  mode?: MonitorMode;
+  /** Default 1e-4. */
+  minDelta?: number;
+  /** Epochs to wait after a reduction before counting again. Default 0. */
+  cooldown?: number;
+  /** Default 0. */
+  minLr?: number;
+  /** 1: print Keras' message. Default 0 (as Keras). */
+  verbose?: 0 | 1;
+}
+
+/** keras.callbacks.ReduceLROnPlateau. */
+export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
+  const monitor = o.monitor ?? 'val_loss';
+  const factor = o.factor ?? 0.1;
+  if (!(factor < 1)) throw new Error(`reduceLROnPlateau: factor must be < 1, got ${factor}`);
+  const patience = o.patience ?? 10;
+  const minDelta = o.minDelta ?? 1e-4;
+  const cooldown = o.cooldown ?? 0;
+  const minLr = o.minLr ?? 0;
+  // Keras' ReduceLROnPlateau decides "auto" by substring ('acc' in monitor), unlike EarlyStopping.
+  if (o.mode !== undefined && !['auto', 'min', 'max'].includes(o.mode)) throw new Error(`reduceLROnPlateau: mode must be auto, min or max, got "${o.mode}"`);
+  const mode = o.mode === 'min' || o.mode === 'max' ? o.mode : monitor.includes('acc') ? 'max' : 'min';
+  const better = (a: number, b: number) => (mode === 'min' ? a < b - minDelta : a > b + minDelta);
+  let best = mode === 'min' ? Infinity : -Infinity;
+  let wait = 0;
+  let cooldownCounter = 0;
+  return {
+    name: 'ReduceLROnPlateau',
+    onTrainBegin() {
+      best = mode === 'min' ? Infinity : -Infinity;
+      wait = 0;
+      cooldownCounter = 0;
+    },
+    onEpochEnd(epoch, logs, ctx) {
+      const current = logs[monitor];
+      if (current === undefined) return;
+      if (cooldownCounter > 0) {
+        cooldownCounter -= 1;
+        wait = 0;
+      }
+      if (better(current, best)) {
+        best = current;
+        wait = 0;
+      } else if (cooldownCounter <= 0) {
+        wait += 1;
+        if (wait >= patience) {
+          const oldLr = ctx.getLearningRate();
+          if (oldLr > Math.fround(minLr)) {
+            const newLr = Math.max(oldLr * factor, minLr);
+            ctx.setLearningRate(newLr);
+            if (o.verbose) ctx.log(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${pyFloat(newLr)}.`);
+            cooldownCounter = cooldown;
+            wait = 0;
+          }
+        }
+      }
+    },
+    getState: () => ({ json: { best: String(best), wait, cooldownCounter } }),
+    setState(state) {
+      const j = state.json as { best: string; wait: number; cooldownCounter: number };
+      best = Number(j.best);
+      wait = j.wait;
+      cooldownCounter = j.cooldownCounter;
+    },
+  };
+}
+
+/** Appends each epoch's logs to a TrainHistory (fit keeps one itself; this one is for callers who want another). */
+export function historyRecorder(history: TrainHistory = { epochs: [], logs: {} }): Callback & { history: TrainHistory } {
+  return {
+    name: 'History',
+    history,
+    onEpochEnd(epoch, logs) {
+      appendHistory(history, epoch, logs);
+    },
+    onTrainEnd(ctx) {
+      if (ctx.bestEpoch !== undefined) history.bestEpoch = ctx.bestEpoch;
+      if (ctx.stoppedEpoch !== undefined) history.stoppedEpoch = ctx.stoppedEpoch;
+      if (ctx.stopReason !== undefined) history.stopReason = ctx.stopReason;
+    },
+    getState: () => ({ json: history }),
+    setState(state) {
+      const h = state.json as TrainHistory;
+      history.epochs = h.epochs;
+      history.logs = h.logs;
+    },
+  };
+}
+
+/** Adds one epoch to a history; a metric first seen late is padded with NaN for earlier epochs. */
+export function appendHistory(history: TrainHistory, epoch: number, logs: Logs): void {
+  const n = history.epochs.length;
+  history.epochs.push(epoch);
+  for (const [k, v] of Object.entries(logs)) {
+    const col = (history.logs[k] ??= new Array<number>(n).fill(NaN));
+    col.push(v);
+  }
+  for (const col of Object.values(history.logs)) if (col.length === n) col.push(NaN);
+}
+
+/**
+ * keras.callbacks.CSVLogger: columns `epoch` then the log keys sorted (acc,loss,lr,val_acc,val_loss), one row
+ * appended per epoch. A fresh run (initial epoch 0) starts a new file; a resumed run keeps the rows of epochs
+ * before its initial epoch (dropping any written after the checkpoint it resumes from) and appends.
+ */
+export function csvLogger(file: string, o: { separator?: string } = {}): Callback {
+  const sep = o.separator ?? ',';
+  let keys: string[] | undefined;
+  return {
+    name: `CSVLogger:${file}`,
+    onTrainBegin(ctx) {
+      keys = undefined;
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      const start = ctx.params.initialEpoch;
+      if (start === 0 || !fs.existsSync(file)) {
+        if (fs.existsSync(file)) fs.rmSync(file);
+        return;
+      }
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      const header = lines[0];
+      if (!header) return;
+      keys = header.split(sep).slice(1);
+      const kept = lines.slice(1).filter((l) => {
+        const cells = l.split(sep);
+        return cells.length === keys!.length + 1 && Number(cells[0]) < start;
+      });
+      writeFileAtomic(file, [header, ...kept].map((l) => l + '\n').join(''));
+    },
+    onEpochEnd(epoch, logs) {
+      let out = '';
+      if (!keys) {
+        keys = Object.keys(logs).sort();
+        out += ['epoch', ...keys].join(sep) + '\n';
+      }
+      out += [String(epoch), ...keys.map((k) => (logs[k] === undefined ? '' : String(logs[k])))].join(sep) + '\n';
+      fs.appendFileSync(file, out);
+    },
+  };
+}
+
+/** keras.callbacks.TerminateOnNaN: stops at the first batch whose loss is NaN or infinite. */
+export function terminateOnNaN(): Callback {
+  return {
+    name: 'TerminateOnNaN',
+    onBatchEnd(batch, logs, ctx, epoch) {
+      const loss = logs.loss;
+      if (loss !== undefined && !Number.isFinite(loss)) {
+        ctx.log(`Batch ${batch}: Invalid loss, terminating training`);
+        ctx.stopTraining = true;
+        ctx.stoppedEpoch = epoch;
+        ctx.stopReason = `TerminateOnNaN: invalid loss (${loss}) at epoch ${epoch + 1}, batch ${batch}`;
+      }
+    },
+  };
+}

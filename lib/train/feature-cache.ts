@@ -1,0 +1,159 @@
+/**
+ * Frozen-backbone feature cache: with a frozen backbone and no on-the-fly augmentation the backbone maps each image
+ * to the same features every epoch, so compute them once (batched, inference mode) and train only the top on them.
+ * Small sets stay in memory as float32; large ones go to a file of float32 rows (written atomically).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export interface SplitModel {
+  /** From the model's input to the split layer's output; shares the original layers (and weights). */
+  backbone: tf.LayersModel;
+  /** The layers after the split, as a model taking the backbone's output; shares the original layers. */
+  top: tf.LayersModel;
+}
+
+/** Layer classes that end a feature extractor: the top is everything after the last of them. */
+const FEATURE_ENDS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten']);
+
+/**
+ * Splits `model` into backbone and top. `at` names the backbone's last layer; default: the last global pooling or
+ * Flatten layer. The layers after it must form a single chain (Dropout, Dense, Activation, ...).
+ */
+export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
+  const layers = model.layers;
+  const index = at === undefined ? layers.map((l) => FEATURE_ENDS.has(l.getClassName())).lastIndexOf(true) : layers.findIndex((l) => l.name === at);
+  if (index < 0) {
+    throw new Error(
+      at === undefined
+        ? `splitAtTop: model "${model.name}" has no global pooling or Flatten layer; name the split layer with \`at\``
+        : `splitAtTop: model "${model.name}" has no layer named "${at}"`,
+    );
+  }
+  if (index === layers.length - 1) throw new Error(`splitAtTop: layer "${layers[index].name}" is the model's last layer: no top left`);
+  const split = layers[index];
+  const features = split.output as tf.SymbolicTensor;
+  const backbone = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_backbone` });
+  const topInput = tf.input({ shape: features.shape.slice(1) as number[] });
+  let y = topInput;
+  for (let i = index + 1; i < layers.length; i++) {
+    const inbound = layers[i].inboundNodes[0]?.inboundLayers ?? [];
+    if (inbound.length !== 1 || inbound[0] !== layers[i - 1]) {
+      throw new Error(`splitAtTop: layer "${layers[i].name}" after the split does not simply follow "${layers[i - 1].name}"; the top must be a chain`);
+    }
+    y = layers[i].apply(y) as tf.SymbolicTensor;
+  }
+  return { backbone, top: tf.model({ inputs: topInput, outputs: y, name: `${model.name}_top` }) };
+}
+
+export interface FeatureCache {
+  /** Shape of one sample's features (without the batch axis). */
+  shape: number[];
+  /** Number of cached samples. */
+  count: number;
+  /** Where the features live: 'memory' or the file path. */
+  location: string;
+  /** Features of samples [start, start + size) as a new tensor (the caller disposes it). */
+  batch(start: number, size: number): tf.Tensor;
+  /** Frees the memory; a file store keeps its file (delete it yourself when done). */
+  dispose(): void;
+}
+
+export interface CacheOptions {
+  /** Batch size for slicing a tensor of images. Default 32. */
+  batchSize?: number;
+  /** Store the features in this file (float32 rows) instead of memory: for sets too large to keep. */
+  file?: string;
+}
+
+async function* batchesOf(xs: tf.Tensor | Iterable<tf.Tensor> | AsyncIterable<tf.Tensor>, batchSize: number): AsyncGenerator<{ x: tf.Tensor; owned: boolean }> {
+  if (xs instanceof tf.Tensor) {
+    for (let i = 0; i < xs.shape[0]; i += batchSize) yield { x: xs.slice(i, Math.min(batchSize, xs.shape[0] - i)), owned: true };
+    return;
+  }
+  for await (const x of xs as AsyncIterable<tf.Tensor>) yield { x, owned: false };
+}
+
+/**
+ * Runs `backbone` once over every image (in inference mode: batch norm uses its moving statistics, dropout is off)
+ * and keeps the features. `xs` is a tensor of images (sliced by `batchSize`) or batches of images, which stay the
+ * caller's to dispose.
+ */
+export async function cacheFeatures(
+  backbone: tf.LayersModel,
+  xs: tf.Tensor | Iterable<tf.Tensor> | AsyncIterable<tf.Tensor>,
+  opts: CacheOptions = {},
+): Promise<FeatureCache> {
+  const batchSize = opts.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`cacheFeatures: batchSize must be a positive integer, got ${batchSize}`);
+  const parts: Float32Array[] = [];
+  let shape: number[] | undefined;
+  let count = 0;
+  const tmp = opts.file ? `${opts.file}.${process.pid}.tmp` : undefined;
+  const fd = tmp ? (fs.mkdirSync(path.dirname(tmp), { recursive: true }), fs.openSync(tmp, 'w')) : undefined;
+  try {
+    for await (const { x, owned } of batchesOf(xs, batchSize)) {
+      const f = backbone.predict(x, { batchSize }) as tf.Tensor;
+      if (owned) x.dispose();
+      const values = (await f.data()) as Float32Array;
+      shape ??= f.shape.slice(1);
+      count += f.shape[0];
+      f.dispose();
+      if (fd !== undefined) fs.writeSync(fd, values);
+      else parts.push(values);
+    }
+  } catch (e) {
+    // A half-written store must not be mistaken for a complete one.
+    if (tmp) fs.rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  if (shape === undefined) throw new Error('cacheFeatures: no images given');
+  const row = shape.reduce((a, b) => a * b, 1);
+  const sampleShape = shape;
+  const check = (start: number, size: number) => {
+    if (start < 0 || size < 1 || start + size > count) throw new Error(`FeatureCache.batch: samples [${start}, ${start + size}) outside [0, ${count})`);
+  };
+  if (tmp && opts.file) {
+    fs.renameSync(tmp, opts.file);
+    const file = opts.file;
+    return {
+      shape: sampleShape,
+      count,
+      location: file,
+      batch(start, size) {
+        check(start, size);
+        const buf = new Float32Array(size * row);
+        const rfd = fs.openSync(file, 'r');
+        try {
+          fs.readSync(rfd, buf, 0, buf.byteLength, start * row * 4);
+        } finally {
+          fs.closeSync(rfd);
+        }
+        return tf.tensor(buf, [size, ...sampleShape]);
+      },
+      dispose: () => undefined,
+    };
+  }
+  let all: Float32Array | undefined = new Float32Array(count * row);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return {
+    shape: sampleShape,
+    count,
+    location: 'memory',
+    batch(start, size) {
+      check(start, size);
+      if (!all) throw new Error('FeatureCache.batch: the cache was disposed');
+      return tf.tensor(all.subarray(start * row, (start + size) * row), [size, ...sampleShape]);
+    },
+    dispose() {
+      all = undefined;
+    },
+  };
+}

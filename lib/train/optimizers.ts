@@ -1,0 +1,187 @@
+/**
+ * Optimizers with Keras' update rules, a settable learning rate and a serialisable state.
+ * tfjs' MomentumOptimizer accumulates `a = m*a + g; w -= lr*a`, which equals Keras' `v = m*v - lr*g; w += v`
+ * only while lr is constant; after a ReduceLROnPlateau step they differ, so SGD is implemented here as Keras
+ * does it. tfjs has no AdamW, and its Adam's epsilon default (1e-8) differs from Keras' (1e-7).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerConfig } from './types';
+
+/** The optimizer's saved state: slots are listed per variable in the order of the given variable names. */
+export interface OptimizerState {
+  config: Required<OptimizerConfig>;
+  iterations: number;
+  learningRate: number;
+  /** For each variable name asked for: its slot tensors by slot name (absent before its first update). */
+  slots: (Record<string, tf.Tensor> | null)[];
+}
+
+type Slots = Record<string, tf.Variable>;
+
+/** Base of our optimizers: per-variable slots keyed by variable name, an iteration count, a float32 lr. */
+export abstract class KerasOptimizer extends tf.Optimizer {
+  private lr: number;
+  protected readonly slots = new Map<string, Slots>();
+
+  constructor(readonly config: Required<OptimizerConfig>) {
+    super();
+    this.lr = Math.fround(config.lr);
+  }
+
+  /** The learning rate, stored as float32 as Keras stores it in a variable. */
+  get learningRate(): number {
+    return this.lr;
+  }
+
+  set learningRate(lr: number) {
+    if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`optimizer: learning rate must be a finite number >= 0, got ${lr}`);
+    this.lr = Math.fround(lr);
+  }
+
+  protected abstract slotNames(): string[];
+
+  /** Updates `variable` in place from `grad` and its slots; `step` is the 1-based iteration (Keras' local_step). */
+  protected abstract update(variable: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, step: number): void;
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const pairs: [string, tf.Tensor][] = Array.isArray(variableGradients)
+      ? variableGradients.map((g) => [g.name, g.tensor])
+      : Object.entries(variableGradients);
+    const step = this.iterations + 1;
+    for (const [name, grad] of pairs) {
+      if (grad == null) continue;
+      const variable = tf.engine().registeredVariables[name];
+      if (!variable) throw new Error(`optimizer: no variable named "${name}"`);
+      let slots = this.slots.get(name);
+      if (!slots) {
+        slots = {};
+        for (const s of this.slotNames()) slots[s] = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
+        this.slots.set(name, slots);
+      }
+      const s = slots;
+      tf.tidy(() => this.update(variable, grad, s, this.lr, step));
+    }
+    this.incrementIterations();
+  }
+
+  /** Copies of the state, slots in the order of `variableNames` (e.g. the model's trainable weights). */
+  getState(variableNames: string[]): OptimizerState {
+    return {
+      config: { ...this.config, lr: this.lr },
+      iterations: this.iterations,
+      learningRate: this.lr,
+      slots: variableNames.map((n) => {
+        const s = this.slots.get(n);
+        return s ? Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.clone()])) : null;
+      }),
+    };
+  }
+
+  /** Restores a state saved by getState; `variableNames` name this process's variables in the saved order. */
+  setState(state: Pick<OptimizerState, 'iterations' | 'learningRate' | 'slots'>, variableNames: string[]): void {
+    if (state.slots.length !== variableNames.length) {
+      throw new Error(`optimizer: saved state has slots for ${state.slots.length} variables, the model has ${variableNames.length}`);
+    }
+    this.disposeSlots();
+    this.iterations_ = state.iterations;
+    this.learningRate = state.learningRate;
+    state.slots.forEach((saved, i) => {
+      if (!saved) return;
+      const slots: Slots = {};
+      for (const k of this.slotNames()) {
+        if (!saved[k]) throw new Error(`optimizer: saved state lacks slot "${k}" of variable ${i}`);
+        slots[k] = tf.variable(saved[k], false);
+      }
+      this.slots.set(variableNames[i], slots);
+    });
+  }
+
+  private disposeSlots(): void {
+    for (const s of this.slots.values()) for (const v of Object.values(s)) v.dispose();
+    this.slots.clear();
+  }
+
+  override dispose(): void {
+    this.disposeSlots();
+    super.dispose();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...this.config, lr: this.lr };
+  }
+}
+
+/** Keras SGD: `v = m*v - lr*g; w += v`, Nesterov `w += m*v - lr*g`; without momentum `w -= lr*g`. */
+export class SGD extends KerasOptimizer {
+  static className = 'AffectSGD';
+  protected slotNames(): string[] {
+    return this.config.kind === 'sgd' && this.config.momentum > 0 ? ['momentum'] : [];
+  }
+  protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number): void {
+    const { momentum, nesterov } = this.config as Required<Extract<OptimizerConfig, { kind: 'sgd' }>>;
+    if (momentum === 0) {
+      w.assign(tf.sub(w, tf.mul(g, lr)));
+      return;
+    }
+    const v = slots.momentum;
+    const vNew = tf.sub(tf.mul(v, momentum), tf.mul(g, lr));
+    v.assign(vNew);
+    w.assign(nesterov ? tf.add(w, tf.sub(tf.mul(vNew, momentum), tf.mul(g, lr))) : tf.add(w, vNew));
+  }
+}
+
+/**
+ * Keras Adam: `m += (g-m)(1-b1); v += (g²-v)(1-b2); w -= α m/(√v + ε)`, `α = lr √(1-b2^t)/(1-b1^t)`.
+ * AdamW (Keras' `AdamW`) first decays the weights, `w -= lr*wd*w`, then takes the Adam step.
+ */
+export class Adam extends KerasOptimizer {
+  static className = 'AffectAdam';
+  protected slotNames(): string[] {
+    return ['m', 'v'];
+  }
+  protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number, step: number): void {
+    const c = this.config as Required<Extract<OptimizerConfig, { kind: 'adamw' }>>;
+    let wt: tf.Tensor = w;
+    if (c.kind === 'adamw' && c.weightDecay > 0) wt = tf.sub(w, tf.mul(w, lr * c.weightDecay));
+    const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
+    const m = tf.add(slots.m, tf.mul(tf.sub(g, slots.m), 1 - c.beta1));
+    const v = tf.add(slots.v, tf.mul(tf.sub(tf.square(g), slots.v), 1 - c.beta2));
+    slots.m.assign(m);
+    slots.v.assign(v);
+    w.assign(tf.sub(wt, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), c.epsilon))));
+  }
+}
+
+/** Fills in Keras' defaults (SGD lr 0.01; Adam/AdamW lr 0.001, β 0.9/0.999, ε 1e-7; AdamW decay 0.004). */
+export function resolveOptimizerConfig(cfg: OptimizerConfig): Required<OptimizerConfig> {
+  const check = (name: string, v: number, ok: boolean) => {
+    if (!Number.isFinite(v) || !ok) throw new Error(`optimizer ${cfg.kind}: invalid ${name} ${v}`);
+  };
+  let out: Required<OptimizerConfig>;
+  switch (cfg.kind) {
+    case 'sgd':
+      out = { kind: 'sgd', lr: cfg.lr ?? 0.01, momentum: cfg.momentum ?? 0, nesterov: cfg.nesterov ?? false };
+      check('momentum', out.momentum, out.momentum >= 0 && out.momentum <= 1);
+      break;
+    case 'adam':
+    case 'adamw': {
+      const base = { lr: cfg.lr ?? 0.001, beta1: cfg.beta1 ?? 0.9, beta2: cfg.beta2 ?? 0.999, epsilon: cfg.epsilon ?? 1e-7 };
+      out = cfg.kind === 'adam' ? { kind: 'adam', ...base } : { kind: 'adamw', ...base, weightDecay: cfg.weightDecay ?? 0.004 };
+      check('beta1', base.beta1, base.beta1 >= 0 && base.beta1 < 1);
+      check('beta2', base.beta2, base.beta2 >= 0 && base.beta2 < 1);
+      check('epsilon', base.epsilon, base.epsilon >= 0);
+      if (out.kind === 'adamw') check('weightDecay', out.weightDecay, out.weightDecay >= 0);
+      break;
+    }
+    default:
+      throw new Error(`optimizer: unknown kind "${(cfg as { kind: unknown }).kind}"; accepted: sgd, adam, adamw`);
+  }
+  check('lr', out.lr, out.lr >= 0);
+  return out;
+}
+
+/** An optimizer from its config (Keras defaults for what is left out). */
+export function makeOptimizer(cfg: OptimizerConfig): KerasOptimizer {
+  const full = resolveOptimizerConfig(cfg);
+  return full.kind === 'sgd' ? new SGD(full) : new Adam(full);
+}

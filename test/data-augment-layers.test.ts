@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { applyStudyAugmentation, rotationRow, translationRow, zoomRow } from '../lib/data/augment-layers';
+import { makeRng } from '../lib/random';
+
+const identity = [1, 0, 0, 0, 1, 0, 0, 0];
+const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
+
+test('transform rows: zero rotation, unit zoom and zero shift are the identity; a half turn maps corners to corners', () => {
+  assert.ok(close(rotationRow(0, 5, 7), identity));
+  assert.ok(close(zoomRow(1, 1, 5, 7), identity));
+  assert.ok(close(translationRow(0, 0), identity));
+  // Output (0, 0) of a 180-degree rotation samples input (w-1, h-1).
+  const [a0, a1, a2, b0, b1, b2] = rotationRow(Math.PI, 5, 7);
+  assert.ok(close([a0 * 0 + a1 * 0 + a2, b0 * 0 + b1 * 0 + b2], [6, 4]));
+  assert.deepEqual(translationRow(2, -1), [1, 0, -2, 0, 1, 1, 0, 0]);
+});
+
+test('augmentation is seeded, keeps the shape, and with zero factors only flips', async () => {
+  await tf.setBackend('cpu');
+  const xs = tf.tensor4d(Array.from({ length: 4 * 3 * 5 * 2 }, (_, i) => i), [4, 3, 5, 2]);
+  const none = { flip: 'horizontal' as const, rotation: 0, zoom: 0, translation: [0, 0] as [number, number] };
+  const out = applyStudyAugmentation(xs, none, makeRng(1));
+  assert.deepEqual(out.shape, xs.shape);
+  const flipped = tf.reverse(xs, 2);
+  let flips = 0;
+  for (let i = 0; i < 4; i++) {
+    const o = await out.slice(i, 1).data();
+    const asIs = (await xs.slice(i, 1).data()).every((v, k) => Math.abs(v - o[k]) < 1e-4);
+    const mirrored = (await flipped.slice(i, 1).data()).every((v, k) => Math.abs(v - o[k]) < 1e-4);
+    assert.ok(asIs || mirrored, `image ${i} is neither itself nor its mirror`);
+    if (mirrored && !asIs) flips++;
+  }
+  assert.ok(flips > 0 && flips < 4, `expected some but not all images flipped with this seed, got ${flips}`);
+  const study = { flip: 'horizontal' as const, rotation: 0.1, zoom: 0.15, translation: [0.15, 0.15] as [number, number] };
+  const a = await applyStudyAugmentation(xs, study, makeRng(7)).data();
+  const b = await applyStudyAugmentation(xs, study, makeRng(7)).data();
+  const c = await applyStudyAugmentation(xs, study, makeRng(8)).data();
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+});

@@ -1,0 +1,200 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { makeRng, normal, type Rng } from '../lib/random';
+import {
+  WASM_TRAINING_KERNELS,
+  conv2DBackpropFilterInfo,
+  conv2DBackpropInputInfo,
+  registerWasmTrainingKernels,
+  type WasmBackendLike,
+} from '../lib/kernels/wasm';
+
+type Shape4 = [number, number, number, number];
+type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => normal(rng));
+}
+
+/** max |a - b| / max |b|: element-wise relative error is meaningless where the reference is ~0. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** Runs fn on the named backend and returns its outputs as plain arrays. */
+async function on(name: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await initBackend(name);
+  const outs = tf.tidy(fn);
+  const values = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  return values;
+}
+
+/** The filter with d-1 zeros between its taps: a dilated convolution is an undilated one with this filter. */
+function dilateFilter(f: Float32Array, [kh, kw, ci, co]: Shape4, d: number): { values: Float32Array; shape: Shape4 } {
+  const eh = (kh - 1) * d + 1;
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(eh * ew * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(f.subarray((i * kw + j) * ci * co, (i * kw + j + 1) * ci * co), (i * d * ew + j * d) * ci * co);
+    }
+  }
+  return { values: out, shape: [eh, ew, ci, co] };
+}
+
+function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: number): Float32Array {
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(kh * kw * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(g.subarray((i * d * ew + j * d) * ci * co, (i * d * ew + j * d + 1) * ci * co), (i * kw + j) * ci * co);
+    }
+  }
+  return out;
+}
+
+interface Case {
+  x: Shape4;
+  k: number;
+  co: number;
+  s: number;
+  pad: Pad;
+  d: number;
+}
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  const pads: Pad[] = ['valid', 'same', [[0, 0], [1, 2], [2, 1], [0, 0]]];
+  for (const k of [1, 3, 5, 7]) {
+    for (const s of [1, 2]) {
+      for (const pad of pads) {
+        for (const d of [1, 2]) {
+          // tfjs forbids strides and dilations above 1 together.
+          if (s > 1 && d > 1) continue;
+          out.push({ x: [2, 14, 13, 3], k, co: 4, s, pad, d });
+        }
+      }
+    }
+  }
+  // Wider channels, as in the ResNets' later stages.
+  out.push({ x: [1, 9, 9, 16], k: 3, co: 8, s: 2, pad: 'same', d: 1 }, { x: [3, 8, 8, 16], k: 1, co: 32, s: 1, pad: 'valid', d: 1 });
+  return out;
+}
+
+test('wasm conv2d gradient kernels match the cpu kernels (relative error < 1e-4)', async () => {
+  await initBackend('wasm');
+  const rng = makeRng('kernels-wasm-conv');
+  for (const c of cases()) {
+    const label = `x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+    const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
+    const info = tf.backend_util.computeConv2DInfo(c.x, fShape, c.s, c.d, c.pad);
+    const xv = randomArray(rng, tf.util.sizeFromShape(c.x));
+    const fv = randomArray(rng, tf.util.sizeFromShape(fShape));
+    const dyv = randomArray(rng, tf.util.sizeFromShape(info.outShape));
+    // cpu reference; a dilated layer is checked through its zero-inserted (undilated) equivalent.
+    const big = dilateFilter(fv, fShape, c.d);
+    const [refDw, refDx] = await on('cpu', () => {
+      const x = tf.tensor4d(xv, c.x);
+      const dy = tf.tensor4d(dyv, info.outShape);
+      const f = tf.tensor4d(big.values, big.shape);
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+      return [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: big.shape }) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+      ];
+    });
+    const [dw, dx] = await on('wasm', () => {
+      const x = tf.tensor4d(xv, c.x);
+      const dy = tf.tensor4d(dyv, info.outShape);
+      const f = tf.tensor4d(fv, fShape);
+      if (c.d === 1) {
+        // The registered kernels, as gradients reach them.
+        const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+        return [
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
+          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+        ];
+      }
+      // tfjs passes no dilation to gradient kernels; the functions support it for dilated layers.
+      const backend = tf.backend() as unknown as WasmBackendLike;
+      return [
+        tf.engine().makeTensorFromTensorInfo(conv2DBackpropFilterInfo(backend, x, dy, info)),
+        tf.engine().makeTensorFromTensorInfo(conv2DBackpropInputInfo(backend, dy, f, info)),
+      ];
+    });
+    const eW = relErr(dw, c.d === 1 ? refDw : undilateGrad(refDw, fShape, c.d));
+    const eX = relErr(dx, refDx);
+    assert.ok(eW < 1e-4, `Conv2DBackpropFilter ${label}: relative error ${eW}`);
+    assert.ok(eX < 1e-4, `Conv2DBackpropInput ${label}: relative error ${eX}`);
+  }
+});
+
+test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negative', async () => {
+  const rng = makeRng('kernels-wasm-maxpool');
+  const configs: { shape: Shape4; size: number; s: number; pad: 'valid' | 'same' }[] = [
+    { shape: [2, 8, 8, 5], size: 2, s: 2, pad: 'valid' },
+    { shape: [2, 9, 7, 3], size: 3, s: 2, pad: 'same' },
+    { shape: [1, 10, 10, 4], size: 3, s: 1, pad: 'same' },
+  ];
+  for (const cfg of configs) {
+    // Negative inputs and all-zero regions (as after a ReLU) are where the stock wasm kernel misroutes.
+    const xv = randomArray(rng, tf.util.sizeFromShape(cfg.shape)).map((v, i) => (i % 5 === 0 ? 0 : v - 1.5));
+    const grad = (): tf.Tensor[] => {
+      const x = tf.tensor4d(xv, cfg.shape);
+      // Distinct weights per output, so a gradient routed to the wrong window shows.
+      const loss = (t: tf.Tensor) => {
+        const y = tf.maxPool(t as tf.Tensor4D, cfg.size, cfg.s, cfg.pad);
+        return y.mul(tf.range(1, 1 + y.size).reshape(y.shape)).sum();
+      };
+      return [tf.grad(loss)(x)];
+    };
+    const [ref] = await on('cpu', grad);
+    const [got] = await on('wasm', grad);
+    const e = relErr(got, ref);
+    assert.ok(e < 1e-6, `MaxPoolGrad ${JSON.stringify(cfg)}: relative error ${e}`);
+  }
+});
+
+test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async () => {
+  const rng = makeRng('kernels-wasm-tile');
+  const configs: { shape: number[]; reps: number[]; dtype: 'float32' | 'int32' }[] = [
+    { shape: [1, 1, 1, 5], reps: [2, 3, 4, 1], dtype: 'float32' },
+    { shape: [2, 3], reps: [3, 2], dtype: 'float32' },
+    { shape: [4], reps: [5], dtype: 'int32' },
+    { shape: [2, 1, 3, 1, 2], reps: [1, 4, 1, 3, 2], dtype: 'float32' },
+    { shape: [3, 2], reps: [1, 1], dtype: 'int32' },
+  ];
+  for (const cfg of configs) {
+    const values = Array.from({ length: tf.util.sizeFromShape(cfg.shape) }, () => Math.round(normal(rng) * 100));
+    const run = () => [tf.tile(tf.tensor(values, cfg.shape, cfg.dtype), cfg.reps)];
+    const [ref] = await on('cpu', run);
+    await initBackend('wasm');
+    const t = tf.tile(tf.tensor(values, cfg.shape, cfg.dtype), cfg.reps);
+    assert.deepEqual(t.shape, cfg.shape.map((d, i) => d * cfg.reps[i]));
+    assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `Tile ${JSON.stringify(cfg)}`);
+    t.dispose();
+  }
+});
+
+test('registerWasmTrainingKernels registers each listed kernel once and keeps the stock set-up', async () => {
+  await initBackend('wasm');
+  const names = registerWasmTrainingKernels();
+  assert.deepEqual(names, WASM_TRAINING_KERNELS.map((k) => k.name));
+  for (const name of names) assert.ok(tf.getKernel(name, 'wasm'), `${name} not registered`);
+  // Stock kernels that have a set-up keep it (wasm binds its C functions there).
+  assert.ok(tf.getKernel('MaxPoolGrad', 'wasm')?.setupFunc);
+  // A second call changes nothing.
+  const before = tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc;
+  registerWasmTrainingKernels();
+  assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc, before);
+});

@@ -1,0 +1,76 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { MODEL_BUILDERS, buildModel, cnn4, cnn5, pretrainedTop, resnet18, vggTop, withTop } from '../lib/models';
+
+before(async () => {
+  await initBackend('cpu');
+});
+
+const shapes = (m: tf.LayersModel) => Object.fromEntries(m.layers.map((l) => [l.name, l.outputShape]));
+
+test('cnn4: two 5x5 conv + pool stages (16, 36), dense 128, softmax; grayscale 48x48', () => {
+  const m = cnn4({ inputShape: [48, 48, 1], outputUnits: 7 });
+  const s = shapes(m);
+  assert.deepEqual([s.conv1, s.pool1, s.conv2, s.pool2, s.flatten, s.fc1, s.predictions], [
+    [null, 48, 48, 16], [null, 24, 24, 16], [null, 24, 24, 36], [null, 12, 12, 36], [null, 5184], [null, 128], [null, 7],
+  ]);
+  assert.equal(m.countParams(), 416 + 14436 + 663680 + 903);
+  assert.ok(!m.layers.some((l) => l.getClassName() === 'Dropout' || l.getClassName() === 'Rescaling'));
+  m.dispose();
+});
+
+test('cnn5: three 5x5 conv + pool stages (32, 64, 64), 30% dropout, dense 128; RGB of any size; normalize', () => {
+  const m = cnn5({ inputShape: [48, 48, 3], outputUnits: 7, normalize: true });
+  assert.equal(m.countParams(), 2432 + 51264 + 102464 + 295040 + 903);
+  assert.equal(m.getLayer('dropout').getConfig().rate, 0.3);
+  assert.equal(m.getLayer('rescaling').getConfig().scale, 1 / 255);
+  assert.equal(m.getLayer('fc1').getConfig().activation, 'relu');
+  const odd = cnn5({ inputShape: [45, 37, 3], outputUnits: 2, kernelRegularizer: tf.regularizers.l2({ l2: 1e-3 }) });
+  assert.deepEqual(odd.getLayer('pool3').outputShape, [null, 6, 5, 64]);
+  for (const name of ['conv1', 'conv2', 'conv3', 'fc1', 'predictions']) assert.notEqual(odd.getLayer(name).getConfig().kernelRegularizer, null, name);
+  const p = tf.tidy(() => (odd.predict(tf.randomUniform([2, 45, 37, 3])) as tf.Tensor).sum(1).arraySync() as number[]);
+  for (const v of p) assert.ok(Math.abs(v - 1) < 1e-5);
+  assert.throws(() => cnn4({ inputShape: [48, 48, 1], outputUnits: 0 }), /outputUnits/);
+  m.dispose();
+  odd.dispose();
+});
+
+const topConfig = (m: tf.LayersModel, n: number) =>
+  m.layers.slice(-n).map((l) => {
+    const c = l.getConfig();
+    return l.getClassName() === 'Dense' ? `${l.name}:${c.units}:${c.activation}` : `${l.name}:${l.getClassName()}:${c.rate ?? ''}`;
+  });
+
+test('vggTop on a flattened ResNet-18 with dropout 0.2 (experiments 3 and 5)', () => {
+  const backbone = resnet18({ inputShape: [32, 32, 3], includeTop: false, flatten: true, dropoutRate: 0.2 });
+  const m = withTop(backbone, vggTop, 2);
+  assert.deepEqual(topConfig(m, 7), [
+    'flatten:Flatten:', 'dropout:Dropout:0.2', 'fc1:4096:relu', 'fc1_dropout:Dropout:0.5', 'fc2:4096:relu', 'fc2_dropout:Dropout:0.5', 'predictions:2:softmax',
+  ]);
+  assert.equal(m.countParams(), backbone.countParams() + (512 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 2 + 2));
+  // The backbone's layers are shared, not copied.
+  assert.equal(m.getLayer('conv1_conv'), backbone.getLayer('conv1_conv'));
+  assert.throws(() => withTop(resnet18({ inputShape: [32, 32, 3] }), vggTop, 2), /includeTop: false/);
+  m.dispose();
+});
+
+test('pretrainedTop: Dense 2048 relu, Dropout 0.5, Dense 512 relu, Dropout 0.2, softmax', () => {
+  const backbone = resnet18({ inputShape: [32, 32, 3], includeTop: false });
+  const m = withTop(backbone, pretrainedTop, 8);
+  assert.deepEqual(topConfig(m, 5), ['fc1:2048:relu', 'fc1_dropout:Dropout:0.5', 'fc2:512:relu', 'fc2_dropout:Dropout:0.2', 'predictions:8:softmax']);
+  assert.deepEqual(m.outputs[0].shape, [null, 8]);
+  assert.throws(() => withTop(backbone, pretrainedTop, 0), /classes/);
+  m.dispose();
+});
+
+test('MODEL_BUILDERS names the zoo; buildModel rejects unknown names', async () => {
+  assert.deepEqual(Object.keys(MODEL_BUILDERS).sort(), ['cnn4', 'cnn5', 'resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50', 'resnet50-imagenet'].sort());
+  const m = await buildModel('resnet34', { inputShape: [32, 32, 3], outputUnits: 4, frozen: true });
+  assert.equal(m.name, 'resnet34');
+  assert.deepEqual(m.outputs[0].shape, [null, 4]);
+  assert.equal(m.trainableWeights.length, 0);
+  m.dispose();
+  await assert.rejects(buildModel('resnet19', { inputShape: [32, 32, 3], outputUnits: 4 }), /unknown model "resnet19".*resnet18/);
+});

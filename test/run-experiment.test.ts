@@ -1,0 +1,109 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { initBackend } from '../lib/backend';
+import { resolveTrial } from '../lib/experiments';
+import { capPerClass, resolveData, runExperiment, studyComparison, type RunOptions } from '../lib/train/run';
+import { listRuns } from '../lib/train/run-record';
+
+let tmp: string;
+let data: string;
+
+/** A tiny two-class folder: bright vs dark noisy squares, 12 per class, 20x20 PNG. */
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-run-experiment-'));
+  data = path.join(tmp, 'data');
+  for (const [cls, base] of [['WithMask', 200], ['WithoutMask', 50]] as const) {
+    fs.mkdirSync(path.join(data, cls), { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      const px = Buffer.alloc(20 * 20 * 3, 0).map((_, k) => base + ((k * 7 + i * 13) % 40));
+      await sharp(px, { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(path.join(data, cls, `img${i}.png`));
+    }
+  }
+  await initBackend('cpu');
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const tiny = (outDir: string): RunOptions => ({ experiment: 'face-mask', data, scale: 'quick', imageSize: 12, epochs: 2, batchSize: 4, seed: 5, backend: 'cpu', outDir, quiet: true });
+
+test('resolveData splits one folder seeded 75/25 then 80/20, capping per class, and fingerprints the files', async () => {
+  const cfg = resolveTrial('face-mask', undefined, 'quick', 5, { trainPerClass: 0, testPerClass: 0 });
+  const a = await resolveData(cfg, { data });
+  const b = await resolveData(cfg, { data });
+  assert.deepEqual(a.counts, { train: 15, validation: 3, test: 6 });
+  assert.deepEqual([a.train.indices, a.validation.indices, a.test.indices], [b.train.indices, b.validation.indices, b.test.indices]);
+  assert.equal(new Set([...a.train.indices, ...a.validation.indices, ...a.test.indices]).size, 24);
+  assert.equal(a.kind, 'real sample');
+  assert.deepEqual(a.classes, ['WithMask', 'WithoutMask']);
+  assert.match(a.fingerprint, /^[0-9a-f]{64}$/);
+  const other = await resolveData({ ...cfg, seed: 6 }, { data });
+  assert.notDeepEqual(other.test.indices, a.test.indices);
+  await assert.rejects(resolveData(cfg, { data: path.join(tmp, 'nope') }), /data folder .*nope does not exist/);
+});
+
+test('capPerClass keeps at most k per class, seeded, in the given order', () => {
+  const labels = [0, 0, 0, 1, 1, 1];
+  const kept = capPerClass([0, 1, 2, 3, 4, 5], labels, 2, 's');
+  assert.equal(kept.length, 4);
+  assert.deepEqual(kept, [...kept].sort((x, y) => x - y));
+  assert.deepEqual(capPerClass([0, 1, 2, 3, 4, 5], labels, 2, 's'), kept);
+  assert.deepEqual(capPerClass([5, 4], labels, undefined, 's'), [5, 4]);
+});
+
+test('same seed and backend give the same split, weights and history; the run folder holds the record', async () => {
+  const out = path.join(tmp, 'runs');
+  const a = await runExperiment(tiny(out));
+  const b = await runExperiment(tiny(out));
+  assert.notEqual(a.runDir, b.runDir);
+  assert.deepEqual(a.history.logs, b.history.logs);
+  assert.equal(a.history.epochs.length, 2);
+  assert.deepEqual(a.evaluation.predictions, b.evaluation.predictions);
+  const read = (d: string, f: string) => fs.readFileSync(path.join(d, f));
+  assert.deepEqual(read(a.runDir, 'model/weights.bin'), read(b.runDir, 'model/weights.bin'));
+  for (const f of ['config.json', 'history.csv', 'metrics.json', 'confusion.csv', 'run.log', 'report.html', 'model/model.json']) assert.ok(fs.existsSync(path.join(a.runDir, f)), f);
+  assert.ok(!fs.existsSync(path.join(a.runDir, 'checkpoints')));
+  const config = JSON.parse(read(a.runDir, 'config.json').toString());
+  assert.equal(config.seed, 5);
+  assert.equal(config.backend.name, 'cpu');
+  assert.deepEqual(config.classes, ['WithMask', 'WithoutMask']);
+  assert.deepEqual(a.classes, config.classes);
+  assert.equal(config.data.fingerprint, JSON.parse(read(b.runDir, 'config.json').toString()).data.fingerprint);
+  assert.match(config.versions['@tensorflow/tfjs'], /^4\.22/);
+  assert.equal(config.run.model.name, 'cnn4');
+  const metrics = JSON.parse(read(a.runDir, 'metrics.json').toString());
+  assert.equal(metrics.testAccuracy, a.evaluation.accuracy);
+  assert.equal(metrics.published.testAccuracy, 0.9788);
+  const [accuracyRow] = studyComparison(a.metrics);
+  assert.deepEqual(accuracyRow, { name: 'test accuracy', run: a.metrics.testAccuracy, study: 0.9788, data: 'real sample' });
+  assert.match(read(a.runDir, 'run.log').toString(), /NOTE: quick scale trains the small 4-layer CNN[\s\S]*test accuracy: /);
+  assert.match(read(a.runDir, 'report.html').toString(), /This run vs the study/);
+  assert.equal(listRuns(out).length, 2);
+  // A different seed changes the initial weights, so the history differs.
+  const c = await runExperiment({ ...tiny(out), seed: 6 });
+  assert.notDeepEqual(c.history.logs.loss, a.history.logs.loss);
+});
+
+test('grayscale and on-the-fly augmentation trials run end to end (quick scale)', async () => {
+  const out = path.join(tmp, 'runs-flags');
+  // A progress sink given by the caller (a notebook's) sees every epoch even when quiet, and is not saved with the options.
+  const ended: number[] = [];
+  const progress = { message: () => {}, epochEnd: (e: number) => void ended.push(e) };
+  const gray = await runExperiment({ ...tiny(out), experiment: 'adam-sweep', trial: 'adam-b32-lr1e-5-grayscale', epochs: 1, progress });
+  assert.deepEqual(ended, [0]);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(gray.runDir, 'config.json'), 'utf8')).options.progress, undefined);
+  // One input channel: the grayscale trial feeds the model 1-channel images.
+  assert.match(fs.readFileSync(path.join(gray.runDir, 'model/model.json'), 'utf8'), /"batch_input_shape":\[null,12,12,1\]/);
+  const aug = await runExperiment({ ...tiny(out), experiment: 'pretrained', trial: 'adamw-frozen-augment-1x', epochs: 1 });
+  assert.equal(aug.config.data.augment?.rotation, 0.1);
+  assert.equal(aug.history.epochs.length, 1);
+});
+
+test('a synthetic-free run without data, and resuming a finished run, are errors', async () => {
+  await assert.rejects(runExperiment({ experiment: 'face-mask', outDir: path.join(tmp, 'r2'), quiet: true }), /no data given: pass a dataset folder \(--data DIR\) or use the synthetic set \(--synthetic\)/);
+  const done = listRuns(path.join(tmp, 'runs'))[0].dir;
+  await assert.rejects(runExperiment({ experiment: 'face-mask', resume: done, quiet: true }), /the run already finished/);
+});
