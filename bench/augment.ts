@@ -13,22 +13,10 @@ import { AugmentPool, STUDY_AUGMENTATION } from '../lib/data/augment';
 import { type RgbImage, decodeRgb } from '../lib/data/image';
 import { mapLimit } from '../lib/data/scan';
 import { synthesizeFaces } from '../lib/data/synth';
+import { timed } from './timing';
 
 const SIZE = 96;
 const TARGET = 300;
-
-/** Median wall time and CPU time of `repeats` runs of `fn`. */
-async function median(fn: () => Promise<unknown>, repeats = 3): Promise<{ wallS: number; cpuS: number }> {
-  const runs: { wallS: number; cpuS: number }[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    const c = process.cpuUsage(c0);
-    runs.push({ wallS: (performance.now() - t0) / 1000, cpuS: (c.user + c.system) / 1e6 });
-  }
-  return runs.sort((a, b) => a.wallS - b.wallS)[Math.floor(repeats / 2)];
-}
 
 export async function benchAugment(): Promise<BenchSection> {
   const section: BenchSection = { name: 'augmentation (study pipeline, 96x96)', rows: [], skipped: [] };
@@ -49,14 +37,14 @@ export async function benchAugment(): Promise<BenchSection> {
     });
     const run = (p: AugmentPool, n: number) => () => mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, (i) => p.augment(images[i % images.length], `bench:${i}`));
     await run(pool, 64)(); // warm the workers' JIT
-    section.rows.push(row('augment only, 1 thread (inline)', 500, await median(run(inline, 500))));
-    section.rows.push(row(`augment only, AugmentPool ${threads} threads`, 1500, await median(run(pool, 1500)), TARGET));
+    section.rows.push(row('augment only, 1 thread (inline)', 500, await timed(run(inline, 500))));
+    section.rows.push(row(`augment only, AugmentPool ${threads} threads`, 1500, await timed(run(pool, 1500)), TARGET));
     const full = (n: number) => () =>
       mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, async (i) => {
         const img = await pool.augment(await decodeRgb(files[i % files.length]), `bench:${i}`);
         return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
       });
-    section.rows.push(row(`decode PNG + augment + encode PNG (datasplit's step), ${threads} threads`, 600, await median(full(600))));
+    section.rows.push(row(`decode PNG + augment + encode PNG (datasplit's step), ${threads} threads`, 600, await timed(full(600))));
   } finally {
     await pool.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
+import { timed, type Timing } from './timing';
 import { decodeImage } from '../lib/data/image';
 import { imageDataset, readBatches } from '../lib/data/pipeline';
 import { mapLimit, scanImageFolder } from '../lib/data/scan';
@@ -17,29 +18,6 @@ import { folderSource, type ImageSource } from '../lib/data/source';
 
 const SIZE = 96;
 const DECODE_TARGET = 800;
-
-const REPEATS = 3;
-
-interface Timing {
-  wallS: number;
-  cpuS: number;
-  /** Wall seconds of every repeat, fastest first. */
-  all: number[];
-}
-
-/** Runs `fn` REPEATS times and keeps the median run (other jobs share the cores, so single runs are noisy). */
-async function timed(fn: () => Promise<unknown>, repeats = REPEATS): Promise<Timing> {
-  const runs: { wallS: number; cpuS: number }[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    const c = process.cpuUsage(c0);
-    runs.push({ wallS: (performance.now() - t0) / 1000, cpuS: (c.user + c.system) / 1e6 });
-  }
-  runs.sort((a, b) => a.wallS - b.wallS);
-  return { ...runs[Math.floor(runs.length / 2)], all: runs.map((r) => r.wallS) };
-}
 
 /** Face-mask-like PNGs (224x224 and 100x100 noise) in a temp folder, for machines without the sample data. */
 async function generatedFolder(n: number): Promise<string> {

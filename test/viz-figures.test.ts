@@ -98,9 +98,17 @@ test('resultsTable: this run, the study, the difference and the data used', () =
   const f = resultsTable([
     { name: 'ResNet-18', run: 0.5, study: 0.5658, data: 'synthetic' },
     { name: 'ResNet-34', study: 0.6247, data: 'full Kaggle set', note: 'not run' },
+    { name: 'epochs run', run: 12, study: 19, data: 'synthetic' },
   ]);
   const cells = (f.data[0].cells as { values: string[][] }).values;
-  assert.deepEqual(cells, [['ResNet-18', 'ResNet-34'], ['0.5000', '-'], ['0.5658', '0.6247'], ['-0.0658', '-'], ['synthetic', 'full Kaggle set'], ['', 'not run']]);
+  assert.deepEqual(cells, [
+    ['ResNet-18', 'ResNet-34', 'epochs run'],
+    ['0.5000', '-', '12'],
+    ['0.5658', '0.6247', '19'],
+    ['-0.0658', '-', '-7'],
+    ['synthetic', 'full Kaggle set', 'synthetic'],
+    ['', 'not run', ''],
+  ]);
   assert.match((f.data[0].header as { values: string[] }).values[4], /data used/);
   assert.throws(() => resultsTable([]), /no rows/);
 });

@@ -63,13 +63,20 @@ export const runCommands: CommandSpec[] = [
       };
       // Unset overrides must not be passed as undefined keys over the trial's values.
       const clean = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts;
+      let result;
       try {
-        await runExperiment(clean);
+        result = await runExperiment(clean);
       } catch (e) {
         // Unknown experiment/trial and invalid settings are usage errors (exit 2); anything else is a failure (exit 1).
         const msg = (e as Error).message;
         if (/^(unknown experiment|experiment \S+ has no trial|invalid |unknown scale)/.test(msg)) throw new UsageError(msg);
         throw e;
+      }
+      // A NaN loss is a failed run: the folder records why (metrics.json stopReason), but its figures are not results.
+      const reason = result.metrics.stopReason;
+      if (reason?.startsWith('TerminateOnNaN')) {
+        console.error(`affect run: training failed: ${reason}; the run folder ${result.runDir} records it (metrics.json stopReason); try a lower --lr`);
+        return 1;
       }
       return 0;
     },

@@ -168,8 +168,10 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
         if (fs.existsSync(path.join(input, f))) throw new Error(`in-place split: ${path.join(input, f)} already exists; it would be overwritten`);
       }
     }
-    const scan = await scanImageFolder(root, { onBadImage: options.onBadImage ?? 'skip' });
-    return makePlan(scan.classes, scan.entries, scan.bad, { ...plan, seed, inPlace });
+    const onBad = options.onBadImage ?? 'skip';
+    const scan = await scanImageFolder(root, { onBadImage: onBad });
+    const entries = await keepDecodable(scan.entries, scan.bad, onBad);
+    return makePlan(scan.classes, entries, scan.bad, { ...plan, seed, inPlace });
   }, { allowNonEmpty: inPlace });
 
   const io = options.io ?? defaultIO;
@@ -193,6 +195,18 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   bar?.finish();
   finishOutput(output);
   return { output, resumed, classes: p.classes, bad: p.bad };
+}
+
+/**
+ * The scan reads only each file's first bytes: decode every image once, before anything is written, so that a truncated
+ * or oversized one is skipped (added to `bad`) or fails here, naming the input file, rather than half-way through a run.
+ */
+async function keepDecodable(entries: ImageEntry[], bad: BadImage[], onBad: OnBadImage): Promise<ImageEntry[]> {
+  const errors = await mapLimit(entries, 4, (e) => decodeRgb(e.path).then(() => undefined, (err: Error) => err.message));
+  const first = errors.findIndex((m) => m !== undefined);
+  if (first >= 0 && onBad === 'fail') throw new Error(`bad image ${entries[first].path}: ${errors[first]}`);
+  entries.forEach((e, i) => errors[i] !== undefined && bad.push({ path: e.path, reason: errors[i]! }));
+  return entries.filter((_, i) => errors[i] === undefined);
 }
 
 function makePlan(

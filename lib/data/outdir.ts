@@ -53,10 +53,16 @@ export async function beginOutput<P>(
   }
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`output ${dir} exists and is not a folder`);
-    if (!opts.allowNonEmpty && fs.readdirSync(dir).length > 0) throw new Error(`output folder ${dir} is not empty; choose a new or empty folder`);
+    // A run killed between creating the folder and renaming its marker into place leaves only the marker's temp file.
+    if (!opts.allowNonEmpty && fs.readdirSync(dir).some((n) => !isMarkerTemp(n))) throw new Error(`output folder ${dir} is not empty; choose a new or empty folder`);
   }
   const plan = await makePlan();
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create output folder ${dir}: ${(e as Error).message}`);
+  }
+  for (const n of fs.readdirSync(dir)) if (isMarkerTemp(n)) fs.rmSync(path.join(dir, n), { force: true });
   await writeFileAtomic(marker, JSON.stringify({ tool, options, plan } satisfies Marker<P>));
   return { plan, resumed: false };
 }
@@ -78,6 +84,7 @@ export function isIncomplete(dir: string): boolean {
 }
 
 const TEMP_RE = /^\..+\.tmp-\d+$/;
+const isMarkerTemp = (name: string) => TEMP_RE.test(name) && name.startsWith(`.${INCOMPLETE_MARKER}.tmp-`);
 const tempName = (dest: string) => path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}`);
 
 /** Runs `write(tmp)` for a hidden temp file next to `dest`, then renames it to `dest` (parent folders are created). */

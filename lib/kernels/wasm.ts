@@ -347,25 +347,31 @@ function asBackend(b: unknown): WasmBackendLike {
   return b as WasmBackendLike;
 }
 
+type Shape4D = [number, number, number, number];
+
+/** Conv geometry for the gradient kernels, which implement the NHWC layout only (the one tfjs-layers uses). */
+function nhwcConvInfo(
+  kernel: string, inputShape: Shape4D, filterShape: Shape4D,
+  a: Pick<tf.Conv2DBackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode' | 'dataFormat'>,
+): tf.backend_util.Conv2DInfo {
+  const c = tf.backend_util.computeConv2DInfo(
+    inputShape, filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(a.dataFormat),
+  );
+  if (c.dataFormat !== 'channelsLast') throw new Error(`affect-lab: wasm ${kernel} supports NHWC only`);
+  return c;
+}
+
 const kernelFuncs: Record<string, tf.KernelFunc> = {
   Conv2DBackpropFilter: ({ inputs, attrs, backend }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-    const c = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
-    if (c.dataFormat !== 'channelsLast') throw new Error('affect-lab: wasm Conv2DBackpropFilter supports NHWC only');
+    const c = nhwcConvInfo('Conv2DBackpropFilter', x.shape as Shape4D, a.filterShape, a);
     return conv2DBackpropFilterInfo(asBackend(backend), x, dy, c);
   },
   Conv2DBackpropInput: ({ inputs, attrs, backend }) => {
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const c = tf.backend_util.computeConv2DInfo(
-      a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
-    if (c.dataFormat !== 'channelsLast') throw new Error('affect-lab: wasm Conv2DBackpropInput supports NHWC only');
+    const c = nhwcConvInfo('Conv2DBackpropInput', a.inputShape, filter.shape as Shape4D, a);
     return conv2DBackpropInputInfo(asBackend(backend), dy, filter, c);
   },
   MaxPoolGrad: ({ inputs, attrs, backend }) => {

@@ -35,7 +35,12 @@ export function folderHandler(dir: string): tf.io.IOHandler {
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = path.join(dir, MODEL_FILE);
       if (!fs.existsSync(file)) throw new Error(`models: no saved model in ${dir} (${MODEL_FILE} missing)`);
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as tf.io.ModelJSON;
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new Error(`models: ${file} is not valid JSON (${(e as Error).message}); the saved model is damaged`);
+      }
       const specs: tf.io.WeightsManifestEntry[] = [];
       const buffers: Buffer[] = [];
       for (const group of json.weightsManifest ?? []) {
@@ -47,9 +52,20 @@ export function folderHandler(dir: string): tf.io.IOHandler {
         }
       }
       const all = Buffer.concat(buffers);
+      // tfjs would report a short or long weights file as a tensor "with N values": say which file and why.
+      const expected = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * weightBytes(w), 0);
+      if (Number.isFinite(expected) && expected !== all.byteLength) {
+        throw new Error(`models: weights in ${dir} hold ${all.byteLength} bytes, ${file} describes ${expected}: the weights file is truncated or belongs to another model`);
+      }
       return tf.io.getModelArtifactsForJSON(json, async () => [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)]);
     },
   };
+}
+
+/** Bytes per value of a stored weight (NaN for strings, whose size is not fixed). */
+function weightBytes(w: tf.io.WeightsManifestEntry): number {
+  const dtype = w.quantization?.dtype ?? w.dtype;
+  return ({ float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 } as Record<string, number>)[dtype] ?? NaN;
 }
 
 /** Saves architecture + weights (and the optimizer's state when `includeOptimizer`; the model must be compiled) to `dir`. */
@@ -59,7 +75,13 @@ export async function saveModel(model: tf.LayersModel, dir: string, opts: { incl
 
 /** Loads a model saved by `saveModel`; a model saved with its optimizer comes back compiled with the optimizer's state. */
 export async function loadModel(dir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(folderHandler(dir));
+  try {
+    return await tf.loadLayersModel(folderHandler(dir));
+  } catch (e) {
+    const msg = (e as Error).message;
+    // tfjs' own errors (e.g. "Shape mismatch: [4,3] vs. [3,4]") do not say which model.
+    throw msg.startsWith('models:') ? e : new Error(`models: loading the model in ${dir} failed: ${msg}`);
+  }
 }
 
 /** A tensor by weight name (`<layer>/<weight>`, e.g. `conv1_conv/kernel`), with its shape and values. */

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
+import { writeFileAtomic } from '../atomic';
 
 export interface NotebookCell {
   cell_type: 'code' | 'markdown' | 'raw';
@@ -46,10 +47,7 @@ export function readNotebook(file: string): Notebook {
 
 /** Writes JSON the way Jupyter does (1-space indent, trailing newline), atomically. */
 export function writeNotebook(file: string, nb: Notebook): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(nb, null, 1) + '\n');
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(nb, null, 1) + '\n');
 }
 
 /** Notebook names (file names without .ipynb) in `dir`, sorted; checkpoints and hidden files are skipped. */

@@ -7,6 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic';
+
+export { writeFileAtomic };
 import * as tf from '@tensorflow/tfjs';
 import type { CallbackState, TrainHistory } from './types';
 import type { OptimizerConfig } from './types';
@@ -41,18 +44,6 @@ interface TensorEntry {
   offset: number;
 }
 
-/** Writes a file so that readers see either the old content or the whole new content (temp file + rename). */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
 
 /** The newest complete checkpoint directory under `dir`, or undefined. */
 export function latestCheckpoint(dir: string): string | undefined {
@@ -152,7 +143,12 @@ export function readCheckpoint(dir: string): CheckpointData {
   const ckptDir = fs.existsSync(path.join(dir, 'checkpoint.json')) ? dir : latestCheckpoint(dir);
   if (!ckptDir) throw new Error(`checkpoint: no checkpoint found in ${dir}`);
   const metaFile = path.join(ckptDir, 'checkpoint.json');
-  const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'), reviveNumbers);
+  let meta;
+  try {
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'), reviveNumbers);
+  } catch (e) {
+    throw new Error(`checkpoint: ${metaFile} is unreadable (${(e as Error).message})`);
+  }
   if (meta.format !== FORMAT || meta.version !== VERSION) {
     throw new Error(`checkpoint: ${metaFile} is not an ${FORMAT} version ${VERSION} file`);
   }

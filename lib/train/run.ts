@@ -30,6 +30,7 @@ import { csvLogger, earlyStopping, reduceLROnPlateau } from './callbacks';
 import type { Evaluation } from './evaluate';
 import { evaluate } from './evaluate';
 import { compileModel, fit } from './fit';
+import { latestCheckpoint } from './checkpoint';
 import { consoleProgress } from './progress';
 import { confusionCsv, createRunDir, datasetFingerprint, makeRunLog, packageVersions, writeJsonAtomic, type RunLog } from './run-record';
 import { seedModelWeights, shuffleSeed } from './seeding';
@@ -165,6 +166,9 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
   if (rl) callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
 
   const checkpointDir = path.join(runDir, 'checkpoints');
+  // A run killed before its first epoch ended has nothing to resume from: it starts again from its seed.
+  const resumeFrom = resumeDir && latestCheckpoint(checkpointDir) ? checkpointDir : undefined;
+  if (resumeDir && !resumeFrom) log('  no checkpoint yet (the run stopped in its first epoch): starting from epoch 1');
   const shown = opts.progress ?? (opts.quiet ? undefined : consoleProgress());
   const started = Date.now();
   const history = await fit(model, inputs.train, inputs.validation, {
@@ -172,7 +176,7 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
     callbacks,
     seed,
     checkpoint: { dir: checkpointDir },
-    ...(resumeDir ? { resumeFrom: checkpointDir } : {}),
+    ...(resumeFrom ? { resumeFrom } : {}),
     progress: shown ? teeProgress(shown, fileProgress(log)) : fileProgress(log),
   });
   const trainSeconds = (Date.now() - started) / 1000;
@@ -395,7 +399,7 @@ function fileProgress(log: RunLog): ProgressSink {
   });
 }
 
-/** Sends progress to two sinks (console and run.log). */
+/** Sends progress to two sinks (the one shown, console or notebook, and run.log). */
 function teeProgress(a: ProgressSink, b: ProgressSink): ProgressSink {
   return {
     trainBegin: (i) => (a.trainBegin?.(i), b.trainBegin?.(i)),

@@ -226,14 +226,15 @@ export interface ResultRow {
   note?: string;
 }
 
-const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+// Counts (epochs, images) read as integers; rates and losses with `digits` decimals.
+const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
 /** This run next to the study, as a plotly table; the last column says which data the run used (a synthetic run's numbers are not comparable). */
 export function resultsTable(rows: ResultRow[], opts: { metric?: string; digits?: number; title?: string } = {}): Figure {
   if (rows.length === 0) throw new Error('resultsTable: no rows given');
   const metric = opts.metric ?? 'test accuracy';
   const digits = opts.digits ?? 4;
-  const diff = rows.map((r) => (r.run !== undefined && r.study !== undefined ? (r.run - r.study >= 0 ? '+' : '') + (r.run - r.study).toFixed(digits) : '-'));
+  const diff = rows.map((r) => (r.run !== undefined && r.study !== undefined ? (r.run - r.study >= 0 ? '+' : '') + fmt(r.run - r.study, digits) : '-'));
   const columns = [
     rows.map((r) => r.name),
     rows.map((r) => fmt(r.run, digits)),

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Figure } from './types';
+import { writeFileAtomic } from '../atomic';
 
 let cachedSource: string | undefined;
 
@@ -103,8 +104,5 @@ export function htmlPage(title: string, sections: PageSection[]): string {
 
 /** Writes htmlPage(title, sections) to `file` atomically (temp file + rename), creating its folder. */
 export function writeHtmlPage(file: string, title: string, sections: PageSection[]): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, htmlPage(title, sections));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, htmlPage(title, sections));
 }
