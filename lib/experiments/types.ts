@@ -94,9 +94,8 @@ export interface ScaleSettings {
 export type Scale = 'quick' | 'full';
 export const SCALES: readonly Scale[] = ['quick', 'full'];
 
-export interface Trial {
-  name: string;
-  description: string;
+/** What a trial trains with; shared by the documented trial and the config resolved for one run. */
+export interface TrainingSettings {
   model: ModelConfig;
   optimizer: OptimizerConfig;
   batchSize: number;
@@ -105,6 +104,11 @@ export interface Trial {
   imageSize: number;
   callbacks: CallbackConfig;
   data: DataConfig;
+}
+
+export interface Trial extends TrainingSettings {
+  name: string;
+  description: string;
   published: PublishedResult;
   quick: ScaleSettings;
 }
@@ -121,20 +125,13 @@ export interface Experiment {
 }
 
 /** A trial resolved for one run: scale applied, command-line overrides applied, seed fixed. Saved as config.json's `run`. */
-export interface RunConfig {
+export interface RunConfig extends TrainingSettings {
   experiment: string;
   trial: string;
   scale: Scale;
   description: string;
-  model: ModelConfig;
   /** Set when the scale replaced the published model: says which and why. */
   substitution?: string;
-  optimizer: OptimizerConfig;
-  batchSize: number;
-  epochs: number;
-  imageSize: number;
-  callbacks: CallbackConfig;
-  data: DataConfig;
   trainPerClass?: number;
   testPerClass?: number;
   seed: number;
