@@ -1,4 +1,5 @@
 /** A progress line on stderr for long data tools: in place on a terminal (count, rate, ETA), a plain line every few seconds otherwise. */
+import { formatSeconds } from '../duration';
 
 export interface ProgressOptions {
   /** Default process.stderr. */
@@ -7,11 +8,6 @@ export interface ProgressOptions {
   everySeconds?: number;
 }
 
-const clock = (s: number) => {
-  if (!Number.isFinite(s)) return '?';
-  const t = Math.round(s);
-  return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`;
-};
 
 export class Progress {
   private done = 0;
@@ -32,7 +28,7 @@ export class Progress {
     const secs = (Date.now() - this.start) / 1000;
     const rate = secs > 0 ? this.done / secs : 0;
     const pct = this.total ? Math.floor((100 * this.done) / this.total) : 100;
-    return `${this.label} ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s ETA ${clock(rate > 0 ? (this.total - this.done) / rate : NaN)}`;
+    return `${this.label} ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s ETA ${formatSeconds(rate > 0 ? (this.total - this.done) / rate : NaN)}`;
   }
 
   tick(n = 1): void {

@@ -4,6 +4,7 @@
  * a display entry per epoch that is overwritten in place (tslab.newDisplay), throttled.
  */
 import type { Logs, ProgressSink } from './types';
+import { formatSeconds } from '../duration';
 
 /** `loss: 0.1234 - acc: 0.9500 - val_loss: ...` (Keras' order: the logs' own order). */
 export function formatLogs(logs: Logs): string {
@@ -12,11 +13,6 @@ export function formatLogs(logs: Logs): string {
     .join(' - ');
 }
 
-function formatSeconds(s: number): string {
-  if (s >= 3600) return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
-  if (s >= 60) return `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
-  return `${Math.round(s)}s`;
-}
 
 /** The text of one progress line: `12/40 [=======>......] - ETA: 4s - loss: ...`. */
 export function progressLine(step: number, steps: number | undefined, elapsed: number, logs: Logs, width = 30): string {
