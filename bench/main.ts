@@ -4,13 +4,13 @@
  * Wall-clock figures depend on what else runs on the machine; each section takes medians of a few repeats.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
 import { benchTraining, BATCH, IMAGE_SIZE } from './training';
+import { writeFileAtomic } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
 
 const PYTHON = '/usr/bin/python3';
@@ -147,9 +147,7 @@ async function main(): Promise<void> {
     sections,
   };
   const out = path.join(repoRoot, 'bench', 'results.json');
-  const tmp = `${out}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
-  fs.renameSync(tmp, out);
+  writeFileAtomic(out, JSON.stringify(result, null, 2) + '\n');
   printTable(sections);
   console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
 }

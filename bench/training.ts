@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
+import { timed, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName } from '../lib/backend';
 import { WASM_TRAINING_KERNELS } from '../lib/kernels/wasm';
 import { resnet } from '../lib/models/resnet';
@@ -47,21 +48,10 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
   return { forward, training: 3 * forward - first };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** Median seconds of `repeats` timed calls after one untimed warm-up (which builds XNNPACK operators etc.). */
-async function timeIt(fn: () => Promise<void>, repeats = REPEATS): Promise<{ s: number; all: number[] }> {
+/** `timed` (median of `repeats`) after one untimed warm-up, which builds XNNPACK operators etc. */
+async function timeWarm(fn: () => Promise<void>, repeats = REPEATS): Promise<Timing> {
   await fn();
-  const all: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    all.push((performance.now() - t0) / 1000);
-  }
-  return { s: median(all), all };
+  return timed(fn, repeats);
 }
 
 function randomBatch(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -77,13 +67,13 @@ const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(2)).join('/')
 async function forwardRows(net: NetName, model: tf.LayersModel, batch: number, label: string, target?: number): Promise<BenchRow[]> {
   const { x, y } = randomBatch(batch);
   const flops = modelFlops(model);
-  const t = await timeIt(async () => {
+  const t = await timeWarm(async () => {
     const p = model.predict(x, { batchSize: batch }) as tf.Tensor;
     await p.data();
     p.dispose();
   });
   tf.dispose([x, y]);
-  const ips = batch / t.s;
+  const ips = batch / t.wallS;
   return [
     { metric: `${net} forward, ${label} batch ${batch}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
     { metric: `${net} forward GFLOP/s, ${label}`, value: (ips * flops.forward) / 1e9, unit: 'GFLOP/s', notes: `${(flops.forward / 1e9).toFixed(3)} GFLOP/image` },
@@ -96,11 +86,11 @@ async function trainingRows(net: NetName, model: tf.LayersModel, label: string, 
   const { x, y } = randomBatch(BATCH);
   const flops = modelFlops(model);
   // ResNet-50 steps are long: two timed repeats (the slower is reported) keep the whole bench within minutes.
-  const t = await timeIt(async () => {
+  const t = await timeWarm(async () => {
     await model.trainOnBatch(x, y);
   }, net === 'ResNet-50' ? 2 : REPEATS);
   tf.dispose([x, y]);
-  const ips = BATCH / t.s;
+  const ips = BATCH / t.wallS;
   return [
     { metric: `${net} training, ${label} batch ${BATCH}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
     { metric: `${net} training GFLOP/s, ${label}`, value: (ips * flops.training) / 1e9, unit: 'GFLOP/s', notes: `${(flops.training / 1e9).toFixed(3)} GFLOP/image` },

@@ -52,8 +52,10 @@ async function main(): Promise<void> {
     const t1 = Date.now();
     for (let e = 1; e <= epochs; e++) {
       const h = await model.fit(train.x, train.y, { epochs: 1, batchSize: 8, shuffle: true, verbose: 0 });
-      const [, acc] = model.evaluate(test.x, test.y) as tf.Scalar[];
-      console.log(`epoch ${e}: train loss ${(h.history.loss[0] as number).toFixed(4)} acc ${(h.history.acc[0] as number).toFixed(3)}, held-out acc ${(await acc.data())[0].toFixed(3)} (${((Date.now() - t1) / 1000).toFixed(1)}s)`);
+      const scores = model.evaluate(test.x, test.y) as tf.Scalar[];
+      const acc = (await scores[1].data())[0];
+      tf.dispose(scores);
+      console.log(`epoch ${e}: train loss ${(h.history.loss[0] as number).toFixed(4)} acc ${(h.history.acc[0] as number).toFixed(3)}, held-out acc ${acc.toFixed(3)} (${((Date.now() - t1) / 1000).toFixed(1)}s)`);
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,12 @@
 /** `affect data split | relabel | synth`: the dataset-making tools. */
-import type { CommandSpec } from './args';
+import type { CommandSpec, OptionSpec } from './args';
 import { UsageError } from './args';
 import { datasplit, formatSplitSummary } from '../data/datasplit';
 import { formatRelabelSummary, relabel } from '../data/relabel';
 import { synthesizeFaces } from '../data/synth';
+
+/** `--output-path` (alias `--output`): split's and relabel's output folder as an option, the original scripts' flag. */
+const OUTPUT_PATH: OptionSpec = { name: 'output-path', type: 'string', description: 'the output folder, as an option (the original script\'s flag)', aliases: ['output'] };
 
 const split: CommandSpec = {
   path: ['data', 'split'],
@@ -13,7 +16,7 @@ const split: CommandSpec = {
     { name: 'output', description: 'new or empty output folder (not with --in-place)', optional: true },
   ],
   options: [
-    { name: 'output-path', type: 'string', description: 'the output folder, as an option (the original script\'s flag)', aliases: ['output'] },
+    OUTPUT_PATH,
     { name: 'train-split', type: 'number', description: 'fraction of each class for train (> 0.5)', default: 0.8 },
     { name: 'seed', type: 'number', description: 'random seed for the split and the augmentations', default: 27 },
     { name: 'balance-train', type: 'boolean', description: 'augment smaller classes up to the largest in train' },
@@ -62,7 +65,7 @@ const relabelCmd: CommandSpec = {
     { name: 'output', description: 'new or empty output folder', optional: true },
   ],
   options: [
-    { name: 'output-path', type: 'string', description: 'the output folder, as an option (the original script\'s flag)', aliases: ['output'] },
+    OUTPUT_PATH,
     { name: 'labels', type: 'string', description: 'labels CSV (columns pth, label), relative to <input>', default: 'labels.csv', aliases: ['label-csv'] },
     { name: 'on-missing', type: 'string', description: 'a labels row whose image does not exist', choices: ['skip', 'fail'], default: 'fail' },
     { name: 'legacy-report', type: 'boolean', description: 'also print how many images the original relabel.py would have lost' },

@@ -1,12 +1,10 @@
 /** `affect notebook ...`: run notebooks headless, list them, check and strip committed notebooks' outputs. */
-import * as path from 'node:path';
 import type { CommandSpec } from './args';
 import { UsageError } from './args';
-import { listNotebooks, notebookProblems, notebooksDir, parseParamArgs, readNotebook, runNotebook, stripNotebook, writeNotebook } from '../notebook';
+import { listNotebooks, notebookProblems, parseParamArgs, readNotebook, resolveNotebook, runNotebook, stripNotebook, writeNotebook } from '../notebook';
 
 function notebookFiles(names: string[]): string[] {
-  const dir = notebooksDir();
-  return (names.length ? names : listNotebooks(dir)).map((n) => (n.endsWith('.ipynb') ? path.resolve(n) : path.join(dir, `${n}.ipynb`)));
+  return (names.length ? names : listNotebooks()).map((n) => resolveNotebook(n));
 }
 
 export const notebookCommands: CommandSpec[] = [

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { AugmentPool, type AugmentSpec, STUDY_AUGMENTATION, compileAugmentation, loadAugmentation } from './augment';
 import { toCsv } from './csv';
-import { decodeRgb } from './image';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, writeFileAtomic } from './outdir';
+import { type RgbImage, decodeRgb } from './image';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure, writeFileAtomic } from './outdir';
 import { Progress, type ProgressOptions } from './progress';
 import { type BadImage, type ImageEntry, type OnBadImage, mapLimit, scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
@@ -180,7 +180,21 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   const bar = progressOpts ? new Progress('datasplit', total, progressOpts) : undefined;
   const pool = p.jobs[1].length ? new AugmentPool(spec, { threads: options.threads ?? os.availableParallelism(), source: augSource }) : undefined;
   try {
-    for (const phase of p.jobs) await runJobs(phase, (job) => runJob(job, output, pool, io).then(() => bar?.tick()));
+    const [copies, augs] = p.jobs;
+    await runUntilFailure(copies, 8, (job) => runJob(job, output, (dest) => copyOrMove(job, dest, io)).then(() => bar?.tick()));
+    // Copies of one original run together, so it is decoded once however many copies it gets.
+    await runUntilFailure(groupBySource(augs), 8, (group) => {
+      let original: Promise<RgbImage> | undefined;
+      return runUntilFailure(group, group.length, async (job) => {
+        await runJob(job, output, async (dest) => {
+          original ??= decodeRgb(path.join(output, job.src));
+          const img = await pool!.augment(await original, job.seed!);
+          const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+          await writeFileAtomic(dest, png, io);
+        });
+        bar?.tick();
+      });
+    });
     for (const part of ['train', 'test'] as const) {
       await writeFileAtomic(path.join(output, csvNames[part]), toCsv(columns, p.csv[part]), io);
     }
@@ -254,36 +268,29 @@ function makePlan(
   return { classes: summary, bad, jobs: [copies, augs], csv };
 }
 
-/** Runs jobs a few at a time; after the first failure no new job starts, and the first error is thrown once all settle. */
-async function runJobs(jobs: Job[], fn: (job: Job) => Promise<void>): Promise<void> {
-  let failure: Error | undefined;
-  await mapLimit(jobs, 8, async (job) => {
-    if (failure) return;
-    try {
-      await fn(job);
-    } catch (e) {
-      failure ??= e as Error;
-    }
-  });
-  if (failure) throw failure;
-}
-
-async function runJob(job: Job, output: string, pool: AugmentPool | undefined, io: OutputIO): Promise<void> {
+/** Runs `write(dest)` for a job unless its file is there; errors name the file. */
+async function runJob(job: Job, output: string, write: (dest: string) => Promise<void>): Promise<void> {
   const dest = path.join(output, job.dest);
   // Every file is renamed into place when complete, so one under its final name was finished by an earlier run.
   if (fs.existsSync(dest)) return;
   try {
-    if (job.op === 'copy') return await copyFileAtomic(job.src, dest, io);
-    if (job.op === 'move') {
-      await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-      return await fs.promises.rename(job.src, dest);
-    }
-    const img = await pool!.augment(await decodeRgb(path.join(output, job.src)), job.seed!);
-    const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
-    await writeFileAtomic(dest, png, io);
+    await write(dest);
   } catch (e) {
     throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
   }
+}
+
+async function copyOrMove(job: Job, dest: string, io: OutputIO): Promise<void> {
+  if (job.op === 'copy') return copyFileAtomic(job.src, dest, io);
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  await fs.promises.rename(job.src, dest);
+}
+
+/** Jobs grouped by `src`, in order of first appearance. */
+function groupBySource(jobs: Job[]): Job[][] {
+  const groups = new Map<string, Job[]>();
+  for (const j of jobs) groups.get(j.src)?.push(j) ?? groups.set(j.src, [j]);
+  return [...groups.values()];
 }
 
 /** The end-of-run table: per class, source images, train and test originals and augmented copies, and totals. */

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { mapLimit } from './scan';
 
 export const INCOMPLETE_MARKER = '.incomplete';
 
@@ -118,4 +119,18 @@ export function removeTempFiles(dir: string): void {
     if (d.isDirectory()) removeTempFiles(p);
     else if (TEMP_RE.test(d.name)) fs.rmSync(p, { force: true });
   }
+}
+
+/** Runs `fn` on `items`, `limit` at a time; after the first failure no new item starts, and that error is thrown once all settle. */
+export async function runUntilFailure<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let failure: Error | undefined;
+  await mapLimit(items, limit, async (item) => {
+    if (failure) return;
+    try {
+      await fn(item);
+    } catch (e) {
+      failure ??= e as Error;
+    }
+  });
+  if (failure) throw failure;
 }

@@ -9,9 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCsv } from './csv';
 import { findImageRoot } from './datasplit';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside } from './outdir';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure } from './outdir';
 import { Progress, type ProgressOptions } from './progress';
-import { mapLimit, scanImageFolder } from './scan';
+import { scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
 
 export interface RelabelOptions {
@@ -72,22 +72,23 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   const io = options.io ?? defaultIO;
   const progressOpts = options.progress === true ? {} : options.progress || undefined;
   const bar = progressOpts ? new Progress('relabel', plan.copies.length, progressOpts) : undefined;
-  let failure: Error | undefined;
-  await mapLimit(plan.copies, 8, async (c) => {
-    if (failure) return;
-    const dest = path.join(output, c.to);
-    try {
-      // Copies are renamed into place when complete: one under its final name was finished by an earlier run.
-      if (!(await exists(dest))) await copyFileAtomic(path.join(plan.root, c.from), dest, io);
-      bar?.tick();
-    } catch (e) {
-      failure ??= new Error(`writing ${dest} failed: ${(e as Error).message}`);
-    }
-  });
-  // A relabelled synthetic set is synthetic too: keep the marker that says so.
-  const marker = path.join(input, SYNTHETIC_MARKER);
-  if (!failure && fs.existsSync(marker)) await copyFileAtomic(marker, path.join(output, SYNTHETIC_MARKER), io).catch((e) => (failure = e));
-  if (failure) throw new Error(`relabel: ${failure.message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+  try {
+    await runUntilFailure(plan.copies, 8, async (c) => {
+      const dest = path.join(output, c.to);
+      try {
+        // Copies are renamed into place when complete: one under its final name was finished by an earlier run.
+        if (!(await exists(dest))) await copyFileAtomic(path.join(plan.root, c.from), dest, io);
+        bar?.tick();
+      } catch (e) {
+        throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
+      }
+    });
+    // A relabelled synthetic set is synthetic too: keep the marker that says so.
+    const marker = path.join(input, SYNTHETIC_MARKER);
+    if (fs.existsSync(marker)) await copyFileAtomic(marker, path.join(output, SYNTHETIC_MARKER), io);
+  } catch (e) {
+    throw new Error(`relabel: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+  }
   bar?.finish();
   finishOutput(output);
   const { counts, renamed, missing, unlisted, legacyLost } = plan;

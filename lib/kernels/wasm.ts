@@ -43,6 +43,13 @@ function heap(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
+/** Copies one filter tap [Ci, Co] at `src` of `from` to [Co, Ci] at `dst` of `to` (the input gradient's channel swap). */
+function swapChannels(from: Float32Array, src: number, to: Float32Array, dst: number, Ci: number, Co: number): void {
+  for (let ci = 0; ci < Ci; ci++) {
+    for (let co = 0; co < Co; co++) to[dst + co * Ci + ci] = from[src + ci * Co + co];
+  }
+}
+
 /** wasm's XNNPACK convolution with no padding. */
 function validConv(
   backend: WasmBackendLike,
@@ -168,9 +175,7 @@ export function conv2DBackpropInputInfo(backend: WasmBackendLike, dy: tf.TensorI
       for (let kw = 0; kw < KW; kw++) {
         const src = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Ci * Co;
         const dst = (kh * KW + kw) * Co * Ci;
-        for (let ci = 0; ci < Ci; ci++) {
-          for (let co = 0; co < Co; co++) wv[dst + co * Ci + ci] = fv[src + ci * Co + co];
-        }
+        swapChannels(fv, src, wv, dst, Ci, Co);
       }
     }
   }
@@ -242,9 +247,7 @@ function conv2DBackpropInputPolyphase(backend: WasmBackendLike, dy: tf.TensorInf
             const kw = pw.q + sw * (pw.taps - 1 - tw);
             const src = (kh * KW + kw) * Ci * Co;
             const dst = (th * pw.taps + tw) * Co * Ci;
-            for (let ci = 0; ci < Ci; ci++) {
-              for (let co = 0; co < Co; co++) wv[dst + co * Ci + ci] = fv[src + ci * Co + co];
-            }
+            swapChannels(fv, src, wv, dst, Ci, Co);
           }
         }
       }

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cacheDir } from '../paths';
 import { CaffePreprocess, InputOptions, apply, inputStem, setTrainable } from './common';
 import { RESNET_ARCHITECTURES, resnetFeatures } from './resnet';
-import { NamedArray, setWeightsByName } from './io';
+import { NamedArray, readWeightShards, setWeightsByName } from './io';
 import { loadKerasH5Weights } from './h5';
 
 export interface ImagenetResNet50Options extends Partial<InputOptions> {
@@ -148,13 +148,16 @@ export function readNpmResNet50Weights(dir = resnet50WeightsDir()): NpmWeights {
   const layers = ((json.modelTopology as { model_config: { config: { layers: { class_name: string; config: { epsilon?: number } }[] } } }).model_config.config.layers);
   const eps = new Set(layers.filter((l) => l.class_name === 'BatchNormalization').map((l) => l.config.epsilon));
   if (eps.size !== 1) throw new Error(`models: ${file}: expected one BatchNormalization epsilon, found ${[...eps].join(', ')}`);
-  const specs = json.weightsManifest.flatMap((g) => g.weights);
-  const bytes = Buffer.concat(json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(path.dirname(file), p)))));
-  const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), specs);
+  const { specs, data } = readWeightShards(file, json.weightsManifest);
+  const decoded = tf.io.decodeWeights(data, specs);
   const weights = new Map<string, NamedArray>();
-  for (const [name, t] of Object.entries(decoded)) {
-    weights.set(kerasResNet50Name(name), { shape: t.shape, data: t.dataSync() as Float32Array });
-    t.dispose();
+  try {
+    for (const [name, t] of Object.entries(decoded)) {
+      weights.set(kerasResNet50Name(name), { shape: t.shape, data: t.dataSync() as Float32Array });
+      t.dispose(); // as we go, to keep one copy of the weights in memory
+    }
+  } finally {
+    tf.dispose(decoded); // the rest, when a name does not map
   }
   return { weights, bnEpsilon: [...eps][0] as number };
 }

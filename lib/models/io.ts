@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../train/checkpoint';
+import { writeFileAtomic } from '../atomic';
 import './common'; // registers the zoo's custom layers, so saved models deserialise
 
 const MODEL_FILE = 'model.json';
@@ -41,25 +41,36 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       } catch (e) {
         throw new Error(`models: ${file} is not valid JSON (${(e as Error).message}); the saved model is damaged`);
       }
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest ?? []) {
-        specs.push(...group.weights);
-        for (const p of group.paths) {
-          const shard = path.join(dir, p);
-          if (!fs.existsSync(shard)) throw new Error(`models: ${file} names weights file ${p}, which is missing`);
-          buffers.push(fs.readFileSync(shard));
-        }
-      }
-      const all = Buffer.concat(buffers);
+      const { specs, data } = readWeightShards(file, json.weightsManifest ?? []);
       // tfjs would report a short or long weights file as a tensor "with N values": say which file and why.
       const expected = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * weightBytes(w), 0);
-      if (Number.isFinite(expected) && expected !== all.byteLength) {
-        throw new Error(`models: weights in ${dir} hold ${all.byteLength} bytes, ${file} describes ${expected}: the weights file is truncated or belongs to another model`);
+      if (Number.isFinite(expected) && expected !== data.byteLength) {
+        throw new Error(`models: weights in ${dir} hold ${data.byteLength} bytes, ${file} describes ${expected}: the weights file is truncated or belongs to another model`);
       }
-      return tf.io.getModelArtifactsForJSON(json, async () => [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)]);
+      return tf.io.getModelArtifactsForJSON(json, async () => [specs, data]);
     },
   };
+}
+
+/**
+ * The weight specs of a `model.json` (`jsonFile`) and its weight files (paths relative to it), read in order into one
+ * buffer. The concatenation is the only copy: the buffer is handed on as it is, not sliced again.
+ */
+export function readWeightShards(jsonFile: string, manifest: tf.io.WeightsManifestConfig): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const shards: Buffer[] = [];
+  for (const group of manifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) {
+      const shard = path.join(path.dirname(jsonFile), p);
+      if (!fs.existsSync(shard)) throw new Error(`models: ${jsonFile} names weights file ${p}, which is missing`);
+      shards.push(fs.readFileSync(shard));
+    }
+  }
+  const all = Buffer.concat(shards);
+  // Small buffers come from Node's shared pool: only then is a slice (a copy) needed.
+  const whole = all.byteOffset === 0 && all.byteLength === all.buffer.byteLength;
+  return { specs, data: (whole ? all.buffer : all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)) as ArrayBuffer };
 }
 
 /** Bytes per value of a stored weight (NaN for strings, whose size is not fixed). */

@@ -46,7 +46,7 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
   let relabeled = 0;
   for (const className of scan.classes) {
     const files = scan.entries.filter((e) => e.className === className).slice(0, opts.maxPerClass ?? 50);
-    const share = scan.classes.length === 1 ? 1 : minShare + ((1 - minShare) * rank.indexOf(className)) / (rank.length - 1);
+    const share = minShare + ((1 - minShare) * rank.indexOf(className)) / (rank.length - 1);
     const keep = shuffled(rng, files).slice(0, Math.max(1, Math.round(files.length * share)));
     fs.mkdirSync(path.join(out, 'train', className), { recursive: true });
     keep.forEach((e, i) => {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
+import { writeFileAtomic } from '../atomic';
 import { readNotebook, resolveNotebook, writeNotebook } from './format';
 import { findJupyter } from './jupyter';
 import { injectParameters, type ParamValue } from './params';
@@ -66,7 +67,7 @@ export async function runNotebook(name: string, opts: RunNotebookOptions = {}): 
   writeNotebook(input, injected);
   const executed = path.join(outDir, `${base}.ipynb`);
   const html = path.join(outDir, `${base}.html`);
-  fs.writeFileSync(path.join(outDir, "params.json"), JSON.stringify(params, null, 2) + "\n");
+  writeFileAtomic(path.join(outDir, 'params.json'), JSON.stringify(params, null, 2) + '\n');
   const started = Date.now();
   const script = path.join(repoRoot, 'scripts', 'execute_notebook.py');
   const args = [script, input, executed, html, '--cwd', opts.cwd ?? path.dirname(notebook), '--kernel', 'tslab', '--timeout', String(opts.cellTimeoutSec ?? 1800)];

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Callback, CallbackState, Logs, TrainContext, TrainHistory } from './types';
-import { writeFileAtomic } from './checkpoint';
+import { writeFileAtomic } from '../atomic';
 
 export type MonitorMode = 'auto' | 'min' | 'max';
 
@@ -51,10 +51,6 @@ export interface EarlyStoppingOptions {
   verbose?: 0 | 1;
 }
 
-function disposeAll(ts: tf.Tensor[] | undefined): void {
-  if (ts) tf.dispose(ts);
-}
-
 /** keras.callbacks.EarlyStopping. */
 export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
   const monitor = o.monitor ?? 'val_loss';
@@ -69,7 +65,7 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
   let bestEpoch = 0;
   let bestWeights: tf.Tensor[] | undefined;
   const snapshot = (ctx: TrainContext) => {
-    disposeAll(bestWeights);
+    tf.dispose(bestWeights);
     bestWeights = ctx.model.getWeights().map((w) => w.clone());
   };
   return {
@@ -79,7 +75,7 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
       stoppedEpoch = 0;
       best = mode === 'min' ? Infinity : -Infinity;
       bestEpoch = 0;
-      disposeAll(bestWeights);
+      tf.dispose(bestWeights);
       bestWeights = undefined;
     },
     onEpochEnd(epoch, logs, ctx) {
@@ -108,7 +104,7 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
     },
     onTrainEnd(ctx) {
       if (stoppedEpoch > 0 && o.verbose) ctx.log(`Epoch ${stoppedEpoch + 1}: early stopping`);
-      disposeAll(bestWeights);
+      tf.dispose(bestWeights);
       bestWeights = undefined;
     },
     getState(): CallbackState {
@@ -124,7 +120,7 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
       best = Number(j.best);
       bestEpoch = j.bestEpoch;
       if (Number.isFinite(best)) ctx.bestEpoch = bestEpoch;
-      disposeAll(bestWeights);
+      tf.dispose(bestWeights);
       bestWeights = j.hasBestWeights ? state.tensors?.map((t) => t.clone()) : undefined;
     },
   };

@@ -7,12 +7,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
-
-export { writeFileAtomic };
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../atomic';
+import type { OptimizerState } from './optimizers';
 import type { CallbackState, TrainHistory } from './types';
-import type { OptimizerConfig } from './types';
 
 /** A checkpoint in memory. `epoch` counts completed epochs: the resumed run's initial epoch. */
 export interface CheckpointData {
@@ -22,12 +20,7 @@ export interface CheckpointData {
   /** Names are informational (tfjs numbers layers per process); weights are matched by position. */
   weightNames: string[];
   weights: tf.Tensor[];
-  optimizer: {
-    config: Required<OptimizerConfig>;
-    iterations: number;
-    learningRate: number;
-    slots: (Record<string, tf.Tensor> | null)[];
-  };
+  optimizer: OptimizerState;
   callbacks: Record<string, CallbackState>;
   rngStates: Record<string, object>;
   /** Set when training ended early (EarlyStopping, NaN): resuming then trains no further. */
@@ -44,14 +37,15 @@ interface TensorEntry {
   offset: number;
 }
 
+/** Names of the complete checkpoint directories under `dir`, oldest first. */
+function completeCheckpoints(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => DIR_RE.test(n) && fs.existsSync(path.join(dir, n, 'checkpoint.json'))).sort();
+}
 
 /** The newest complete checkpoint directory under `dir`, or undefined. */
 export function latestCheckpoint(dir: string): string | undefined {
   if (!fs.existsSync(dir)) return undefined;
-  const found = fs
-    .readdirSync(dir)
-    .filter((n) => DIR_RE.test(n) && fs.existsSync(path.join(dir, n, 'checkpoint.json')))
-    .sort();
+  const found = completeCheckpoints(dir);
   return found.length ? path.join(dir, found[found.length - 1]) : undefined;
 }
 
@@ -116,7 +110,7 @@ export async function saveCheckpoint(dir: string, data: CheckpointData, keep = 1
   } else {
     fs.renameSync(tmp, final);
   }
-  const all = fs.readdirSync(dir).filter((n) => DIR_RE.test(n) && fs.existsSync(path.join(dir, n, 'checkpoint.json'))).sort();
+  const all = completeCheckpoints(dir);
   for (const n of all.slice(0, Math.max(0, all.length - Math.max(1, keep)))) {
     fs.rmSync(path.join(dir, n), { recursive: true, force: true });
   }

@@ -118,15 +118,18 @@ export async function evaluate(model: tf.LayersModel, data: BatchSource, classes
   const labels: number[] = [];
   let lossSum = 0;
   for await (const b of epochBatches(data, 0)) {
-    const [loss, pred, lab] = tf.tidy(() => {
+    // One read per batch: [loss sum, predictions..., labels...] (class indices are exact in float32).
+    const packed = tf.tidy(() => {
       const probs = model.predict(b.xs) as tf.Tensor;
       const y = tf.cast(b.ys.reshape([-1]), 'int32');
-      return [tf.sum(sparseCrossentropy(y, probs)), tf.argMax(probs, -1), y];
+      return tf.concat([tf.reshape(tf.sum(sparseCrossentropy(y, probs)), [1]), tf.cast(tf.argMax(probs, -1), 'float32'), tf.cast(y, 'float32')]);
     });
-    lossSum += (await loss.data())[0];
-    predictions.push(...(await pred.data()));
-    labels.push(...(await lab.data()));
-    tf.dispose([loss, pred, lab, b.xs, b.ys]);
+    const values = await packed.data();
+    tf.dispose([packed, b.xs, b.ys]);
+    const k = (values.length - 1) / 2;
+    lossSum += values[0];
+    for (let i = 1; i <= k; i++) predictions.push(values[i]);
+    for (let i = k + 1; i <= 2 * k; i++) labels.push(values[i]);
   }
   if (labels.length === 0) throw new Error('evaluate: the data yielded no batches');
   const reg = await regularizationPenalty(model);

@@ -13,7 +13,6 @@ export function formatLogs(logs: Logs): string {
     .join(' - ');
 }
 
-
 /** The text of one progress line: `12/40 [=======>......] - ETA: 4s - loss: ...`. */
 export function progressLine(step: number, steps: number | undefined, elapsed: number, logs: Logs, width = 30): string {
   const metrics = formatLogs(logs);

@@ -5,7 +5,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './checkpoint';
+import { writeFileAtomic } from '../atomic';
 import type { TrainHistory } from './types';
 
 /** Writes pretty JSON atomically (see writeFileAtomic). */
@@ -138,7 +138,7 @@ export function listRuns(dir = 'runs'): RunSummary[] {
 }
 
 /** A fixed-width text table of rows (first row the header). */
-export function textTable(rows: string[][]): string {
+function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
@@ -158,7 +158,7 @@ export function formatRunsTable(runs: RunSummary[], relativeTo = process.cwd()):
 }
 
 /** Leaves of a JSON value as dotted keys, e.g. run.optimizer.lr; arrays are compared whole. */
-export function flattenJson(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+function flattenJson(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flattenJson(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (prefix) {

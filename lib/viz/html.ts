@@ -1,6 +1,5 @@
 /** HTML for figures: the embedded plotly.js library (never a CDN), a figure's div + draw script, and self-contained report pages. */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Figure } from './types';
 import { writeFileAtomic } from '../atomic';
 
@@ -22,6 +21,7 @@ export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/** Text escaped for HTML element content and double-quoted attribute values. */
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
