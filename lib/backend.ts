@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, configureWasmThreads } from './kernels/wasm';
+import { loadNativeConv, type NativeStatus } from './kernels/native';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -19,6 +20,8 @@ export interface BackendReport {
   threads: number;
   /** Whether SIMD kernels are in use (wasm). */
   simd: boolean;
+  /** wasm: the native convolution addon (lib/kernels/native.ts) in use, or why not. */
+  native?: NativeStatus;
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: { name: string; reason: string }[];
 }
@@ -70,6 +73,7 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
       // What the backend really runs with, not what was asked for.
       threads: wasm.getThreadsCount(),
       simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean,
+      native: loadNativeConv(),
       skipped,
     };
   } catch (e) {
@@ -112,8 +116,11 @@ export function backendReport(): BackendReport | undefined {
   return current;
 }
 
-/** One line for logs and run records, e.g. `backend wasm (threads 2, SIMD)`. */
+/** One line for logs and run records, e.g. `backend wasm (threads 2, SIMD, native convolutions: OpenBLAS 2 threads)`. */
 export function describeBackend(r: BackendReport): string {
-  const extra = r.name === 'tensorflow' ? r.provider ?? '' : `threads ${r.threads}${r.simd ? ', SIMD' : ''}`;
+  const native = !r.native ? '' : r.native.available
+    ? `, native convolutions: OpenBLAS ${r.native.threads} threads`
+    : `, no native convolutions: ${r.native.reason}`;
+  const extra = r.name === 'tensorflow' ? r.provider ?? '' : `threads ${r.threads}${r.simd ? ', SIMD' : ''}${native}`;
   return `backend ${r.name} (${extra})`;
 }

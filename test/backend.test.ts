@@ -13,6 +13,16 @@ test('initBackend picks a working backend and never cpu while wasm works', async
   if (r.name === 'wasm') assert.ok(r.skipped.some((s) => s.name.startsWith('tensorflow')));
 });
 
+test('the wasm report says whether the native convolution addon is in use, and why not', async () => {
+  const r = await initBackend('wasm');
+  assert.ok(r.native, 'no native status in the wasm report');
+  const line = describeBackend(r);
+  if (r.native.available) assert.match(line, /, native convolutions: OpenBLAS \d+ threads\)$/);
+  else assert.ok(line.includes(`no native convolutions: ${r.native.reason}`), line);
+  assert.equal(describeBackend({ ...r, native: { available: false, path: 'x', reason: 'turned off by AFFECT_NATIVE=0' } }),
+    `backend wasm (threads ${r.threads}${r.simd ? ', SIMD' : ''}, no native convolutions: turned off by AFFECT_NATIVE=0)`);
+});
+
 test('initBackend can be forced to cpu and back, and rejects unknown names', async () => {
   const cpu = await initBackend('cpu');
   assert.equal(cpu.name, 'cpu');

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, normal } from '../lib/random';
+import { nativeModes, withNative } from './native-modes';
 
 type Layer = tf.layers.Layer;
 const apply = (l: Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(x) as tf.SymbolicTensor;
@@ -61,28 +62,33 @@ function gradients(model: tf.LayersModel, xs: Float32Array, labels: number[]): F
   });
 }
 
-test('training-mode gradients of small models agree between wasm and cpu', async () => {
-  for (const [name, build] of MODELS) {
-    await initBackend('wasm');
-    const model = build(0);
-    const { xs, labels } = batch(name);
-    const onWasm = gradients(model, xs, labels);
-    await initBackend('cpu');
-    const onCpu = gradients(model, xs, labels);
-    assert.equal(onWasm.length, model.trainableWeights.length);
-    onWasm.forEach((g, i) => {
-      const ref = onCpu[i];
-      assert.ok(g.length > 0 && g.length === ref.length, `${name}: no gradient for ${model.trainableWeights[i].name}`);
-      let diff = 0;
-      let scale = 0;
-      for (let j = 0; j < g.length; j++) {
-        diff = Math.max(diff, Math.abs(g[j] - ref[j]));
-        scale = Math.max(scale, Math.abs(ref[j]));
-      }
-      // Whole-model gradients accumulate float32 rounding over many layers: 1e-3 of the largest entry.
-      assert.ok(diff <= 1e-3 * scale, `${name} ${model.trainableWeights[i].name}: max diff ${diff}, scale ${scale}`);
-    });
-    model.dispose();
+/** Asserts that one model's training-mode gradients on wasm (native convolutions on or off) match cpu's. */
+async function compareWithCpu(name: string, build: (dropout: number) => tf.LayersModel, native: boolean): Promise<void> {
+  await initBackend('wasm');
+  const model = build(0);
+  const { xs, labels } = batch(name);
+  const onWasm = await withNative(native, () => gradients(model, xs, labels));
+  await initBackend('cpu');
+  const onCpu = gradients(model, xs, labels);
+  assert.equal(onWasm.length, model.trainableWeights.length);
+  onWasm.forEach((g, i) => {
+    const ref = onCpu[i];
+    assert.ok(g.length > 0 && g.length === ref.length, `${name}: no gradient for ${model.trainableWeights[i].name}`);
+    let diff = 0;
+    let scale = 0;
+    for (let j = 0; j < g.length; j++) {
+      diff = Math.max(diff, Math.abs(g[j] - ref[j]));
+      scale = Math.max(scale, Math.abs(ref[j]));
+    }
+    // Whole-model gradients accumulate float32 rounding over many layers: 1e-3 of the largest entry.
+    assert.ok(diff <= 1e-3 * scale, `${name} ${model.trainableWeights[i].name}: max diff ${diff}, scale ${scale}`);
+  });
+  model.dispose();
+}
+
+test('training-mode gradients of small models agree between wasm and cpu (native and wasm-only convolutions)', async () => {
+  for (const { native, label } of nativeModes()) {
+    for (const [name, build] of MODELS) await compareWithCpu(`${name} (${label})`, build, native);
   }
 });
 

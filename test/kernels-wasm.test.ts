@@ -10,6 +10,7 @@ import {
   registerWasmTrainingKernels,
   type WasmBackendLike,
 } from '../lib/kernels/wasm';
+import { nativeModes, withNative } from './native-modes';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
@@ -91,11 +92,15 @@ function cases(): Case[] {
   return out;
 }
 
-test('wasm conv2d gradient kernels match the cpu kernels (relative error < 1e-4)', async () => {
+test('wasm conv2d gradient kernels match the cpu kernels (relative error < 1e-4), native and wasm-only', async () => {
+  for (const mode of nativeModes()) await withNative(mode.native, () => checkGradients(mode.label));
+});
+
+async function checkGradients(path: string): Promise<void> {
   await initBackend('wasm');
   const rng = makeRng('kernels-wasm-conv');
   for (const c of cases()) {
-    const label = `x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+    const label = `${path}: x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
     const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
     const info = tf.backend_util.computeConv2DInfo(c.x, fShape, c.s, c.d, c.pad);
     const xv = randomArray(rng, tf.util.sizeFromShape(c.x));
@@ -136,6 +141,72 @@ test('wasm conv2d gradient kernels match the cpu kernels (relative error < 1e-4)
     const eX = relErr(dx, refDx);
     assert.ok(eW < 1e-4, `Conv2DBackpropFilter ${label}: relative error ${eW}`);
     assert.ok(eX < 1e-4, `Conv2DBackpropInput ${label}: relative error ${eX}`);
+  }
+}
+
+test('wasm Conv2D and FusedConv2D (bias, relu) match the cpu kernels, native and wasm-only', async () => {
+  const rng = makeRng('kernels-wasm-forward');
+  for (const mode of nativeModes()) {
+    for (const c of cases()) {
+      const label = `${mode.label}: x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+      const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
+      const xv = randomArray(rng, tf.util.sizeFromShape(c.x));
+      const fv = randomArray(rng, tf.util.sizeFromShape(fShape));
+      const bv = randomArray(rng, c.co);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x);
+        const f = tf.tensor4d(fv, fShape);
+        const bias = tf.tensor1d(bv);
+        return [
+          tf.conv2d(x, f, c.s, c.pad, 'NHWC', c.d),
+          tf.fused.conv2d({ x, filter: f, strides: c.s, pad: c.pad, dilations: c.d, bias, activation: 'relu' }),
+          tf.fused.conv2d({ x, filter: f, strides: c.s, pad: c.pad, dilations: c.d, bias }),
+        ];
+      };
+      const ref = await on('cpu', run);
+      const got = await withNative(mode.native, () => on('wasm', run));
+      ['Conv2D', 'FusedConv2D relu', 'FusedConv2D linear'].forEach((name, i) => {
+        const e = relErr(got[i], ref[i]);
+        assert.ok(e < 1e-4, `${name} ${label}: relative error ${e}`);
+      });
+    }
+  }
+});
+
+test('wasm Sum and Mean match cpu over leading axes (native), other axes and int32 (stock)', async () => {
+  const rng = makeRng('kernels-wasm-reduce');
+  const configs: { shape: number[]; axis?: number | number[]; keepDims: boolean; dtype: 'float32' | 'int32' }[] = [
+    { shape: [4, 7, 6, 5], axis: [0, 1, 2], keepDims: false, dtype: 'float32' },
+    { shape: [4, 7, 6, 5], axis: [2, 0, 1], keepDims: true, dtype: 'float32' },
+    { shape: [300, 3], axis: 0, keepDims: false, dtype: 'float32' },
+    { shape: [3, 4, 5], axis: -3, keepDims: false, dtype: 'float32' },
+    { shape: [3, 4, 5], keepDims: false, dtype: 'float32' },
+    { shape: [4, 7, 6, 5], axis: [1, 2], keepDims: false, dtype: 'float32' },
+    { shape: [6, 5], axis: 0, keepDims: false, dtype: 'int32' },
+  ];
+  for (const mode of nativeModes()) {
+    for (const cfg of configs) {
+      const values = Array.from({ length: tf.util.sizeFromShape(cfg.shape) }, () =>
+        cfg.dtype === 'int32' ? Math.round(normal(rng) * 10) : normal(rng) + 3);
+      const run = async (backend: 'cpu' | 'wasm') => {
+        await initBackend(backend);
+        const x = tf.tensor(values, cfg.shape, cfg.dtype);
+        const outs = [tf.sum(x, cfg.axis, cfg.keepDims), tf.mean(x, cfg.axis, cfg.keepDims)];
+        const r = outs.map((t) => ({ shape: t.shape, dtype: t.dtype, values: t.dataSync() }));
+        tf.dispose([x, ...outs]);
+        return r;
+      };
+      const ref = await run('cpu');
+      const got = await withNative(mode.native, () => run('wasm'));
+      const label = `${mode.label}: ${JSON.stringify(cfg)}`;
+      got.forEach((g, i) => {
+        const name = i === 0 ? 'Sum' : 'Mean';
+        assert.deepEqual(g.shape, ref[i].shape, `${name} shape ${label}`);
+        assert.equal(g.dtype, ref[i].dtype, `${name} dtype ${label}`);
+        const e = relErr(g.values, ref[i].values);
+        assert.ok(e < 1e-6, `${name} ${label}: relative error ${e}`);
+      });
+    }
   }
 });
 

@@ -78,3 +78,16 @@ test('runs list and runs compare read run folders; a missing folder exits 1', as
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('affect backend prints the chosen backend, the native addon status and what was skipped', async () => {
+  const r = await cli('backend');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^backend (tensorflow|wasm) \(/);
+  assert.match(r.out, /native convolutions|^backend tensorflow/);
+  const json = await cli('backend', '--json');
+  const report = JSON.parse(json.out) as { name: string; skipped: unknown[] };
+  assert.ok(['tensorflow', 'wasm'].includes(report.name) && Array.isArray(report.skipped));
+  const bad = await cli('backend', '--backend', 'webgpu');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /webgpu/);
+});

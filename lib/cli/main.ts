@@ -5,8 +5,9 @@ import { dataCommands } from './data';
 import { runCommands } from './run';
 import { notebookCommands } from './notebook';
 import { weightsCommands } from './weights';
+import { backendCommands } from './backend';
 
-export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands];
+export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands, ...backendCommands];
 
 function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
   let best: CommandSpec | undefined;

@@ -1,0 +1,101 @@
+/**
+ * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
+ * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, computed in place on wasm memory.
+ * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; OpenBLAS sgemm reaches ~90 per core (issue 6).
+ * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { repoRoot } from '../paths';
+
+/** The addon's functions. Arrays are NHWC / [KH,KW,Ci,Co] Float32Arrays whose lengths must match the geometry. */
+export interface NativeConvAddon {
+  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, geometry: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */
+  sumRows(x: Float32Array, out: Float32Array, scale: number): void;
+  info(): { blas: string; threads: number };
+  setThreads(n: number): void;
+}
+
+export type NativeStatus =
+  | { available: true; path: string; blas: string; threads: number }
+  | { available: false; path: string; reason: string };
+
+/** Where `npm run build` puts the addon. */
+export const NATIVE_ADDON_PATH = path.join(repoRoot, 'native', 'build', 'Release', 'affect_native.node');
+
+let loaded: { addon?: NativeConvAddon; status: NativeStatus } | undefined;
+let enabled = true;
+
+/**
+ * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets its BLAS threads (default:
+ * OpenBLAS's own choice, every core). The status says why it is not in use when it is not.
+ */
+export function loadNativeConv(): NativeStatus {
+  if (loaded) return loaded.status;
+  const p = NATIVE_ADDON_PATH;
+  if (process.env.AFFECT_NATIVE === '0') {
+    loaded = { status: { available: false, path: p, reason: 'turned off by AFFECT_NATIVE=0' } };
+  } else if (!fs.existsSync(p)) {
+    loaded = { status: { available: false, path: p, reason: 'not built (npm run build needs g++ and libopenblas-dev)' } };
+  } else {
+    try {
+      preferAvx512Kernels();
+      const addon = require(p) as NativeConvAddon;
+      const threads = process.env.AFFECT_NATIVE_THREADS;
+      if (threads !== undefined) {
+        const n = Number(threads);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new Error(`AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"`);
+        }
+        addon.setThreads(n);
+      }
+      const { blas, threads: t } = addon.info();
+      loaded = { addon, status: { available: true, path: p, blas, threads: t } };
+    } catch (e) {
+      loaded = { status: { available: false, path: p, reason: (e as Error).message.split('\n')[0] } };
+    }
+  }
+  return loaded.status;
+}
+
+/**
+ * OpenBLAS 0.3.21 (Debian 12) picks its AVX2 (Haswell) kernels on AVX-512 AMD CPUs; its SkylakeX kernels run
+ * ResNet-18 training ~10% faster here. It reads OPENBLAS_CORETYPE when the library loads; a user's setting wins.
+ */
+function preferAvx512Kernels(): void {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
+  let flags: string[];
+  try {
+    flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/);
+  } catch {
+    return;
+  }
+  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.includes(f))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+}
+
+/** The addon when it is loaded and enabled, else undefined (the wasm kernels run). */
+export function nativeConv(): NativeConvAddon | undefined {
+  return enabled ? (loaded?.addon ?? (loadNativeConv(), loaded?.addon)) : undefined;
+}
+
+/** Switches the native path on or off at run time (tests and the bench compare both); returns the previous setting. */
+export function setNativeConvEnabled(on: boolean): boolean {
+  const before = enabled;
+  enabled = on;
+  return before;
+}
+
+/** The addon's geometry vector: [B,H,W,Ci, OH,OW,Co, KH,KW, sh,sw, dh,dw, top,left] of an NHWC convolution. */
+export function convGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels,
+    c.outHeight, c.outWidth, c.outChannels,
+    c.filterHeight, c.filterWidth,
+    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
+    c.padInfo.top, c.padInfo.left,
+  ]);
+}

@@ -1,0 +1,71 @@
+// Builds the optional native convolution addon (native/) with node-gyp, as part of `npm run build`.
+// Optional by design: where it cannot be built (no C++ toolchain, no OpenBLAS headers) this says why and exits 0,
+// and training runs on the wasm kernels alone. An up-to-date addon is not rebuilt.
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const dir = path.resolve(__dirname, '..', 'native');
+const addon = path.join(dir, 'build', 'Release', 'affect_native.node');
+const log = path.join(dir, 'build.log');
+const sources = [path.join(dir, 'binding.gyp'), ...fs.readdirSync(path.join(dir, 'src')).map((f) => path.join(dir, 'src', f))];
+
+function mtime(p) {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+// npm hands its own node-gyp to scripts; run by hand, use the one bundled with the npm next to this node.
+function findNodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  try {
+    candidates.push(require.resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    // not installed as a package: fine
+  }
+  return candidates.find((p) => p && fs.existsSync(p));
+}
+
+// Node's headers next to the node binary (distribution packages ship them) avoid a download by node-gyp.
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+}
+
+function reasonFrom(output) {
+  if (/cblas\.h: No such file/.test(output)) return 'OpenBLAS headers missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
+  if (/cannot find -lopenblas/.test(output)) return 'OpenBLAS library missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
+  if (/not found: make|not found: g\+\+|No such file or directory.*(g\+\+|c\+\+)/.test(output)) return 'no C++ toolchain (make and g++)';
+  const line = output.split('\n').find((l) => /error/i.test(l));
+  return (line ?? 'node-gyp failed').trim().slice(0, 200);
+}
+
+function main() {
+  const newest = Math.max(...sources.map(mtime));
+  if (mtime(addon) >= newest) return;
+  const gyp = findNodeGyp();
+  let reason;
+  if (!gyp) {
+    reason = 'node-gyp not found';
+  } else {
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...nodedirArgs()], { cwd: dir, encoding: 'utf8' });
+    const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}${r.error ? `\n${r.error}` : ''}`;
+    if (r.status === 0 && fs.existsSync(addon)) {
+      fs.rmSync(log, { force: true });
+      console.error('affect-lab: built the native convolution addon (native/build/Release/affect_native.node)');
+      return;
+    }
+    fs.writeFileSync(log, output);
+    reason = `${reasonFrom(output)}; full log: native/build.log`;
+  }
+  console.error(`affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about half the speed).`);
+}
+
+main();

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { NATIVE_ADDON_PATH, convGeometry, loadNativeConv, nativeConv, setNativeConvEnabled } from '../lib/kernels/native';
+
+/** loadNativeConv's status in a fresh process with the given environment. */
+function statusWith(env: Record<string, string | undefined>): ReturnType<typeof loadNativeConv> {
+  const code = `process.stdout.write(JSON.stringify(require(${JSON.stringify(require.resolve('../lib/kernels/native'))}).loadNativeConv()))`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' }));
+}
+
+test('a built addon loads and reports OpenBLAS; a missing one says how to build it', () => {
+  const s = loadNativeConv();
+  assert.equal(s.path, NATIVE_ADDON_PATH);
+  if (fs.existsSync(NATIVE_ADDON_PATH)) {
+    assert.ok(s.available, `the addon is built but does not load: ${JSON.stringify(s)}`);
+    assert.match(s.blas, /^OpenBLAS /);
+    assert.ok(s.threads >= 1);
+  } else {
+    assert.ok(!s.available);
+    assert.match(s.reason, /not built .*libopenblas-dev/);
+  }
+});
+
+test('AFFECT_NATIVE=0 turns the addon off; AFFECT_NATIVE_THREADS and OPENBLAS_CORETYPE are honoured', (t) => {
+  const off = statusWith({ AFFECT_NATIVE: '0' });
+  assert.ok(!off.available && /AFFECT_NATIVE=0/.test(off.reason));
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const one = statusWith({ AFFECT_NATIVE_THREADS: '1' });
+  assert.ok(one.available && one.threads === 1, JSON.stringify(one));
+  // OpenBLAS's AVX-512 kernels where the CPU has them, unless OPENBLAS_CORETYPE says otherwise.
+  const flags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => new RegExp(`\\b${f}\\b`).test(flags))) {
+    const auto = statusWith({ OPENBLAS_CORETYPE: undefined });
+    assert.ok(auto.available && / SkylakeX /.test(auto.blas), JSON.stringify(auto));
+  }
+  const chosen = statusWith({ OPENBLAS_CORETYPE: 'Haswell' });
+  assert.ok(chosen.available && / Haswell /.test(chosen.blas), JSON.stringify(chosen));
+  const bad = statusWith({ AFFECT_NATIVE_THREADS: 'two' });
+  assert.ok(!bad.available && /AFFECT_NATIVE_THREADS must be a positive integer, got "two"/.test(bad.reason));
+});
+
+test('setNativeConvEnabled switches nativeConv() and returns the previous setting', () => {
+  const built = loadNativeConv().available;
+  assert.equal(setNativeConvEnabled(false), true);
+  assert.equal(nativeConv(), undefined);
+  assert.equal(setNativeConvEnabled(true), false);
+  assert.equal(nativeConv() !== undefined, built);
+});
+
+test('convGeometry lists batch, sizes, kernel, strides, dilations and leading padding', () => {
+  const c = tf.backend_util.computeConv2DInfo([2, 9, 8, 3], [3, 3, 3, 5], [2, 1], 1, 'same');
+  assert.deepEqual(Array.from(convGeometry(c)), [2, 9, 8, 3, 5, 8, 5, 3, 3, 2, 1, 1, 1, 1, 1]);
+  const d = tf.backend_util.computeConv2DInfo([1, 10, 10, 2], [3, 3, 2, 4], 1, 2, 'valid');
+  assert.deepEqual(Array.from(convGeometry(d)), [1, 10, 10, 2, 6, 6, 4, 3, 3, 1, 1, 2, 2, 0, 0]);
+});
+
+test('the addon computes a known convolution and rejects arrays that do not fit the geometry', (t) => {
+  const addon = nativeConv();
+  if (!addon) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  // 1x3x3x1 input 1..9, 2x2 filter of ones, valid: each output is the sum of a 2x2 window, plus the bias 0.5.
+  const g = Int32Array.from([1, 3, 3, 1, 2, 2, 1, 2, 2, 1, 1, 1, 1, 0, 0]);
+  const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const y = new Float32Array(4);
+  addon.conv2d(x, new Float32Array(4).fill(1), Float32Array.of(0.5), y, g);
+  assert.deepEqual(Array.from(y), [12.5, 16.5, 24.5, 28.5]);
+  // Filter gradient with dy = 1 everywhere: each tap sums the inputs it saw.
+  const dw = new Float32Array(4);
+  addon.conv2dBackpropFilter(x, new Float32Array(4).fill(1), dw, g);
+  assert.deepEqual(Array.from(dw), [12, 16, 24, 28]);
+  // Input gradient with dy = 1: each input counts the windows covering it.
+  const dx = new Float32Array(9);
+  addon.conv2dBackpropInput(new Float32Array(4).fill(1), new Float32Array(4).fill(1), dx, g);
+  assert.deepEqual(Array.from(dx), [1, 2, 1, 2, 4, 2, 1, 2, 1]);
+  const sums = new Float32Array(2);
+  addon.sumRows(Float32Array.from([1, 2, 3, 4, 5, 6]), sums, 0.5);
+  assert.deepEqual(Array.from(sums), [4.5, 6]);
+
+  assert.throws(() => addon.conv2d(x, new Float32Array(3), null, y, g), /length does not match the geometry/);
+  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, new Float32Array(5), g), /length does not match the geometry/);
+  assert.throws(() => addon.conv2d(Array.from(x) as unknown as Float32Array, new Float32Array(4), null, y, g), /must be Float32Arrays/);
+  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, y, Int32Array.from([1, 3, 3])), /geometry must be an Int32Array of 15/);
+  const threeArgs = addon.conv2dBackpropInput as unknown as (...a: unknown[]) => void;
+  assert.throws(() => threeArgs(new Float32Array(4), new Float32Array(4), dx), /wrong number of arguments/);
+  assert.throws(() => addon.sumRows(new Float32Array(5), sums, 1), /multiple of out.length/);
+  assert.throws(() => addon.setThreads(0), /positive integer/);
+});
