@@ -20,10 +20,13 @@ function findRate(section: BenchSection | undefined, net: string, mode: 'forward
   return section?.rows.find((r) => r.unit === 'images/s' && r.metric.startsWith(`${net} ${mode}, `));
 }
 
-/** One wasm ResNet-18 section measured in a child process with `threads` threads, or why it failed. */
+/**
+ * One wasm ResNet-18 section measured in a child process with `threads` wasm threads and as many OpenBLAS threads
+ * for the native addon (else OpenBLAS would use every core in the 1-thread run), or why it failed.
+ */
 function childRun(threads: number): BenchSection | string {
   const child = spawnSync(process.execPath, [path.join(__dirname, 'training.js')], {
-    env: { ...process.env, AFFECT_WASM_THREADS: String(threads) },
+    env: { ...process.env, AFFECT_WASM_THREADS: String(threads), AFFECT_NATIVE_THREADS: String(threads) },
     encoding: 'utf8',
     timeout: 600_000,
   });
@@ -32,14 +35,24 @@ function childRun(threads: number): BenchSection | string {
   return JSON.parse(last) as BenchSection;
 }
 
+/** The native addon's thread count as the child reported it (its status row), or that it was not in use. */
+function blasThreads(child: BenchSection): string {
+  const row = child.rows.find((r) => r.unit === 'BLAS threads');
+  return row ? `native BLAS threads ${row.value}` : 'native addon not in use';
+}
+
 /**
- * Speed-up of the threaded wasm build: thread counts are fixed once wasm initialises, so each count runs in a child
- * process; 1 thread and all cores alternate, twice each, and the best of each is kept, so that load from other jobs
- * drifting during the bench does not favour either.
+ * Speed-up of the threaded wasm build together with the native addon's OpenBLAS threads: thread counts are fixed
+ * once wasm and OpenBLAS initialise, so each count runs in a child process; 1 thread and all cores alternate, twice
+ * each, and the best of each is kept, so that load from other jobs drifting during the bench does not favour either.
  */
 function benchThreads(): BenchSection {
   const cores = os.cpus().length;
-  const section: BenchSection = { name: `wasm threads: 1 vs ${cores} (ResNet-18, best of 2 alternating runs)`, rows: [], skipped: [] };
+  const section: BenchSection = {
+    name: `wasm + native BLAS threads: 1 vs ${cores} (ResNet-18, best of 2 alternating runs)`,
+    rows: [],
+    skipped: [],
+  };
   if (cores < 2) {
     section.skipped.push('one core: nothing to compare');
     return section;
@@ -55,7 +68,7 @@ function benchThreads(): BenchSection {
       for (const mode of ['forward', 'training'] as const) {
         const row = findRate(r, 'ResNet-18', mode);
         const key = `${threads} ${mode}`;
-        if (row && row.value > (best.get(key)?.value ?? 0)) best.set(key, { ...row, target: undefined });
+        if (row && row.value > (best.get(key)?.value ?? 0)) best.set(key, { ...row, target: undefined, notes: `${row.notes}, ${blasThreads(r)}` });
       }
     }
   }

@@ -1,16 +1,19 @@
 /**
  * Training-speed benchmark (issue 6): forward and training images/s of ResNet-18/50 at 96x96 batch 32 per backend,
- * GFLOP/s from the layer shapes, a kernel profile of one wasm training step (kernels computed in JS are flagged),
- * and the frozen-backbone feature cache against the uncached path.
+ * GFLOP/s from the layer shapes, the native convolution addon's status and its speed-up over wasm's own kernels,
+ * a kernel profile of one wasm training step (where each kernel computes is flagged), and the frozen-backbone
+ * feature cache against the uncached path.
  * Other jobs may share the cores: every figure is the median of a few timed repeats after a warm-up.
  * Run alone (`node dist/bench/training.js wasm-resnet18`) it prints one section as JSON: bench/main.ts uses that
- * to measure the single-threaded build in a child process (the thread count is fixed once wasm initialises).
+ * to measure the single-threaded build in a child process (wasm's and OpenBLAS's thread counts are fixed once they
+ * initialise).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
-import { timed, type Timing } from './timing';
-import { initBackend, describeBackend, type BackendName } from '../lib/backend';
+import { timed, timedAlternating, type Timing } from './timing';
+import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
 import { WASM_TRAINING_KERNELS } from '../lib/kernels/wasm';
+import { loadNativeConv, nativeConv, setNativeConvEnabled } from '../lib/kernels/native';
 import { resnet } from '../lib/models/resnet';
 import { cacheFeatures, splitAtTop } from '../lib/train/feature-cache';
 
@@ -48,10 +51,10 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
   return { forward, training: 3 * forward - first };
 }
 
-/** `timed` (median of `repeats`) after one untimed warm-up, which builds XNNPACK operators etc. */
-async function timeWarm(fn: () => Promise<void>, repeats = REPEATS): Promise<Timing> {
-  await fn();
-  return timed(fn, repeats);
+/** `timedAlternating` (medians of `repeats`) after one untimed warm-up of each, which builds XNNPACK operators etc. */
+async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promise<Timing[]> {
+  for (const fn of fns) await fn();
+  return timedAlternating(fns, repeats);
 }
 
 function randomBatch(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -63,68 +66,167 @@ function randomBatch(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
 
 const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(2)).join('/')} s`;
 
-/** Forward (inference) images/s and GFLOP/s of one net on the current backend. */
-async function forwardRows(net: NetName, model: tf.LayersModel, batch: number, label: string, target?: number): Promise<BenchRow[]> {
-  const { x, y } = randomBatch(batch);
-  const flops = modelFlops(model);
-  const t = await timeWarm(async () => {
-    const p = model.predict(x, { batchSize: batch }) as tf.Tensor;
-    await p.data();
-    p.dispose();
-  });
-  tf.dispose([x, y]);
+type Mode = 'forward' | 'training';
+
+/** One forward pass (inference) or training step (trainOnBatch, Adam) of `model` on the batch `x`, `y`. */
+function stepFn(mode: Mode, model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D): () => Promise<void> {
+  if (mode === 'forward') {
+    return async () => {
+      const p = model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor;
+      await p.data();
+      p.dispose();
+    };
+  }
+  // Compiled once: a second compile would leave the first optimizer's moments in memory.
+  if (!model.optimizer) model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  return async () => {
+    await model.trainOnBatch(x, y);
+  };
+}
+
+/** The images/s and GFLOP/s rows of one timed mode. */
+function rateRows(net: NetName, mode: Mode, label: string, batch: number, t: Timing, flops: number, target?: number): BenchRow[] {
   const ips = batch / t.wallS;
   return [
-    { metric: `${net} forward, ${label} batch ${batch}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
-    { metric: `${net} forward GFLOP/s, ${label}`, value: (ips * flops.forward) / 1e9, unit: 'GFLOP/s', notes: `${(flops.forward / 1e9).toFixed(3)} GFLOP/image` },
+    { metric: `${net} ${mode}, ${label} batch ${batch}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
+    { metric: `${net} ${mode} GFLOP/s, ${label}`, value: (ips * flops) / 1e9, unit: 'GFLOP/s', notes: `${(flops / 1e9).toFixed(3)} GFLOP/image` },
   ];
 }
 
-/** Training-step (trainOnBatch, Adam) images/s and GFLOP/s of one net on the current backend. */
-async function trainingRows(net: NetName, model: tf.LayersModel, label: string, target?: number): Promise<BenchRow[]> {
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+/** Forward or training images/s and GFLOP/s of one net on the current backend. */
+async function modeRows(net: NetName, model: tf.LayersModel, mode: Mode, batch: number, label: string, target?: number): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(batch);
+  // ResNet-50 steps are long: two timed repeats (the slower is reported) keep the whole bench within minutes.
+  const [t] = await timeWarm([stepFn(mode, model, x, y)], mode === 'training' && net === 'ResNet-50' ? 2 : REPEATS);
+  tf.dispose([x, y]);
+  return rateRows(net, mode, label, batch, t, modelFlops(model)[mode], target);
+}
+
+interface KernelTime {
+  ms: number;
+  calls: number;
+}
+
+/**
+ * Runs `fn` once with every kernel of the active backend timed, by wrapping the registry's `kernelFunc`s (always
+ * restored). Not tf.profile: without a kernel timer (wasm) it reads back every output, which inflates large
+ * elementwise kernels 10-30x. wasm and native kernels finish before they return, so a call's wall time is the
+ * kernel's. A kernel called from inside another (the wasm gradients call Conv2D's) counts towards the outer one.
+ */
+async function timeKernels(fn: () => Promise<void>): Promise<{ wallS: number; kernels: Map<string, KernelTime> }> {
+  const kernels = new Map<string, KernelTime>();
+  const originals = new Map<tf.KernelConfig, tf.KernelFunc>();
+  let depth = 0;
+  try {
+    for (const k of tf.getKernelsForBackend(tf.getBackend())) {
+      const f = k.kernelFunc;
+      originals.set(k, f);
+      k.kernelFunc = (args) => {
+        if (depth > 0) return f(args);
+        depth++;
+        const t0 = performance.now();
+        try {
+          return f(args);
+        } finally {
+          depth--;
+          const t = kernels.get(k.kernelName) ?? { ms: 0, calls: 0 };
+          kernels.set(k.kernelName, { ms: t.ms + performance.now() - t0, calls: t.calls + 1 });
+        }
+      };
+    }
+    const { wallS } = await timed(fn, 1);
+    return { wallS, kernels };
+  } finally {
+    for (const [k, f] of originals) k.kernelFunc = f;
+  }
+}
+
+/** Where each of our wasm kernels computes, for the profile's notes: the native addon (when in use) or slow JS. */
+function computedWhere(): Map<string, string> {
+  const native = nativeConv() !== undefined;
+  const where = new Map<string, string>();
+  for (const k of WASM_TRAINING_KERNELS) {
+    if (k.compute === 'js') where.set(k.name, 'JS (slow path)');
+    else if (k.compute === 'native' && native) where.set(k.name, 'native addon');
+  }
+  return where;
+}
+
+/** Where one wasm training step spends its time: the top kernels, all kernels against the step's wall time, JS kernels. */
+async function profileRows(net: NetName, model: tf.LayersModel): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(BATCH);
+  const { wallS, kernels } = await timeKernels(async () => {
+    await model.trainOnBatch(x, y);
+  });
+  tf.dispose([x, y]);
+  const where = computedWhere();
+  const step = `${net} training step (one, profiled)`;
+  const top = [...kernels.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
+  const rows: BenchRow[] = top.map(([name, k]) => ({
+    metric: `${step}, kernel ${name}`,
+    value: k.ms,
+    unit: 'ms/step',
+    notes: [`${k.calls} calls`, where.get(name)].filter(Boolean).join(', '),
+  }));
+  const all = [...kernels.values()];
+  const kernelMs = all.reduce((a, k) => a + k.ms, 0);
+  const wallMs = wallS * 1000;
+  rows.push(
+    { metric: `${step}, wall time`, value: wallMs, unit: 'ms/step' },
+    {
+      metric: `${step}, all kernels`,
+      value: kernelMs,
+      unit: 'ms/step',
+      notes: `${((100 * kernelMs) / wallMs).toFixed(0)}% of the wall time, ${all.reduce((a, k) => a + k.calls, 0)} calls`,
+    },
+    { metric: `${step}, outside kernels`, value: wallMs - kernelMs, unit: 'ms/step', notes: 'framework: autograd tape, bookkeeping, layers and optimizer JS' },
+  );
+  const jsUsed = [...kernels.keys()].filter((n) => where.get(n) === 'JS (slow path)');
+  rows.push({ metric: `kernels on a JS (slow) path in a ${net} step`, value: jsUsed.length, unit: 'kernels', notes: jsUsed.join(', ') || 'none' });
+  return rows;
+}
+
+/** The native addon's status: a row (BLAS threads, OpenBLAS config) when in use, else a skipped line with the reason. */
+function noteNativeStatus(section: BenchSection): void {
+  const s = loadNativeConv();
+  if (s.available) section.rows.push({ metric: 'native convolution addon', value: s.threads, unit: 'BLAS threads', notes: s.blas });
+  else section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);
+}
+
+/** `step` with the native addon switched off while it runs. */
+function withoutNative(step: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    const before = setNativeConvEnabled(false);
+    try {
+      await step();
+    } finally {
+      setNativeConvEnabled(before);
+    }
+  };
+}
+
+/**
+ * Forward and training images/s of `net` with the native addon switched off, and the addon's speed-up: each mode
+ * alternates runs with and without the addon, so that load from other jobs does not favour either.
+ */
+async function nativeOffRows(net: NetName, model: tf.LayersModel, label: string): Promise<BenchRow[]> {
   const { x, y } = randomBatch(BATCH);
   const flops = modelFlops(model);
-  // ResNet-50 steps are long: two timed repeats (the slower is reported) keep the whole bench within minutes.
-  const t = await timeWarm(async () => {
-    await model.trainOnBatch(x, y);
-  }, net === 'ResNet-50' ? 2 : REPEATS);
-  tf.dispose([x, y]);
-  const ips = BATCH / t.wallS;
-  return [
-    { metric: `${net} training, ${label} batch ${BATCH}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
-    { metric: `${net} training GFLOP/s, ${label}`, value: (ips * flops.training) / 1e9, unit: 'GFLOP/s', notes: `${(flops.training / 1e9).toFixed(3)} GFLOP/image` },
-  ];
-}
-
-/** Where one wasm training step spends its time, by kernel; kernels computed in JS (slow code) are named. */
-async function profileRows(model: tf.LayersModel): Promise<BenchRow[]> {
-  const { x, y } = randomBatch(BATCH);
-  const info = await tf.profile(async () => {
-    await model.trainOnBatch(x, y);
-  });
-  tf.dispose([x, y]);
-  const byName = new Map<string, number>();
-  // Entries named `<op>__op` wrap kernels that are listed too: counting both would double the time.
-  for (const k of info.kernels) {
-    if (!k.name.endsWith('__op')) byName.set(k.name, (byName.get(k.name) ?? 0) + (Number(k.kernelTimeMs) || 0));
+  const rows: BenchRow[] = [];
+  const speedUps: BenchRow[] = [];
+  for (const mode of ['forward', 'training'] as const) {
+    const step = stepFn(mode, model, x, y);
+    const [on, off] = await timeWarm([step, withoutNative(step)]);
+    rows.push(...rateRows(net, mode, label, BATCH, off, flops[mode]));
+    speedUps.push({
+      metric: `${net} ${mode} speed-up, native convolutions vs wasm kernels only`,
+      value: off.wallS / on.wallS,
+      unit: 'x',
+      notes: `alternating runs; native ${spread(on.all)}`,
+    });
   }
-  const js = new Set(WASM_TRAINING_KERNELS.filter((k) => k.compute === 'js').map((k) => k.name));
-  const top = [...byName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  const rows: BenchRow[] = top.map(([name, ms]) => ({
-    metric: `ResNet-18 training step, kernel ${name}`,
-    value: ms / 1000,
-    unit: 's/step',
-    notes: js.has(name) ? 'computed in JS (slow path)' : undefined,
-  }));
-  const jsUsed = [...byName.keys()].filter((n) => js.has(n));
-  rows.push({
-    metric: 'kernels on a JS (slow) path in a ResNet-18 step',
-    value: jsUsed.length,
-    unit: 'kernels',
-    notes: jsUsed.join(', ') || 'none',
-  });
-  return rows;
+  tf.dispose([x, y]);
+  return [...rows, ...speedUps];
 }
 
 /** The frozen-backbone feature cache against running the backbone every epoch (ResNet-18 backbone, Dense top). */
@@ -174,11 +276,14 @@ export interface TrainingBenchOptions {
   backends?: BackendName[];
   /** Nets to measure. Default both. */
   nets?: NetName[];
-  /** Also profile a wasm step and measure the feature cache. Default true. */
+  /** Also profile a wasm step, measure wasm without the native addon and the feature cache. Default true. */
   extras?: boolean;
 }
 
-/** Targets of issue 6 (ResNet-18 96x96 batch 32 on wasm). */
+/** The row label of a backend: its description without the leading "backend". */
+const describe = (r: BackendReport) => describeBackend(r).replace(/^backend /, '');
+
+/** Targets of issue 6 (ResNet-18 96x96 batch 32 on wasm), on the default configuration (native addon if built). */
 const TARGETS = { forward: 60, training: 20 };
 
 /** One section per backend; a backend that cannot start is listed as skipped, never replaced by another. */
@@ -187,25 +292,33 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
   for (const name of opts.backends ?? (['tensorflow', 'wasm', 'cpu'] as BackendName[])) {
     const section: BenchSection = { name: `training speed: ${name}`, rows: [], skipped: [] };
     sections.push(section);
-    let label: string;
+    let report: BackendReport;
     try {
-      const report = await initBackend(name);
-      label = describeBackend(report).replace(/^backend /, '');
+      report = await initBackend(name);
     } catch (e) {
       section.skipped.push(`backend ${name} not available: ${(e as Error).message}`);
       continue;
     }
+    // The report names the native convolutions when they are in use; the comparison rows run without them.
+    const label = describe(report);
+    const native = name === 'wasm' && nativeConv() !== undefined;
+    if (name === 'wasm') noteNativeStatus(section);
     for (const net of opts.nets ?? (['ResNet-18', 'ResNet-50'] as NetName[])) {
       const model = buildNet(net);
       const isTarget = name === 'wasm' && net === 'ResNet-18';
       if (name === 'cpu') {
         // The cpu backend is ~300x slower: a small forward batch only.
-        section.rows.push(...(await forwardRows(net, model, 2, label)));
+        section.rows.push(...(await modeRows(net, model, 'forward', 2, label)));
         section.skipped.push(`${net} training on cpu (about 300x slower than wasm)`);
       } else {
-        section.rows.push(...(await forwardRows(net, model, BATCH, label, isTarget ? TARGETS.forward : undefined)));
-        section.rows.push(...(await trainingRows(net, model, label, isTarget ? TARGETS.training : undefined)));
-        if (isTarget && opts.extras !== false) section.rows.push(...(await profileRows(model)));
+        for (const mode of ['forward', 'training'] as const) {
+          section.rows.push(...(await modeRows(net, model, mode, BATCH, label, isTarget ? TARGETS[mode] : undefined)));
+        }
+        if (isTarget && opts.extras !== false) {
+          section.rows.push(...(await profileRows(net, model)));
+          const offLabel = `${describe({ ...report, native: undefined })}, wasm kernels only`;
+          if (native) section.rows.push(...(await nativeOffRows(net, model, offLabel)));
+        }
       }
       model.dispose();
     }
@@ -215,7 +328,7 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
 }
 
 if (require.main === module) {
-  // Child-process entry: one wasm ResNet-18 section as JSON (thread count from AFFECT_WASM_THREADS).
+  // Child-process entry: one wasm ResNet-18 section as JSON (threads from AFFECT_WASM_THREADS and AFFECT_NATIVE_THREADS).
   benchTraining({ backends: ['wasm'], nets: ['ResNet-18'], extras: false })
     .then((s) => {
       process.stdout.write(JSON.stringify(s[0]) + '\n');

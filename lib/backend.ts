@@ -61,7 +61,11 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
     wasm.setWasmPaths(dir + path.sep);
     // Training kernels must be registered before the backend initialises (see lib/kernels/wasm.ts).
     registerWasmTrainingKernels();
-    const threads = configureWasmThreads(wasm);
+    // With the native addon, OpenBLAS uses every core for the convolutions, and wasm's own pool (spin-waiting between
+    // its kernels) only competes with it: one wasm thread made ResNet-18 steps steady at ~0.95 s, against 0.88-1.3 s
+    // with two (issue 6 notes). AFFECT_WASM_THREADS still decides when set.
+    const native = loadNativeConv();
+    const threads = configureWasmThreads(wasm, native.available && process.env.AFFECT_WASM_THREADS === undefined ? 1 : undefined);
     try {
       if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
       await tf.ready();
@@ -73,7 +77,7 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
       // What the backend really runs with, not what was asked for.
       threads: wasm.getThreadsCount(),
       simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean,
-      native: loadNativeConv(),
+      native,
       skipped,
     };
   } catch (e) {

@@ -80,6 +80,11 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   const dx = new Float32Array(9);
   addon.conv2dBackpropInput(new Float32Array(4).fill(1), new Float32Array(4).fill(1), dx, g);
   assert.deepEqual(Array.from(dx), [1, 2, 1, 2, 4, 2, 1, 2, 1]);
+  // 2x2 max pool, stride 2 over a 1x2x4x1 input: each gradient lands on its window's first maximum (a tie of 5s; all negatives).
+  const px = Float32Array.from([1, 5, -3, -3, 5, 2, -4, -1]);
+  const pdx = new Float32Array(8);
+  addon.maxPoolGrad(Float32Array.of(10, 20), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));
+  assert.deepEqual(Array.from(pdx), [0, 10, 0, 0, 0, 0, 0, 20]);
   const sums = new Float32Array(2);
   addon.sumRows(Float32Array.from([1, 2, 3, 4, 5, 6]), sums, 0.5);
   assert.deepEqual(Array.from(sums), [4.5, 6]);
@@ -87,9 +92,11 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.throws(() => addon.conv2d(x, new Float32Array(3), null, y, g), /length does not match the geometry/);
   assert.throws(() => addon.conv2d(x, new Float32Array(4), null, new Float32Array(5), g), /length does not match the geometry/);
   assert.throws(() => addon.conv2d(Array.from(x) as unknown as Float32Array, new Float32Array(4), null, y, g), /must be Float32Arrays/);
-  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, y, Int32Array.from([1, 3, 3])), /geometry must be an Int32Array of 15/);
+  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, y, Int32Array.from([1, 3, 3])), /geometry must be an Int32Array of the kernel's sizes/);
   const threeArgs = addon.conv2dBackpropInput as unknown as (...a: unknown[]) => void;
   assert.throws(() => threeArgs(new Float32Array(4), new Float32Array(4), dx), /wrong number of arguments/);
+  assert.throws(() => addon.maxPoolGrad(Float32Array.of(1), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0])), /length does not match/);
+  assert.throws(() => addon.maxPoolGrad(Float32Array.of(1, 2), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 0, 2, 1, 1, 0, 0])), /positive/);
   assert.throws(() => addon.sumRows(new Float32Array(5), sums, 1), /multiple of out.length/);
   assert.throws(() => addon.setThreads(0), /positive integer/);
 });

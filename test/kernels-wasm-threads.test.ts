@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
@@ -19,19 +20,29 @@ test('configureWasmThreads rejects a bad AFFECT_WASM_THREADS and keeps 1 as the 
   }
 });
 
-test('wasm runs with the requested threads (all cores by default) and the report shows the real count', async () => {
+test('wasm runs one thread beside the native addon, else every core, unless AFFECT_WASM_THREADS says', async () => {
   const cores = os.cpus().length;
   const r = await initBackend('wasm');
-  const want = Number(process.env.AFFECT_WASM_THREADS ?? cores);
+  const want = Number(process.env.AFFECT_WASM_THREADS ?? (r.native?.available ? 1 : cores));
   assert.equal(r.threads, want);
   assert.equal(r.threads, wasm.getThreadsCount());
   // os.cpus() is restored after initialisation.
   assert.equal(os.cpus().length, cores);
-  // The thread pool computes correctly: a convolution large enough to be split across threads.
-  const x = tf.ones([2, 16, 16, 8]);
-  const y = tf.conv2d(x as tf.Tensor4D, tf.ones([3, 3, 8, 4]) as tf.Tensor4D, 1, 'valid');
-  assert.deepEqual(Array.from(new Set(y.dataSync())), [72]);
-  tf.dispose([x, y]);
+});
+
+test('the threaded wasm build computes correctly with the pool in use (child process, 2 threads, no addon)', () => {
+  const code = `
+    const tf = require(${JSON.stringify(require.resolve('@tensorflow/tfjs'))});
+    require(${JSON.stringify(require.resolve('../lib/backend'))}).initBackend('wasm').then((r) => {
+      // A convolution large enough to be split across threads, on wasm's own kernels.
+      const y = tf.conv2d(tf.ones([2, 16, 16, 8]), tf.ones([3, 3, 8, 4]), 1, 'valid');
+      console.log(JSON.stringify({ threads: r.threads, values: [...new Set(y.dataSync())] }));
+      process.exit(0);
+    });`;
+  const out = execFileSync(process.execPath, ['-e', code], {
+    env: { ...process.env, AFFECT_WASM_THREADS: '2', AFFECT_NATIVE: '0' }, encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop() as string), { threads: 2, values: [72] });
 });
 
 test('modelFlops counts conv and dense multiply-adds from the layer shapes', () => {

@@ -210,6 +210,37 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
   }
 });
 
+test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (native) and other shapes (stock)', async () => {
+  const rng = makeRng('kernels-wasm-binary');
+  const pairs: [number[], number[]][] = [
+    [[4, 5, 3, 6], [6]],
+    [[1, 1, 1, 6], [4, 5, 3, 6]],
+    [[6], [2, 3, 6]],
+    [[5, 3], [1, 3]],
+    [[2, 3, 4], [3, 4]],
+    [[2, 3, 4], []],
+    [[2, 3, 4], [2, 3, 4]],
+    [[2, 1, 4], [2, 3, 1]],
+  ];
+  const ops = { Add: tf.add, Sub: tf.sub, Multiply: tf.mul, RealDiv: tf.div } as const;
+  for (const mode of nativeModes()) {
+    for (const [sa, sb] of pairs) {
+      // Divisors away from zero, so the relative error stays meaningful.
+      const av = Array.from({ length: tf.util.sizeFromShape(sa) }, () => normal(rng) + 3);
+      const bv = Array.from({ length: tf.util.sizeFromShape(sb) }, () => normal(rng) + 3);
+      for (const [name, op] of Object.entries(ops)) {
+        const run = () => [op(tf.tensor(av, sa), tf.tensor(bv, sb))];
+        const [ref] = await on('cpu', run);
+        const [got] = await withNative(mode.native, () => on('wasm', run));
+        const e = relErr(got, ref);
+        assert.ok(e < 1e-6, `${name} ${mode.label} ${JSON.stringify(sa)} ${JSON.stringify(sb)}: relative error ${e}`);
+      }
+    }
+    const ints = await withNative(mode.native, () => on('wasm', () => [tf.sub(tf.tensor([[5, 7], [9, 11]], undefined, 'int32'), tf.tensor([1, 2], undefined, 'int32'))]));
+    assert.deepEqual(Array.from(ints[0]), [4, 5, 8, 9]);
+  }
+});
+
 test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negative', async () => {
   const rng = makeRng('kernels-wasm-maxpool');
   const configs: { shape: Shape4; size: number; s: number; pad: 'valid' | 'same' }[] = [
@@ -217,7 +248,7 @@ test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negativ
     { shape: [2, 9, 7, 3], size: 3, s: 2, pad: 'same' },
     { shape: [1, 10, 10, 4], size: 3, s: 1, pad: 'same' },
   ];
-  for (const cfg of configs) {
+  for (const mode of nativeModes()) for (const cfg of configs) {
     // Negative inputs and all-zero regions (as after a ReLU) are where the stock wasm kernel misroutes.
     const xv = randomArray(rng, tf.util.sizeFromShape(cfg.shape)).map((v, i) => (i % 5 === 0 ? 0 : v - 1.5));
     const grad = (): tf.Tensor[] => {
@@ -230,9 +261,9 @@ test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negativ
       return [tf.grad(loss)(x)];
     };
     const [ref] = await on('cpu', grad);
-    const [got] = await on('wasm', grad);
+    const [got] = await withNative(mode.native, () => on('wasm', grad));
     const e = relErr(got, ref);
-    assert.ok(e < 1e-6, `MaxPoolGrad ${JSON.stringify(cfg)}: relative error ${e}`);
+    assert.ok(e < 1e-6, `MaxPoolGrad ${mode.label} ${JSON.stringify(cfg)}: relative error ${e}`);
   }
 });
 
@@ -255,6 +286,24 @@ test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async 
     assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `Tile ${JSON.stringify(cfg)}`);
     t.dispose();
   }
+});
+
+test('wasm Identity shares the input buffer: a clone outlives its disposed source, strings included', async () => {
+  await initBackend('wasm');
+  const buffers = () => tf.engine().backend.numDataIds();
+  const before = buffers();
+  const a = tf.tensor([1.5, -2, 3]);
+  const b = tf.clone(a);
+  assert.equal(buffers() - before, 1, 'the clone copied the data');
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1.5, -2, 3]);
+  b.dispose();
+  assert.equal(buffers(), before);
+  const s = tf.tensor(['x', 'yz']);
+  const t = tf.clone(s);
+  s.dispose();
+  assert.deepEqual(t.arraySync(), ['x', 'yz']);
+  t.dispose();
 });
 
 test('registerWasmTrainingKernels registers each listed kernel once and keeps the stock set-up', async () => {

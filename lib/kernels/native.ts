@@ -1,6 +1,7 @@
 /**
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
- * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, computed in place on wasm memory.
+ * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, plus the channel-broadcast arithmetic,
+ * leading-axes reduction and max-pool gradient that training needs next, computed in place on wasm memory.
  * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; OpenBLAS sgemm reaches ~90 per core (issue 6).
  * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
  */
@@ -14,6 +15,13 @@ export interface NativeConvAddon {
   conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, geometry: Int32Array): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  /**
+   * out = full (op) small, small repeated along full's rows (small (op) full when smallFirst);
+   * op: 0 add, 1 sub, 2 mul, 3 div.
+   */
+  binaryRows(op: number, full: Float32Array, small: Float32Array, out: Float32Array, smallFirst: boolean): void;
+  /** Max-pool gradient routed to each window's first maximum; `geometry` from `poolGeometry`. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */
   sumRows(x: Float32Array, out: Float32Array, scale: number): void;
   info(): { blas: string; threads: number };
@@ -95,6 +103,17 @@ export function convGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
     c.batchSize, c.inHeight, c.inWidth, c.inChannels,
     c.outHeight, c.outWidth, c.outChannels,
     c.filterHeight, c.filterWidth,
+    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
+    c.padInfo.top, c.padInfo.left,
+  ]);
+}
+
+/** The addon's max-pool geometry: [B,H,W,C, OH,OW, FH,FW (effective), sh,sw, dh,dw, top,left]. */
+export function poolGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    c.batchSize, c.inHeight, c.inWidth, c.inChannels,
+    c.outHeight, c.outWidth,
+    c.effectiveFilterHeight, c.effectiveFilterWidth,
     c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
     c.padInfo.top, c.padInfo.left,
   ]);

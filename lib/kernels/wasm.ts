@@ -13,7 +13,7 @@ import os = require('node:os');
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, nativeConv } from './native';
+import { convGeometry, nativeConv, poolGeometry } from './native';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -26,12 +26,13 @@ export interface WasmBackendLike {
 
 /**
  * How each kernel registered here is computed: `native` = by the native addon when it is built (else by the
- * stock kernel, or `wasm` for the gradients), `wasm` = by wasm's compiled kernels, `js` = by JS loops (slower).
+ * stock kernel or this module's fallback), `wasm` = by wasm's compiled kernels, `js` = by JS loops (slower),
+ * `none` = no arithmetic.
  */
 export interface TrainingKernel {
   name: string;
   /** Where the arithmetic runs. */
-  compute: 'native' | 'wasm' | 'js';
+  compute: 'native' | 'wasm' | 'js' | 'none';
   /** Whether it replaces a stock wasm kernel (rather than adding a missing one). */
   replaces: boolean;
   why: string;
@@ -44,7 +45,12 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
   { name: 'Conv2DBackpropInput', compute: 'native', replaces: true, why: 'stock kernel is slow: native, else valid wasm convolutions (polyphase for strides > 1)' },
   { name: 'Sum', compute: 'native', replaces: true, why: 'stock kernel transposes first when reducing leading axes (bias and batch-norm gradients)' },
   { name: 'Mean', compute: 'native', replaces: true, why: 'as Sum (batch-norm moments)' },
-  { name: 'MaxPoolGrad', compute: 'js', replaces: true, why: 'stock kernel misroutes windows whose maximum is <= 0' },
+  ...(['Add', 'Sub', 'Multiply', 'RealDiv'] as const).map((name) => ({
+    name, compute: 'native' as const, replaces: true,
+    why: 'stock kernel computes an index per element when one side is broadcast along the channels (batch norm)',
+  })),
+  { name: 'MaxPoolGrad', compute: 'native', replaces: true, why: 'stock kernel misroutes windows whose maximum is <= 0: native, else JS loops' },
+  { name: 'Identity', compute: 'none', replaces: true, why: 'stock kernel copies; sharing the buffer (as Reshape does) is what the cpu backend does' },
   { name: 'Tile', compute: 'js', replaces: true, why: 'stock kernel computes an index per element; block copies are memory-bound (batch-norm gradient)' },
 ];
 
@@ -244,6 +250,29 @@ export function nativeReduceLeadingInfo(
   return out;
 }
 
+const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
+
+/**
+ * `a (op) b` natively where one side is a full float32 tensor and the other a vector broadcast along its last
+ * axis (shape [C] or [1,...,1,C]); undefined (the caller runs the stock kernel) otherwise.
+ */
+export function nativeBinaryInfo(
+  backend: WasmBackendLike, op: keyof typeof BINARY_OPS, a: tf.TensorInfo, b: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const smallFirst = tf.util.sizeFromShape(a.shape) < tf.util.sizeFromShape(b.shape);
+  const [full, small] = smallFirst ? [b, a] : [a, b];
+  const channels = full.shape[full.shape.length - 1];
+  const vector = small.shape.length <= full.shape.length && small.shape.length > 0
+    && small.shape[small.shape.length - 1] === channels && tf.util.sizeFromShape(small.shape) === channels;
+  // Same-shape and scalar operands are fast in the stock kernel.
+  if (!vector || channels < 2 || tf.util.sizeFromShape(full.shape) === channels) return undefined;
+  const out = backend.makeOutput(full.shape, 'float32');
+  addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst);
+  return out;
+}
+
 /** One axis of the polyphase split: output positions h = s*(u0 + m) + q - pad for m < count, and the taps feeding them. */
 interface Phase {
   q: number;
@@ -333,6 +362,12 @@ function conv2DBackpropInputPolyphase(backend: WasmBackendLike, dy: tf.TensorInf
 
 /** Max-pool gradient routed to the first maximum of each window, as the `cpu` kernel does (padding never wins). */
 export function maxPoolGradInfo(backend: WasmBackendLike, dy: tf.TensorInfo, x: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
+  const addon = nativeConv();
+  if (addon) {
+    const out = backend.makeOutput(x.shape, 'float32');
+    addon.maxPoolGrad(heap(backend, dy), heap(backend, x), heap(backend, out), poolGeometry(c));
+    return out;
+  }
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
   const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = c;
@@ -452,6 +487,10 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     );
     return nativeConv2DInfo(asBackend(args.backend), x, filter, c, { bias, activation: a.activation }) ?? runStock('FusedConv2D', args);
   },
+  ...Object.fromEntries((Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((op) => [op, (args: Parameters<tf.KernelFunc>[0]) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    return nativeBinaryInfo(asBackend(args.backend), op, a, b) ?? runStock(op, args);
+  }])),
   Sum: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.SumAttrs;
@@ -481,6 +520,11 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
       input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode,
     );
     return maxPoolGradInfo(asBackend(backend), dy, input, c);
+  },
+  Identity: ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    (backend as unknown as { incRef(id: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   },
   Tile: ({ inputs, attrs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };
