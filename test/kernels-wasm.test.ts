@@ -241,6 +241,38 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (nati
   }
 });
 
+test('wasm FusedBatchNorm matches cpu with channel statistics (native) and others (stock)', async () => {
+  const rng = makeRng('kernels-wasm-batchnorm');
+  const x = [4, 5, 3, 6];
+  const configs: { stats: number[]; offset: boolean; scale: boolean }[] = [
+    { stats: [6], offset: true, scale: true },
+    { stats: [1, 1, 1, 6], offset: true, scale: true },
+    { stats: [6], offset: false, scale: false },
+    { stats: [4, 5, 3, 6], offset: true, scale: false },
+  ];
+  const values = (shape: number[], shift: number) =>
+    Array.from({ length: tf.util.sizeFromShape(shape) }, () => normal(rng) + shift);
+  for (const mode of nativeModes()) {
+    for (const cfg of configs) {
+      // A large mean with a small spread: a formula that cancels badly (x * a + b) would show here.
+      const xv = values(x, 1e4);
+      const [mean, variance, offset, scale] = [values(cfg.stats, 1e4), values(cfg.stats, 3).map(Math.abs), values(cfg.stats, 0), values(cfg.stats, 1)];
+      const t = (v: number[], shape: number[]): tf.Tensor4D => {
+        const r: tf.Tensor = tf.tensor(v, shape);
+        return r as tf.Tensor4D;
+      };
+      const run = () => [tf.batchNorm(
+        t(xv, x), t(mean, cfg.stats), t(variance, cfg.stats),
+        cfg.offset ? t(offset, cfg.stats) : undefined, cfg.scale ? t(scale, cfg.stats) : undefined, 1e-3,
+      )];
+      const [ref] = await on('cpu', run);
+      const [got] = await withNative(mode.native, () => on('wasm', run));
+      const e = relErr(got, ref);
+      assert.ok(e < 1e-5, `FusedBatchNorm ${mode.label} ${JSON.stringify(cfg)}: relative error ${e}`);
+    }
+  }
+});
+
 test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negative', async () => {
   const rng = makeRng('kernels-wasm-maxpool');
   const configs: { shape: Shape4; size: number; s: number; pad: 'valid' | 'same' }[] = [

@@ -1,7 +1,7 @@
 /**
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
  * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, plus the channel-broadcast arithmetic,
- * leading-axes reduction and max-pool gradient that training needs next, computed in place on wasm memory.
+ * batch norm, leading-axes reduction and max-pool gradient that training needs next, computed in place on wasm memory.
  * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; OpenBLAS sgemm reaches ~90 per core (issue 6).
  * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
  */
@@ -20,6 +20,8 @@ export interface NativeConvAddon {
    * op: 0 add, 1 sub, 2 mul, 3 div.
    */
   binaryRows(op: number, full: Float32Array, small: Float32Array, out: Float32Array, smallFirst: boolean): void;
+  /** Batch norm along the last axis: out = (x - mean) * factor + offset, the three vectors repeated along x's rows. */
+  normalizeRows(x: Float32Array, mean: Float32Array, factor: Float32Array, offset: Float32Array, out: Float32Array): void;
   /** Max-pool gradient routed to each window's first maximum; `geometry` from `poolGeometry`. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */

@@ -381,6 +381,32 @@ napi_value BinaryRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// normalizeRows(x, mean, factor, offset, out): out[r, c] = (x[r, c] - mean[c]) * factor[c] + offset[c], batch norm
+// with factor = scale / sqrt(variance + epsilon) worked out by the caller.
+napi_value NormalizeRows(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = 5;
+  float* p[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  size_t n[5] = {0, 0, 0, 0, 0};
+  bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == 5;
+  for (int i = 0; ok && i < 5; i++) ok = Floats(env, argv[i], &p[i], &n[i]);
+  const size_t cols = n[1];
+  if (!ok || cols == 0 || n[2] != cols || n[3] != cols || n[0] % cols != 0 || n[4] != n[0]) {
+    napi_throw_type_error(env, nullptr,
+                          "affect-native: normalizeRows needs x, mean, factor, offset and out Float32Arrays (the three "
+                          "vectors of one length that divides x's; out as long as x)");
+    return nullptr;
+  }
+  const float *x = p[0], *mean = p[1], *factor = p[2], *offset = p[3];
+  float* out = p[4];
+  for (size_t r = 0; r < n[0] / cols; r++) {
+    const float* xr = x + r * cols;
+    float* o = out + r * cols;
+    for (size_t c = 0; c < cols; c++) o[c] = (xr[c] - mean[c]) * factor[c] + offset[c];
+  }
+  return nullptr;
+}
+
 // maxPoolGrad(dy, x, dx, poolGeometry)
 napi_value MaxPoolGradCall(napi_env env, napi_callback_info info) {
   Call<PoolGeometry> c(env, info, 3);
@@ -456,6 +482,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binaryRows", nullptr, BinaryRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGradCall, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
