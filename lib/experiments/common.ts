@@ -19,8 +19,10 @@ export function describeModel(m: ModelConfig): string {
 
 /**
  * Quick scale: 48 px, a per-class subset, a few epochs, and the small 4-layer CNN (cnn4) in place of `published`, keeping
- * its input normalisation: on a 2-core CPU the study's ResNet-18 trains at about 11 images/s at 96 px (`npm run bench`),
- * too slow for a run of a few minutes, so the quick scale swaps the model and says so in its description and run record.
+ * its input normalisation. A run of a few minutes is too short for the study's ResNets: ResNet-18 trains at about 30
+ * images/s at 96 px on a 2-core CPU with the native addon (`npm run bench`), and a quick run of it (32 px, 4 epochs,
+ * the study's lr 0.1) stayed at chance accuracy. So the quick scale swaps the model and says so in its description
+ * and run record.
  */
 export function quickScale(published: ModelConfig, extra: Partial<ScaleSettings> = {}): ScaleSettings {
   const what = describeModel(published);
@@ -34,7 +36,7 @@ export function quickScale(published: ModelConfig, extra: Partial<ScaleSettings>
       name: 'cnn4',
       top: 'dense',
       normalize: published.normalize,
-      reason: `quick scale trains the small 4-layer CNN (cnn4) instead of ${what}, which trains too slowly on a 2-core CPU for a run of a few minutes`,
+      reason: `quick scale trains the small 4-layer CNN (cnn4) instead of ${what}, which learns too little in the few epochs of a run of a few minutes on a 2-core CPU`,
     },
     description: '',
     ...extra,

@@ -1,0 +1,245 @@
+// The addon's N-API surface: checks every argument against the geometry (a wrong call throws a TypeError instead of
+// reading or writing out of bounds) and calls the kernels in kernels.h on the arrays' own memory, no copies.
+// The JS side (lib/kernels/native.ts) passes views of wasm memory; those are SharedArrayBuffer-backed with wasm
+// threads, which N-API's typed-array access handles like any other buffer.
+#include <node_api.h>
+
+#include <cstdint>
+
+#include "kernels.h"
+
+extern "C" char* openblas_get_config(void);
+extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+
+using affect::ConvGeometry;
+using affect::PoolGeometry;
+
+bool Floats(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+// An Int32Array of `n` sizes: all positive but the last two (the leading padding), which may be 0.
+const int32_t* ReadSizes(napi_env env, napi_value v, size_t n) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return nullptr;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &raw, nullptr, nullptr) != napi_ok) return nullptr;
+  if (type != napi_int32_array || length != n) return nullptr;
+  const int32_t* a = static_cast<const int32_t*>(raw);
+  for (size_t i = 0; i < n; i++) {
+    if (a[i] < (i + 2 < n ? 1 : 0)) return nullptr;
+  }
+  return a;
+}
+
+bool ReadGeometry(napi_env env, napi_value v, ConvGeometry* g) {
+  const int32_t* a = ReadSizes(env, v, 15);
+  if (a == nullptr) return false;
+  *g = ConvGeometry{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]};
+  return true;
+}
+
+bool ReadGeometry(napi_env env, napi_value v, PoolGeometry* g) {
+  const int32_t* a = ReadSizes(env, v, 14);
+  if (a == nullptr) return false;
+  *g = PoolGeometry{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]};
+  return true;
+}
+
+// A geometry-driven call's arguments: Float32Arrays (one may be null), then the geometry as the last argument.
+template <typename G>
+class Call {
+ public:
+  Call(napi_env env, napi_callback_info info, size_t arrays) : env_(env) {
+    size_t argc = 6;
+    if (napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) != napi_ok || argc != arrays + 1) {
+      error_ = "affect-native: wrong number of arguments";
+    } else if (!ReadGeometry(env, argv_[arrays], &g)) {
+      error_ = "affect-native: the geometry must be an Int32Array of the kernel's sizes (positive; padding >= 0)";
+    }
+  }
+  // The data of array i, which must hold exactly `length` floats; null (when allowed) gives nullptr.
+  float* Array(size_t i, int64_t length, bool nullable = false) {
+    if (error_ != nullptr) return nullptr;
+    napi_valuetype t;
+    napi_typeof(env_, argv_[i], &t);
+    if (nullable && t == napi_null) return nullptr;
+    float* data = nullptr;
+    size_t n = 0;
+    if (!Floats(env_, argv_[i], &data, &n)) {
+      error_ = "affect-native: tensor arguments must be Float32Arrays";
+    } else if (int64_t(n) != length) {
+      error_ = "affect-native: a tensor's length does not match the geometry";
+    }
+    return data;
+  }
+  // Throws the first error, if any; true when the call may go ahead.
+  bool Ok() {
+    if (error_ != nullptr) napi_throw_type_error(env_, nullptr, error_);
+    return error_ == nullptr;
+  }
+  G g{};
+
+ private:
+  napi_env env_;
+  napi_value argv_[6];
+  const char* error_ = nullptr;
+};
+
+int64_t XLength(const ConvGeometry& g) { return g.B * g.H * g.W * g.Ci; }
+int64_t WLength(const ConvGeometry& g) { return g.K() * g.Co; }
+int64_t YLength(const ConvGeometry& g) { return g.B * g.pixels() * g.Co; }
+
+napi_value Throw(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
+
+// conv2d(x, filter, bias | null, y, geometry)
+napi_value Conv2D(napi_env env, napi_callback_info info) {
+  Call<ConvGeometry> c(env, info, 4);
+  float* x = c.Array(0, XLength(c.g));
+  float* w = c.Array(1, WLength(c.g));
+  float* bias = c.Array(2, c.g.Co, true);
+  float* y = c.Array(3, YLength(c.g));
+  if (c.Ok()) affect::Conv2DForward(c.g, x, w, bias, y);
+  return nullptr;
+}
+
+// conv2dBackpropFilter(x, dy, dw, geometry) and conv2dBackpropInput(dy, filter, dx, geometry)
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  Call<ConvGeometry> c(env, info, 3);
+  float* x = c.Array(0, XLength(c.g));
+  float* dy = c.Array(1, YLength(c.g));
+  float* dw = c.Array(2, WLength(c.g));
+  if (c.Ok()) affect::Conv2DBackpropFilter(c.g, x, dy, dw);
+  return nullptr;
+}
+
+napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
+  Call<ConvGeometry> c(env, info, 3);
+  float* dy = c.Array(0, YLength(c.g));
+  float* w = c.Array(1, WLength(c.g));
+  float* dx = c.Array(2, XLength(c.g));
+  if (c.Ok()) affect::Conv2DBackpropInput(c.g, dy, w, dx);
+  return nullptr;
+}
+
+// maxPoolGrad(dy, x, dx, poolGeometry)
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  Call<PoolGeometry> c(env, info, 3);
+  const PoolGeometry& g = c.g;
+  float* dy = c.Array(0, g.B * g.OH * g.OW * g.C);
+  float* x = c.Array(1, g.B * g.H * g.W * g.C);
+  float* dx = c.Array(2, g.B * g.H * g.W * g.C);
+  if (c.Ok()) affect::MaxPoolGrad(g, dy, x, dx);
+  return nullptr;
+}
+
+// binaryRows(op, full, small, out, smallFirst), op 0 add, 1 sub, 2 mul, 3 div
+napi_value BinaryRows(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = 5;
+  int32_t op = -1;
+  bool smallFirst = false;
+  float *full = nullptr, *small = nullptr, *out = nullptr;
+  size_t fn = 0, cols = 0, on = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 5 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op > 3 || !Floats(env, argv[1], &full, &fn) ||
+      !Floats(env, argv[2], &small, &cols) || !Floats(env, argv[3], &out, &on) ||
+      napi_get_value_bool(env, argv[4], &smallFirst) != napi_ok || cols == 0 || fn % cols != 0 || on != fn) {
+    return Throw(env, "affect-native: binaryRows needs an op 0-3, full, small and out Float32Arrays (out as long as full, "
+                      "a multiple of small) and a boolean");
+  }
+  affect::BinaryRows(static_cast<affect::BinaryOp>(op), full, small, out, fn / cols, cols, smallFirst);
+  return nullptr;
+}
+
+// normalizeRows(x, mean, factor, offset, out)
+napi_value NormalizeRows(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = 5;
+  float* p[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  size_t n[5] = {0, 0, 0, 0, 0};
+  bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == 5;
+  for (int i = 0; ok && i < 5; i++) ok = Floats(env, argv[i], &p[i], &n[i]);
+  const size_t cols = n[1];
+  if (!ok || cols == 0 || n[2] != cols || n[3] != cols || n[0] % cols != 0 || n[4] != n[0]) {
+    return Throw(env, "affect-native: normalizeRows needs x, mean, factor, offset and out Float32Arrays (the three "
+                      "vectors of one length that divides x's; out as long as x)");
+  }
+  affect::NormalizeRows(p[0], p[1], p[2], p[3], p[4], n[0] / cols, cols);
+  return nullptr;
+}
+
+// sumRows(x, out, scale)
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  float *x = nullptr, *out = nullptr;
+  size_t xn = 0, cols = 0;
+  double scale = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 3 ||
+      !Floats(env, argv[0], &x, &xn) || !Floats(env, argv[1], &out, &cols) ||
+      napi_get_value_double(env, argv[2], &scale) != napi_ok || cols == 0 || xn % cols != 0) {
+    return Throw(env, "affect-native: sumRows needs x, out (Float32Arrays, x.length a multiple of out.length) and a scale");
+  }
+  affect::SumRows(x, out, xn / cols, cols, scale);
+  return nullptr;
+}
+
+// info() -> { blas: "OpenBLAS <config>", threads }
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value out, blas, threads;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &blas);
+  napi_create_int32(env, openblas_get_num_threads(), &threads);
+  napi_set_named_property(env, out, "blas", blas);
+  napi_set_named_property(env, out, "threads", threads);
+  return out;
+}
+
+// setThreads(n): the BLAS thread count.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t argc = 1;
+  int32_t n = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 1 ||
+      napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    return Throw(env, "affect-native: setThreads needs a positive integer");
+  }
+  openblas_set_num_threads(n);
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binaryRows", nullptr, BinaryRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
