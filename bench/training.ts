@@ -13,7 +13,7 @@ import type { BenchRow, BenchSection } from './types';
 import { timed, timedAlternating, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
 import { WASM_TRAINING_KERNELS } from '../lib/kernels/wasm';
-import { loadNativeConv, nativeConv, setNativeConvEnabled } from '../lib/kernels/native';
+import { loadNativeConv, nativeConv, withNativeConv } from '../lib/kernels/native';
 import { resnet } from '../lib/models/resnet';
 import { cacheFeatures, splitAtTop } from '../lib/train/feature-cache';
 
@@ -193,18 +193,6 @@ function noteNativeStatus(section: BenchSection): void {
   else section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);
 }
 
-/** `step` with the native addon switched off while it runs. */
-function withoutNative(step: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = setNativeConvEnabled(false);
-    try {
-      await step();
-    } finally {
-      setNativeConvEnabled(before);
-    }
-  };
-}
-
 /**
  * Forward and training images/s of `net` with the native addon switched off, and the addon's speed-up: each mode
  * alternates runs with and without the addon, so that load from other jobs does not favour either.
@@ -216,7 +204,7 @@ async function nativeOffRows(net: NetName, model: tf.LayersModel, label: string)
   const speedUps: BenchRow[] = [];
   for (const mode of ['forward', 'training'] as const) {
     const step = stepFn(mode, model, x, y);
-    const [on, off] = await timeWarm([step, withoutNative(step)]);
+    const [on, off] = await timeWarm([step, () => withNativeConv(false, step)]);
     rows.push(...rateRows(net, mode, label, BATCH, off, flops[mode]));
     speedUps.push({
       metric: `${net} ${mode} speed-up, native convolutions vs wasm kernels only`,

@@ -65,7 +65,7 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
     // its kernels) only competes with it: one wasm thread made ResNet-18 steps steady at ~0.95 s, against 0.88-1.3 s
     // with two (issue 6 notes). AFFECT_WASM_THREADS still decides when set.
     const native = loadNativeConv();
-    const threads = configureWasmThreads(wasm, native.available && process.env.AFFECT_WASM_THREADS === undefined ? 1 : undefined);
+    const threads = configureWasmThreads(wasm, native.available && !process.env.AFFECT_WASM_THREADS ? 1 : undefined);
     try {
       if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
       await tf.ready();

@@ -3,8 +3,8 @@
     {
       "target_name": "affect_native",
       "sources": ["src/addon.cc", "src/conv.cc", "src/channels.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
-      "libraries": ["-lopenblas"]
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
+      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"]
     }
   ]
 }

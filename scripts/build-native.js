@@ -55,7 +55,8 @@ function main() {
   if (!gyp) {
     reason = 'node-gyp not found';
   } else {
-    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...nodedirArgs()], { cwd: dir, encoding: 'utf8' });
+    // Without local headers node-gyp downloads them; offline that could hang, hence the limit.
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...nodedirArgs()], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
     const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}${r.error ? `\n${r.error}` : ''}`;
     if (r.status === 0 && fs.existsSync(addon)) {
       fs.rmSync(log, { force: true });
@@ -65,7 +66,7 @@ function main() {
     fs.writeFileSync(log, output);
     reason = `${reasonFrom(output)}; full log: native/build.log`;
   }
-  console.error(`affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about half the speed).`);
+  console.error(`affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about 2.7x slower).`);
 }
 
 main();

@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { NATIVE_ADDON_PATH, convGeometry, loadNativeConv, nativeConv, setNativeConvEnabled } from '../lib/kernels/native';
 
-/** loadNativeConv's status in a fresh process with the given environment. */
-function statusWith(env: Record<string, string | undefined>): ReturnType<typeof loadNativeConv> {
-  const code = `process.stdout.write(JSON.stringify(require(${JSON.stringify(require.resolve('../lib/kernels/native'))}).loadNativeConv()))`;
+/** loadNativeConv's status in a fresh process with the given environment, and OPENBLAS_CORETYPE after loading. */
+function statusWith(env: Record<string, string | undefined>): ReturnType<typeof loadNativeConv> & { coreTypeAfter?: string } {
+  const code = `const s = require(${JSON.stringify(require.resolve('../lib/kernels/native'))}).loadNativeConv();
+    process.stdout.write(JSON.stringify({ ...s, coreTypeAfter: process.env.OPENBLAS_CORETYPE }))`;
   return JSON.parse(execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' }));
 }
 
@@ -38,11 +39,16 @@ test('AFFECT_NATIVE=0 turns the addon off; AFFECT_NATIVE_THREADS and OPENBLAS_CO
   if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => new RegExp(`\\b${f}\\b`).test(flags))) {
     const auto = statusWith({ OPENBLAS_CORETYPE: undefined });
     assert.ok(auto.available && / SkylakeX /.test(auto.blas), JSON.stringify(auto));
+    // Set only while OpenBLAS loads: child processes (the bench's PyTorch peer) see the user's environment.
+    assert.equal(auto.coreTypeAfter, undefined);
   }
   const chosen = statusWith({ OPENBLAS_CORETYPE: 'Haswell' });
   assert.ok(chosen.available && / Haswell /.test(chosen.blas), JSON.stringify(chosen));
   const bad = statusWith({ AFFECT_NATIVE_THREADS: 'two' });
   assert.ok(!bad.available && /AFFECT_NATIVE_THREADS must be a positive integer, got "two"/.test(bad.reason));
+  // A bad setting is refused before the addon loads, built or not.
+  const zero = statusWith({ AFFECT_NATIVE_THREADS: '0' });
+  assert.ok(!zero.available && /got "0"/.test(zero.reason));
 });
 
 test('setNativeConvEnabled switches nativeConv() and returns the previous setting', () => {

@@ -173,6 +173,56 @@ test('wasm Conv2D and FusedConv2D (bias, relu) match the cpu kernels, native and
   }
 });
 
+test('native convolutions over several im2col chunks match the wasm-only path', async (t) => {
+  if (!nativeModes()[0].native) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  await initBackend('wasm');
+  // 64x64x16 images with a 3x3 filter make 0.6M-float im2col rows per image: three images per 2M-float chunk, so a
+  // batch of 5 takes two chunks (offsets past the first image, accumulated filter gradient, col2im per chunk).
+  const rng = makeRng('kernels-native-chunks');
+  const xShape: Shape4 = [5, 64, 64, 16];
+  const fShape: Shape4 = [3, 3, 16, 8];
+  const xv = randomArray(rng, tf.util.sizeFromShape(xShape));
+  const fv = randomArray(rng, tf.util.sizeFromShape(fShape));
+  const dyv = randomArray(rng, 5 * 64 * 64 * 8);
+  const run = () => {
+    const x = tf.tensor4d(xv, xShape);
+    const f = tf.tensor4d(fv, fShape);
+    const dy = tf.tensor4d(dyv, [5, 64, 64, 8]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    return [
+      tf.conv2d(x, f, 1, 'same'),
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
+      tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+    ];
+  };
+  const ref = await withNative(false, () => on('wasm', run));
+  const got = await withNative(true, () => on('wasm', run));
+  ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'].forEach((name, i) => {
+    const e = relErr(got[i], ref[i]);
+    assert.ok(e < 1e-4, `${name} over chunks: relative error ${e}`);
+  });
+});
+
+test('empty tensors and non-vector biases take the stock kernels, with or without the addon', async () => {
+  for (const mode of nativeModes()) {
+    const shapes = await withNative(mode.native, () => on('wasm', () => [
+      tf.conv2d(tf.zeros([0, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'same'),
+      tf.sum(tf.zeros([3, 0]), 0),
+      tf.mean(tf.zeros([0, 4]), 0),
+      tf.mul(tf.zeros([0, 6]), tf.ones([6])),
+    ].map((r) => tf.tensor(r.shape))));
+    assert.deepEqual(shapes.map((s) => Array.from(s)), [[0, 5, 5, 4], [0], [4], [0, 6]], mode.label);
+    // A [4, 1] bias broadcasts by shape, not per channel: the stock kernel refuses it, and so must we.
+    await initBackend('wasm');
+    await withNative(mode.native, () => assert.throws(() => tf.fused.conv2d({
+      x: tf.ones([1, 4, 4, 4]) as tf.Tensor4D, filter: tf.ones([1, 1, 4, 4]) as tf.Tensor4D, strides: 1, pad: 'valid', bias: tf.ones([4, 1]),
+    })));
+  }
+});
+
 test('wasm Sum and Mean match cpu over leading axes (native), other axes and int32 (stock)', async () => {
   const rng = makeRng('kernels-wasm-reduce');
   const configs: { shape: number[]; axis?: number | number[]; keepDims: boolean; dtype: 'float32' | 'int32' }[] = [

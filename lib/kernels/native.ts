@@ -2,7 +2,7 @@
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
  * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, plus the channel-broadcast arithmetic,
  * batch norm, leading-axes reduction and max-pool gradient that training needs next, computed in place on wasm memory.
- * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; OpenBLAS sgemm reaches ~90 per core (issue 6).
+ * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (issue 6).
  * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
  */
 import * as fs from 'node:fs';
@@ -42,27 +42,26 @@ let enabled = true;
 
 /**
  * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets its BLAS threads (default:
- * OpenBLAS's own choice, every core). The status says why it is not in use when it is not.
+ * OpenBLAS's own choice, every core). The status says why it is not in use when it is not: never built, a bad
+ * setting, or a stale build that lacks a function this version calls.
  */
 export function loadNativeConv(): NativeStatus {
   if (loaded) return loaded.status;
   const p = NATIVE_ADDON_PATH;
+  const threads = process.env.AFFECT_NATIVE_THREADS;
+  const n = Number(threads);
   if (process.env.AFFECT_NATIVE === '0') {
     loaded = { status: { available: false, path: p, reason: 'turned off by AFFECT_NATIVE=0' } };
+  } else if (threads !== undefined && (!Number.isInteger(n) || n < 1)) {
+    loaded = { status: { available: false, path: p, reason: `AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"` } };
   } else if (!fs.existsSync(p)) {
     loaded = { status: { available: false, path: p, reason: 'not built (npm run build needs g++ and libopenblas-dev)' } };
   } else {
     try {
-      preferAvx512Kernels();
-      const addon = require(p) as NativeConvAddon;
-      const threads = process.env.AFFECT_NATIVE_THREADS;
-      if (threads !== undefined) {
-        const n = Number(threads);
-        if (!Number.isInteger(n) || n < 1) {
-          throw new Error(`AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"`);
-        }
-        addon.setThreads(n);
-      }
+      const addon = requireWithCoreType(p);
+      const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
+      if (missing.length > 0) throw new Error(`stale build without ${missing.join(', ')}: run npm run build`);
+      if (threads !== undefined) addon.setThreads(n);
       const { blas, threads: t } = addon.info();
       loaded = { addon, status: { available: true, path: p, blas, threads: t } };
     } catch (e) {
@@ -72,24 +71,39 @@ export function loadNativeConv(): NativeStatus {
   return loaded.status;
 }
 
+const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
+  'conv2d', 'conv2dBackpropFilter', 'conv2dBackpropInput', 'binaryRows', 'normalizeRows', 'maxPoolGrad', 'sumRows', 'info', 'setThreads',
+];
+
 /**
- * OpenBLAS 0.3.21 (Debian 12) picks its AVX2 (Haswell) kernels on AVX-512 AMD CPUs; its SkylakeX kernels run
- * ResNet-18 training ~10% faster here. It reads OPENBLAS_CORETYPE when the library loads; a user's setting wins.
+ * Loads the addon. OpenBLAS 0.3.21 (Debian 12) picks its AVX2 (Haswell) kernels on AVX-512 AMD CPUs; its SkylakeX
+ * kernels ran ResNet-18 training ~8% faster here. OpenBLAS reads OPENBLAS_CORETYPE once, as it loads, so the
+ * variable is set only around the load (child processes keep the user's environment); a user's setting wins.
  */
-function preferAvx512Kernels(): void {
-  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
-  let flags: string[];
+function requireWithCoreType(file: string): NativeConvAddon {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || !hasAvx512()) return require(file) as NativeConvAddon;
+  process.env.OPENBLAS_CORETYPE = 'SkylakeX';
   try {
-    flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/);
-  } catch {
-    return;
+    return require(file) as NativeConvAddon;
+  } finally {
+    delete process.env.OPENBLAS_CORETYPE;
   }
-  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.includes(f))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+}
+
+function hasAvx512(): boolean {
+  try {
+    const flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/);
+    return ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.includes(f));
+  } catch {
+    return false;
+  }
 }
 
 /** The addon when it is loaded and enabled, else undefined (the wasm kernels run). */
 export function nativeConv(): NativeConvAddon | undefined {
-  return enabled ? (loaded?.addon ?? (loadNativeConv(), loaded?.addon)) : undefined;
+  if (!enabled) return undefined;
+  loadNativeConv();
+  return loaded?.addon;
 }
 
 /** Switches the native path on or off at run time (tests and the bench compare both); returns the previous setting. */
@@ -97,6 +111,16 @@ export function setNativeConvEnabled(on: boolean): boolean {
   const before = enabled;
   enabled = on;
   return before;
+}
+
+/** Runs fn with the native path switched on or off, restoring the previous setting afterwards. */
+export async function withNativeConv<T>(on: boolean, fn: () => Promise<T> | T): Promise<T> {
+  const before = setNativeConvEnabled(on);
+  try {
+    return await fn();
+  } finally {
+    setNativeConvEnabled(before);
+  }
 }
 
 /** The addon's geometry vector: [B,H,W,Ci, OH,OW,Co, KH,KW, sh,sw, dh,dw, top,left] of an NHWC convolution. */

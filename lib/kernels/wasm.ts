@@ -2,8 +2,8 @@
  * Gradient kernels the stock wasm backend lacks or gets wrong, and its thread set-up.
  * Owned by the training-speed work (issue 6); lib/backend.ts calls both set-up functions before wasm initialises.
  *
- * With the native addon (lib/kernels/native.ts) every convolution and both its gradients run natively on wasm
- * memory. Without it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK
+ * With the native addon (lib/kernels/native.ts) the NHWC convolutions (linear or ReLU, channel bias) and both their
+ * gradients run natively on wasm memory, and so do batch norm and the other kernels marked `native` below. Without it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK
  * `Conv2D` kernel; only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over
  * wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference
  * counts inside a kernel), and free their intermediates with `backend.disposeData`.
@@ -13,7 +13,7 @@ import os = require('node:os');
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, nativeConv, poolGeometry } from './native';
+import { convGeometry, nativeConv, poolGeometry, type NativeConvAddon } from './native';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -59,6 +59,30 @@ function heap(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
+/** The addon, when it is in use and `geometry` has no empty size (the addon rejects those; the wasm path takes them). */
+function nativeFor(geometry: Int32Array): NativeConvAddon | undefined {
+  const addon = nativeConv();
+  return addon && geometry.subarray(0, geometry.length - 2).every((v) => v > 0) ? addon : undefined;
+}
+
+/** A new float32 output filled by `fill`, freed again if filling throws. */
+function nativeOutput(backend: WasmBackendLike, shape: number[], fill: (out: tf.TensorInfo) => void): tf.TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  try {
+    // Views of wasm memory are taken inside `fill`, after makeOutput: growing unshared memory detaches earlier ones.
+    fill(out);
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  }
+  return out;
+}
+
+/** Whether `shape` is a vector along the channels: [C] or [1,...,1,C] (what broadcasting along the last axis means). */
+function isChannelVector(shape: number[], channels: number): boolean {
+  return shape.length > 0 && shape[shape.length - 1] === channels && tf.util.sizeFromShape(shape) === channels;
+}
+
 /** Copies one filter tap [Ci, Co] at `src` of `from` to [Co, Ci] at `dst` of `to` (the input gradient's channel swap). */
 function swapChannels(from: Float32Array, src: number, to: Float32Array, dst: number, Ci: number, Co: number): void {
   for (let ci = 0; ci < Ci; ci++) {
@@ -86,11 +110,11 @@ function validConv(
  * stride and dilation swapped. The result [Ci, KH, KW, Co] is transposed to [KH, KW, Ci, Co].
  */
 export function conv2DBackpropFilterInfo(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
-  const addon = nativeConv();
+  const g = convGeometry(c);
+  const addon = nativeFor(g);
   if (addon) {
-    const out = backend.makeOutput([c.filterHeight, c.filterWidth, c.inChannels, c.outChannels], 'float32');
-    addon.conv2dBackpropFilter(heap(backend, x), heap(backend, dy), heap(backend, out), convGeometry(c));
-    return out;
+    return nativeOutput(backend, [c.filterHeight, c.filterWidth, c.inChannels, c.outChannels], (out) =>
+      addon.conv2dBackpropFilter(heap(backend, x), heap(backend, dy), heap(backend, out), g));
   }
   const [B, H, W, Ci] = x.shape;
   const { outHeight: OH, outWidth: OW, outChannels: Co, filterHeight: KH, filterWidth: KW } = c;
@@ -158,11 +182,11 @@ export function conv2DBackpropFilterInfo(backend: WasmBackendLike, x: tf.TensorI
  * filter flipped in both spatial axes and its channel axes swapped.
  */
 export function conv2DBackpropInputInfo(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
-  const addon = nativeConv();
+  const g = convGeometry(c);
+  const addon = nativeFor(g);
   if (addon) {
-    const out = backend.makeOutput(c.inShape, 'float32');
-    addon.conv2dBackpropInput(heap(backend, dy), heap(backend, filter), heap(backend, out), convGeometry(c));
-    return out;
+    return nativeOutput(backend, c.inShape, (out) =>
+      addon.conv2dBackpropInput(heap(backend, dy), heap(backend, filter), heap(backend, out), g));
   }
   if ((c.strideHeight > 1 || c.strideWidth > 1) && c.dilationHeight === 1 && c.dilationWidth === 1) {
     return conv2DBackpropInputPolyphase(backend, dy, filter, c);
@@ -221,16 +245,17 @@ export function nativeConv2DInfo(
   backend: WasmBackendLike, x: tf.TensorInfo, filter: tf.TensorInfo, c: Conv2DInfo,
   fused: { bias?: tf.TensorInfo; activation?: string } = {},
 ): tf.TensorInfo | undefined {
-  const addon = nativeConv();
+  const g = convGeometry(c);
+  const addon = nativeFor(g);
   const { bias, activation = 'linear' } = fused;
   if (!addon || c.dataFormat !== 'channelsLast' || (activation !== 'linear' && activation !== 'relu')) return undefined;
   if ([x, filter, bias].some((t) => t && t.dtype !== 'float32')) return undefined;
-  if (bias && tf.util.sizeFromShape(bias.shape) !== c.outChannels) return undefined;
-  const out = backend.makeOutput(c.outShape, 'float32');
-  const y = heap(backend, out);
-  addon.conv2d(heap(backend, x), heap(backend, filter), bias ? heap(backend, bias) : null, y, convGeometry(c));
-  if (activation === 'relu') for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
-  return out;
+  if (bias && !isChannelVector(bias.shape, c.outChannels)) return undefined;
+  return nativeOutput(backend, c.outShape, (out) => {
+    const y = heap(backend, out);
+    addon.conv2d(heap(backend, x), heap(backend, filter), bias ? heap(backend, bias) : null, y, g);
+    if (activation === 'relu') for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+  });
 }
 
 /**
@@ -243,12 +268,11 @@ export function nativeReduceLeadingInfo(
   const addon = nativeConv();
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   if (!addon || x.dtype !== 'float32' || axes.length === 0 || axes.some((a, i) => a !== i)) return undefined;
+  if (tf.util.sizeFromShape(x.shape) === 0) return undefined;
   const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-  if (rows === 0) return undefined;
   const rest = x.shape.slice(axes.length);
-  const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
-  addon.sumRows(heap(backend, x), heap(backend, out), mean ? 1 / rows : 1);
-  return out;
+  return nativeOutput(backend, keepDims ? [...axes.map(() => 1), ...rest] : rest, (out) =>
+    addon.sumRows(heap(backend, x), heap(backend, out), mean ? 1 / rows : 1));
 }
 
 const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
@@ -265,13 +289,11 @@ export function nativeBinaryInfo(
   const smallFirst = tf.util.sizeFromShape(a.shape) < tf.util.sizeFromShape(b.shape);
   const [full, small] = smallFirst ? [b, a] : [a, b];
   const channels = full.shape[full.shape.length - 1];
-  const vector = small.shape.length <= full.shape.length && small.shape.length > 0
-    && small.shape[small.shape.length - 1] === channels && tf.util.sizeFromShape(small.shape) === channels;
+  const vector = small.shape.length <= full.shape.length && isChannelVector(small.shape, channels);
   // Same-shape and scalar operands are fast in the stock kernel.
   if (!vector || channels < 2 || tf.util.sizeFromShape(full.shape) === channels) return undefined;
-  const out = backend.makeOutput(full.shape, 'float32');
-  addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst);
-  return out;
+  return nativeOutput(backend, full.shape, (out) =>
+    addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst));
 }
 
 /**
@@ -287,14 +309,13 @@ export function nativeBatchNormInfo(
   const vectors = [stats.mean, stats.variance, stats.offset, stats.scale].filter((t): t is tf.TensorInfo => t !== undefined);
   if (!addon || x.dtype !== 'float32' || x.shape.length === 0 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
   if (vectors.some((t) => t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== channels)) return undefined;
-  // Views of wasm memory are taken after makeOutput: growing the (unshared) memory detaches earlier ones.
-  const out = backend.makeOutput(x.shape, 'float32');
-  const variance = heap(backend, stats.variance);
-  const scale = stats.scale ? heap(backend, stats.scale) : undefined;
-  const factor = Float32Array.from(variance, (v, c) => (scale ? scale[c] : 1) / Math.sqrt(v + epsilon));
-  const offset = stats.offset ? heap(backend, stats.offset) : new Float32Array(channels);
-  addon.normalizeRows(heap(backend, x), heap(backend, stats.mean), factor, offset, heap(backend, out));
-  return out;
+  return nativeOutput(backend, x.shape, (out) => {
+    const variance = heap(backend, stats.variance);
+    const scale = stats.scale ? heap(backend, stats.scale) : undefined;
+    const factor = Float32Array.from(variance, (v, c) => (scale ? scale[c] : 1) / Math.sqrt(v + epsilon));
+    const offset = stats.offset ? heap(backend, stats.offset) : new Float32Array(channels);
+    addon.normalizeRows(heap(backend, x), heap(backend, stats.mean), factor, offset, heap(backend, out));
+  });
 }
 
 /** One axis of the polyphase split: output positions h = s*(u0 + m) + q - pad for m < count, and the taps feeding them. */
@@ -386,12 +407,9 @@ function conv2DBackpropInputPolyphase(backend: WasmBackendLike, dy: tf.TensorInf
 
 /** Max-pool gradient routed to the first maximum of each window, as the `cpu` kernel does (padding never wins). */
 export function maxPoolGradInfo(backend: WasmBackendLike, dy: tf.TensorInfo, x: tf.TensorInfo, c: Conv2DInfo): tf.TensorInfo {
-  const addon = nativeConv();
-  if (addon) {
-    const out = backend.makeOutput(x.shape, 'float32');
-    addon.maxPoolGrad(heap(backend, dy), heap(backend, x), heap(backend, out), poolGeometry(c));
-    return out;
-  }
+  const g = poolGeometry(c);
+  const addon = nativeFor(g);
+  if (addon) return nativeOutput(backend, x.shape, (out) => addon.maxPoolGrad(heap(backend, dy), heap(backend, x), heap(backend, out), g));
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = c;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
   const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = c;
@@ -482,7 +500,15 @@ function nhwcConvInfo(
   return c;
 }
 
-/** The stock kernels that the native forward convolutions fall back to, captured when ours are registered. */
+/** Conv geometry of a forward convolution, in whichever data format its attributes name. */
+function forwardConvInfo(x: tf.TensorInfo, filter: tf.TensorInfo, a: tf.Conv2DAttrs): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations, a.pad, a.dimRoundingMode, false,
+    tf.backend_util.convertConv2DDataFormat(a.dataFormat),
+  );
+}
+
+/** The stock kernels that our native replacements fall back to, captured when ours are registered. */
 const stock = new Map<string, tf.KernelFunc>();
 
 function runStock(name: string, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
@@ -494,21 +520,14 @@ function runStock(name: string, args: Parameters<tf.KernelFunc>[0]): tf.TensorIn
 const kernelFuncs: Record<string, tf.KernelFunc> = {
   Conv2D: (args) => {
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-    const a = args.attrs as unknown as tf.Conv2DAttrs;
-    const c = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations, a.pad, a.dimRoundingMode, false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
+    const c = forwardConvInfo(x, filter, args.attrs as unknown as tf.Conv2DAttrs);
     return nativeConv2DInfo(asBackend(args.backend), x, filter, c) ?? runStock('Conv2D', args);
   },
   FusedConv2D: (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
     const a = args.attrs as unknown as tf.FusedConv2DAttrs;
     if (!x || !filter || preluActivationWeights) return runStock('FusedConv2D', args);
-    const c = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations, a.pad, a.dimRoundingMode, false,
-      tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-    );
+    const c = forwardConvInfo(x, filter, a);
     return nativeConv2DInfo(asBackend(args.backend), x, filter, c, { bias, activation: a.activation }) ?? runStock('FusedConv2D', args);
   },
   ...Object.fromEntries((Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((op) => [op, (args: Parameters<tf.KernelFunc>[0]) => {

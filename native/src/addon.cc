@@ -5,6 +5,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "kernels.h"
 
@@ -98,9 +99,19 @@ class Call {
   const char* error_ = nullptr;
 };
 
-int64_t XLength(const ConvGeometry& g) { return g.B * g.H * g.W * g.Ci; }
-int64_t WLength(const ConvGeometry& g) { return g.K() * g.Co; }
-int64_t YLength(const ConvGeometry& g) { return g.B * g.pixels() * g.Co; }
+// A product of sizes, or -1 (which no array length matches) when it overflows: the checked lengths bound every
+// index the kernels compute.
+int64_t Product(std::initializer_list<int64_t> sizes) {
+  int64_t p = 1;
+  for (int64_t s : sizes) {
+    if (__builtin_mul_overflow(p, s, &p)) return -1;
+  }
+  return p;
+}
+
+int64_t XLength(const ConvGeometry& g) { return Product({g.B, g.H, g.W, g.Ci}); }
+int64_t WLength(const ConvGeometry& g) { return Product({g.KH, g.KW, g.Ci, g.Co}); }
+int64_t YLength(const ConvGeometry& g) { return Product({g.B, g.OH, g.OW, g.Co}); }
 
 napi_value Throw(napi_env env, const char* message) {
   napi_throw_type_error(env, nullptr, message);
@@ -141,9 +152,9 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   Call<PoolGeometry> c(env, info, 3);
   const PoolGeometry& g = c.g;
-  float* dy = c.Array(0, g.B * g.OH * g.OW * g.C);
-  float* x = c.Array(1, g.B * g.H * g.W * g.C);
-  float* dx = c.Array(2, g.B * g.H * g.W * g.C);
+  float* dy = c.Array(0, Product({g.B, g.OH, g.OW, g.C}));
+  float* x = c.Array(1, Product({g.B, g.H, g.W, g.C}));
+  float* dx = c.Array(2, Product({g.B, g.H, g.W, g.C}));
   if (c.Ok()) affect::MaxPoolGrad(g, dy, x, dx);
   return nullptr;
 }
