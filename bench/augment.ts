@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import type { BenchRow, BenchSection } from './types';
 import { AugmentPool, STUDY_AUGMENTATION } from '../lib/data/augment';
 import { type RgbImage, decodeRgb } from '../lib/data/image';
-import { mapLimit } from '../lib/data/scan';
+import { mapLimit, scanImageFolder } from '../lib/data/scan';
 import { synthesizeFaces } from '../lib/data/synth';
 import { timed } from './timing';
 
@@ -26,7 +26,7 @@ export async function benchAugment(): Promise<BenchSection> {
   const inline = new AugmentPool(STUDY_AUGMENTATION, { threads: 0 });
   try {
     await synthesizeFaces({ task: 'affect', out: dir + '/faces', perClass: 8, seed: 1, size: SIZE });
-    const files = fs.readdirSync(dir + '/faces').filter((c) => !c.includes('.')).flatMap((c) => fs.readdirSync(`${dir}/faces/${c}`).map((f) => `${dir}/faces/${c}/${f}`));
+    const files = (await scanImageFolder(dir + '/faces')).entries.map((e) => e.path);
     const images: RgbImage[] = await Promise.all(files.map((f) => decodeRgb(f)));
     const row = (metric: string, n: number, t: { wallS: number; cpuS: number }, target?: number): BenchRow => ({
       metric,

@@ -67,12 +67,10 @@ export async function benchData(): Promise<BenchSection> {
       for await (const b of readBatches(source, order, { imageSize: SIZE, batchSize: 32 })) void b;
     });
     row(`uint8 batch pipeline (readBatches, batch 32, ${SIZE}x${SIZE})`, tb, n);
-    const backend = tf.getBackend();
-    await tf.setBackend('cpu');
+    // On the backend in use (only lib/backend.ts switches backends); the row names it.
     const ds = imageDataset(source, order, { imageSize: SIZE, batchSize: 32, shuffle: true, seed: 1 });
     const tt = await timed(() => ds.forEachAsync(({ xs, ys }) => tf.dispose([xs, ys])), 1);
-    row(`float32 tensor pipeline (imageDataset, batch 32, ${SIZE}x${SIZE}, shuffled)`, tt, n);
-    if (backend && backend !== 'cpu') await tf.setBackend(backend);
+    row(`float32 tensor pipeline (imageDataset, batch 32, ${SIZE}x${SIZE}, shuffled)`, tt, n, undefined, `; backend ${tf.getBackend()}`);
   } finally {
     if (!real) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -8,18 +8,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../lib/backend';
-import { decodeImage } from '../lib/data/image';
+import { loadAll } from '../lib/data/pipeline';
 import { scanImageFolder } from '../lib/data/scan';
+import { folderSource } from '../lib/data/source';
 import { synthesizeFaces } from '../lib/data/synth';
 
 const SIZE = 48;
 
 async function load(root: string, classes?: string[]): Promise<{ x: tf.Tensor4D; y: tf.Tensor1D; classes: string[] }> {
-  const scan = await scanImageFolder(root, { classes });
-  const px = await Promise.all(scan.entries.map((e) => decodeImage(e.path, { size: SIZE })));
-  const flat = new Float32Array(px.length * SIZE * SIZE * 3);
-  px.forEach((p, i) => flat.set(Float32Array.from(p, (v) => v / 255), i * SIZE * SIZE * 3));
-  return { x: tf.tensor4d(flat, [px.length, SIZE, SIZE, 3]), y: tf.tensor1d(scan.entries.map((e) => e.label), 'float32'), classes: scan.classes };
+  const set = await loadAll(folderSource(await scanImageFolder(root, { classes })), undefined, SIZE);
+  const x = tf.tidy(() => tf.tensor4d(set.images, set.shape, 'int32').toFloat().div(255) as tf.Tensor4D);
+  return { x, y: tf.tensor1d(Float32Array.from(set.labels), 'float32'), classes: set.classes };
 }
 
 async function main(): Promise<void> {

@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { decodeImage } from '../lib/data/image';
-import { imagenetLabels, loadImagenetResNet50, resnet50WeightsDir } from '../lib/models';
+import { imagenetLabels, loadImagenetResNet50, resnet50WeightsFile } from '../lib/models';
 
 const samples = process.env.AFFECT_IMAGENET_SAMPLES;
-const cached = fs.existsSync(path.join(resnet50WeightsDir(), 'ResNet50', 'model.json'));
+const cached = fs.existsSync(resnet50WeightsFile());
 const skip = !cached ? 'weights not cached: run `affect weights fetch resnet50-imagenet`' : !samples ? 'AFFECT_IMAGENET_SAMPLES is not set' : false;
 
 // Each photo's acceptable top-1 ImageNet classes (the cat's breed is ambiguous among ImageNet's cat classes).

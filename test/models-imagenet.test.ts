@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  Top, imagenetResNet50, kerasResNet50Name, loadImagenetResNet50, paramCounts, preprocessInput, readNpmResNet50Weights, resnet18, resnet50WeightsDir, setTrainable,
+  Top, imagenetResNet50, kerasResNet50Name, loadImagenetResNet50, paramCounts, preprocessInput, readNpmResNet50Weights, resnet18, resnet50WeightsFile, setTrainable,
   setWeightsByName, withTop, writeKerasH5Weights,
 } from '../lib/models';
 
@@ -82,7 +82,7 @@ test('a frozen backbone stays frozen through a training step: weights and BN sta
   assert.notDeepEqual(await trainMode(backbone), await inferMode(backbone));
 });
 
-const cached = fs.existsSync(path.join(resnet50WeightsDir(), 'ResNet50', 'model.json'));
+const cached = fs.existsSync(resnet50WeightsFile());
 
 test('npm ResNet50 weights: every tensor maps onto the Keras architecture', { skip: !cached && 'weights not cached: run `affect weights fetch resnet50-imagenet`' }, () => {
   const npm = readNpmResNet50Weights();

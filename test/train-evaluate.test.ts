@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { classificationMetrics, compileModel, evaluate, metricsFromConfusion, pyFixed } from '../lib/train';
+import { classificationMetrics, compileModel, evaluate, inferencePass, metricsFromConfusion, pyFixed } from '../lib/train';
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
@@ -79,4 +79,19 @@ test('pyFixed rounds exact ties to even as Python does (toFixed rounds them up)'
     [pyFixed(0.03125, 4), pyFixed(0.96875, 4), pyFixed(0.125, 2), pyFixed(0.375, 2), pyFixed(2.5, 0), pyFixed(0.97843, 4)],
     ['0.0312', '0.9688', '0.12', '0.38', '2', '0.9784'],
   );
+});
+
+test('inferencePass: summed cross-entropy, argmax predictions and labels in batch order; bad batches name the source', async () => {
+  await initBackend('cpu');
+  // A fixed linear softmax model: logits = x, so the probabilities are known.
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2, useBias: false, kernelInitializer: 'identity', activation: 'softmax' })] });
+  const xs = [[2, 0], [0, 1], [1, 3]];
+  const batches = [{ xs: tf.tensor2d(xs.slice(0, 2)), ys: tf.tensor1d([0, 0]) }, { xs: tf.tensor2d(xs.slice(2)), ys: tf.tensor1d([1]) }];
+  const r = await inferencePass(model, () => batches, 'test data');
+  assert.deepEqual(r.predictions, [0, 1, 1]);
+  assert.deepEqual(r.labels, [0, 0, 1]);
+  const nll = (l: number[], k: number) => Math.log(Math.exp(l[0]) + Math.exp(l[1])) - l[k];
+  assert.ok(Math.abs(r.lossSum - (nll(xs[0], 0) + nll(xs[1], 0) + nll(xs[2], 1))) < 1e-5, `loss sum ${r.lossSum}`);
+  await assert.rejects(inferencePass(model, () => [{ xs: tf.zeros([2, 2]), ys: tf.zeros([3]) }], 'test data'), /^Error: test data batch has 2 images but 3 labels$/);
+  model.dispose();
 });

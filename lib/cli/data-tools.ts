@@ -1,5 +1,5 @@
 /** `affect data split | relabel | synth`: the dataset-making tools. */
-import type { CommandSpec, OptionSpec } from './args';
+import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 import { datasplit, formatSplitSummary } from '../data/datasplit';
 import { formatRelabelSummary, relabel } from '../data/relabel';
@@ -7,6 +7,13 @@ import { synthesizeFaces } from '../data/synth';
 
 /** `--output-path` (alias `--output`): split's and relabel's output folder as an option, the original scripts' flag. */
 const OUTPUT_PATH: OptionSpec = { name: 'output-path', type: 'string', description: 'the output folder, as an option (the original script\'s flag)', aliases: ['output'] };
+
+/** The output folder from the <output> argument or --output-path (given once), or undefined when neither is. */
+function outputFolder({ positionals, options }: ParsedArgs): string | undefined {
+  const flag = options['output-path'] as string | undefined;
+  if (positionals[1] && flag && positionals[1] !== flag) throw new UsageError('give the output folder once (argument or --output-path)');
+  return flag ?? positionals[1];
+}
 
 const split: CommandSpec = {
   path: ['data', 'split'],
@@ -31,9 +38,9 @@ const split: CommandSpec = {
     { name: 'on-bad-image', type: 'string', description: 'a non-image file in a class folder', choices: ['skip', 'fail'], default: 'skip' },
     { name: 'in-place', type: 'boolean', description: 'split inside <input> as the original did: moves test images to <input>/test' },
   ],
-  async run({ positionals, options: o }) {
-    const output = (o['output-path'] as string | undefined) ?? positionals[1];
-    if (positionals[1] && o['output-path'] && positionals[1] !== o['output-path']) throw new UsageError('give the output folder once (argument or --output-path)');
+  async run(args) {
+    const { positionals, options: o } = args;
+    const output = outputFolder(args);
     if (o['in-place'] && output) throw new UsageError('--in-place writes into <input>; do not give an output folder');
     if (!o['in-place'] && !output) throw new UsageError('missing argument <output> (or --in-place to split inside <input>)');
     const result = await datasplit({
@@ -70,8 +77,9 @@ const relabelCmd: CommandSpec = {
     { name: 'on-missing', type: 'string', description: 'a labels row whose image does not exist', choices: ['skip', 'fail'], default: 'fail' },
     { name: 'legacy-report', type: 'boolean', description: 'also print how many images the original relabel.py would have lost' },
   ],
-  async run({ positionals, options: o }) {
-    const output = (o['output-path'] as string | undefined) ?? positionals[1];
+  async run(args) {
+    const { positionals, options: o } = args;
+    const output = outputFolder(args);
     if (!output) throw new UsageError('missing argument <output>');
     const result = await relabel({
       input: positionals[0],

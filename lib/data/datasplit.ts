@@ -5,14 +5,13 @@
  * (see outdir.ts: a rerun of the same command resumes).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { AugmentPool, type AugmentSpec, STUDY_AUGMENTATION, compileAugmentation, loadAugmentation } from './augment';
 import { toCsv } from './csv';
 import { type RgbImage, decodeRgb } from './image';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure, writeFileAtomic } from './outdir';
-import { Progress, type ProgressOptions } from './progress';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure, writeFileAtomic, writeUnlessDone } from './outdir';
+import { type ProgressOptions, progressBar } from './progress';
 import { type BadImage, type ImageEntry, type OnBadImage, mapLimit, scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
 import { makeRng, sampleWithReplacement, shuffled } from '../random';
@@ -176,17 +175,16 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
 
   const io = options.io ?? defaultIO;
   const total = p.jobs.reduce((a, j) => a + j.length, 0);
-  const progressOpts = options.progress === true ? {} : options.progress || undefined;
-  const bar = progressOpts ? new Progress('datasplit', total, progressOpts) : undefined;
-  const pool = p.jobs[1].length ? new AugmentPool(spec, { threads: options.threads ?? os.availableParallelism(), source: augSource }) : undefined;
+  const bar = progressBar('datasplit', total, options.progress);
+  const pool = p.jobs[1].length ? new AugmentPool(spec, { threads: options.threads, source: augSource }) : undefined;
   try {
     const [copies, augs] = p.jobs;
-    await runUntilFailure(copies, 8, (job) => runJob(job, output, (dest) => copyOrMove(job, dest, io)).then(() => bar?.tick()));
+    await runUntilFailure(copies, 8, (job) => writeUnlessDone(path.join(output, job.dest), (dest) => copyOrMove(job, dest, io)).then(() => bar?.tick()));
     // Copies of one original run together, so it is decoded once however many copies it gets.
     await runUntilFailure(groupBySource(augs), 8, (group) => {
       let original: Promise<RgbImage> | undefined;
       return runUntilFailure(group, group.length, async (job) => {
-        await runJob(job, output, async (dest) => {
+        await writeUnlessDone(path.join(output, job.dest), async (dest) => {
           original ??= decodeRgb(path.join(output, job.src));
           const img = await pool!.augment(await original, job.seed!);
           const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
@@ -266,18 +264,6 @@ function makePlan(
     }
   }
   return { classes: summary, bad, jobs: [copies, augs], csv };
-}
-
-/** Runs `write(dest)` for a job unless its file is there; errors name the file. */
-async function runJob(job: Job, output: string, write: (dest: string) => Promise<void>): Promise<void> {
-  const dest = path.join(output, job.dest);
-  // Every file is renamed into place when complete, so one under its final name was finished by an earlier run.
-  if (fs.existsSync(dest)) return;
-  try {
-    await write(dest);
-  } catch (e) {
-    throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
-  }
 }
 
 async function copyOrMove(job: Job, dest: string, io: OutputIO): Promise<void> {

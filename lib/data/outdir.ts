@@ -111,8 +111,21 @@ export function copyFileAtomic(src: string, dest: string, io: OutputIO = default
   return atomically(dest, (tmp) => io.copyFile(src, tmp));
 }
 
+/**
+ * Runs `write(dest)` unless `dest` exists: every file is renamed into place when complete, so one under its final name
+ * was finished by an earlier run. Errors name the file.
+ */
+export async function writeUnlessDone(dest: string, write: (dest: string) => Promise<void>): Promise<void> {
+  if (fs.existsSync(dest)) return;
+  try {
+    await write(dest);
+  } catch (e) {
+    throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
+  }
+}
+
 /** Removes temp files left by an interrupted run (only names this module makes: `.<name>.tmp-<pid>`). */
-export function removeTempFiles(dir: string): void {
+function removeTempFiles(dir: string): void {
   if (!fs.existsSync(dir)) return;
   for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, d.name);

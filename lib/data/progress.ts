@@ -8,6 +8,11 @@ export interface ProgressOptions {
   everySeconds?: number;
 }
 
+/** The data tools' `progress` option (true, options, or off) as a Progress, or undefined when off. */
+export function progressBar(label: string, total: number, opt: boolean | ProgressOptions | undefined): Progress | undefined {
+  if (!opt) return undefined;
+  return new Progress(label, total, opt === true ? {} : opt);
+}
 
 export class Progress {
   private done = 0;

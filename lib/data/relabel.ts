@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readCsv } from './csv';
 import { findImageRoot } from './datasplit';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure } from './outdir';
-import { Progress, type ProgressOptions } from './progress';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure, writeUnlessDone } from './outdir';
+import { type ProgressOptions, progressBar } from './progress';
 import { scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
 
@@ -70,18 +70,11 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   const fingerprint = { input, output, labelsFile, onMissing };
   const { plan, resumed } = await beginOutput<RelabelPlan>(output, 'relabel', fingerprint, () => makePlan(input, labelsFile, onMissing));
   const io = options.io ?? defaultIO;
-  const progressOpts = options.progress === true ? {} : options.progress || undefined;
-  const bar = progressOpts ? new Progress('relabel', plan.copies.length, progressOpts) : undefined;
+  const bar = progressBar('relabel', plan.copies.length, options.progress);
   try {
     await runUntilFailure(plan.copies, 8, async (c) => {
-      const dest = path.join(output, c.to);
-      try {
-        // Copies are renamed into place when complete: one under its final name was finished by an earlier run.
-        if (!(await exists(dest))) await copyFileAtomic(path.join(plan.root, c.from), dest, io);
-        bar?.tick();
-      } catch (e) {
-        throw new Error(`writing ${dest} failed: ${(e as Error).message}`);
-      }
+      await writeUnlessDone(path.join(output, c.to), (dest) => copyFileAtomic(path.join(plan.root, c.from), dest, io));
+      bar?.tick();
     });
     // A relabelled synthetic set is synthetic too: keep the marker that says so.
     const marker = path.join(input, SYNTHETIC_MARKER);
@@ -94,8 +87,6 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   const { counts, renamed, missing, unlisted, legacyLost } = plan;
   return { output, resumed, copied: plan.copies.length, counts, renamed, missing, unlisted, legacyLost };
 }
-
-const exists = (p: string) => fs.promises.access(p).then(() => true, () => false);
 
 async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | 'fail'): Promise<RelabelPlan> {
   const root = findImageRoot(input);

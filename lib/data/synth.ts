@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { gaussNoise } from './augment';
-import { beginOutput, finishOutput, isIncomplete, writeFileAtomic } from './outdir';
+import { beginOutput, finishOutput, isIncomplete, writeFileAtomic, writeUnlessDone } from './outdir';
 import { mapLimit } from './scan';
 import { cacheDir } from '../paths';
 import { type Rng, makeRng, normal, randInt, uniform } from '../random';
@@ -149,7 +149,7 @@ async function renderFace(rng: Rng, size: number, task: SynthTask, className: st
   const expr = task === 'affect' ? drawExpression(rng, className) : drawExpression(rng, AFFECT_CLASSES[randInt(rng, AFFECT_CLASSES.length)]);
   const svg = faceSvg(rng, size, expr, task === 'mask' && className === 'WithMask', task === 'mask' && className === 'WithoutMask');
   const { data, info } = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const noisy = gaussNoise({ data: new Uint8Array(data), width: info.width, height: info.height }, rng, 0, uniform(rng, 2, 6));
+  const noisy = gaussNoise({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height }, rng, 0, uniform(rng, 2, 6));
   return sharp(noisy.data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
 }
 
@@ -185,9 +185,7 @@ export async function synthesizeFaces(options: SynthOptions): Promise<SynthResul
   );
   await mapLimit(jobs, Math.max(2, 2 * os.availableParallelism()), async ({ dir, className, i }) => {
     const dest = path.join(out, dir, `${className}_${String(i).padStart(5, '0')}.png`);
-    if (fs.existsSync(dest)) return; // finished by an interrupted earlier run
-    const rng = makeRng(`${seed}:${task}:${dir}:${i}`);
-    await writeFileAtomic(dest, await renderFace(rng, size, task, className));
+    await writeUnlessDone(dest, async (d) => writeFileAtomic(d, await renderFace(makeRng(`${seed}:${task}:${dir}:${i}`), size, task, className)));
   });
   finishOutput(out);
   return { out, files: jobs.length, counts };

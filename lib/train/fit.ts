@@ -38,10 +38,11 @@ export async function* epochBatches(source: BatchSource, epoch: number): AsyncGe
   for await (const b of s as AsyncIterable<Batch> | Iterable<Batch>) yield b;
 }
 
-function checkBatch(b: Batch, what: string): number {
-  if (!b || !(b.xs instanceof tf.Tensor) || !(b.ys instanceof tf.Tensor)) throw new Error(`fit: ${what} must yield {xs, ys} tensors`);
+/** `who` names the source in errors, e.g. 'fit: training data'. */
+function checkBatch(b: Batch, who: string): number {
+  if (!b || !(b.xs instanceof tf.Tensor) || !(b.ys instanceof tf.Tensor)) throw new Error(`${who} must yield {xs, ys} tensors`);
   const n = b.xs.shape[0];
-  if (b.ys.shape[0] !== n) throw new Error(`fit: ${what} batch has ${n} images but ${b.ys.shape[0]} labels`);
+  if (b.ys.shape[0] !== n) throw new Error(`${who} batch has ${n} images but ${b.ys.shape[0]} labels`);
   return n;
 }
 
@@ -57,6 +58,36 @@ export function sparseCrossentropy(labels: tf.Tensor, probs: tf.Tensor): tf.Tens
   });
 }
 
+/** What one inference pass over a batch source gives: the summed per-sample loss and the class indices, in order. */
+export interface InferencePass {
+  lossSum: number;
+  predictions: number[];
+  labels: number[];
+}
+
+/**
+ * Runs `model` (inference mode) once over `source`, one read per batch: [loss sum, predictions..., labels...]
+ * (class indices are exact in float32). `who` prefixes the bad-batch error (e.g. 'fit: validation data').
+ */
+export async function inferencePass(model: tf.LayersModel, source: BatchSource, who: string, epoch = 0, disposeBatches = true): Promise<InferencePass> {
+  const out: InferencePass = { lossSum: 0, predictions: [], labels: [] };
+  for await (const b of epochBatches(source, epoch)) {
+    const k = checkBatch(b, who);
+    const packed = tf.tidy(() => {
+      const probs = model.predict(b.xs) as tf.Tensor;
+      const y = tf.cast(b.ys.reshape([-1]), 'int32');
+      return tf.concat([tf.reshape(tf.sum(sparseCrossentropy(y, probs)), [1]), tf.cast(tf.argMax(probs, -1), 'float32'), tf.cast(y, 'float32')]);
+    });
+    const values = await packed.data();
+    packed.dispose();
+    if (disposeBatches) tf.dispose([b.xs, b.ys]);
+    out.lossSum += values[0];
+    for (let i = 1; i <= k; i++) out.predictions.push(values[i]);
+    for (let i = k + 1; i <= 2 * k; i++) out.labels.push(values[i]);
+  }
+  return out;
+}
+
 /** Sample-weighted mean loss and accuracy of `model` (inference mode) over one pass of `source`. */
 export async function lossAndAccuracy(
   model: tf.LayersModel,
@@ -64,26 +95,10 @@ export async function lossAndAccuracy(
   epoch = 0,
   disposeBatches = true,
 ): Promise<{ loss: number; acc: number }> {
-  let lossSum = 0;
-  let correct = 0;
-  let n = 0;
-  for await (const b of epochBatches(source, epoch)) {
-    const k = checkBatch(b, 'validation data');
-    const sums = tf.tidy(() => {
-      const probs = model.predict(b.xs) as tf.Tensor;
-      const labels = tf.cast(b.ys.reshape([-1]), 'int32');
-      const loss = tf.sum(sparseCrossentropy(labels, probs));
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), labels), 'float32'));
-      return tf.stack([loss, hits]);
-    });
-    const [l, h] = await sums.data();
-    sums.dispose();
-    if (disposeBatches) tf.dispose([b.xs, b.ys]);
-    lossSum += l;
-    correct += h;
-    n += k;
-  }
+  const { lossSum, predictions, labels } = await inferencePass(model, source, 'fit: validation data', epoch, disposeBatches);
+  const n = labels.length;
   if (n === 0) throw new Error('fit: validation data yielded no batches');
+  const correct = labels.reduce((a, t, i) => a + (predictions[i] === t ? 1 : 0), 0);
   const reg = await regularizationPenalty(model);
   return { loss: lossSum / n + reg, acc: correct / n };
 }
@@ -185,7 +200,7 @@ export async function fit(
     let step = 0;
     let brokeOff = false;
     for await (const b of epochBatches(train, epoch)) {
-      const n = checkBatch(b, 'training data');
+      const n = checkBatch(b, 'fit: training data');
       let out: number | number[];
       // tfjs' sparse crossentropy floors its labels, which only works on float32.
       const ys = b.ys.dtype === 'float32' ? b.ys : tf.cast(b.ys, 'float32');

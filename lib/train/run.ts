@@ -204,6 +204,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
   // The finished run has its model and history; its epoch checkpoints were only for resuming.
   fs.rmSync(checkpointDir, { recursive: true, force: true });
   writeReport(path.join(runDir, 'report.html'), cfg, metrics, history, evaluation, data, backend);
+  // compile() was given an optimizer instance, so model.dispose() leaves its slot variables to us.
+  model.optimizer.dispose();
   model.dispose();
 
   log('');
@@ -244,7 +246,11 @@ function readSavedOptions(runDir: string): RunOptions {
 export function capPerClass(indices: readonly number[], labels: ArrayLike<number>, k: number | undefined, seed: string): number[] {
   if (k === undefined) return [...indices];
   const byClass = new Map<number, number[]>();
-  for (const i of indices) byClass.set(labels[i], [...(byClass.get(labels[i]) ?? []), i]);
+  for (const i of indices) {
+    const members = byClass.get(labels[i]);
+    if (members) members.push(i);
+    else byClass.set(labels[i], [i]);
+  }
   const keep = new Set<number>();
   for (const [label, members] of byClass) for (const i of shuffled(makeRng(`${seed}/class-${label}`), members).slice(0, k)) keep.add(i);
   return indices.filter((i) => keep.has(i));

@@ -102,7 +102,7 @@ export interface FitOptions {
   verbose?: 0 | 1;
   progress?: ProgressSink;
   /** Save a checkpoint into `dir` after every epoch (atomically; the previous one is then removed). */
-  checkpoint?: { dir: string; everyEpoch?: true; keep?: number };
+  checkpoint?: { dir: string; keep?: number };
   /** Continue from the latest checkpoint in this directory (weights, optimizer, callbacks, history, epoch). */
   resumeFrom?: string;
   /** Recorded in checkpoints so a resumed run can check it was given the same seed. */

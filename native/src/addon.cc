@@ -129,23 +129,27 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// conv2dBackpropFilter(x, dy, dw, geometry) and conv2dBackpropInput(dy, filter, dx, geometry)
-napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+using LengthOf = int64_t (*)(const ConvGeometry&);
+using GradientKernel = void (*)(const ConvGeometry&, const float*, const float*, float*);
+
+// A gradient call (two inputs, one output, then the geometry), each array's length given by the geometry.
+napi_value GradientCall(napi_env env, napi_callback_info info, LengthOf a, LengthOf b, LengthOf out, GradientKernel kernel) {
   Call<ConvGeometry> c(env, info, 3);
-  float* x = c.Array(0, XLength(c.g));
-  float* dy = c.Array(1, YLength(c.g));
-  float* dw = c.Array(2, WLength(c.g));
-  if (c.Ok()) affect::Conv2DBackpropFilter(c.g, x, dy, dw);
+  float* pa = c.Array(0, a(c.g));
+  float* pb = c.Array(1, b(c.g));
+  float* po = c.Array(2, out(c.g));
+  if (c.Ok()) kernel(c.g, pa, pb, po);
   return nullptr;
 }
 
+// conv2dBackpropFilter(x, dy, dw, geometry)
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  return GradientCall(env, info, XLength, YLength, WLength, affect::Conv2DBackpropFilter);
+}
+
+// conv2dBackpropInput(dy, filter, dx, geometry)
 napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
-  Call<ConvGeometry> c(env, info, 3);
-  float* dy = c.Array(0, YLength(c.g));
-  float* w = c.Array(1, WLength(c.g));
-  float* dx = c.Array(2, XLength(c.g));
-  if (c.Ok()) affect::Conv2DBackpropInput(c.g, dy, w, dx);
-  return nullptr;
+  return GradientCall(env, info, YLength, WLength, XLength, affect::Conv2DBackpropInput);
 }
 
 // maxPoolGrad(dy, x, dx, poolGeometry)
