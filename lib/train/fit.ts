@@ -1,5 +1,5 @@
 /**
- * The epoch loop: trainOnBatch over each epoch's batches, validation, callbacks with Keras' semantics,
+ * The epoch loop: trainStep (Keras' train_on_batch, loss from the logits) over each epoch's batches, validation, callbacks with Keras' semantics,
  * per-epoch checkpoints and resume. Metrics are loss and acc (sparse categorical), averaged over samples
  * as Keras does; validation loss includes the regularisation penalties, as in Keras.
  * Memory: every batch is disposed after use and every intermediate lives in a tidy, so tf.memory() stays
@@ -11,9 +11,13 @@ import { KerasOptimizer, makeOptimizer } from './optimizers';
 import type { OptimizerConfig } from './types';
 import { appendHistory, terminateOnNaN } from './callbacks';
 import { consoleProgress } from './progress';
+import { lossHead, trainStep } from './loss';
 import { disposeCheckpoint, readCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint';
 
-/** Compiles `model` for fit: sparse categorical crossentropy, accuracy, and one of our optimizers. */
+/**
+ * Compiles `model` for fit with one of our optimizers. fit trains with trainStep (Keras' loss: from the logits when the
+ * output is a softmax); the compiled loss and metric serve tfjs's own evaluate/trainOnBatch only.
+ */
 export function compileModel(model: tf.LayersModel, optimizer: KerasOptimizer | OptimizerConfig): KerasOptimizer {
   const opt = optimizer instanceof KerasOptimizer ? optimizer : makeOptimizer(optimizer);
   model.compile({ optimizer: opt, loss: 'sparseCategoricalCrossentropy', metrics: ['acc'] });
@@ -46,18 +50,6 @@ function checkBatch(b: Batch, who: string): number {
   return n;
 }
 
-/**
- * Per-sample sparse categorical crossentropy of probabilities, computed as tfjs' compiled loss does
- * (normalise, clip to [1e-7, 1 - 1e-7], -log), so validation and training losses are comparable.
- */
-export function sparseCrossentropy(labels: tf.Tensor, probs: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => {
-    const p = tf.clipByValue(tf.div(probs, tf.sum(probs, -1, true)), 1e-7, 1 - 1e-7);
-    const picked = tf.sum(tf.mul(tf.oneHot(tf.cast(labels.reshape([-1]), 'int32'), probs.shape[probs.rank - 1] as number), p), -1);
-    return tf.neg(tf.log(picked)) as tf.Tensor1D;
-  });
-}
-
 /** What one inference pass over a batch source gives: the summed per-sample loss and the class indices, in order. */
 export interface InferencePass {
   lossSum: number;
@@ -71,12 +63,13 @@ export interface InferencePass {
  */
 export async function inferencePass(model: tf.LayersModel, source: BatchSource, who: string, epoch = 0, disposeBatches = true): Promise<InferencePass> {
   const out: InferencePass = { lossSum: 0, predictions: [], labels: [] };
+  const head = lossHead(model);
   for await (const b of epochBatches(source, epoch)) {
     const k = checkBatch(b, who);
     const packed = tf.tidy(() => {
-      const probs = model.predict(b.xs) as tf.Tensor;
+      const out = head.forward(b.xs, false);
       const y = tf.cast(b.ys.reshape([-1]), 'int32');
-      return tf.concat([tf.reshape(tf.sum(sparseCrossentropy(y, probs)), [1]), tf.cast(tf.argMax(probs, -1), 'float32'), tf.cast(y, 'float32')]);
+      return tf.concat([tf.reshape(tf.sum(head.perSample(y, out)), [1]), tf.cast(tf.argMax(out, -1), 'float32'), tf.cast(y, 'float32')]);
     });
     const values = await packed.data();
     packed.dispose();
@@ -201,16 +194,13 @@ export async function fit(
     let brokeOff = false;
     for await (const b of epochBatches(train, epoch)) {
       const n = checkBatch(b, 'fit: training data');
-      let out: number | number[];
-      // tfjs' sparse crossentropy floors its labels, which only works on float32.
-      const ys = b.ys.dtype === 'float32' ? b.ys : tf.cast(b.ys, 'float32');
+      let loss: number;
+      let acc: number;
       try {
-        out = await model.trainOnBatch(b.xs, ys);
+        [loss, acc] = await trainStep(model, b.xs, b.ys);
       } finally {
-        if (ys !== b.ys) ys.dispose();
         if (disposeBatches) tf.dispose([b.xs, b.ys]);
       }
-      const [loss, acc] = Array.isArray(out) ? out : [out, NaN];
       lossSum += loss * n;
       accSum += acc * n;
       seen += n;

@@ -5,6 +5,7 @@ export * from './callbacks';
 export * from './progress';
 export * from './checkpoint';
 export * from './fit';
+export * from './loss';
 export * from './evaluate';
 export * from './seeding';
 export * from './feature-cache';

@@ -1,0 +1,144 @@
+/**
+ * Sparse categorical cross-entropy with TF Keras' semantics. Keras notices when a model's output is a softmax and
+ * computes the loss from the pre-softmax logits (log-softmax); tfjs computes it from clipped probabilities, whose
+ * gradient is exactly zero once a wrong prediction saturates (the loss then sticks at -ln(1e-7) = 16.12 per sample
+ * and training dies). The model keeps returning probabilities from predict(); only the loss sees the logits.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
+export interface LossHead {
+  /** True when the loss is computed from the logits feeding the model's softmax. */
+  fromLogits: boolean;
+  /** The tensor the loss reads: logits when fromLogits, else the model's output. */
+  forward(xs: tf.Tensor, training: boolean): tf.Tensor;
+  /** Per-sample loss of `out` (from forward) against integer labels, shape [batch]. */
+  perSample(labels: tf.Tensor, out: tf.Tensor): tf.Tensor1D;
+}
+
+/**
+ * Per-sample sparse categorical cross-entropy of probabilities as Keras computes it for an output that is not a
+ * softmax: clip to [1e-7, 1 - 1e-7], renormalise, -log.
+ */
+export function sparseCrossentropy(labels: tf.Tensor, probs: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const p = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
+    const logP = tf.sub(tf.log(p), tf.log(tf.sum(p, -1, true)));
+    return pickNegative(labels, logP);
+  });
+}
+
+/** Per-sample sparse categorical cross-entropy of logits: logsumexp(z) - z[label], computed stably. */
+export function sparseCrossentropyFromLogits(labels: tf.Tensor, logits: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => pickNegative(labels, tf.logSoftmax(logits)));
+}
+
+function pickNegative(labels: tf.Tensor, logP: tf.Tensor): tf.Tensor1D {
+  const classes = logP.shape[logP.rank - 1] as number;
+  const oneHot = tf.oneHot(tf.cast(tf.reshape(labels, [-1]), 'int32'), classes);
+  return tf.neg(tf.sum(tf.mul(oneHot, logP), -1)) as tf.Tensor1D;
+}
+
+interface LayerLike {
+  getClassName(): string;
+  getConfig(): tf.serialization.ConfigDict;
+  input: tf.SymbolicTensor | tf.SymbolicTensor[];
+  weights: tf.LayerVariable[];
+}
+
+/** 'layer' for a Softmax/Activation('softmax') layer, 'dense' for a Dense with a softmax activation, else undefined. */
+function softmaxKind(layer: LayerLike, rank: number): 'layer' | 'dense' | undefined {
+  const name = layer.getClassName();
+  const cfg = layer.getConfig();
+  if (name === 'Softmax') {
+    // tfjs' Softmax layer defaults to axis 1 (Keras' to -1): both are the class axis of a [batch, classes] output.
+    const axes = ([] as unknown[]).concat(cfg.axis ?? -1);
+    return axes.length === 1 && (axes[0] === -1 || axes[0] === rank - 1) ? 'layer' : undefined;
+  }
+  if (name === 'Activation' && cfg.activation === 'softmax') return 'layer';
+  if (name === 'Dense' && cfg.activation === 'softmax') return 'dense';
+  return undefined;
+}
+
+const heads = new WeakMap<tf.LayersModel, LossHead>();
+
+/**
+ * The loss head of `model` (cached per model). A model with one output whose last layer is a softmax (a Softmax or
+ * Activation('softmax') layer, or a Dense with a softmax activation, at the last axis) gets a head that runs the
+ * model up to the logits and computes the loss from them; any other model gets the probability form.
+ */
+export function lossHead(model: tf.LayersModel): LossHead {
+  const cached = heads.get(model);
+  if (cached) return cached;
+  const head = makeHead(model);
+  heads.set(model, head);
+  return head;
+}
+
+function makeHead(model: tf.LayersModel): LossHead {
+  const probabilityHead: LossHead = {
+    fromLogits: false,
+    forward: (xs, training) => model.apply(xs, { training }) as tf.Tensor,
+    perSample: sparseCrossentropy,
+  };
+  if (model.outputs.length !== 1) return probabilityHead;
+  const last = model.outputs[0].sourceLayer as unknown as LayerLike;
+  const kind = softmaxKind(last, model.outputs[0].shape.length);
+  if (!kind) return probabilityHead;
+  let below: tf.SymbolicTensor;
+  try {
+    const input = last.input;
+    if (Array.isArray(input)) return probabilityHead;
+    below = input;
+  } catch {
+    // A layer called more than once has no single input: use the probabilities.
+    return probabilityHead;
+  }
+  // Shares every layer (and so every weight) with `model`.
+  const trunk = tf.model({ inputs: model.inputs, outputs: below });
+  let forward: LossHead['forward'];
+  if (kind === 'layer') {
+    forward = (xs, training) => trunk.apply(xs, { training }) as tf.Tensor;
+  } else {
+    const cfg = last.getConfig();
+    const [kernel, bias] = last.weights;
+    if (below.shape.length !== 2 || !kernel || (cfg.useBias !== false && !bias)) return probabilityHead;
+    forward = (xs, training) =>
+      tf.tidy(() => {
+        const h = trunk.apply(xs, { training }) as tf.Tensor2D;
+        const z = tf.matMul(h, kernel.read() as tf.Tensor2D);
+        return cfg.useBias === false ? z : tf.add(z, bias.read());
+      });
+  }
+  return { fromLogits: true, forward, perSample: sparseCrossentropyFromLogits };
+}
+
+/**
+ * One training step as Keras' train_on_batch: forward in training mode, mean loss (+ regularisation penalties),
+ * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch.
+ */
+export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Promise<[number, number]> {
+  const optimizer = model.optimizer;
+  if (!optimizer) throw new Error('trainStep: the model is not compiled (use compileModel)');
+  const head = lossHead(model);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let correct: tf.Tensor | undefined;
+  const cost = optimizer.minimize(
+    () => {
+      const out = head.forward(xs, true);
+      const labels = tf.cast(tf.reshape(ys, [-1]), 'int32');
+      let loss: tf.Scalar = tf.mean(head.perSample(labels, out));
+      for (const penalty of model.calculateLosses()) loss = tf.add(loss, penalty);
+      correct = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), labels), 'float32')));
+      return loss;
+    },
+    true,
+    vars,
+  );
+  try {
+    const [loss, acc] = await Promise.all([(cost as tf.Scalar).data(), (correct as tf.Tensor).data()]);
+    return [loss[0], acc[0]];
+  } finally {
+    tf.dispose([cost as tf.Scalar, correct as tf.Tensor]);
+  }
+}
