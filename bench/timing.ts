@@ -1,5 +1,14 @@
 /** Shared timing for benchmark sections. */
 
+/**
+ * `AFFECT_BENCH_SMOKE=1`: every section runs once, on tiny batches and images, to check that the bench works; its
+ * figures mean nothing and no results file is written.
+ */
+export const SMOKE = process.env.AFFECT_BENCH_SMOKE === '1';
+
+/** Timed repeats of each figure (medians of 3; 1 in smoke mode). */
+export const REPEATS = SMOKE ? 1 : 3;
+
 export interface Timing {
   wallS: number;
   cpuS: number;
@@ -8,7 +17,7 @@ export interface Timing {
 }
 
 /** Runs `fn` `repeats` times and keeps the median run (other jobs share the cores, so single runs are noisy). */
-export async function timed(fn: () => Promise<unknown>, repeats = 3): Promise<Timing> {
+export async function timed(fn: () => Promise<unknown>, repeats = REPEATS): Promise<Timing> {
   return (await timedAlternating([fn], repeats))[0];
 }
 
@@ -16,7 +25,7 @@ export async function timed(fn: () => Promise<unknown>, repeats = 3): Promise<Ti
  * Runs each of `fns` in turn, `repeats` rounds, and keeps each one's median run: alternating them means that load
  * from other jobs drifting during the measurement does not favour any of them.
  */
-export async function timedAlternating(fns: (() => Promise<unknown>)[], repeats = 3): Promise<Timing[]> {
+export async function timedAlternating(fns: (() => Promise<unknown>)[], repeats = REPEATS): Promise<Timing[]> {
   const runs = fns.map(() => [] as { wallS: number; cpuS: number }[]);
   for (let r = 0; r < repeats; r++) {
     for (const [i, fn] of fns.entries()) {

@@ -1,8 +1,11 @@
-"""PyTorch peer of bench/training.ts: torchvision ResNet-18/50, 96x96, batch 32, 2 threads.
+"""PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision, timed as the
+TypeScript bench times it (one untimed warm-up, then the median of a few repeats).
 
-Prints one JSON object: {"torch": version, "threads": n, "rows": [{"net", "mode", "images_per_s", "runs_s", "flops_per_image"}]}.
-Run by bench/main.ts with Debian's /usr/bin/python3 when python3-torch is installed; installs nothing.
-Timing as in the TypeScript bench: one untimed warm-up, then the median of a few repeats.
+Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "models": [...]} that bench/main.ts writes from
+the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top ("dense", "vgg",
+"pretrained"), frozen, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's config).
+Prints one JSON object: {"torch": version, "threads": n, "rows": [{"net", "mode", "batch", "images_per_s", "runs_s",
+"flops_per_image"}]}. Run with Debian's /usr/bin/python3 where python3-torch is installed; installs nothing.
 """
 import json
 import statistics
@@ -11,75 +14,137 @@ import time
 
 import torch
 import torchvision
+from torch import nn
 
-SIZE = 96
-BATCH = 32
-CLASSES = 7
-REPEATS = 3
+BACKBONES = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+    "resnet101": torchvision.models.resnet101,
+    "resnet152": torchvision.models.resnet152,
+    "resnet50-imagenet": torchvision.models.resnet50,
+}
+
+# lib/models' tops: hidden Dense layers (units, dropout after), then Dense(classes); "dense" is the ResNet's own head.
+TOPS = {"dense": [], "vgg": [(4096, 0.5), (4096, 0.5)], "pretrained": [(2048, 0.5), (512, 0.2)]}
 
 
-def timed(fn):
+def timed(fn, repeats):
     fn()
     runs = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - t0)
     return statistics.median(runs), runs
 
 
-def forward_flops(model, x):
-    """FLOPs per image of every Conv2d and Linear (multiply + add = 2), counted as bench/training.ts does."""
+def build(spec):
+    """The model and its backbone: a torchvision ResNet's features (global average pooling, or flattened with
+    `flatten`), Dropout(dropout) when set, then the top's layers."""
+    backbone = BACKBONES[spec["arch"]]()
+    if spec["channels"] != 3:
+        backbone.conv1 = nn.Conv2d(spec["channels"], 64, kernel_size=7, stride=2, padding=3, bias=False)
+    backbone.fc = nn.Identity()
+    if spec["flatten"]:
+        backbone.avgpool = nn.Identity()  # torchvision flattens after avgpool
+    with torch.no_grad():
+        features = backbone.eval()(torch.zeros(1, spec["channels"], spec["size"], spec["size"])).shape[1]
+    layers = [backbone] + ([nn.Dropout(spec["dropout"])] if spec["dropout"] else [])
+    for units, dropout in TOPS[spec["top"]]:
+        layers += [nn.Linear(features, units), nn.ReLU(), nn.Dropout(dropout)]
+        features = units
+    layers.append(nn.Linear(features, spec["classes"]))
+    return nn.Sequential(*layers), backbone
+
+
+def flops(model, x):
+    """FLOPs per image counted as bench/training.ts counts them (multiply + add = 2): forward = every Conv2d and
+    Linear; a training step adds the weight gradient of each trainable one and the input gradient of each one after
+    the first trainable one, in execution order."""
     counts = []
 
     def hook(module, _inputs, out):
-        if isinstance(module, torch.nn.Conv2d):
+        if isinstance(module, nn.Conv2d):
             per_out = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
         else:
             per_out = module.in_features
-        counts.append(2 * out[0].numel() * per_out)
+        trainable = any(p.requires_grad for p in module.parameters())
+        counts.append((2 * out[0].numel() * per_out, trainable))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     with torch.no_grad():
         model(x[:1])
     for h in handles:
         h.remove()
-    # A training step adds the weight gradient of each layer and the input gradient of all but the first.
-    return sum(counts), 3 * sum(counts) - counts[0]
+    forward = sum(f for f, _ in counts)
+    gradients = 0
+    below_trainable = False
+    for f, trainable in counts:
+        if below_trainable:
+            gradients += f
+        if trainable:
+            gradients += f
+            below_trainable = True
+    return forward, forward + gradients
+
+
+def optimizer(model, o, l2):
+    """lib/train's optimizer, epsilon 1e-7 as Keras. Keras' L2 (l2 * the sum of squared kernels, in the loss) is weight
+    decay 2 * l2 on the convolution and dense kernels for SGD and Adam; Keras' AdamW decay is torch's AdamW's (no
+    trial combines it with L2)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    betas = (o.get("beta1", 0.9), o.get("beta2", 0.999))
+    eps = o.get("epsilon", 1e-7)
+    if o["kind"] == "adamw":
+        return torch.optim.AdamW(params, lr=o["lr"], betas=betas, eps=eps, weight_decay=o.get("weightDecay", 0.004))
+    kernels = [m.weight for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.requires_grad]
+    ids = {id(p) for p in kernels}
+    groups = [{"params": kernels, "weight_decay": 2 * l2}, {"params": [p for p in params if id(p) not in ids], "weight_decay": 0}]
+    if o["kind"] == "sgd":
+        return torch.optim.SGD(groups, lr=o["lr"], momentum=o.get("momentum", 0), nesterov=o.get("nesterov", False))
+    return torch.optim.Adam(groups, lr=o["lr"], betas=betas, eps=eps)
 
 
 def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    threads = int(sys.argv[1])
+    spec = json.loads(sys.argv[2])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rows = []
-    for name, build in (("ResNet-18", torchvision.models.resnet18), ("ResNet-50", torchvision.models.resnet50)):
+    for s in spec["models"]:
+        model, backbone = build(s)
+        if s["frozen"]:
+            for p in backbone.parameters():
+                p.requires_grad = False
         # channels_last was the fastest layout on these CPUs (shared/spec/perf-notes.md).
-        model = build(num_classes=CLASSES).to(memory_format=torch.channels_last)
-        x = torch.rand(BATCH, 3, SIZE, SIZE).to(memory_format=torch.channels_last)
-        y = torch.randint(0, CLASSES, (BATCH,))
-
+        model = model.to(memory_format=torch.channels_last)
+        x = torch.rand(s["batch"], s["channels"], s["size"], s["size"]).mul(255).to(memory_format=torch.channels_last)
+        y = torch.randint(0, s["classes"], (s["batch"],))
         model.eval()
-        flops = dict(zip(("forward", "training"), forward_flops(model, x)))
+        forward_flops, training_flops = flops(model, x)
 
         def forward():
             with torch.no_grad():
                 model(x)
 
-        s, runs = timed(forward)
-        rows.append({"net": name, "mode": "forward", "images_per_s": BATCH / s, "runs_s": runs, "flops_per_image": flops["forward"]})
+        sec, runs = timed(forward, spec["repeats"])
+        rows.append({"net": s["name"], "mode": "forward", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": forward_flops})
 
         model.train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
+        if s["frozen"]:
+            backbone.eval()  # a frozen backbone's batch norm runs in inference mode, as Keras' (and lib/models') does
+        opt = optimizer(model, s["optimizer"], s["l2"])
+        loss_fn = nn.CrossEntropyLoss()
 
         def step():
             opt.zero_grad()
             loss_fn(model(x), y).backward()
             opt.step()
 
-        s, runs = timed(step)
-        rows.append({"net": name, "mode": "training", "images_per_s": BATCH / s, "runs_s": runs, "flops_per_image": flops["training"]})
+        sec, runs = timed(step, spec["repeats"])
+        rows.append({"net": s["name"], "mode": "training", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": training_flops})
+        del model, backbone, opt
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))
 
 

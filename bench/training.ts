@@ -1,43 +1,80 @@
 /**
- * Training-speed benchmark (issue 6): forward and training images/s of ResNet-18/50 at 96x96 batch 32 per backend,
- * GFLOP/s from the layer shapes, the native convolution addon's status and its speed-up over wasm's own kernels,
- * a kernel profile of one wasm training step (where each kernel computes is flagged), and the frozen-backbone
- * feature cache against the uncached path.
+ * Training-speed benchmark (issues 6 and 13), on what the experiments train: each experiment's default trial model at
+ * its published input size and batch, built by lib/models' registry as the runner builds it (random weights), timed
+ * for one forward pass and one training step (lib/train's trainStep with the trial's optimizer) per backend, with
+ * GFLOP/s from the layer shapes. On wasm also: the native addon's status and speed-up over wasm's own kernels,
+ * per-kernel profiles of one training step of ResNet-18 (experiment 1) and of ResNet-18 + VGG top (experiments 3 and
+ * 5), that model with native against wasm matrix products, and the frozen-backbone feature cache against the uncached
+ * path. Every backend that trains also gets the projected wall time of each experiment's full-scale default trial.
  * Other jobs may share the cores: every figure is the median of a few timed repeats after a warm-up.
- * Run alone (`node dist/bench/training.js wasm-resnet18`) it prints one section as JSON: bench/main.ts uses that
- * to measure the single-threaded build in a child process (wasm's and OpenBLAS's thread counts are fixed once they
- * initialise).
+ * Run alone (`node dist/bench/training.js`) it prints experiment 1's wasm section as JSON: bench/main.ts uses that to
+ * measure thread counts in child processes (wasm's and OpenBLAS's are fixed once they initialise).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
-import { timed, timedAlternating, type Timing } from './timing';
+import { REPEATS, SMOKE, timed, timedAlternating, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
-import { WASM_TRAINING_KERNELS } from '../lib/kernels/wasm';
-import { loadNativeConv, nativeConv, withNativeConv } from '../lib/kernels/native';
+import { findManifest } from '../lib/data/manifest';
+import { validationSplit } from '../lib/data/pipeline';
+import { EXPERIMENTS, describeModel, getTrial, type Experiment, type Trial } from '../lib/experiments';
+import { WASM_TRAINING_KERNELS, takeStockFallbacks } from '../lib/kernels/wasm';
+import { loadNativeConv, nativeConv, nativeOptimizer, setNativeMatMulEnabled, withNativeConv } from '../lib/kernels/native';
+import { buildModel } from '../lib/models/registry';
 import { resnet } from '../lib/models/resnet';
+import { compileModel, trainStep } from '../lib/train';
 import { cacheFeatures, splitAtTop } from '../lib/train/feature-cache';
 
-export const IMAGE_SIZE = 96;
-export const BATCH = 32;
-const CLASSES = 7;
-const REPEATS = 3;
+/** One model the bench times: the default trial of one or more experiments (3 and 5 train the same model). */
+export interface BenchModel {
+  /** The trial's model as experiments describe it, with the experiments' numbers, e.g. 'resnet18 + vgg top (exp 3, 5)'. */
+  name: string;
+  /** The first experiment's default trial: the others differ at most in their classes (the last layer's width). */
+  trial: Trial;
+  classes: number;
+  /** Input side, batch size and image channels: the trial's (in smoke mode 32x32 images in batches of 2). */
+  size: number;
+  batch: number;
+  channels: number;
+  /** Every experiment whose default trial trains this model, for the projected run times. */
+  uses: { experiment: Experiment; trial: Trial }[];
+}
 
-export type NetName = 'ResNet-18' | 'ResNet-50';
-const DEPTH: Record<NetName, 18 | 50> = { 'ResNet-18': 18, 'ResNet-50': 50 };
+/** The experiments' default trials, one entry per distinct model, optimizer, input size and batch, in experiment order. */
+export function benchModels(): BenchModel[] {
+  const byKey = new Map<string, BenchModel>();
+  for (const experiment of EXPERIMENTS) {
+    const { trial } = getTrial(experiment);
+    const channels = trial.data.grayscale ? 1 : 3;
+    const key = JSON.stringify([trial.model, trial.optimizer, trial.imageSize, trial.batchSize, channels]);
+    const found = byKey.get(key);
+    if (found) found.uses.push({ experiment, trial });
+    else {
+      const classes = findManifest(trial.data.dataset).classes.length;
+      const [size, batch] = SMOKE ? [32, 2] : [trial.imageSize, trial.batchSize];
+      byKey.set(key, { name: '', trial, classes, size, batch, channels, uses: [{ experiment, trial }] });
+    }
+  }
+  const models = [...byKey.values()];
+  for (const m of models) m.name = `${describeModel(m.trial.model)} (exp ${m.uses.map((u) => u.experiment.number).join(', ')})`;
+  return models;
+}
 
-/** The study's ResNet (valid stem, Rescaling, Dense + Softmax) with `CLASSES` outputs. */
-function buildNet(net: NetName): tf.LayersModel {
-  return resnet(DEPTH[net], { inputShape: [IMAGE_SIZE, IMAGE_SIZE, 3], normalize: true, outputUnits: CLASSES });
+/** The trial's model as the runner builds it (lib/models' buildModel), with random weights. */
+async function buildBenchModel(m: BenchModel): Promise<tf.LayersModel> {
+  const { name, top, ...options } = m.trial.model;
+  return buildModel(name, { ...options, inputShape: [m.size, m.size, m.channels], outputUnits: m.classes, top, weights: 'random' });
 }
 
 /**
- * FLOPs per image counted from the layer shapes (multiply + add = 2): forward = every Conv2D and Dense;
- * a training step adds the weight gradient of each (as many FLOPs as its forward) and the input gradient of each
- * but the first (the image needs none). Batch norm, pooling and the optimizer are left out (memory-bound, small).
+ * FLOPs per image counted from the layer shapes (multiply + add = 2): forward = every Conv2D and Dense; a training
+ * step adds the weight gradient of each trainable one (as many FLOPs as its forward) and the input gradient of each
+ * one after the first trainable one (nothing below that needs a gradient: the image, a frozen backbone). Batch norm,
+ * pooling and the optimizer are left out (memory-bound, small). bench/torch_bench.py counts the same way.
  */
 export function modelFlops(model: tf.LayersModel): { forward: number; training: number } {
   let forward = 0;
-  let first = 0;
+  let gradients = 0;
+  let belowTrainable = false;
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     if (cls !== 'Conv2D' && cls !== 'Dense') continue;
@@ -45,10 +82,14 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
     const out = layer.outputShape as (number | null)[];
     const positions = cls === 'Conv2D' ? (out[1] as number) * (out[2] as number) : 1;
     const f = 2 * positions * kernel.reduce((a, b) => a * b, 1);
-    if (forward === 0) first = f;
     forward += f;
+    if (belowTrainable) gradients += f;
+    if (layer.trainableWeights.length > 0) {
+      gradients += f;
+      belowTrainable = true;
+    }
   }
-  return { forward, training: 3 * forward - first };
+  return { forward, training: forward + gradients };
 }
 
 /** `timedAlternating` (medians of `repeats`) after one untimed warm-up of each, which builds XNNPACK operators etc. */
@@ -57,10 +98,11 @@ async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promis
   return timedAlternating(fns, repeats);
 }
 
-function randomBatch(n: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
+/** `n` of `m`'s images (0-255, as the pipeline feeds them) and class indices, as trainStep takes them. */
+function randomBatch(m: BenchModel, n = m.batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => ({
-    x: tf.randomUniform([n, IMAGE_SIZE, IMAGE_SIZE, 3], 0, 255, 'float32', 1) as tf.Tensor4D,
-    y: tf.oneHot(tf.randomUniform([n], 0, CLASSES, 'int32', 2) as tf.Tensor1D, CLASSES) as tf.Tensor2D,
+    x: tf.randomUniform([n, m.size, m.size, m.channels], 0, 255, 'float32', 1) as tf.Tensor4D,
+    y: tf.randomUniform([n], 0, m.classes, 'int32', 2) as tf.Tensor1D,
   }));
 }
 
@@ -68,8 +110,8 @@ const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(2)).join('/')
 
 type Mode = 'forward' | 'training';
 
-/** One forward pass (inference) or training step (trainOnBatch, Adam) of `model` on the batch `x`, `y`. */
-function stepFn(mode: Mode, model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D): () => Promise<void> {
+/** One forward pass (inference) or training step (trainStep with the trial's optimizer) of `model` on `x`, `y`. */
+function stepFn(mode: Mode, model: tf.LayersModel, trial: Trial, x: tf.Tensor4D, y: tf.Tensor1D): () => Promise<void> {
   if (mode === 'forward') {
     return async () => {
       const p = model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor;
@@ -78,14 +120,14 @@ function stepFn(mode: Mode, model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor2
     };
   }
   // Compiled once: a second compile would leave the first optimizer's moments in memory.
-  if (!model.optimizer) model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  if (!model.optimizer) compileModel(model, trial.optimizer);
   return async () => {
-    await model.trainOnBatch(x, y);
+    await trainStep(model, x, y);
   };
 }
 
 /** The images/s and GFLOP/s rows of one timed mode. */
-function rateRows(net: NetName, mode: Mode, label: string, batch: number, t: Timing, flops: number, target?: number): BenchRow[] {
+function rateRows(net: string, mode: Mode, label: string, batch: number, t: Timing, flops: number, target?: number): BenchRow[] {
   const ips = batch / t.wallS;
   return [
     { metric: `${net} ${mode}, ${label} batch ${batch}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
@@ -93,13 +135,22 @@ function rateRows(net: NetName, mode: Mode, label: string, batch: number, t: Tim
   ];
 }
 
-/** Forward or training images/s and GFLOP/s of one net on the current backend. */
-async function modeRows(net: NetName, model: tf.LayersModel, mode: Mode, batch: number, label: string, target?: number): Promise<BenchRow[]> {
-  const { x, y } = randomBatch(batch);
-  // ResNet-50 steps are long: two timed repeats (the slower is reported) keep the whole bench within minutes.
-  const [t] = await timeWarm([stepFn(mode, model, x, y)], mode === 'training' && net === 'ResNet-50' ? 2 : REPEATS);
+/** The images/s row of `net` and `mode` in a training section, if measured. */
+export function findRate(section: BenchSection | undefined, net: string, mode: Mode): BenchRow | undefined {
+  return section?.rows.find((r) => r.unit === 'images/s' && r.metric.startsWith(`${net} ${mode}, `));
+}
+
+/** The GFLOP/s row of `net` and `mode` in a training section, if measured. */
+export function findGflops(section: BenchSection | undefined, net: string, mode: Mode): BenchRow | undefined {
+  return section?.rows.find((r) => r.unit === 'GFLOP/s' && r.metric.startsWith(`${net} ${mode} GFLOP/s, `));
+}
+
+/** Forward or training images/s and GFLOP/s of one model on the current backend. */
+async function modeRows(m: BenchModel, model: tf.LayersModel, mode: Mode, batch: number, label: string, target?: number): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(m, batch);
+  const [t] = await timeWarm([stepFn(mode, model, m.trial, x, y)]);
   tf.dispose([x, y]);
-  return rateRows(net, mode, label, batch, t, modelFlops(model)[mode], target);
+  return rateRows(m.name, mode, label, batch, t, modelFlops(model)[mode], target);
 }
 
 interface KernelTime {
@@ -152,26 +203,49 @@ function computedWhere(): Map<string, string> {
   return where;
 }
 
-/** Where one wasm training step spends its time: the top kernels, all kernels against the step's wall time, JS kernels. */
-async function profileRows(net: NetName, model: tf.LayersModel): Promise<BenchRow[]> {
-  const { x, y } = randomBatch(BATCH);
+/**
+ * Where one wasm training step spends its time: the top kernels, the optimizer's update, all kernels against the
+ * step's wall time, JS kernels.
+ */
+async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(m);
+  if (!model.optimizer) compileModel(model, m.trial.optimizer);
+  const optimizer = model.optimizer;
+  const apply = optimizer.applyGradients;
+  let updateMs = 0;
+  optimizer.applyGradients = (grads) => {
+    const t0 = performance.now();
+    apply.call(optimizer, grads);
+    updateMs += performance.now() - t0;
+  };
+  takeStockFallbacks();
   const { wallS, kernels } = await timeKernels(async () => {
-    await model.trainOnBatch(x, y);
+    await trainStep(model, x, y);
+  }).finally(() => {
+    optimizer.applyGradients = apply;
   });
+  const fallbacks = takeStockFallbacks();
   tf.dispose([x, y]);
   const where = computedWhere();
-  const step = `${net} training step (one, profiled)`;
+  const step = `${m.name} training step (one, profiled)`;
   const top = [...kernels.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 8);
   const rows: BenchRow[] = top.map(([name, k]) => ({
     metric: `${step}, kernel ${name}`,
     value: k.ms,
     unit: 'ms/step',
-    notes: [`${k.calls} calls`, where.get(name)].filter(Boolean).join(', '),
+    notes: [`${k.calls} calls`, where.get(name), fallbacks.has(name) && `${fallbacks.get(name)} of them on the stock kernel`].filter(Boolean).join(', '),
   }));
   const all = [...kernels.values()];
   const kernelMs = all.reduce((a, k) => a + k.ms, 0);
   const wallMs = wallS * 1000;
+  const fused = nativeOptimizer() !== undefined;
   rows.push(
+    {
+      metric: `${step}, optimizer update`,
+      value: updateMs,
+      unit: 'ms/step',
+      notes: fused ? 'fused native update (outside kernels)' : 'tfjs ops (their kernels are counted in the kernel rows too)',
+    },
     { metric: `${step}, wall time`, value: wallMs, unit: 'ms/step' },
     {
       metric: `${step}, all kernels`,
@@ -179,10 +253,15 @@ async function profileRows(net: NetName, model: tf.LayersModel): Promise<BenchRo
       unit: 'ms/step',
       notes: `${((100 * kernelMs) / wallMs).toFixed(0)}% of the wall time, ${all.reduce((a, k) => a + k.calls, 0)} calls`,
     },
-    { metric: `${step}, outside kernels`, value: wallMs - kernelMs, unit: 'ms/step', notes: 'framework: autograd tape, bookkeeping, layers and optimizer JS' },
+    {
+      metric: `${step}, outside kernels`,
+      value: wallMs - kernelMs,
+      unit: 'ms/step',
+      notes: `framework: autograd tape, bookkeeping, layers JS${fused ? ', and the fused optimizer update' : ''}`,
+    },
   );
   const jsUsed = [...kernels.keys()].filter((n) => where.get(n) === 'JS (slow path)');
-  rows.push({ metric: `kernels on a JS (slow) path in a ${net} step`, value: jsUsed.length, unit: 'kernels', notes: jsUsed.join(', ') || 'none' });
+  rows.push({ metric: `kernels on a JS (slow) path in a ${m.name} step`, value: jsUsed.length, unit: 'kernels', notes: jsUsed.join(', ') || 'none' });
   return rows;
 }
 
@@ -194,20 +273,20 @@ function noteNativeStatus(section: BenchSection): void {
 }
 
 /**
- * Forward and training images/s of `net` with the native addon switched off, and the addon's speed-up: each mode
+ * Forward and training images/s of `m` with the native addon switched off, and the addon's speed-up: each mode
  * alternates runs with and without the addon, so that load from other jobs does not favour either.
  */
-async function nativeOffRows(net: NetName, model: tf.LayersModel, label: string): Promise<BenchRow[]> {
-  const { x, y } = randomBatch(BATCH);
+async function nativeOffRows(m: BenchModel, model: tf.LayersModel, label: string): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(m);
   const flops = modelFlops(model);
   const rows: BenchRow[] = [];
   const speedUps: BenchRow[] = [];
   for (const mode of ['forward', 'training'] as const) {
-    const step = stepFn(mode, model, x, y);
+    const step = stepFn(mode, model, m.trial, x, y);
     const [on, off] = await timeWarm([step, () => withNativeConv(false, step)]);
-    rows.push(...rateRows(net, mode, label, BATCH, off, flops[mode]));
+    rows.push(...rateRows(m.name, mode, label, m.batch, off, flops[mode]));
     speedUps.push({
-      metric: `${net} ${mode} speed-up, native convolutions vs wasm kernels only`,
+      metric: `${m.name} ${mode} speed-up, native addon vs wasm kernels only`,
       value: off.wallS / on.wallS,
       unit: 'x',
       notes: `alternating runs; native ${spread(on.all)}`,
@@ -217,41 +296,70 @@ async function nativeOffRows(net: NetName, model: tf.LayersModel, label: string)
   return [...rows, ...speedUps];
 }
 
-/** The frozen-backbone feature cache against running the backbone every epoch (ResNet-18 backbone, Dense top). */
+/**
+ * Training images/s of the VGG-top model (flattened ResNet-18 + Dense 4096 x2 on 4608 features) with the native
+ * matrix products and with wasm's own, convolutions native in both; alternating runs, as nativeOffRows.
+ */
+async function matMulRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRow[]> {
+  const { x, y } = randomBatch(m);
+  const step = stepFn('training', model, m.trial, x, y);
+  const wasmMatMul = async () => {
+    const before = setNativeMatMulEnabled(false);
+    try {
+      await step();
+    } finally {
+      setNativeMatMulEnabled(before);
+    }
+  };
+  const [on, off] = await timeWarm([step, wasmMatMul]);
+  tf.dispose([x, y]);
+  const net = `${m.name} training, batch ${m.batch}`;
+  return [
+    { metric: `${net}, native matrix products`, value: m.batch / on.wallS, unit: 'images/s', notes: spread(on.all) },
+    { metric: `${net}, wasm matrix products`, value: m.batch / off.wallS, unit: 'images/s', notes: spread(off.all) },
+    { metric: `${net}, speed-up of native matrix products`, value: off.wallS / on.wallS, unit: 'x', notes: 'alternating runs' },
+  ];
+}
+
+/** The frozen-backbone feature cache against running the backbone every epoch (the study's ResNet-18 backbone, Dense top). */
 async function featureCacheRows(): Promise<BenchRow[]> {
-  const n = 2 * BATCH;
+  const batch = SMOKE ? 2 : 32;
+  const n = 2 * batch;
   const epochs = 3;
-  const model = buildNet('ResNet-18');
+  const s = SMOKE ? 32 : 96;
+  const model = resnet(18, { inputShape: [s, s, 3], normalize: true, outputUnits: 8 });
   const { backbone, top } = splitAtTop(model);
   backbone.trainable = false;
-  top.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-  const { x, y } = randomBatch(n);
+  compileModel(top, { kind: 'adam', lr: 1e-3 });
+  const x = tf.randomUniform([n, s, s, 3], 0, 255, 'float32', 1);
+  const y = tf.randomUniform([n], 0, 8, 'int32', 2);
   const t0 = performance.now();
   for (let e = 0; e < epochs; e++) {
-    for (let i = 0; i < n; i += BATCH) {
-      const xb = x.slice(i, BATCH);
-      const yb = y.slice(i, BATCH);
+    for (let i = 0; i < n; i += batch) {
+      const xb = x.slice(i, batch);
+      const yb = y.slice(i, batch);
       const f = backbone.predict(xb) as tf.Tensor;
-      await top.trainOnBatch(f, yb);
+      await trainStep(top, f, yb);
       tf.dispose([xb, yb, f]);
     }
   }
   const uncached = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  const cache = await cacheFeatures(backbone, x, { batchSize: BATCH });
+  const cache = await cacheFeatures(backbone, x, { batchSize: batch });
   for (let e = 0; e < epochs; e++) {
-    for (let i = 0; i < n; i += BATCH) {
-      const fb = cache.batch(i, BATCH);
-      const yb = y.slice(i, BATCH);
-      await top.trainOnBatch(fb, yb);
+    for (let i = 0; i < n; i += batch) {
+      const fb = cache.batch(i, batch);
+      const yb = y.slice(i, batch);
+      await trainStep(top, fb, yb);
       tf.dispose([fb, yb]);
     }
   }
   const cached = (performance.now() - t1) / 1000;
   tf.dispose([x, y]);
   cache.dispose();
+  top.optimizer.dispose();
   model.dispose();
-  const notes = `${n} images, ${epochs} epochs, batch ${BATCH}`;
+  const notes = `${n} images, ${epochs} epochs, batch ${batch}`;
   return [
     { metric: 'frozen ResNet-18 + Dense top, uncached', value: (n * epochs) / uncached, unit: 'images/s', notes },
     { metric: 'frozen ResNet-18 + Dense top, feature cache', value: (n * epochs) / cached, unit: 'images/s', notes: `${notes}, includes computing the cache` },
@@ -259,26 +367,79 @@ async function featureCacheRows(): Promise<BenchRow[]> {
   ];
 }
 
+/**
+ * The images a full-scale run of `t` trains and validates on each epoch, from its manifest's counts: where the set has
+ * no validation split, validation is carved from train as the runner carves it.
+ */
+function trialImages(t: Trial): { train: number; validation: number } {
+  const splits = findManifest(t.data.dataset).splits;
+  const total = (re: RegExp) => splits.find((s) => re.test(s.name))?.total;
+  const train = total(/^train$/i);
+  if (train === undefined) throw new Error(`manifest ${t.data.dataset} gives no train count`);
+  const validation = total(/^validation$/i);
+  if (validation !== undefined) return { train, validation };
+  const split = validationSplit(train, { fraction: t.data.validationFraction, seed: 0 });
+  return { train: split.train.length, validation: split.validation.length };
+}
+
+/** Issue 13's target: the full face-mask trial (experiment 5) in under 45 minutes on 2 cores. */
+const FACE_MASK_TARGET_H = 0.75;
+
+/**
+ * The projected wall time of each experiment's full-scale default trial from this section's rates: epochs x (train
+ * images / training rate + validation images / forward rate), with the published epochs run (else the trial's limit).
+ */
+function projectionRows(models: BenchModel[], section: BenchSection): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const m of models) {
+    const training = findRate(section, m.name, 'training');
+    const forward = findRate(section, m.name, 'forward');
+    if (!training || !forward) continue;
+    for (const { experiment, trial } of m.uses) {
+      const { train, validation } = trialImages(trial);
+      const epochs = trial.published.epochsRun ?? trial.epochs;
+      const hours = (epochs * (train / training.value + validation / forward.value)) / 3600;
+      rows.push({
+        metric: `projected full-scale run, exp ${experiment.number} ${experiment.name} / ${trial.name}`,
+        value: hours,
+        unit: 'h',
+        target: experiment.name === 'face-mask' ? FACE_MASK_TARGET_H : undefined,
+        notes:
+          `${epochs} epochs (${trial.published.epochsRun ? 'published epochs run' : "the trial's limit; none published"}) x ` +
+          `(${train} train images at ${training.value.toFixed(1)} images/s + ${validation} validation images at ${forward.value.toFixed(1)} images/s); ` +
+          'data loading and the test evaluation not included',
+      });
+    }
+  }
+  return rows;
+}
+
 export interface TrainingBenchOptions {
   /** Backends to measure, in order. Default: tensorflow, wasm, cpu. */
   backends?: BackendName[];
-  /** Nets to measure. Default both. */
-  nets?: NetName[];
-  /** Also profile a wasm step, measure wasm without the native addon and the feature cache. Default true. */
+  /** Names of the bench models to measure (benchModels()). Default all. */
+  models?: string[];
+  /** Also profile wasm steps, measure wasm without the native addon and the feature cache. Default true. */
   extras?: boolean;
 }
 
 /** The row label of a backend: its description without the leading "backend". */
 const describe = (r: BackendReport) => describeBackend(r).replace(/^backend /, '');
 
-/** Targets of issue 6 (ResNet-18 96x96 batch 32 on wasm), on the default configuration (native addon if built). */
+/**
+ * Targets of issue 6 (ResNet-18 96x96 batch 32 on wasm: experiment 1's model), on the default configuration (native
+ * addon if built).
+ */
 const TARGETS = { forward: 60, training: 20 };
 
 /** One section per backend; a backend that cannot start is listed as skipped, never replaced by another. */
 export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<BenchSection[]> {
   const sections: BenchSection[] = [];
+  const all = benchModels();
+  const models = opts.models ? all.filter((m) => opts.models?.includes(m.name)) : all;
+  const extras = opts.extras !== false;
   for (const name of opts.backends ?? (['tensorflow', 'wasm', 'cpu'] as BackendName[])) {
-    const section: BenchSection = { name: `training speed: ${name}`, rows: [], skipped: [] };
+    const section: BenchSection = { name: `training speed: ${name}${SMOKE ? ' (SMOKE: tiny batches and images)' : ''}`, rows: [], skipped: [] };
     sections.push(section);
     let report: BackendReport;
     try {
@@ -291,33 +452,38 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
     const label = describe(report);
     const native = name === 'wasm' && nativeConv() !== undefined;
     if (name === 'wasm') noteNativeStatus(section);
-    for (const net of opts.nets ?? (['ResNet-18', 'ResNet-50'] as NetName[])) {
-      const model = buildNet(net);
-      const isTarget = name === 'wasm' && net === 'ResNet-18';
+    for (const m of models) {
+      const model = await buildBenchModel(m);
       if (name === 'cpu') {
         // The cpu backend is ~300x slower: a small forward batch only.
-        section.rows.push(...(await modeRows(net, model, 'forward', 2, label)));
-        section.skipped.push(`${net} training on cpu (about 300x slower than wasm)`);
+        section.rows.push(...(await modeRows(m, model, 'forward', 2, label)));
+        section.skipped.push(`${m.name} training on cpu (about 300x slower than wasm)`);
       } else {
+        // Experiment 1's model is the ResNet-18 at 96x96, batch 32 that issue 6's targets are for.
+        const isTarget = name === 'wasm' && m === all[0] && !SMOKE;
         for (const mode of ['forward', 'training'] as const) {
-          section.rows.push(...(await modeRows(net, model, mode, BATCH, label, isTarget ? TARGETS[mode] : undefined)));
+          section.rows.push(...(await modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined)));
         }
-        if (isTarget && opts.extras !== false) {
-          section.rows.push(...(await profileRows(net, model)));
+        if (name === 'wasm' && extras && (m === all[0] || m.trial.model.top === 'vgg')) {
+          section.rows.push(...(await profileRows(m, model)));
           const offLabel = `${describe({ ...report, native: undefined })}, wasm kernels only`;
-          if (native) section.rows.push(...(await nativeOffRows(net, model, offLabel)));
+          if (native && m === all[0]) section.rows.push(...(await nativeOffRows(m, model, offLabel)));
+          if (native && m.trial.model.top === 'vgg') section.rows.push(...(await matMulRows(m, model)));
         }
       }
+      // The model does not own the optimizer it was compiled with (Adam's moments of 47M weights for the VGG top).
+      model.optimizer?.dispose();
       model.dispose();
     }
-    if (name === 'wasm' && opts.extras !== false) section.rows.push(...(await featureCacheRows()));
+    section.rows.push(...projectionRows(models, section));
+    if (name === 'wasm' && extras) section.rows.push(...(await featureCacheRows()));
   }
   return sections;
 }
 
 if (require.main === module) {
-  // Child-process entry: one wasm ResNet-18 section as JSON (threads from AFFECT_WASM_THREADS and AFFECT_NATIVE_THREADS).
-  benchTraining({ backends: ['wasm'], nets: ['ResNet-18'], extras: false })
+  // Child-process entry: experiment 1's model on wasm as JSON (threads from AFFECT_WASM_THREADS and AFFECT_NATIVE_THREADS).
+  benchTraining({ backends: ['wasm'], models: [benchModels()[0].name], extras: false })
     .then((s) => {
       process.stdout.write(JSON.stringify(s[0]) + '\n');
       process.exit(0);

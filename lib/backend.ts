@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, configureWasmThreads } from './kernels/wasm';
 import { loadNativeConv, type NativeStatus } from './kernels/native';
+import { ConfigError } from './errors';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -99,7 +100,7 @@ async function initCpu(skipped: BackendReport['skipped']): Promise<BackendReport
 export async function initBackend(preferred: string | undefined = process.env.AFFECT_BACKEND): Promise<BackendReport> {
   const want = preferred === '' || preferred === 'auto' ? undefined : preferred;
   if (want !== undefined && !BACKEND_NAMES.includes(want as BackendName)) {
-    throw new Error(`affect-lab: unknown backend "${want}"; accepted values: ${BACKEND_NAMES.join(', ')}, auto`);
+    throw new ConfigError(`affect-lab: unknown backend "${want}"; accepted values: ${BACKEND_NAMES.join(', ')}, auto`);
   }
   if (current && (want === undefined || want === current.name)) return current;
   const skipped: BackendReport['skipped'] = [];

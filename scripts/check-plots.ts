@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CHROMIUM, browserUnavailable } from '../lib/viz/svg';
 
 export interface PlotReport {
   id: string;
@@ -23,16 +24,9 @@ export interface PageReport {
   errors: string[];
 }
 
-export const CHROMIUM = process.env.AFFECT_CHROMIUM ?? '/usr/bin/chromium';
-
 /** Whether the Chromium binary and playwright-core are present (tests skip otherwise). */
 export function browserAvailable(): boolean {
-  try {
-    require.resolve('playwright-core');
-  } catch {
-    return false;
-  }
-  return fs.existsSync(CHROMIUM);
+  return browserUnavailable() === undefined;
 }
 
 // Marks that count as "data drawn": scatter/bar traces, image traces, heatmap images, tables.

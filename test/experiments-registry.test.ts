@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { ConfigError } from '../lib/errors';
 import { EXPERIMENTS, experimentNames, getExperiment, getTrial, resolveTrial, validateRunConfig } from '../lib/experiments';
 
 test('the five experiments are found by name and by number', () => {
@@ -44,25 +45,48 @@ test('every documented trial is there with the published settings and results', 
   }
 });
 
-test('resolveTrial applies the scale, says when quick substitutes the model, and applies overrides', () => {
+test("every scale trains the trial's own model, top, optimizer kind, callbacks and data variant", () => {
+  for (const e of EXPERIMENTS) {
+    for (const t of e.trials) {
+      for (const scale of ['smoke', 'quick', 'full'] as const) {
+        const cfg = resolveTrial(e.name, t.name, scale, 27);
+        assert.deepEqual(cfg.model, t.model, `${t.name} ${scale}`);
+        assert.deepEqual([cfg.optimizer.kind, cfg.callbacks, cfg.data], [t.optimizer.kind, t.callbacks, t.data], `${t.name} ${scale}`);
+      }
+      // Smoke changes nothing but the images and their number: the published optimizer and batch size run.
+      const smoke = resolveTrial(e.name, t.name, 'smoke', 27);
+      assert.deepEqual([smoke.optimizer, smoke.batchSize, smoke.epochs, smoke.imageSize, smoke.note], [t.optimizer, t.batchSize, 1, 32, undefined], t.name);
+    }
+  }
+});
+
+test('resolveTrial applies the scale, states a quick learning-rate change, and applies overrides', () => {
   const full = resolveTrial('face-mask', undefined, 'full', 27);
-  assert.equal(full.model.name, 'resnet18');
-  assert.equal(full.substitution, undefined);
+  assert.equal(full.note, undefined);
   assert.deepEqual([full.imageSize, full.batchSize, full.epochs, full.optimizer.lr], [96, 64, 100, 1e-5]);
   const quick = resolveTrial('5', undefined, 'quick', 27, { epochs: 2 });
-  assert.equal(quick.model.name, 'cnn4');
-  assert.match(quick.substitution ?? '', /instead of resnet18 \+ vgg top/);
-  assert.match(quick.description, /quick: cnn4 instead of resnet18/);
-  assert.equal(quick.epochs, 2);
-  assert.equal(quick.optimizer.lr, 1e-3);
+  assert.deepEqual([quick.model.name, quick.model.top], ['resnet18', 'vgg']);
+  assert.deepEqual([quick.imageSize, quick.batchSize, quick.epochs, quick.optimizer.lr], [48, 16, 2, 1e-4]);
+  assert.match(quick.note ?? '', /^lr 0\.0001 instead of the published 0\.00001: Adam at 1e-5 learns slowly/);
+  assert.match(quick.description, /quick: 48 px, at most 250 train \/ 75 test images per class, 10 epochs, batch 16, lr 0\.0001 instead of 0\.00001/);
+  // A caller's lr replaces the scale's, and its note with it.
+  const own = resolveTrial('5', undefined, 'quick', 27, { lr: 3e-4 });
+  assert.deepEqual([own.optimizer.lr, own.note], [3e-4, undefined]);
   assert.equal(resolveTrial('5', undefined, 'quick', 27, { trainPerClass: 0 }).trainPerClass, undefined);
+  // The sweep keeps its rates at quick (they are what it compares); the others' changes are stated.
+  for (const t of getExperiment('adam-sweep').trials) assert.equal(resolveTrial('2', t.name, 'quick', 27).optimizer.lr, t.optimizer.lr, t.name);
+  assert.equal(resolveTrial('1', undefined, 'quick', 27).optimizer.lr, 0.01);
+  assert.equal(resolveTrial('3', 'resnet34-vgg-adam-lr1e-6', 'quick', 27).optimizer.lr, 1e-5);
+  assert.equal(resolveTrial('4', undefined, 'quick', 27).optimizer.lr, 1e-4);
 });
 
 test('invalid settings are errors naming the field', () => {
-  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { lr: 0 }), /invalid learning rate \(optimizer.lr\): 0; must be a number > 0/);
-  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { batchSize: 0 }), /invalid batch size: 0/);
-  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: 1.5 }), /invalid epochs: 1.5/);
-  assert.throws(() => resolveTrial('5', undefined, 'huge' as 'full', 27), /unknown scale "huge"; accepted: quick, full/);
+  const config = (re: RegExp) => (e: Error) => e instanceof ConfigError && re.test(e.message);
+  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { lr: 0 }), config(/invalid lr: 0; must be a number > 0/));
+  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { batchSize: 0 }), config(/invalid batchSize: 0/));
+  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: 1.5 }), config(/invalid epochs: 1.5/));
+  assert.throws(() => resolveTrial('5', undefined, 'huge' as 'full', 27), config(/unknown scale "huge"; accepted: smoke, quick, full/));
+  assert.throws(() => resolveTrial('5', 'x', 'quick', 27), config(/experiment face-mask has no trial "x"/));
   const cfg = resolveTrial('1', undefined, 'full', 27);
   cfg.optimizer.momentum = 1.5;
   assert.throws(() => validateRunConfig(cfg), /invalid optimizer.momentum: 1.5/);

@@ -3,7 +3,9 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { NATIVE_ADDON_PATH, convGeometry, loadNativeConv, nativeConv, setNativeConvEnabled } from '../lib/kernels/native';
+import {
+  NATIVE_ADDON_PATH, convGeometry, loadNativeConv, matMulGeometry, nativeConv, nativeMatMul, setNativeConvEnabled, setNativeMatMulEnabled,
+} from '../lib/kernels/native';
 
 /** loadNativeConv's status in a fresh process with the given environment, and OPENBLAS_CORETYPE after loading. */
 function statusWith(env: Record<string, string | undefined>): ReturnType<typeof loadNativeConv> & { coreTypeAfter?: string } {
@@ -59,6 +61,24 @@ test('setNativeConvEnabled switches nativeConv() and returns the previous settin
   assert.equal(nativeConv() !== undefined, built);
 });
 
+test('setNativeMatMulEnabled switches nativeMatMul() alone; nativeConv off switches it off too', () => {
+  const built = loadNativeConv().available;
+  assert.equal(nativeMatMul() !== undefined, built);
+  assert.equal(setNativeMatMulEnabled(false), true);
+  assert.equal(nativeMatMul(), undefined);
+  assert.equal(nativeConv() !== undefined, built);
+  assert.equal(setNativeMatMulEnabled(true), false);
+  setNativeConvEnabled(false);
+  assert.equal(nativeMatMul(), undefined);
+  setNativeConvEnabled(true);
+  assert.equal(nativeMatMul() !== undefined, built);
+});
+
+test('matMulGeometry lists batches, sizes and the flags as 0/1', () => {
+  const g = matMulGeometry({ batchA: 3, batchB: 1, M: 4, K: 5, N: 6, transposeA: true, transposeB: false, relu: true });
+  assert.deepEqual(Array.from(g), [3, 1, 4, 5, 6, 1, 0, 1]);
+});
+
 test('convGeometry lists batch, sizes, kernel, strides, dilations and leading padding', () => {
   const c = tf.backend_util.computeConv2DInfo([2, 9, 8, 3], [3, 3, 3, 5], [2, 1], 1, 'same');
   assert.deepEqual(Array.from(convGeometry(c)), [2, 9, 8, 3, 5, 8, 5, 3, 3, 2, 1, 1, 1, 1, 1]);
@@ -104,5 +124,59 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.throws(() => addon.maxPoolGrad(Float32Array.of(1), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0])), /length does not match/);
   assert.throws(() => addon.maxPoolGrad(Float32Array.of(1, 2), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 0, 2, 1, 1, 0, 0])), /positive/);
   assert.throws(() => addon.sumRows(new Float32Array(5), sums, 1), /multiple of out.length/);
+  const roots = new Float32Array(3);
+  addon.sqrt(Float32Array.of(4, 0, -1), roots);
+  assert.deepEqual(Array.from(roots), [2, 0, NaN]);
+  assert.throws(() => addon.sqrt(Float32Array.of(4, 9), roots), /one length/);
+  assert.throws(() => addon.sqrt([4, 9, 16] as unknown as Float32Array, roots), /Float32Arrays/);
   assert.throws(() => addon.setThreads(0), /positive integer/);
+});
+
+test('the addon computes known matrix products in every transposed form and rejects calls that do not fit', (t) => {
+  const addon = nativeConv();
+  if (!addon) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const geometry = (o: Partial<Parameters<typeof matMulGeometry>[0]>) =>
+    matMulGeometry({ batchA: 1, batchB: 1, M: 2, K: 3, N: 2, transposeA: false, transposeB: false, relu: false, ...o });
+  // A = [[1,2,3],[4,5,6]] (2x3), B = [[1,-1],[0,2],[-2,1]] (3x2): A*B = [[-5,6],[-8,12]].
+  const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
+  const aT = Float32Array.from([1, 4, 2, 5, 3, 6]);
+  const b = Float32Array.from([1, -1, 0, 2, -2, 1]);
+  const bT = Float32Array.from([1, 0, -2, -1, 2, 1]);
+  const product = [-5, 6, -8, 12];
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+    const out = new Float32Array(4);
+    addon.matMul(ta ? aT : a, tb ? bT : b, null, out, geometry({ transposeA: ta, transposeB: tb }));
+    assert.deepEqual(Array.from(out), product, `transposeA ${ta}, transposeB ${tb}`);
+  }
+  // Bias per column, then ReLU.
+  const fused = new Float32Array(4);
+  addon.matMul(a, b, Float32Array.of(1, -7), fused, geometry({ relu: true }));
+  assert.deepEqual(Array.from(fused), [0, 0, 0, 5]);
+  // Batches: a's two batches against one shared b, and one shared a against b's two batches (the second is -b).
+  const twoA = new Float32Array(8);
+  addon.matMul(Float32Array.from([...a, ...a.map((v) => 2 * v)]), b, null, twoA, geometry({ batchA: 2 }));
+  assert.deepEqual(Array.from(twoA), [...product, ...product.map((v) => 2 * v)]);
+  const twoB = new Float32Array(8);
+  addon.matMul(a, Float32Array.from([...b, ...b.map((v) => -v)]), null, twoB, geometry({ batchB: 2 }));
+  assert.deepEqual(Array.from(twoB), [...product, ...product.map((v) => -v)]);
+
+  const out = new Float32Array(4);
+  assert.throws(() => addon.matMul(a, new Float32Array(5), null, out, geometry({})), /length does not match the geometry/);
+  assert.throws(() => addon.matMul(a, b, Float32Array.of(1), out, geometry({})), /length does not match the geometry/);
+  assert.throws(() => addon.matMul(a, b, null, new Float32Array(8), geometry({})), /length does not match the geometry/);
+  assert.throws(() => addon.matMul(a, b, null, out, geometry({ batchA: 2 })), /length does not match the geometry/);
+  assert.throws(() => addon.matMul(Int32Array.from(a) as unknown as Float32Array, b, null, out, geometry({})), /must be Float32Arrays/);
+  assert.throws(() => addon.matMul(a, b, undefined as unknown as null, out, geometry({})), /must be Float32Arrays/);
+  assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 3, 2, 0, 0])), /geometry must be an Int32Array/);
+  assert.throws(() => addon.matMul(a, b, null, out, Float32Array.from(geometry({})) as unknown as Int32Array), /geometry must be an Int32Array/);
+  assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 3, 2, 2, 0, 0])), /flags 0 or 1/);
+  assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 0, 2, 0, 0, 0])), /positive/);
+  assert.throws(() => addon.matMul(a, b, null, out, geometry({ batchA: 2, batchB: 3 })), /batch sizes equal or 1/);
+  const fourArgs = addon.matMul as unknown as (...args: unknown[]) => void;
+  assert.throws(() => fourArgs(a, b, null, out), /wrong number of arguments/);
+  // A failed check writes nothing.
+  assert.deepEqual(Array.from(out), [0, 0, 0, 0]);
 });

@@ -57,4 +57,11 @@ test('modelFlops counts conv and dense multiply-adds from the layer shapes', () 
   const first = 2 * 8 * 8 * 3 * 3 * 2 * 4;
   const forward = first + 2 * 4 * 4 * 4 * 5 + 2 * 80 * 3;
   assert.deepEqual(modelFlops(model), { forward, training: 3 * forward - first });
+  // Frozen layers add no weight gradient, and nothing below the first trainable layer needs an input gradient.
+  model.layers[0].trainable = false;
+  model.layers[1].trainable = false;
+  assert.deepEqual(modelFlops(model), { forward, training: forward + 2 * 80 * 3 });
+  model.layers[1].trainable = true;
+  assert.deepEqual(modelFlops(model), { forward, training: forward + 2 * 4 * 4 * 4 * 5 + 2 * (2 * 80 * 3) });
+  model.dispose();
 });

@@ -3,6 +3,9 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, normal } from '../lib/random';
+import { WASM_TRAINING_KERNELS, takeStockFallbacks } from '../lib/kernels/wasm';
+import { nativeConv, setNativeMatMulEnabled } from '../lib/kernels/native';
+import { resnet18, vggTop, withTop } from '../lib/models';
 import { nativeModes, withNative } from './native-modes';
 
 type Layer = tf.layers.Layer;
@@ -44,6 +47,18 @@ const MODELS: [string, (dropout: number) => tf.LayersModel][] = [
   ['tiny ResNet', tinyResNet],
   ['tiny CNN', tinyCnn],
 ];
+
+/** The face-mask trial's VGG top, small: Dense ReLU layers with dropout on a flattened feature map. */
+function tinyVggTop(dropout: number): tf.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [20, 20, 3], filters: 4, kernelSize: 3, strides: 2, activation: 'relu' }),
+      tf.layers.flatten(),
+      ...[33, 17].flatMap((units) => [tf.layers.dense({ units, activation: 'relu' }), tf.layers.dropout({ rate: dropout })]),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
+}
 
 function batch(seed: string): { xs: Float32Array; labels: number[] } {
   const rng = makeRng(seed);
@@ -88,7 +103,7 @@ async function compareWithCpu(name: string, build: (dropout: number) => tf.Layer
 
 test('training-mode gradients of small models agree between wasm and cpu (native and wasm-only convolutions)', async () => {
   for (const { native, label } of nativeModes()) {
-    for (const [name, build] of MODELS) await compareWithCpu(`${name} (${label})`, build, native);
+    for (const [name, build] of [...MODELS, ['tiny VGG top', tinyVggTop] as const]) await compareWithCpu(`${name} (${label})`, build, native);
   }
 });
 
@@ -107,4 +122,59 @@ test('small models with dropout train on wasm (loss falls on a fixed batch)', as
     tf.dispose([x, y]);
     model.dispose();
   }
+});
+
+/** The names of the kernels `fn` runs on the current backend (outermost calls), by wrapping the registry's kernelFuncs. */
+async function kernelsRun(fn: () => Promise<unknown>): Promise<Set<string>> {
+  const names = new Set<string>();
+  const originals = new Map<tf.KernelConfig, tf.KernelFunc>();
+  try {
+    for (const k of tf.getKernelsForBackend(tf.getBackend())) {
+      const f = k.kernelFunc;
+      originals.set(k, f);
+      k.kernelFunc = (args) => {
+        names.add(k.kernelName);
+        return f(args);
+      };
+    }
+    await fn();
+  } finally {
+    for (const [k, f] of originals) k.kernelFunc = f;
+  }
+  return names;
+}
+
+/** Kernels whose stock kernel is the intended path for some shapes (same-shape and scalar arithmetic, other reduction axes). */
+const STOCK_BY_SHAPE = new Set(['Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean']);
+
+test('a training step of ResNet-18 + the VGG top keeps every native kernel on the native path', async (t) => {
+  if (!nativeConv()) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  await initBackend('wasm');
+  const model = withTop(resnet18({ inputShape: [32, 32, 3], includeTop: false, flatten: true, dropoutRate: 0.2 }), vggTop, 2);
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3);
+  const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 2);
+  takeStockFallbacks();
+  const ran = await kernelsRun(() => model.trainOnBatch(x, y));
+  const fallbacks = takeStockFallbacks();
+  for (const name of ['BatchMatMul', '_FusedMatMul', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'MaxPoolGrad', 'Sqrt']) {
+    assert.ok(ran.has(name), `${name} did not run: ${[...ran].sort().join(', ')}`);
+  }
+  const left = WASM_TRAINING_KERNELS.filter((k) => k.compute === 'native' && !STOCK_BY_SHAPE.has(k.name) && fallbacks.has(k.name));
+  assert.deepEqual(left.map((k) => `${k.name} x${fallbacks.get(k.name)}`), [], 'kernels that left the native path');
+
+  // The matrix products alone can be switched back to the stock kernels (the bench's comparison).
+  const before = setNativeMatMulEnabled(false);
+  try {
+    tf.dispose(model.predict(x) as tf.Tensor);
+  } finally {
+    setNativeMatMulEnabled(before);
+  }
+  assert.ok((takeStockFallbacks().get('_FusedMatMul') ?? 0) > 0);
+  tf.dispose([x, y]);
+  model.optimizer.dispose();
+  model.dispose();
 });

@@ -213,8 +213,9 @@ test('empty tensors and non-vector biases take the stock kernels, with or withou
       tf.sum(tf.zeros([3, 0]), 0),
       tf.mean(tf.zeros([0, 4]), 0),
       tf.mul(tf.zeros([0, 6]), tf.ones([6])),
+      tf.sqrt(tf.zeros([2, 0])),
     ].map((r) => tf.tensor(r.shape))));
-    assert.deepEqual(shapes.map((s) => Array.from(s)), [[0, 5, 5, 4], [0], [4], [0, 6]], mode.label);
+    assert.deepEqual(shapes.map((s) => Array.from(s)), [[0, 5, 5, 4], [0], [4], [0, 6], [2, 0]], mode.label);
     // A [4, 1] bias broadcasts by shape, not per channel: the stock kernel refuses it, and so must we.
     await initBackend('wasm');
     await withNative(mode.native, () => assert.throws(() => tf.fused.conv2d({
@@ -368,6 +369,42 @@ test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async 
     assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `Tile ${JSON.stringify(cfg)}`);
     t.dispose();
   }
+});
+
+test('wasm Sqrt matches cpu, negative inputs (NaN) included', async () => {
+  const rng = makeRng('kernels-wasm-sqrt');
+  const values = Array.from({ length: 1031 }, (_, i) => (i % 97 === 0 ? -1 : Math.abs(normal(rng)) * 100));
+  const notNaN = (a: Float32Array) => a.map((v) => (Number.isNaN(v) ? 0 : v));
+  for (const mode of nativeModes()) {
+    const run = () => [tf.sqrt(tf.tensor(values, [1031]))];
+    const [ref] = await on('cpu', run);
+    const [got] = await withNative(mode.native, () => on('wasm', run));
+    assert.deepEqual(Array.from(got, Number.isNaN), Array.from(ref, Number.isNaN), mode.label);
+    const e = relErr(notNaN(got), notNaN(ref));
+    assert.ok(e < 1e-6, `Sqrt ${mode.label}: relative error ${e}`);
+  }
+});
+
+test('wasm Cast to the dtype a tensor has shares its buffer; other casts convert, to bool as != 0', async () => {
+  await initBackend('wasm');
+  const buffers = () => tf.engine().backend.numDataIds();
+  const a = tf.tensor([1.5, -2, 3]);
+  const before = buffers();
+  const same = tf.cast(a, 'float32');
+  assert.equal(buffers(), before, 'the cast copied the data');
+  a.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2, 3]);
+  const ints = tf.cast(same, 'int32');
+  assert.equal(ints.dtype, 'int32');
+  assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3]);
+  const bools = tf.cast(tf.tensor([0, -2, 0.5, 256]), 'bool');
+  assert.equal(bools.dtype, 'bool');
+  assert.deepEqual(Array.from(bools.dataSync()), [0, 1, 1, 1]);
+  tf.tidy(() => {
+    assert.deepEqual(Array.from(tf.cast(tf.tensor([0, -2, 256], undefined, 'int32'), 'bool').dataSync()), [0, 1, 1]);
+    assert.deepEqual(Array.from(tf.cast(bools, 'float32').dataSync()), [0, 1, 1, 1]);
+  });
+  tf.dispose([same, ints, bools]);
 });
 
 test('wasm Identity shares the input buffer: a clone outlives its disposed source, strings included', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { MODEL_BUILDERS, resnet50WeightsFile } from '../lib/models';
+import { MODEL_REGISTRY, buildModel, resnet50WeightsFile } from '../lib/models';
 import { nativeModes, withNative } from './native-modes';
 
 const cached = fs.existsSync(resnet50WeightsFile());
@@ -18,12 +18,12 @@ const paths: { backend: 'cpu' | 'wasm'; native: boolean; label: string }[] = [
 ];
 
 for (const p of paths) {
-  for (const name of Object.keys(MODEL_BUILDERS)) {
+  for (const { name, options } of MODEL_REGISTRY) {
     const skip = name === 'resnet50-imagenet' && !cached ? 'weights not cached: run `affect weights fetch resnet50-imagenet`' : false;
     test(`${name}: one training step (${p.label})`, { skip }, async () => {
       await initBackend(p.backend);
       await withNative(p.native, async () => {
-        const model = await MODEL_BUILDERS[name]({ inputShape: [32, 32, 3], outputUnits: 3, normalize: name !== 'resnet50-imagenet' });
+        const model = await buildModel(name, { inputShape: [32, 32, 3], outputUnits: 3, normalize: options.includes('normalize') });
         model.compile({ optimizer: tf.train.sgd(0.01), loss: 'sparseCategoricalCrossentropy' });
         const x = tf.randomUniform([2, 32, 32, 3], 0, 255, 'float32', 5);
         const y = tf.tensor1d([0, 2]);

@@ -2,7 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { MODEL_BUILDERS, buildModel, cnn4, cnn5, pretrainedTop, resnet18, vggTop, withTop } from '../lib/models';
+import { ConfigError } from '../lib/errors';
+import { MODEL_REGISTRY, buildModel, cnn4, cnn5, pretrainedTop, resnet18, vggTop, withTop } from '../lib/models';
 
 before(async () => {
   await initBackend('cpu');
@@ -65,12 +66,32 @@ test('pretrainedTop: Dense 2048 relu, Dropout 0.5, Dense 512 relu, Dropout 0.2, 
   m.dispose();
 });
 
-test('MODEL_BUILDERS names the zoo; buildModel rejects unknown names', async () => {
-  assert.deepEqual(Object.keys(MODEL_BUILDERS).sort(), ['cnn4', 'cnn5', 'resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50', 'resnet50-imagenet'].sort());
+test('the registry names the zoo with its metadata; buildModel puts the top on and rejects unknown models, tops and options', async () => {
+  assert.deepEqual(MODEL_REGISTRY.map((e) => e.name).sort(), ['cnn4', 'cnn5', 'resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50', 'resnet50-imagenet'].sort());
+  for (const e of MODEL_REGISTRY) assert.equal(e.task, 'image-classification', e.name);
+  const imagenet = MODEL_REGISTRY.find((e) => e.name === 'resnet50-imagenet')!;
+  assert.deepEqual([imagenet.tops, imagenet.options, imagenet.weights], [['pretrained'], ['frozen'], 'imagenet']);
   const m = await buildModel('resnet34', { inputShape: [32, 32, 3], outputUnits: 4, frozen: true });
   assert.equal(m.name, 'resnet34');
   assert.deepEqual(m.outputs[0].shape, [null, 4]);
   assert.equal(m.trainableWeights.length, 0);
   m.dispose();
-  await assert.rejects(buildModel('resnet19', { inputShape: [32, 32, 3], outputUnits: 4 }), /unknown model "resnet19".*resnet18/);
+  // The VGG top goes on the flattened backbone (the study's Flatten + Dropout 0.2 come from the options), in one place.
+  const vgg = await buildModel('resnet18', { inputShape: [32, 32, 3], outputUnits: 2, top: 'vgg', flatten: true, dropoutRate: 0.2 });
+  assert.equal(vgg.name, 'resnet18_vgg');
+  assert.deepEqual(topConfig(vgg, 5), ['fc1:4096:relu', 'fc1_dropout:Dropout:0.5', 'fc2:4096:relu', 'fc2_dropout:Dropout:0.5', 'predictions:2:softmax']);
+  vgg.dispose();
+  // The architecture alone, without the cached weights: frozen as in experiment 4, under its pretrained top.
+  const random = await buildModel('resnet50-imagenet', { inputShape: [32, 32, 3], outputUnits: 3, weights: 'random' });
+  assert.equal(random.name, 'resnet50_pretrained');
+  assert.deepEqual(random.outputs[0].shape, [null, 3]);
+  assert.equal(random.trainableWeights.length, 6, 'only the top trains');
+  random.dispose();
+  const o = { inputShape: [32, 32, 3] as [number, number, number], outputUnits: 4 };
+  await assert.rejects(buildModel('resnet19', o), (e: Error) => e instanceof ConfigError && /unknown model "resnet19".*resnet18/.test(e.message));
+  await assert.rejects(buildModel('cnn4', { ...o, top: 'vgg' }), (e: Error) => e instanceof ConfigError && /cnn4 takes the dense top, not "vgg"/.test(e.message));
+  await assert.rejects(buildModel('resnet50-imagenet', { ...o, l2: 1e-4 }), (e: Error) => e instanceof ConfigError && /resnet50-imagenet does not accept option "l2"; accepted: frozen/.test(e.message));
+  await assert.rejects(buildModel('resnet18', { ...o, dropout: 0.5 } as typeof o), (e: Error) => e instanceof ConfigError && /unknown option "dropout"; known: normalize, l2, flatten, dropoutRate, frozen/.test(e.message));
+  // An option at its off value is not a request: experiment 4's saved configs carry normalize: false.
+  (await buildModel('cnn4', { ...o, flatten: false })).dispose();
 });

@@ -60,7 +60,8 @@ test('runNotebook: a failing cell rejects with its index and message; the execut
 });
 
 for (const name of listNotebooks()) {
-  test(`notebook ${name} runs top to bottom at the quick scale and every plot draws`, { skip, timeout: 300_000 }, async () => {
+  // The quick scale trains the study's own networks: a notebook's runs take minutes (experiment 2 runs three trials).
+  test(`notebook ${name} runs top to bottom at the quick scale and every plot draws`, { skip, timeout: 1_200_000 }, async () => {
     const declared = declaredParams(readNotebook(resolveNotebook(name))).map((p) => p.name);
     const params: Record<string, string> = declared.includes('scale') ? { scale: 'quick' } : {};
     const outDir = path.join(repoRoot, 'test-output', 'notebooks', name);

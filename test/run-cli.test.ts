@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMMANDS, main } from '../lib/cli/main';
-import { writeJsonAtomic } from '../lib/train/run-record';
+import { writeJsonAtomic } from '../lib/runner';
 
 /** Runs the CLI with console output captured; returns the exit code and what was printed. */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -31,7 +31,7 @@ test('affect run --help lists the options and experiments', async () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /usage: affect run \[experiment\]/);
   assert.match(r.out, /1 baseline, 2 adam-sweep, 3 vgg-top, 4 pretrained, 5 face-mask/);
-  assert.match(r.out, /--scale <quick\|full>/);
+  assert.match(r.out, /--scale <smoke\|quick\|full>/);
   assert.match(r.out, /--backend <tensorflow\|wasm\|cpu>/);
 });
 
@@ -43,7 +43,7 @@ test('bad usage exits 2 with a message naming the option and the accepted values
     [['run', '5', '--synthetic', '--lr', '0'], /option --lr must be a number > 0, got 0/],
     [['run', '5', '--synthetic', '--batch-size', '0'], /option --batch-size must be a positive integer, got 0/],
     [['run', '5', '--synthetic', '--backend', 'gpu'], /--backend: "gpu" is not accepted; accepted values: tensorflow, wasm, cpu/],
-    [['run', '5', '--synthetic', '--scale', 'medium'], /--scale: "medium" is not accepted; accepted values: quick, full/],
+    [['run', '5', '--synthetic', '--scale', 'medium'], /--scale: "medium" is not accepted; accepted values: smoke, quick, full/],
     [['run', '5'], /give a dataset folder with --data DIR, or --synthetic/],
     [['run', '5', '--synthetic', '--data', '/x'], /either --data or --synthetic/],
     [['runs', 'compare', 'a'], /missing argument <B>/],

@@ -16,7 +16,7 @@ import {
   packageVersions,
   runTimestamp,
   writeJsonAtomic,
-} from '../lib/train/run-record';
+} from '../lib/runner';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'affect-run-record-'));
 

@@ -130,6 +130,58 @@ if (process.env.TRAIN_FIT_CHILD) {
 } else {
   const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-fit-'));
 
+  test('dropout masks follow the seed: same seed -> same weights, resume from a checkpoint -> the same as uninterrupted', async () => {
+    await initBackend('cpu');
+    const data = makeData(SEED);
+    const dropoutModel = () => {
+      const m = tf.sequential({
+        layers: [
+          tf.layers.flatten({ inputShape: [SIDE, SIDE, 1] }),
+          tf.layers.dense({ units: 16, activation: 'relu' }),
+          tf.layers.dropout({ rate: 0.5 }),
+          tf.layers.dense({ units: 3, activation: 'softmax' }),
+        ],
+      });
+      seedModelWeights(m, SEED);
+      compileModel(m, { kind: 'adam', lr: 0.01 });
+      return m;
+    };
+    const train = async (seed: number, epochs: number, dir?: string, resume = false, model = dropoutModel()) => {
+      const random = Math.random;
+      await fit(model, source(data, true), undefined, {
+        epochs, verbose: 0, seed, ...(dir ? { checkpoint: { dir } } : {}), ...(resume && dir ? { resumeFrom: dir } : {}),
+      });
+      assert.equal(Math.random, random, 'fit must restore Math.random');
+      const w = weightsOf(model);
+      disposeModel(model);
+      return w;
+    };
+    const a = await train(SEED, 3);
+    assert.deepEqual(await train(SEED, 3), a);
+    assert.notDeepEqual(await train(SEED + 1, 3), a);
+    const dir = path.join(tmp(), 'ckpt');
+    await train(SEED, 1, dir);
+    // The resumed model starts from other weights: everything must come from the checkpoint.
+    const other = dropoutModel();
+    seedModelWeights(other, SEED + 5);
+    assert.deepEqual(await train(SEED, 3, dir, true, other), a);
+  });
+
+  test('seedModelWeights on some layers: only those change, each with the seed it gets when the whole model is seeded', async () => {
+    await initBackend('cpu');
+    const whole = makeModel(3);
+    const part = makeModel(4);
+    const perLayer = (m: tf.LayersModel) => m.layers.map((l) => l.getWeights().map((w) => Array.from(w.dataSync())));
+    const before = perLayer(part);
+    seedModelWeights(part, 3, new Set([part.layers[part.layers.length - 1]]));
+    const after = perLayer(part);
+    const last = after.length - 1;
+    after.forEach((w, i) => assert.deepEqual(w, i < last ? before[i] : perLayer(whole)[i], `layer ${i}`));
+    assert.notDeepEqual(after[last], before[last]);
+    disposeModel(whole);
+    disposeModel(part);
+  });
+
   test('seedModelWeights: same seed -> identical weights; a different seed -> different ones', async () => {
     await initBackend('cpu');
     const a = makeModel(1);

@@ -1,4 +1,5 @@
 /** A small, strict command-line parser shared by every `affect` command: typed options, `--help`, and errors that name the bad option. */
+import { ConfigError } from '../errors';
 
 export type OptionType = 'string' | 'number' | 'boolean' | 'list';
 
@@ -29,8 +30,8 @@ export interface ParsedArgs {
   options: Record<string, string | number | boolean | string[] | undefined>;
 }
 
-/** Thrown for bad usage; the CLI prints the message and the usage line, and exits 2. */
-export class UsageError extends Error {
+/** Bad command-line usage (its message names the flag); a ConfigError, so the CLI prints it with the usage and exits 2. */
+export class UsageError extends ConfigError {
   override name = 'UsageError';
 }
 

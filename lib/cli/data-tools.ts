@@ -66,15 +66,16 @@ const split: CommandSpec = {
 
 const relabelCmd: CommandSpec = {
   path: ['data', 'relabel'],
-  summary: 'copy images into <output>/train/<label>/ by the improved labels in labels.csv, keeping every image',
+  summary: 'copy images into <output>/train/<label>/ by the improved labels in labels.csv, keeping every image (--legacy: exactly what the original relabel.py left)',
   positionals: [
     { name: 'input', description: 'folder with train/<class>/<images> (or <class>/<images>) and labels.csv' },
     { name: 'output', description: 'new or empty output folder', optional: true },
   ],
   options: [
     OUTPUT_PATH,
-    { name: 'labels', type: 'string', description: 'labels CSV (columns pth, label), relative to <input>', default: 'labels.csv', aliases: ['label-csv'] },
+    { name: 'labels', type: 'string', description: 'labels CSV (columns pth, label), relative to <input>', default: 'labels.csv', aliases: ['label-csv', 'labels-csv'] },
     { name: 'on-missing', type: 'string', description: 'a labels row whose image does not exist', choices: ['skip', 'fail'], default: 'fail' },
+    { name: 'legacy', type: 'boolean', description: 'reproduce the original relabel.py exactly, losing what it lost (same-named images overwrite each other: the study\'s 29,042 -> 28,664); for regenerating the study\'s datasets' },
     { name: 'legacy-report', type: 'boolean', description: 'also print how many images the original relabel.py would have lost' },
   ],
   async run(args) {
@@ -86,6 +87,7 @@ const relabelCmd: CommandSpec = {
       output,
       labels: o.labels as string,
       onMissing: o['on-missing'] as 'skip' | 'fail',
+      legacy: Boolean(o.legacy),
       progress: true,
     });
     console.log(formatRelabelSummary(result, Boolean(o['legacy-report'])));

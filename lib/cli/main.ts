@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /** `affect`: the command-line entry. Each command group lives in its own module and exports its CommandSpecs. */
-import { CommandSpec, UsageError, parseArgs, usage } from './args';
+import { ConfigError } from '../errors';
+import { CommandSpec, parseArgs, usage } from './args';
 import { dataCommands } from './data';
 import { runCommands } from './run';
 import { notebookCommands } from './notebook';
 import { weightsCommands } from './weights';
 import { backendCommands } from './backend';
+import { sweepCommands } from './sweep';
+import { predictCommands } from './predict';
 
-export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands, ...backendCommands];
+export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands, ...backendCommands, ...predictCommands, ...sweepCommands];
 
 function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
   let best: CommandSpec | undefined;
@@ -43,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = await spec.run(parseArgs(spec, rest));
     return code ?? 0;
   } catch (e) {
-    if (e instanceof UsageError) {
+    // The error's type picks the exit code: bad usage or settings (nothing ran) 2, anything else (a failed run) 1.
+    if (e instanceof ConfigError) {
       console.error(`affect ${spec.path.join(' ')}: ${e.message}\n\n${usage(spec)}`);
       return 2;
     }

@@ -1,8 +1,9 @@
-/** `affect run` (one trial of the study, end to end) and `affect runs list|compare` (the run folders it writes). */
+/** `affect run` (one trial of the study, end to end) and `affect runs list|compare|record` (the run folders it writes). */
+import * as fs from 'node:fs';
 import { BACKEND_NAMES } from '../backend';
 import { EXPERIMENTS, SCALES, type Scale } from '../experiments';
-import { runExperiment } from '../train/run';
-import { compareRuns, formatComparison, formatRunsTable, listRuns } from '../train/run-record';
+import { compareRuns, formatComparison, formatRunsTable, listRuns, runExperiment } from '../runner';
+import { writeReproduction } from '../runner/reproduction';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args';
 
 /** A number option that must be a positive integer (0 allowed where `zero` says what it means). */
@@ -24,7 +25,7 @@ export const runCommands: CommandSpec[] = [
       { name: 'trial', type: 'string', description: "trial name (default: the experiment's default trial; an unknown name lists the accepted ones)" },
       { name: 'data', type: 'string', description: 'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders' },
       { name: 'synthetic', type: 'boolean', description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)' },
-      { name: 'scale', type: 'string', choices: SCALES, default: 'quick', description: 'full: as published; quick: small model, 48 px, subset, few epochs' },
+      { name: 'scale', type: 'string', choices: SCALES, default: 'quick', description: "full: as published; quick: the trial's own network at 48 px on a subset for a few epochs (minutes); smoke: the published set-up on a handful of tiny images for one epoch" },
       { name: 'epochs', type: 'number', description: 'override the number of epochs' },
       { name: 'batch-size', type: 'number', description: 'override the batch size' },
       { name: 'lr', type: 'number', description: 'override the learning rate (> 0)' },
@@ -63,21 +64,8 @@ export const runCommands: CommandSpec[] = [
       };
       // Unset overrides must not be passed as undefined keys over the trial's values.
       const clean = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as typeof opts;
-      let result;
-      try {
-        result = await runExperiment(clean);
-      } catch (e) {
-        // Unknown experiment/trial and invalid settings are usage errors (exit 2); anything else is a failure (exit 1).
-        const msg = (e as Error).message;
-        if (/^(unknown experiment|experiment \S+ has no trial|invalid |unknown scale)/.test(msg)) throw new UsageError(msg);
-        throw e;
-      }
-      // A NaN loss is a failed run: the folder records why (metrics.json stopReason), but its figures are not results.
-      const reason = result.metrics.stopReason;
-      if (reason?.startsWith('TerminateOnNaN')) {
-        console.error(`affect run: training failed: ${reason}; the run folder ${result.runDir} records it (metrics.json stopReason); try a lower --lr`);
-        return 1;
-      }
+      // A ConfigError (unknown trial, invalid setting) exits 2, a RunFailure (NaN loss) 1: see main().
+      await runExperiment(clean);
       return 0;
     },
   },
@@ -100,6 +88,33 @@ export const runCommands: CommandSpec[] = [
     options: [],
     async run(args) {
       console.log(formatComparison(compareRuns(args.positionals[0], args.positionals[1])));
+      return 0;
+    },
+  },
+  {
+    path: ['runs', 'record'],
+    summary: 'Write a reproduction record of a finished run: its records, curves as SVG, a README beside the study',
+    positionals: [
+      { name: 'RUN', description: 'a finished run folder' },
+      { name: 'OUT', description: 'the record folder (e.g. reproductions/face-mask)' },
+    ],
+    options: [
+      { name: 'notes', type: 'string', description: 'a Markdown file for the README\'s "Deviations and notes" section' },
+      { name: 'no-svg', type: 'boolean', default: false, description: 'do not draw the curves (they need Chromium)' },
+    ],
+    async run(args) {
+      const notesFile = args.options.notes as string | undefined;
+      let notes: string | undefined;
+      if (notesFile !== undefined) {
+        try {
+          notes = fs.readFileSync(notesFile, 'utf8');
+        } catch (e) {
+          throw new UsageError(`--notes ${notesFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
+      }
+      const r = await writeReproduction(args.positionals[0], args.positionals[1], { notes, svg: !args.options['no-svg'] });
+      console.log(`wrote ${r.files.join(', ')} to ${args.positionals[1]}`);
+      if (r.skipped) console.log(`curves not drawn: ${r.skipped}`);
       return 0;
     },
   },

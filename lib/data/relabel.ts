@@ -3,6 +3,7 @@
  * `label`; an index column and `relFCs` are ignored) into `<out>/train/<label>/`. Unlike the original, which flattened
  * paths to file names so that same-named files with the same new label overwrote each other (29,042 -> 28,664), every
  * image is kept: colliding names become `<origclass>__<name>` (all of them, so the result does not depend on row order).
+ * `legacy` instead reproduces the original's result exactly, to regenerate the study's datasets.
  * Interrupt-safe like datasplit (outdir.ts).
  */
 import * as fs from 'node:fs';
@@ -23,6 +24,12 @@ export interface RelabelOptions {
   labels?: string;
   /** A row whose image does not exist: 'fail' (default) stops with the file and line; 'skip' reports it. */
   onMissing?: 'skip' | 'fail';
+  /**
+   * Reproduce the original relabel.py: the output holds exactly the images it left, where it left them (see
+   * `simulateOriginal`), including the ones labels.csv does not list; nothing is renamed. Default false: keep every
+   * listed image.
+   */
+  legacy?: boolean;
   progress?: boolean | ProgressOptions;
   /** Output writer (tests inject failures here). */
   io?: OutputIO;
@@ -38,16 +45,19 @@ export interface RelabelCopy {
 export interface RelabelResult {
   output: string;
   resumed: boolean;
+  legacy: boolean;
+  /** Images found in the input. */
+  inputImages: number;
   copied: number;
-  /** Images per new label. */
+  /** Images per output class folder. */
   counts: Record<string, number>;
   /** Copies renamed because another image with the same file name got the same label. */
   renamed: RelabelCopy[];
   /** Rows whose image is missing (with onMissing 'skip'): CSV line and path. */
   missing: { line: number; pth: string }[];
-  /** Images in the input that labels.csv does not list (not copied). */
+  /** Images in the input that labels.csv does not list: not copied, except by `legacy`, which keeps them in place. */
   unlisted: string[];
-  /** How many images the original script would have lost on this input (overwritten by a later same-named file). */
+  /** How many input images the original script loses on this input (overwritten by a same-named file). */
   legacyLost: number;
 }
 
@@ -67,8 +77,9 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   const labelsFile = path.resolve(input, options.labels ?? 'labels.csv');
   const onMissing = options.onMissing ?? 'fail';
   if (isInside(output, input)) throw new Error(`output ${output} must not be the input ${input} or inside it`);
-  const fingerprint = { input, output, labelsFile, onMissing };
-  const { plan, resumed } = await beginOutput<RelabelPlan>(output, 'relabel', fingerprint, () => makePlan(input, labelsFile, onMissing));
+  const legacy = options.legacy ?? false;
+  const fingerprint = { input, output, labelsFile, onMissing, legacy };
+  const { plan, resumed } = await beginOutput<RelabelPlan>(output, 'relabel', fingerprint, () => makePlan(input, labelsFile, onMissing, legacy));
   const io = options.io ?? defaultIO;
   const bar = progressBar('relabel', plan.copies.length, options.progress);
   try {
@@ -84,11 +95,31 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   }
   bar?.finish();
   finishOutput(output);
-  const { counts, renamed, missing, unlisted, legacyLost } = plan;
-  return { output, resumed, copied: plan.copies.length, counts, renamed, missing, unlisted, legacyLost };
+  const { counts, renamed, missing, unlisted, legacyLost, inputImages } = plan;
+  return { output, resumed, legacy, inputImages, copied: plan.copies.length, counts, renamed, missing, unlisted, legacyLost };
 }
 
-async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | 'fail'): Promise<RelabelPlan> {
+/**
+ * What the original relabel.py leaves, as a map from output path (`<class>/<file>`, under `train/`) to the input image
+ * whose bytes end up there. The original copied the whole input, then for each labels.csv row in file order whose
+ * label differs from the path's folder, copied `train/<pth>` into `train/<label>/` (overwriting a file of the same name
+ * there) and deleted `train/<pth>`. So the moved image wins over one already there; of two moved to the same place the
+ * later row wins; and an image overwritten before its own row moves it away is lost, its row then moving the bytes
+ * that replaced it. Unlisted images stay where they are.
+ */
+export function simulateOriginal(images: readonly string[], rows: readonly { pth: string; label: string }[]): Map<string, string> {
+  const at = new Map(images.map((p) => [p, p]));
+  for (const { pth, label } of rows) {
+    if (pth.split('/')[0] === label) continue;
+    const bytes = at.get(pth);
+    if (bytes === undefined) throw new Error(`relabel: ${pth} is gone when its row is reached; the original relabel.py stops here with FileNotFoundError`);
+    at.set(`${label}/${path.posix.basename(pth)}`, bytes);
+    at.delete(pth);
+  }
+  return at;
+}
+
+async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | 'fail', legacy: boolean): Promise<RelabelPlan> {
   const root = findImageRoot(input);
   const scan = await scanImageFolder(root);
   const table = await readCsv(labelsFile);
@@ -98,7 +129,7 @@ async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | '
     return j;
   };
   const [pthCol, labelCol] = [col('pth'), col('label')];
-  const images = new Set(scan.entries.map((e) => e.relPath));
+  const exists = new Set(scan.entries.map((e) => e.relPath));
   const seen = new Map<string, { label: string; line: number }>();
   const rows: { pth: string; label: string; line: number }[] = [];
   const missing: RelabelPlan['missing'] = [];
@@ -115,13 +146,25 @@ async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | '
       return;
     }
     seen.set(pth, { label, line });
-    if (!images.has(pth)) {
+    if (!exists.has(pth)) {
       if (onMissing === 'fail') throw new Error(`${labelsFile}: line ${line}: image ${path.join(root, pth)} does not exist or is not a readable image`);
       missing.push({ line, pth });
       return;
     }
     rows.push({ pth, label, line });
   });
+
+  const images = scan.entries.map((e) => e.relPath);
+  const original = simulateOriginal(images, rows);
+  const legacyLost = images.length - original.size;
+  const unlisted = images.filter((p) => !seen.has(p));
+  const counts: Record<string, number> = {};
+  const count = (label: string) => (counts[label] = (counts[label] ?? 0) + 1);
+  if (legacy) {
+    const copies = [...original].map(([to, from]) => ({ from, to: `train/${to}` }));
+    for (const to of original.keys()) count(to.split('/')[0]);
+    return { root, copies, renamed: [], missing, unlisted, counts, legacyLost, inputImages: images.length, legacy };
+  }
 
   // Group by destination (label, file name); a name used by two or more sources is prefixed by the source path.
   const byDest = new Map<string, typeof rows>();
@@ -132,9 +175,7 @@ async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | '
   const copies: RelabelCopy[] = [];
   const renamed: RelabelCopy[] = [];
   const used = new Set(byDest.keys());
-  let legacyLost = 0;
   for (const [key, group] of byDest) {
-    legacyLost += group.length - 1;
     if (group.length === 1) {
       copies.push({ from: group[0].pth, to: `train/${key}` });
       continue;
@@ -148,19 +189,18 @@ async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | '
       renamed.push(c);
     }
   }
-  const counts: Record<string, number> = {};
-  for (const r of rows) counts[r.label] = (counts[r.label] ?? 0) + 1;
-  const unlisted = scan.entries.filter((e) => !seen.has(e.relPath)).map((e) => e.relPath);
-  return { root, copies, renamed, missing, unlisted, counts, legacyLost };
+  for (const r of rows) count(r.label);
+  return { root, copies, renamed, missing, unlisted, counts, legacyLost, inputImages: images.length, legacy };
 }
 
-/** A short report: counts per label, renamed collisions, missing and unlisted images; `legacy` adds the original's losses. */
-export function formatRelabelSummary(r: RelabelResult, legacy = false): string {
-  const lines = [`${r.output}: ${r.copied} images copied${r.resumed ? ' (resumed an interrupted run)' : ''}`];
+/** A short report: counts per class, renamed collisions, missing and unlisted images; `legacyReport` adds the original's losses. */
+export function formatRelabelSummary(r: RelabelResult, legacyReport = false): string {
+  const what = r.legacy ? 'images copied as the original relabel.py leaves them (--legacy)' : 'images copied';
+  const lines = [`${r.output}: ${r.copied} ${what}${r.resumed ? ' (resumed an interrupted run)' : ''}`];
   for (const [label, n] of Object.entries(r.counts).sort()) lines.push(`  ${label.padEnd(12)} ${n}`);
   if (r.renamed.length) lines.push(`${r.renamed.length} images renamed to avoid a file-name collision, e.g. ${r.renamed[0].from} -> ${r.renamed[0].to}`);
   if (r.missing.length) lines.push(`${r.missing.length} rows skipped (image missing), e.g. line ${r.missing[0].line}: ${r.missing[0].pth}`);
-  if (r.unlisted.length) lines.push(`${r.unlisted.length} images not listed in the labels file (not copied), e.g. ${r.unlisted[0]}`);
-  if (legacy) lines.push(`the original relabel.py would have lost ${r.legacyLost} of these ${r.copied} images to file-name collisions (kept ${r.copied - r.legacyLost})`);
+  if (r.unlisted.length) lines.push(`${r.unlisted.length} images not listed in the labels file (${r.legacy ? 'kept in their folder, as the original did' : 'not copied'}), e.g. ${r.unlisted[0]}`);
+  if (r.legacy || legacyReport) lines.push(`the original relabel.py loses ${r.legacyLost} of the input's ${r.inputImages} images to file-name collisions (keeps ${r.inputImages - r.legacyLost})`);
   return lines.join('\n');
 }

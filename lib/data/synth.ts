@@ -1,8 +1,9 @@
 /**
  * Synthetic face datasets for machines without the Kaggle data: cartoon faces rendered from SVG by sharp, in the real
  * sets' folder layouts, with a SYNTHETIC.txt marker so every run can say it used synthetic data. Classes differ by
- * facial features (mouth curvature/openness/asymmetry, brows, eyes; a mask over the lower face), each drawn around a
- * class mean with spread wide enough that neighbouring classes overlap: learnable, not trivial.
+ * facial features (mouth curvature/openness/asymmetry, brows, eyes; a mask over the lower face), drawn bold enough to
+ * survive resizing to 48 px, each around a class mean with a spread that lets neighbouring classes overlap a little:
+ * a ResNet trained from scratch on a few hundred of them learns the expressions rather than memorising skin and background.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,7 +23,7 @@ export const MASK_CLASSES = ['WithMask', 'WithoutMask'] as const;
 const MASK_SPLITS: [string, number][] = [['Train', 1], ['Validation', 400 / 5000], ['Test', 496 / 5000]];
 export const SYNTHETIC_MARKER = 'SYNTHETIC.txt';
 /** Bump when the drawing changes, so cached sets are regenerated. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export interface SynthOptions {
   task: SynthTask;
@@ -65,7 +66,7 @@ const EXPRESSIONS: Record<(typeof AFFECT_CLASSES)[number], Partial<Expr>> = {
   surprise: { open: 1, width: 0.8, tilt: 0.1, brow: 1, eye: 1.45 },
 };
 /** Per-feature spread (standard deviation) around the class mean: sets how much neighbouring classes overlap. */
-const SPREAD: Expr = { curve: 0.2, open: 0.12, asym: 0.2, width: 0.08, tilt: 0.22, brow: 0.22, eye: 0.12, wrinkle: 0.2 };
+const SPREAD: Expr = { curve: 0.12, open: 0.07, asym: 0.12, width: 0.05, tilt: 0.14, brow: 0.14, eye: 0.08, wrinkle: 0.15 };
 
 const SKIN = ['#f6d7c3', '#eac0a0', '#d9a27e', '#c68863', '#a96e4a', '#8d5a3b', '#6b4430', '#4e3324'];
 const MASK_COLOURS = ['#8fc7e8', '#ffffff', '#2b2b2b', '#5b7fb8', '#e6a1b8', '#7da36b', '#d9d2c0', '#b03a3a'];
@@ -88,28 +89,30 @@ function faceSvg(rng: Rng, size: number, e: Expr, mask: boolean, withoutMask: bo
   const cx = 48 + 2.5 * normal(rng);
   const cy = 50 + 2.5 * normal(rng);
   const scale = uniform(rng, 0.92, 1.1);
-  const angle = 5 * normal(rng);
+  const angle = 3 * normal(rng);
   const hair = jitter(rng, ['#1e1410', '#3b2a1e', '#6a4a2a', '#a07a45', '#d8c08a', '#777777'][randInt(rng, 6)], 8);
-  const eyeRy = Math.max(0.6, 4 * e.eye);
-  const browY = -17 - 5 * e.brow;
+  const eyeRy = Math.max(0.8, 5 * e.eye);
+  const browY = -18 - 7 * e.brow;
+  // Brows and lips in colours that contrast with every skin tone (blond brows would vanish at 48 px).
+  const brow = jitter(rng, '#1e1410', 6);
   // Tilt raises the inner ends and lowers the outer ones (sad, fear); negative tilt is a frown (anger).
   const brows = [-1, 1].map(
-    (s) => `<line x1="${f1(s * 5)}" y1="${f1(browY - 5 * e.tilt)}" x2="${f1(s * 19)}" y2="${f1(browY + 1.5 * e.tilt)}" stroke="${hair}" stroke-width="3.4" stroke-linecap="round"/>`,
+    (s) => `<line x1="${f1(s * 4)}" y1="${f1(browY - 7 * e.tilt)}" x2="${f1(s * 21)}" y2="${f1(browY + 2 * e.tilt)}" stroke="${brow}" stroke-width="5" stroke-linecap="round"/>`,
   );
   const eyes = [-1, 1].map(
-    (s) => `<ellipse cx="${s * 12}" cy="-7" rx="6.5" ry="${f1(eyeRy)}" fill="#fbfbfb"/><circle cx="${f1(s * 12 + normal(rng))}" cy="-7" r="${f1(Math.min(2.4, eyeRy))}" fill="#2a1d14"/>`,
+    (s) => `<ellipse cx="${s * 12}" cy="-7" rx="7.5" ry="${f1(eyeRy)}" fill="#fbfbfb" stroke="#2a1d14" stroke-width="0.8"/><circle cx="${f1(s * 12 + normal(rng))}" cy="-7" r="${f1(Math.min(3, eyeRy))}" fill="#2a1d14"/>`,
   );
-  const w = 13 * e.width;
+  const w = 16 * e.width;
   // Mouth corners rise with `curve`; `asym` lifts one corner and drops the other (contempt's smirk).
-  const yl = 19 - 6 * e.curve - 5 * e.asym;
-  const yr = 19 - 6 * e.curve + 5 * e.asym;
-  const upper = 19 + 5 * e.curve - 6 * Math.max(0, e.open);
-  const lower = 19 + 7 * e.curve + 12 * Math.max(0, e.open);
+  const yl = 20 - 8 * e.curve - 6 * e.asym;
+  const yr = 20 - 8 * e.curve + 6 * e.asym;
+  const upper = 20 + 5 * e.curve - 7 * Math.max(0, e.open);
+  const lower = 20 + 8 * e.curve + 15 * Math.max(0, e.open);
   const mouth =
     e.open > 0.12
-      ? `<path d="M${f1(-w)},${f1(yl)} Q0,${f1(2 * upper - (yl + yr) / 2)} ${f1(w)},${f1(yr)} Q0,${f1(2 * lower - (yl + yr) / 2)} ${f1(-w)},${f1(yl)} Z" fill="#5a1d1d" stroke="#3a1010" stroke-width="1.2"/>`
-      : `<path d="M${f1(-w)},${f1(yl)} Q0,${f1(2 * (19 + 6 * e.curve) - (yl + yr) / 2)} ${f1(w)},${f1(yr)}" fill="none" stroke="#5a1d1d" stroke-width="3" stroke-linecap="round"/>`;
-  const wrinkle = e.wrinkle > 0.5 ? `<path d="M-6,-1 q3,2 0,4 M6,-1 q-3,2 0,4" fill="none" stroke="#00000055" stroke-width="1.2"/>` : '';
+      ? `<path d="M${f1(-w)},${f1(yl)} Q0,${f1(2 * upper - (yl + yr) / 2)} ${f1(w)},${f1(yr)} Q0,${f1(2 * lower - (yl + yr) / 2)} ${f1(-w)},${f1(yl)} Z" fill="#3a0c0c" stroke="#c0392b" stroke-width="2.5"/>`
+      : `<path d="M${f1(-w)},${f1(yl)} Q0,${f1(2 * (20 + 8 * e.curve) - (yl + yr) / 2)} ${f1(w)},${f1(yr)}" fill="none" stroke="#c0392b" stroke-width="5" stroke-linecap="round"/>`;
+  const wrinkle = e.wrinkle > 0.5 ? `<path d="M-7,-2 q4,3 0,6 M7,-2 q-4,3 0,6" fill="none" stroke="#00000088" stroke-width="2.4"/>` : '';
   const nose = `<path d="M0,-3 L-3,8 Q0,10 3,8" fill="none" stroke="#00000044" stroke-width="1.5"/>`;
   let maskSvg = '';
   if (mask) {

@@ -24,10 +24,11 @@ export const faceMask: Experiment = {
         testAccuracy: 0.9788,
         epochsRun: 19,
         bestEpoch: 9,
-        loss: 0.0168,
-        valLoss: 0.0523,
-        acc: 0.993,
-        valAcc: 0.985,
+        loss: 0.0023,
+        valLoss: 0.0716,
+        acc: 0.9992,
+        valAcc: 0.9875,
+        best: { loss: 0.0168, valLoss: 0.0523, acc: 0.993, valAcc: 0.985 },
         // The study's rows/columns were in os.walk order; stored here in affect-lab's sorted order (WithMask, WithoutMask).
         confusionClasses: ['WithMask', 'WithoutMask'],
         confusion: [
@@ -36,8 +37,10 @@ export const faceMask: Experiment = {
         ],
         perClass: { WithMask: { precision: 0.9793, recall: 0.9772 }, WithoutMask: { precision: 0.9784, recall: 0.9804 } },
       },
-      // The small CNN at 1e-5 would barely move in a few epochs; quick uses Adam's Keras default rate instead.
-      quick: quickScale(model, { lr: 1e-3, trainPerClass: 128, testPerClass: 64, epochs: 12 }),
+      quick: quickScale(
+        { batchSize: 64, optimizer: { kind: 'adam', lr: 1e-5 } },
+        { epochs: 10, lr: { value: 1e-4, reason: 'Adam at 1e-5 learns slowly in a quick run (validation accuracy 0.89 after 10 epochs on the synthetic set, 0.95 at 1e-4), so quick uses 1e-4' } },
+      ),
     },
   ],
   defaultTrial: 'resnet18-vgg',

@@ -4,6 +4,8 @@ import { baseline } from './baseline';
 import { faceMask } from './face-mask';
 import { pretrained } from './pretrained';
 import { vggTop } from './vgg-top';
+import { ConfigError } from '../errors';
+import { smokeScale } from './common';
 import { SCALES, type Experiment, type RunConfig, type Scale, type Trial } from './types';
 
 export * from './types';
@@ -24,7 +26,7 @@ export function getExperiment(nameOrNumber: string | number): Experiment {
   const found = EXPERIMENTS.find((e) => e.name === key || String(e.number) === key);
   if (!found) {
     const names = EXPERIMENTS.map((e) => `${e.name} (${e.number})`).join(', ');
-    throw new Error(`unknown experiment "${nameOrNumber}"; accepted: ${names}`);
+    throw new ConfigError(`unknown experiment "${nameOrNumber}"; accepted: ${names}`);
   }
   return found;
 }
@@ -34,7 +36,7 @@ export function getTrial(experiment: string | number | Experiment, trial?: strin
   const exp = typeof experiment === 'object' ? experiment : getExperiment(experiment);
   const name = trial ?? exp.defaultTrial;
   const found = exp.trials.find((t) => t.name === name);
-  if (!found) throw new Error(`experiment ${exp.name} has no trial "${name}"; accepted trials: ${exp.trials.map((t) => t.name).join(', ')}`);
+  if (!found) throw new ConfigError(`experiment ${exp.name} has no trial "${name}"; accepted trials: ${exp.trials.map((t) => t.name).join(', ')}`);
   return { experiment: exp, trial: found };
 }
 
@@ -50,21 +52,24 @@ export interface TrialOverrides {
 }
 
 /**
- * One run's configuration: the trial at `scale` (full: as published; quick: its ScaleSettings, model substitution
- * included), then `overrides`, then validated. Errors name the field and the accepted values.
+ * One run's configuration: the trial at `scale` (full: as published; quick: its ScaleSettings, a learning-rate change
+ * and its reason included; smoke: the published set-up on a handful of tiny images), then `overrides`, then validated.
+ * Errors are ConfigErrors naming the option and the accepted values.
  */
 export function resolveTrial(experiment: string | number, trial: string | undefined, scale: Scale, seed: number, overrides: TrialOverrides = {}): RunConfig {
-  if (!SCALES.includes(scale)) throw new Error(`unknown scale "${scale}"; accepted: ${SCALES.join(', ')}`);
+  if (!SCALES.includes(scale)) throw new ConfigError(`unknown scale "${scale}"; accepted: ${SCALES.join(', ')}`);
   const { experiment: exp, trial: t } = getTrial(experiment, trial);
-  const q = scale === 'quick' ? t.quick : undefined;
+  const q = scale === 'quick' ? t.quick : scale === 'smoke' ? smokeScale(t) : undefined;
+  // An lr given by the caller replaces the scale's, and with it the reason.
+  const lr = overrides.lr === undefined ? q?.lr : undefined;
   const cfg: RunConfig = {
     experiment: exp.name,
     trial: t.name,
     scale,
     description: q ? `${t.description}; ${q.description}` : t.description,
-    model: q?.model ? stripReason(q.model) : { ...t.model },
-    ...(q?.model ? { substitution: q.model.reason } : {}),
-    optimizer: { ...t.optimizer, ...(q?.lr !== undefined ? { lr: q.lr } : {}) },
+    model: { ...t.model },
+    ...(lr ? { note: `lr ${lr.value} instead of the published ${t.optimizer.lr}: ${lr.reason}` } : {}),
+    optimizer: { ...t.optimizer, ...(lr ? { lr: lr.value } : {}) },
     batchSize: q?.batchSize ?? t.batchSize,
     epochs: q?.epochs ?? t.epochs,
     imageSize: q?.imageSize ?? t.imageSize,
@@ -88,32 +93,27 @@ export function resolveTrial(experiment: string | number, trial: string | undefi
   return cfg;
 }
 
-function stripReason<T extends { reason: string }>(m: T): Omit<T, 'reason'> {
-  const { reason: _reason, ...rest } = m;
-  return rest;
-}
-
 const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 
-/** Throws on the first invalid field of a run configuration, naming it, its value and what is accepted. */
+/** Throws a ConfigError on the first invalid field of a run configuration, naming it (as the option that sets it), its value and what is accepted. */
 export function validateRunConfig(cfg: RunConfig): void {
   const bad = (field: string, value: unknown, accepted: string): never => {
-    throw new Error(`invalid ${field}: ${JSON.stringify(value)}; ${accepted}`);
+    throw new ConfigError(`invalid ${field}: ${JSON.stringify(value)}; ${accepted}`);
   };
   if (!isPosInt(cfg.epochs)) bad('epochs', cfg.epochs, 'must be a positive integer');
-  if (!isPosInt(cfg.batchSize)) bad('batch size', cfg.batchSize, 'must be a positive integer');
-  if (!isPosInt(cfg.imageSize) || cfg.imageSize < 8) bad('image size', cfg.imageSize, 'must be an integer of at least 8 pixels');
+  if (!isPosInt(cfg.batchSize)) bad('batchSize', cfg.batchSize, 'must be a positive integer');
+  if (!isPosInt(cfg.imageSize) || cfg.imageSize < 8) bad('imageSize', cfg.imageSize, 'must be an integer of at least 8 pixels');
   if (!Number.isInteger(cfg.seed)) bad('seed', cfg.seed, 'must be an integer');
   const o = cfg.optimizer;
   if (!['sgd', 'adam', 'adamw'].includes(o.kind)) bad('optimizer.kind', o.kind, 'accepted: sgd, adam, adamw');
-  if (!(Number.isFinite(o.lr) && o.lr > 0)) bad('learning rate (optimizer.lr)', o.lr, 'must be a number > 0');
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) bad('lr', o.lr, 'must be a number > 0');
   if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) bad('optimizer.momentum', o.momentum, 'must be in [0, 1)');
   for (const k of ['beta1', 'beta2'] as const) if (o[k] !== undefined && !((o[k] as number) >= 0 && (o[k] as number) < 1)) bad(`optimizer.${k}`, o[k], 'must be in [0, 1)');
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) bad('optimizer.weightDecay', o.weightDecay, 'must be >= 0');
   if (cfg.model.l2 !== undefined && !(cfg.model.l2 >= 0)) bad('model.l2', cfg.model.l2, 'must be >= 0');
   if (cfg.model.dropoutRate !== undefined && !(cfg.model.dropoutRate >= 0 && cfg.model.dropoutRate < 1)) bad('model.dropoutRate', cfg.model.dropoutRate, 'must be in [0, 1)');
   for (const k of ['validationFraction', 'testFraction'] as const) if (!(cfg.data[k] > 0 && cfg.data[k] < 1)) bad(`data.${k}`, cfg.data[k], 'must be between 0 and 1 (exclusive)');
-  for (const k of ['trainPerClass', 'testPerClass'] as const) if (cfg[k] !== undefined && !isPosInt(cfg[k])) bad(k, cfg[k], 'must be a positive integer (0 on the command line: all images)');
+  for (const k of ['trainPerClass', 'testPerClass'] as const) if (cfg[k] !== undefined && !isPosInt(cfg[k])) bad(k, cfg[k], 'must be a positive integer (as an option, 0 means all images)');
   const es = cfg.callbacks.earlyStopping;
   if (es && !(Number.isInteger(es.patience) && es.patience >= 0)) bad('callbacks.earlyStopping.patience', es.patience, 'must be an integer >= 0');
   const rl = cfg.callbacks.reduceLROnPlateau;

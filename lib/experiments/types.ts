@@ -1,5 +1,8 @@
 /** The study's experiments as data: what each trial trains, on what, and what the study published for it. */
 import type { StudyAugmentation } from '../data/augment-layers';
+import type { ModelOptions, TopKind } from '../models/registry';
+
+export type { TopKind };
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
 
@@ -22,23 +25,11 @@ export interface CallbackConfig {
   reduceLROnPlateau?: { monitor: 'val_loss'; factor: number; patience: number };
 }
 
-/** Which head goes on the backbone: the builder's own Dense+Softmax, the study's VGG-like top, or experiment 4's top. */
-export type TopKind = 'dense' | 'vgg' | 'pretrained';
-
-export interface ModelConfig {
-  /** A key of lib/models' MODEL_BUILDERS ('resnet18'..'resnet152', 'resnet50-imagenet', 'cnn4', 'cnn5'). */
+/** A model of lib/models' registry with its top and options; the registry rejects a top or option the model does not take. */
+export interface ModelConfig extends ModelOptions {
+  /** A registry name ('resnet18'..'resnet152', 'resnet50-imagenet', 'cnn4', 'cnn5'). */
   name: string;
   top: TopKind;
-  /** Rescaling(1/255) inside the model. */
-  normalize: boolean;
-  /** L2 factor on every kernel (Keras `regularizers.l2`), or none. */
-  l2?: number;
-  /** Flatten instead of global average pooling before the top. */
-  flatten?: boolean;
-  /** Dropout after the pooling/flatten (the builder's dropout_rate). */
-  dropoutRate?: number;
-  /** Backbone weights not trained (experiment 4). */
-  frozen?: boolean;
 }
 
 /** On-the-fly augmentation as Keras preprocessing layers (factors as in Keras); applied by lib/data/augment-layers. */
@@ -47,7 +38,7 @@ export type AugmentConfig = StudyAugmentation;
 export interface DataConfig {
   /** Dataset variant: a manifest name in data-manifests/ (e.g. 'face-mask-12k'). */
   dataset: string;
-  /** Feed the model grayscale images replicated to 3 channels. */
+  /** Feed the model one-channel grayscale images (every image is decoded to RGB first, whatever its file holds). */
   grayscale?: boolean;
   augment?: AugmentConfig;
   /** Fraction of train held out for validation when the data has no validation folder (Keras validation_split). */
@@ -56,17 +47,30 @@ export interface DataConfig {
   testFraction: number;
 }
 
-/** What the study published for a trial; every field optional because the notebooks report different things. */
-export interface PublishedResult {
-  testAccuracy?: number;
-  testLoss?: number;
-  epochsRun?: number;
-  bestEpoch?: number;
-  /** Final (or quoted-epoch) training and validation figures. */
+/** Training and validation figures of one epoch, as Keras logs them (`loss`, `val_loss`, `accuracy`, `val_accuracy`). */
+export interface EpochFigures {
   loss?: number;
   valLoss?: number;
   acc?: number;
   valAcc?: number;
+}
+
+/**
+ * What the study published for a trial; every field optional because the notebooks report different things.
+ * Epoch figures come in two sets, so that a run is compared like with like: the flat `loss`/`valLoss`/`acc`/`valAcc`
+ * are the last epoch run (`epochsRun`, a run's final history row), and `best` is the epoch EarlyStopping restored
+ * (`bestEpoch`, whose weights the test figures were measured with). Epochs count from 1, as Keras prints them.
+ */
+export interface PublishedResult extends EpochFigures {
+  /** Measured with the restored best weights where EarlyStopping restored them. */
+  testAccuracy?: number;
+  testLoss?: number;
+  /** The last epoch run, where the flat epoch figures were logged. */
+  epochsRun?: number;
+  /** The epoch whose weights were restored (lowest val_loss), where `best` was logged. */
+  bestEpoch?: number;
+  /** Figures at `bestEpoch`, where the study gives them apart from the last epoch's. */
+  best?: EpochFigures;
   /** Rows true class, columns predicted, in `confusionClasses` order. */
   confusion?: number[][];
   confusionClasses?: string[];
@@ -75,24 +79,23 @@ export interface PublishedResult {
   notes?: string;
 }
 
-/** How a scale deviates from the trial's published settings. */
+/** How a scale shrinks a trial; the model, top, optimizer kind, callbacks and data variant are always the trial's. */
 export interface ScaleSettings {
   imageSize: number;
   epochs: number;
   batchSize: number;
-  /** A learning rate used instead of the trial's (the small CNN at a tiny published rate would not move in a few epochs). */
-  lr?: number;
+  /** A learning rate used instead of the trial's, and why (printed, and recorded as the run's `note`). */
+  lr?: { value: number; reason: string };
   /** Use at most this many images per class from train / test (validation is carved from the train subset). */
   trainPerClass?: number;
   testPerClass?: number;
-  /** A smaller model used instead of the published one; `reason` is printed and recorded. */
-  model?: ModelConfig & { reason: string };
-  /** One line saying what this scale does, shown by `affect run --help` and in the run record. */
+  /** One line saying what this scale does, in the run's description. */
   description: string;
 }
 
-export type Scale = 'quick' | 'full';
-export const SCALES: readonly Scale[] = ['quick', 'full'];
+/** smoke: the published set-up on a handful of tiny images for one epoch; quick: minutes on a CPU; full: as published. */
+export type Scale = 'smoke' | 'quick' | 'full';
+export const SCALES: readonly Scale[] = ['smoke', 'quick', 'full'];
 
 /** What a trial trains with; shared by the documented trial and the config resolved for one run. */
 export interface TrainingSettings {
@@ -130,8 +133,8 @@ export interface RunConfig extends TrainingSettings {
   trial: string;
   scale: Scale;
   description: string;
-  /** Set when the scale replaced the published model: says which and why. */
-  substitution?: string;
+  /** Set when the scale changed the learning rate: says which and why (console, config.json and report print it as NOTE). */
+  note?: string;
   trainPerClass?: number;
   testPerClass?: number;
   seed: number;

@@ -1,7 +1,8 @@
 /**
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
- * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, plus the channel-broadcast arithmetic,
- * batch norm, leading-axes reduction and max-pool gradient that training needs next, computed in place on wasm memory.
+ * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, batched matrix products (dense layers) as
+ * sgemm, plus the channel-broadcast arithmetic, batch norm, leading-axes reduction, max-pool gradient and square root
+ * that training needs next, computed in place on wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
  * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (issue 6).
  * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
  */
@@ -22,10 +23,28 @@ export interface NativeConvAddon {
   binaryRows(op: number, full: Float32Array, small: Float32Array, out: Float32Array, smallFirst: boolean): void;
   /** Batch norm along the last axis: out = (x - mean) * factor + offset, the three vectors repeated along x's rows. */
   normalizeRows(x: Float32Array, mean: Float32Array, factor: Float32Array, offset: Float32Array, out: Float32Array): void;
+  /**
+   * out = a * b per batch (each transposed as `geometry` says, a batch size of 1 shared), + bias per column when
+   * not null, then ReLU when asked; `geometry` from `matMulGeometry`.
+   */
+  matMul(a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array, geometry: Int32Array): void;
   /** Max-pool gradient routed to each window's first maximum; `geometry` from `poolGeometry`. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */
   sumRows(x: Float32Array, out: Float32Array, scale: number): void;
+  /** out[i] = sqrt(x[i]); the arrays have one length. */
+  sqrt(x: Float32Array, out: Float32Array): void;
+  /**
+   * Keras SGD in place, in one pass: `v = momentum*v - lr*g; w += v` (Nesterov `w += momentum*v - lr*g`), or
+   * `w -= lr*g` when `velocity` is null. The arrays have one length and do not overlap.
+   */
+  sgdUpdate(w: Float32Array, g: Float32Array, velocity: Float32Array | null, coefficients: Float32Array, nesterov: boolean): void;
+  /**
+   * Keras Adam in place, in one pass, with coefficients [decay, 1 - beta1, 1 - beta2, alpha, epsilon]: `w -= decay*w`
+   * (AdamW; skipped when 0), `m += (g - m)(1 - beta1)`, `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`.
+   * The arrays have one length and do not overlap.
+   */
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
   info(): { blas: string; threads: number };
   setThreads(n: number): void;
 }
@@ -39,6 +58,8 @@ export const NATIVE_ADDON_PATH = path.join(repoRoot, 'native', 'build', 'Release
 
 let loaded: { addon?: NativeConvAddon; status: NativeStatus } | undefined;
 let enabled = true;
+let matMulEnabled = true;
+let optimizerEnabled = true;
 
 /**
  * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets its BLAS threads (default:
@@ -72,7 +93,8 @@ export function loadNativeConv(): NativeStatus {
 }
 
 const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
-  'conv2d', 'conv2dBackpropFilter', 'conv2dBackpropInput', 'binaryRows', 'normalizeRows', 'maxPoolGrad', 'sumRows', 'info', 'setThreads',
+  'conv2d', 'conv2dBackpropFilter', 'conv2dBackpropInput', 'matMul', 'binaryRows', 'normalizeRows', 'maxPoolGrad', 'sumRows', 'sqrt',
+  'sgdUpdate', 'adamUpdate', 'info', 'setThreads',
 ];
 
 /**
@@ -113,6 +135,36 @@ export function setNativeConvEnabled(on: boolean): boolean {
   return before;
 }
 
+/** The addon for matrix products: as `nativeConv()`, unless they alone are switched off. */
+export function nativeMatMul(): NativeConvAddon | undefined {
+  return matMulEnabled ? nativeConv() : undefined;
+}
+
+/**
+ * Switches the native matrix products alone on or off (the bench measures dense layers on wasm's own kernels beside
+ * native convolutions); returns the previous setting.
+ */
+export function setNativeMatMulEnabled(on: boolean): boolean {
+  const before = matMulEnabled;
+  matMulEnabled = on;
+  return before;
+}
+
+/** The addon for the optimizers' fused updates: as `nativeConv()`, unless they alone are switched off. */
+export function nativeOptimizer(): NativeConvAddon | undefined {
+  return optimizerEnabled ? nativeConv() : undefined;
+}
+
+/**
+ * Switches the fused optimizer updates alone on or off (tests and the measurement compare them with the optimizers'
+ * tfjs update beside the other native kernels); returns the previous setting.
+ */
+export function setNativeOptimizerEnabled(on: boolean): boolean {
+  const before = optimizerEnabled;
+  optimizerEnabled = on;
+  return before;
+}
+
 /** Runs fn with the native path switched on or off, restoring the previous setting afterwards. */
 export async function withNativeConv<T>(on: boolean, fn: () => Promise<T> | T): Promise<T> {
   const before = setNativeConvEnabled(on);
@@ -132,6 +184,13 @@ export function convGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
     c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
     c.padInfo.top, c.padInfo.left,
   ]);
+}
+
+/** The addon's matrix-product geometry: [batchA, batchB, M, K, N, transposeA, transposeB, relu] (flags as 0/1). */
+export function matMulGeometry(g: {
+  batchA: number; batchB: number; M: number; K: number; N: number; transposeA: boolean; transposeB: boolean; relu: boolean;
+}): Int32Array {
+  return Int32Array.from([g.batchA, g.batchB, g.M, g.K, g.N, +g.transposeA, +g.transposeB, +g.relu]);
 }
 
 /** The addon's max-pool geometry: [B,H,W,C, OH,OW, FH,FW (effective), sh,sw, dh,dw, top,left]. */

@@ -3,17 +3,18 @@
  * Owned by the training-speed work (issue 6); lib/backend.ts calls both set-up functions before wasm initialises.
  *
  * With the native addon (lib/kernels/native.ts) the NHWC convolutions (linear or ReLU, channel bias) and both their
- * gradients run natively on wasm memory, and so do batch norm and the other kernels marked `native` below. Without
- * it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own XNNPACK `Conv2D` kernel;
- * only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference
- * counts inside a kernel), and free their intermediates with `backend.disposeData`.
+ * gradients run natively on wasm memory, and so do the matrix products, batch norm and the other kernels marked
+ * `native` below. Without it, the gradients are rewritten as ordinary (valid) convolutions and run by wasm's own
+ * XNNPACK `Conv2D` kernel; only the cheap re-layouts (pad, transpose, zero-insertion, filter flip) are JS loops over
+ * wasm memory. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt reference counts inside
+ * a kernel), and free their intermediates with `backend.disposeData`.
  */
 // A plain require (not a namespace copy): the thread set-up patches the module object the backend reads.
 import os = require('node:os');
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
-import { convGeometry, nativeConv, poolGeometry, type NativeConvAddon } from './native';
+import { convGeometry, matMulGeometry, nativeConv, nativeMatMul, poolGeometry, type NativeConvAddon } from './native';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -43,6 +44,11 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
   { name: 'FusedConv2D', compute: 'native', replaces: true, why: 'as Conv2D, for bias and linear/ReLU activations; stock kernel otherwise' },
   { name: 'Conv2DBackpropFilter', compute: 'native', replaces: false, why: 'missing in wasm: native, else the filter gradient as a valid wasm convolution' },
   { name: 'Conv2DBackpropInput', compute: 'native', replaces: true, why: 'stock kernel is slow: native, else valid wasm convolutions (polyphase for strides > 1)' },
+  {
+    name: 'BatchMatMul', compute: 'native', replaces: true,
+    why: 'stock kernel is single-threaded and ~1 GFLOP/s with a transposed first operand (dense weight gradients); stock kernel for int32 and batch broadcasts other than against a batch of 1',
+  },
+  { name: '_FusedMatMul', compute: 'native', replaces: true, why: 'as BatchMatMul, for a bias along the columns and linear/ReLU activations; stock kernel otherwise' },
   { name: 'Sum', compute: 'native', replaces: true, why: 'stock kernel transposes first when reducing leading axes (bias and batch-norm gradients)' },
   { name: 'Mean', compute: 'native', replaces: true, why: 'as Sum (batch-norm moments)' },
   ...(['Add', 'Sub', 'Multiply', 'RealDiv'] as const).map((name) => ({
@@ -51,7 +57,12 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
   })),
   { name: 'FusedBatchNorm', compute: 'native', replaces: true, why: 'the stock kernel is single-threaded beside the addon; native is ~5x faster' },
   { name: 'MaxPoolGrad', compute: 'native', replaces: true, why: 'stock kernel misroutes windows whose maximum is <= 0: native, else JS loops' },
+  { name: 'Sqrt', compute: 'native', replaces: true, why: "stock kernel is not vectorised: ~1 ns per element, 3-5x the other elementwise kernels (Adam's update)" },
   { name: 'Identity', compute: 'none', replaces: true, why: 'stock kernel copies; sharing the buffer (as Reshape does) is what the cpu backend does' },
+  {
+    name: 'Cast', compute: 'none', replaces: true,
+    why: 'as Identity for a cast to the dtype a tensor has (ReLU gradients); to bool the stock kernel truncates to a byte (-2 gives 254): a JS loop; stock kernel otherwise',
+  },
   { name: 'Tile', compute: 'js', replaces: true, why: 'stock kernel computes an index per element; block copies are memory-bound (batch-norm gradient)' },
 ];
 
@@ -275,6 +286,34 @@ export function nativeReduceLeadingInfo(
     addon.sumRows(heap(backend, x), heap(backend, out), mean ? 1 / rows : 1));
 }
 
+/**
+ * a * b (either transposed), plus a bias along the columns and a linear or ReLU activation, natively; undefined (the
+ * caller runs the stock kernel) without the addon, for other dtypes, activations or biases, empty or mismatched
+ * operands (the stock kernel says what is wrong), and batch broadcasts other than against a batch of 1.
+ */
+export function nativeMatMulInfo(
+  backend: WasmBackendLike, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean,
+  fused: { bias?: tf.TensorInfo; activation?: string } = {},
+): tf.TensorInfo | undefined {
+  const addon = nativeMatMul();
+  const { bias, activation = 'linear' } = fused;
+  if (!addon || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if ([a, b, bias].some((t) => t && t.dtype !== 'float32') || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const [ra, rb] = [a.shape.length, b.shape.length];
+  const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const [Kb, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
+  const batchDims = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const batch = tf.util.sizeFromShape(batchDims);
+  if (K !== Kb || batch * M * K * N === 0) return undefined;
+  if (batch !== Math.max(batchA, batchB) || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return undefined;
+  if (bias && !isChannelVector(bias.shape, N)) return undefined;
+  const g = matMulGeometry({ batchA, batchB, M, K, N, transposeA, transposeB, relu: activation === 'relu' });
+  return nativeOutput(backend, [...batchDims, M, N], (out) =>
+    addon.matMul(heap(backend, a), heap(backend, b), bias ? heap(backend, bias) : null, heap(backend, out), g));
+}
+
 const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
 
 /**
@@ -316,6 +355,13 @@ export function nativeBatchNormInfo(
     const offset = stats.offset ? heap(backend, stats.offset) : new Float32Array(channels);
     addon.normalizeRows(heap(backend, x), heap(backend, stats.mean), factor, offset, heap(backend, out));
   });
+}
+
+/** sqrt(x) of float32 `x` natively; undefined (the caller runs the stock kernel) without the addon or for other dtypes. */
+export function nativeSqrtInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || x.dtype !== 'float32') return undefined;
+  return nativeOutput(backend, x.shape, (out) => addon.sqrt(heap(backend, x), heap(backend, out)));
 }
 
 /** One axis of the polyphase split: output positions h = s*(u0 + m) + q - pad for m < count, and the taps feeding them. */
@@ -482,6 +528,12 @@ export function tileInfo(backend: WasmBackendLike, x: tf.TensorInfo, reps: numbe
   return out;
 }
 
+/** x's own buffer as a new tensor (one more reference to it), as the cpu backend's Identity does. */
+function shareBuffer(backend: unknown, x: tf.TensorInfo): tf.TensorInfo {
+  (backend as { incRef(id: tf.DataId): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 function asBackend(b: unknown): WasmBackendLike {
   return b as WasmBackendLike;
 }
@@ -510,11 +562,23 @@ function forwardConvInfo(x: tf.TensorInfo, filter: tf.TensorInfo, a: tf.Conv2DAt
 
 /** The stock kernels that our native replacements fall back to, captured when ours are registered. */
 const stock = new Map<string, tf.KernelFunc>();
+const fallbacks = new Map<string, number>();
 
 function runStock(name: string, args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
   const f = stock.get(name);
   if (!f) throw new Error(`affect-lab: no stock wasm ${name} kernel to fall back to`);
+  fallbacks.set(name, (fallbacks.get(name) ?? 0) + 1);
   return f(args);
+}
+
+/**
+ * How many calls each of our kernels has handed to its stock kernel since the last call of this function: the bench
+ * and tests tell from it which kernels of a training step left the native path.
+ */
+export function takeStockFallbacks(): Map<string, number> {
+  const taken = new Map(fallbacks);
+  fallbacks.clear();
+  return taken;
 }
 
 const kernelFuncs: Record<string, tf.KernelFunc> = {
@@ -529,6 +593,17 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     if (!x || !filter || preluActivationWeights) return runStock('FusedConv2D', args);
     const c = forwardConvInfo(x, filter, a);
     return nativeConv2DInfo(asBackend(args.backend), x, filter, c, { bias, activation: a.activation }) ?? runStock('FusedConv2D', args);
+  },
+  BatchMatMul: (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+    return nativeMatMulInfo(asBackend(args.backend), a, b, transposeA, transposeB) ?? runStock('BatchMatMul', args);
+  },
+  _FusedMatMul: (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as tf._FusedMatMulAttrs;
+    if (!a || !b || preluActivationWeights) return runStock('_FusedMatMul', args);
+    return nativeMatMulInfo(asBackend(args.backend), a, b, transposeA, transposeB, { bias, activation }) ?? runStock('_FusedMatMul', args);
   },
   ...Object.fromEntries((Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((op) => [op, (args: Parameters<tf.KernelFunc>[0]) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -570,10 +645,22 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     );
     return maxPoolGradInfo(asBackend(backend), dy, input, c);
   },
-  Identity: ({ inputs, backend }) => {
-    const { x } = inputs as { x: tf.TensorInfo };
-    (backend as unknown as { incRef(id: tf.DataId): void }).incRef(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  Sqrt: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    return nativeSqrtInfo(asBackend(args.backend), x) ?? runStock('Sqrt', args);
+  },
+  Identity: ({ inputs, backend }) => shareBuffer(backend, inputs.x as tf.TensorInfo),
+  Cast: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { dtype } = args.attrs as unknown as tf.CastAttrs;
+    if (x.dtype === dtype) return shareBuffer(args.backend, x);
+    if (dtype !== 'bool') return runStock('Cast', args);
+    const backend = asBackend(args.backend);
+    const out = backend.makeOutput(x.shape, 'bool');
+    const xv = backend.typedArrayFromHeap(x);
+    const ov = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < xv.length; i++) ov[i] = xv[i] !== 0 ? 1 : 0;
+    return out;
   },
   Tile: ({ inputs, attrs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };

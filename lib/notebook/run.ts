@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
 import { writeFileAtomic } from '../atomic';
-import { createRunDir } from '../train/run-record';
+import { createRunDir } from '../runner/record';
 import { readNotebook, resolveNotebook, writeNotebook } from './format';
 import { findJupyter } from './jupyter';
 import { injectParameters, type ParamValue } from './params';

@@ -12,6 +12,7 @@ import type { OptimizerConfig } from './types';
 import { appendHistory, terminateOnNaN } from './callbacks';
 import { consoleProgress } from './progress';
 import { lossHead, trainStep } from './loss';
+import { seedUnseededOps } from './seeding';
 import { disposeCheckpoint, readCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint';
 
 /**
@@ -192,26 +193,31 @@ export async function fit(
     let seen = 0;
     let step = 0;
     let brokeOff = false;
-    for await (const b of epochBatches(train, epoch)) {
-      const n = checkBatch(b, 'fit: training data');
-      let loss: number;
-      let acc: number;
-      try {
-        [loss, acc] = await trainStep(model, b.xs, b.ys);
-      } finally {
-        if (disposeBatches) tf.dispose([b.xs, b.ys]);
+    const restoreRandom = opts.seed !== undefined ? seedUnseededOps(opts.seed, epoch) : undefined;
+    try {
+      for await (const b of epochBatches(train, epoch)) {
+        const n = checkBatch(b, 'fit: training data');
+        let loss: number;
+        let acc: number;
+        try {
+          [loss, acc] = await trainStep(model, b.xs, b.ys);
+        } finally {
+          if (disposeBatches) tf.dispose([b.xs, b.ys]);
+        }
+        lossSum += loss * n;
+        accSum += acc * n;
+        seen += n;
+        const running: Logs = { loss: lossSum / seen, acc: accSum / seen };
+        for (const c of callbacks) await c.onBatchEnd?.(step, running, ctx, epoch);
+        progress?.batch?.(epoch, step, stepsPerEpoch, running);
+        step++;
+        if (ctx.stopTraining) {
+          brokeOff = true;
+          break;
+        }
       }
-      lossSum += loss * n;
-      accSum += acc * n;
-      seen += n;
-      const running: Logs = { loss: lossSum / seen, acc: accSum / seen };
-      for (const c of callbacks) await c.onBatchEnd?.(step, running, ctx, epoch);
-      progress?.batch?.(epoch, step, stepsPerEpoch, running);
-      step++;
-      if (ctx.stopTraining) {
-        brokeOff = true;
-        break;
-      }
+    } finally {
+      restoreRandom?.();
     }
     if (step === 0) throw new Error(`fit: training data yielded no batches in epoch ${epoch + 1}`);
     if (!brokeOff) stepsPerEpoch = step;

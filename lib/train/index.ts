@@ -1,4 +1,4 @@
-/** The training engine: optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints and progress. */
+/** The training engine: losses, optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints, seeding, progress and the feature cache. */
 export * from './types';
 export * from './optimizers';
 export * from './callbacks';
@@ -9,5 +9,3 @@ export * from './loss';
 export * from './evaluate';
 export * from './seeding';
 export * from './feature-cache';
-export * from './run';
-export * from './run-record';

@@ -3,8 +3,11 @@
  * tfjs' MomentumOptimizer accumulates `a = m*a + g; w -= lr*a`, which equals Keras' `v = m*v - lr*g; w += v`
  * only while lr is constant; after a ReduceLROnPlateau step they differ, so SGD is implemented here as Keras
  * does it. tfjs has no AdamW, and its Adam's epsilon default (1e-8) differs from Keras' (1e-7).
+ * On the wasm backend with the native addon each weight is updated in one fused native pass (lib/kernels/optimizer.ts),
+ * with the same float32 arithmetic; elsewhere by the tfjs ops below.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAdamUpdate, fusedSgdUpdate } from '../kernels/optimizer';
 import type { OptimizerConfig } from './types';
 
 /** The optimizer's saved state: slots are listed per variable in the order of the given variable names. */
@@ -119,6 +122,7 @@ export class SGD extends KerasOptimizer {
   }
   protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number): void {
     const { momentum, nesterov } = this.config as Required<Extract<OptimizerConfig, { kind: 'sgd' }>>;
+    if (fusedSgdUpdate(w, g, momentum === 0 ? undefined : slots.momentum, { lr, momentum, nesterov })) return;
     if (momentum === 0) {
       w.assign(tf.sub(w, tf.mul(g, lr)));
       return;
@@ -141,9 +145,11 @@ export class Adam extends KerasOptimizer {
   }
   protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number, step: number): void {
     const c = this.config as Required<Extract<OptimizerConfig, { kind: 'adamw' }>>;
+    const decay = c.kind === 'adamw' && c.weightDecay > 0 ? lr * c.weightDecay : 0;
+    const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
+    if (fusedAdamUpdate(w, g, slots.m, slots.v, { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon })) return;
     let wt: tf.Tensor = w;
     if (c.kind === 'adamw' && c.weightDecay > 0) wt = tf.sub(w, tf.mul(w, lr * c.weightDecay));
-    const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
     const m = tf.add(slots.m, tf.mul(tf.sub(g, slots.m), 1 - c.beta1));
     const v = tf.add(slots.v, tf.mul(tf.sub(tf.square(g), slots.v), 1 - c.beta2));
     slots.m.assign(m);

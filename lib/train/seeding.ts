@@ -32,10 +32,17 @@ export function shuffleSeed(seed: number | string, epoch: number): string {
   return `${seed}/shuffle/epoch-${epoch}`;
 }
 
-/** Re-initialises all of `model`'s weights deterministically from `seed` (see the module comment). */
-export function seedModelWeights(model: tf.LayersModel, seed: number | string): void {
+/**
+ * Re-initialises `model`'s weights deterministically from `seed` (see the module comment): all of them, or only those
+ * of `layers` (e.g. a new top on a pretrained backbone), each seeded by its position in the whole model.
+ */
+export function seedModelWeights(model: tf.LayersModel, seed: number | string, layers?: ReadonlySet<tf.layers.Layer>): void {
   let index = 0;
   for (const layer of model.layers) {
+    if (layers && !layers.has(layer)) {
+      index += layer.weights.length;
+      continue;
+    }
     const config = layer.getConfig() as Record<string, unknown>;
     for (const w of layer.weights) {
       const position = index++;
@@ -55,4 +62,18 @@ export function seedModelWeights(model: tf.LayersModel, seed: number | string): 
       value.dispose();
     }
   }
+}
+
+/**
+ * tfjs ops called without a seed (Dropout's masks, the augmentation layers' draws) seed themselves from Math.random.
+ * While an epoch of a seeded fit trains, Math.random is a generator seeded by (seed, epoch), so those draws repeat on
+ * every run and after a resume (which restarts at an epoch boundary). Returns the function that restores Math.random.
+ */
+export function seedUnseededOps(seed: number | string, epoch: number): () => void {
+  const original = Math.random;
+  const rng = makeRng(`${seed}/ops/epoch-${epoch}`);
+  Math.random = () => rng();
+  return () => {
+    Math.random = original;
+  };
 }

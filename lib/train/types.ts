@@ -105,7 +105,10 @@ export interface FitOptions {
   checkpoint?: { dir: string; keep?: number };
   /** Continue from the latest checkpoint in this directory (weights, optimizer, callbacks, history, epoch). */
   resumeFrom?: string;
-  /** Recorded in checkpoints so a resumed run can check it was given the same seed. */
+  /**
+   * Recorded in checkpoints so a resumed run can check it was given the same seed; also seeds, per epoch, the draws of
+   * tfjs ops that take no seed (dropout masks): see seedUnseededOps.
+   */
   seed?: number | string;
   /** Generators whose state is checkpointed (e.g. augmentation); see readCheckpoint().rngStates. */
   rngs?: Record<string, Rng>;

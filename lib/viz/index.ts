@@ -5,3 +5,4 @@ export * from './html';
 export * from './show';
 export { encodePngRgb, pngDataUrl } from './png';
 export * from './samples';
+export * from './svg';

@@ -16,6 +16,7 @@ extern "C" void openblas_set_num_threads(int);
 namespace {
 
 using affect::ConvGeometry;
+using affect::MatMulGeometry;
 using affect::PoolGeometry;
 
 bool Floats(napi_env env, napi_value v, float** data, size_t* length) {
@@ -29,8 +30,8 @@ bool Floats(napi_env env, napi_value v, float** data, size_t* length) {
   return true;
 }
 
-// An Int32Array of `n` sizes: all positive but the last two (the leading padding), which may be 0.
-const int32_t* ReadSizes(napi_env env, napi_value v, size_t n) {
+// An Int32Array of `n` sizes: all positive but the last `zeroable` (padding, flags), which may be 0.
+const int32_t* ReadSizes(napi_env env, napi_value v, size_t n, size_t zeroable) {
   bool is = false;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return nullptr;
   napi_typedarray_type type;
@@ -40,22 +41,31 @@ const int32_t* ReadSizes(napi_env env, napi_value v, size_t n) {
   if (type != napi_int32_array || length != n) return nullptr;
   const int32_t* a = static_cast<const int32_t*>(raw);
   for (size_t i = 0; i < n; i++) {
-    if (a[i] < (i + 2 < n ? 1 : 0)) return nullptr;
+    if (a[i] < (i + zeroable < n ? 1 : 0)) return nullptr;
   }
   return a;
 }
 
 bool ReadGeometry(napi_env env, napi_value v, ConvGeometry* g) {
-  const int32_t* a = ReadSizes(env, v, 15);
+  const int32_t* a = ReadSizes(env, v, 15, 2);
   if (a == nullptr) return false;
   *g = ConvGeometry{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14]};
   return true;
 }
 
 bool ReadGeometry(napi_env env, napi_value v, PoolGeometry* g) {
-  const int32_t* a = ReadSizes(env, v, 14);
+  const int32_t* a = ReadSizes(env, v, 14, 2);
   if (a == nullptr) return false;
   *g = PoolGeometry{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13]};
+  return true;
+}
+
+// [batchA, batchB, M, K, N, transposeA, transposeB, relu]: flags 0 or 1; batch sizes equal, or one of them 1.
+bool ReadGeometry(napi_env env, napi_value v, MatMulGeometry* g) {
+  const int32_t* a = ReadSizes(env, v, 8, 3);
+  if (a == nullptr || a[5] > 1 || a[6] > 1 || a[7] > 1) return false;
+  if (a[0] != a[1] && a[0] != 1 && a[1] != 1) return false;
+  *g = MatMulGeometry{a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6] == 1, a[7] == 1};
   return true;
 }
 
@@ -68,7 +78,7 @@ class Call {
     if (napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) != napi_ok || argc != arrays + 1) {
       error_ = "affect-native: wrong number of arguments";
     } else if (!ReadGeometry(env, argv_[arrays], &g)) {
-      error_ = "affect-native: the geometry must be an Int32Array of the kernel's sizes (positive; padding >= 0)";
+      error_ = "affect-native: the geometry must be an Int32Array of the kernel's sizes (positive; padding >= 0; flags 0 or 1; batch sizes equal or 1)";
     }
   }
   // The data of array i, which must hold exactly `length` floats; null (when allowed) gives nullptr.
@@ -163,6 +173,18 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// matMul(a, b, bias | null, out, matMulGeometry)
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  Call<MatMulGeometry> c(env, info, 4);
+  const MatMulGeometry& g = c.g;
+  float* a = c.Array(0, Product({g.batchA, g.M, g.K}));
+  float* b = c.Array(1, Product({g.batchB, g.K, g.N}));
+  float* bias = c.Array(2, g.N, true);
+  float* out = c.Array(3, Product({g.batch(), g.M, g.N}));
+  if (c.Ok()) affect::MatMul(g, a, b, bias, out);
+  return nullptr;
+}
+
 // binaryRows(op, full, small, out, smallFirst), op 0 add, 1 sub, 2 mul, 3 div
 napi_value BinaryRows(napi_env env, napi_callback_info info) {
   napi_value argv[5];
@@ -215,6 +237,87 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sqrt(x, out)
+napi_value Sqrt(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  float *x = nullptr, *out = nullptr;
+  size_t xn = 0, on = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 2 || !Floats(env, argv[0], &x, &xn) ||
+      !Floats(env, argv[1], &out, &on) || on != xn) {
+    return Throw(env, "affect-native: sqrt needs x and out Float32Arrays of one length");
+  }
+  affect::Sqrt(x, out, xn);
+  return nullptr;
+}
+
+// An optimizer update's arguments: `arrays` Float32Arrays of one length (the weight, its gradient, then its moments;
+// the last may be null when `lastNullable`), a Float32Array of `coefficients` floats, then `extra` arguments the
+// caller reads. The arrays must not overlap: the kernels write the weight and the moments in place.
+class UpdateCall {
+ public:
+  UpdateCall(napi_env env, napi_callback_info info, size_t arrays, bool lastNullable, size_t coefficients, size_t extra) {
+    size_t argc = kMaxArgs;
+    ok_ = napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) == napi_ok && argc == arrays + 1 + extra;
+    for (size_t i = 0; ok_ && i < arrays; i++) {
+      napi_valuetype t;
+      napi_typeof(env, argv_[i], &t);
+      if (lastNullable && i + 1 == arrays && t == napi_null) continue;
+      size_t n = 0;
+      ok_ = Floats(env, argv_[i], &data_[i], &n) && (i == 0 || n == length_);
+      if (i == 0) length_ = n;
+    }
+    size_t n = 0;
+    ok_ = ok_ && Floats(env, argv_[arrays], &coefficients_, &n) && n == coefficients;
+    for (size_t i = 0; ok_ && i < arrays; i++) {
+      for (size_t j = 0; ok_ && j < i; j++) ok_ = !Overlap(data_[i], data_[j]);
+    }
+  }
+  bool Ok() const { return ok_; }
+  float* Array(size_t i) const { return data_[i]; }
+  const float* Coefficients() const { return coefficients_; }
+  size_t Length() const { return length_; }
+  napi_value Arg(size_t i) const { return argv_[i]; }
+
+ private:
+  static constexpr size_t kMaxArgs = 6;
+  // As integers: pointers into different buffers are not ordered in C++.
+  bool Overlap(const float* a, const float* b) const {
+    const uintptr_t x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b), n = length_ * sizeof(float);
+    return a != nullptr && b != nullptr && x < y + n && y < x + n;
+  }
+  napi_value argv_[kMaxArgs];
+  float* data_[4] = {nullptr, nullptr, nullptr, nullptr};
+  float* coefficients_ = nullptr;
+  size_t length_ = 0;
+  bool ok_ = false;
+};
+
+// sgdUpdate(w, g, velocity | null, [lr, momentum], nesterov)
+napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  UpdateCall c(env, info, 3, true, 2, 1);
+  bool nesterov = false;
+  if (!c.Ok() || napi_get_value_bool(env, c.Arg(4), &nesterov) != napi_ok) {
+    return Throw(env, "affect-native: sgdUpdate needs w, g and velocity (or null) Float32Arrays of one length that do not "
+                      "overlap, a Float32Array [lr, momentum] and a boolean (Nesterov)");
+  }
+  const float* k = c.Coefficients();
+  affect::SgdUpdate(c.Array(0), c.Array(1), c.Array(2), c.Length(), affect::SgdCoefficients{k[0], k[1], nesterov});
+  return nullptr;
+}
+
+// adamUpdate(w, g, m, v, [decay, 1 - beta1, 1 - beta2, alpha, epsilon])
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  UpdateCall c(env, info, 4, false, 5, 0);
+  if (!c.Ok()) {
+    return Throw(env, "affect-native: adamUpdate needs w, g, m and v Float32Arrays of one length that do not overlap and a "
+                      "Float32Array [decay, 1 - beta1, 1 - beta2, alpha, epsilon]");
+  }
+  const float* k = c.Coefficients();
+  affect::AdamUpdate(c.Array(0), c.Array(1), c.Array(2), c.Array(3), c.Length(), affect::AdamCoefficients{k[0], k[1], k[2], k[3], k[4]});
+  return nullptr;
+}
+
 // info() -> { blas: "OpenBLAS <config>", threads }
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value out, blas, threads;
@@ -244,10 +347,14 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binaryRows", nullptr, BinaryRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sqrt", nullptr, Sqrt, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -1,5 +1,5 @@
 // Compute kernels of the native addon, free of N-API: float32 arrays in tfjs's layouts (x [B,H,W,C] NHWC, filter
-// [KH,KW,Ci,Co]); every length has been checked against the geometry by the caller (addon.cc).
+// [KH,KW,Ci,Co], matrices row-major); every length has been checked against the geometry by the caller (addon.cc).
 #pragma once
 
 #include <cstddef>
@@ -33,6 +33,17 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
 // dx = each window's gradient added to its first maximum in x (padding never wins), as tfjs's cpu kernel does.
 void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx);
 
+// out[i] = op(a[i]) * op(b[i]) for i < batch(), op transposing when asked: a is [batchA, M, K] ([batchA, K, M]
+// transposed), b [batchB, K, N] ([batchB, N, K]), out [batch(), M, N]; a batch size of 1 is shared by every product.
+struct MatMulGeometry {
+  int64_t batchA, batchB, M, K, N;
+  bool transposeA, transposeB, relu;
+  int64_t batch() const { return batchA > batchB ? batchA : batchB; }
+};
+
+// out = a * b as above, then + bias (per column, when not null), then max(0, .) when g.relu.
+void MatMul(const MatMulGeometry& g, const float* a, const float* b, const float* bias, float* out);
+
 enum class BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
 // out = full (op) small, `small` ([cols]) repeated along full's rows; small (op) full when smallFirst.
 void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst);
@@ -41,5 +52,23 @@ void NormalizeRows(const float* x, const float* mean, const float* factor, const
                    size_t cols);
 // out[c] = scale * sum over r of x[r, c].
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale);
+
+// out[i] = sqrt(x[i]).
+void Sqrt(const float* x, float* out, size_t n);
+
+// Keras SGD in place: v = momentum * v - lr * g; w += v (Nesterov: w += momentum * v - lr * g); w -= lr * g when
+// `velocity` is null (no momentum).
+struct SgdCoefficients {
+  float lr, momentum;
+  bool nesterov;
+};
+void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c);
+
+// Keras Adam in place: w -= decay * w (AdamW; skipped when decay is 0); m += (g - m) * (1 - beta1);
+// v += (g * g - v) * (1 - beta2); w -= alpha * m / (sqrt(v) + epsilon), alpha holding the bias corrections.
+struct AdamCoefficients {
+  float decay, oneMinusBeta1, oneMinusBeta2, alpha, epsilon;
+};
+void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c);
 
 }  // namespace affect

@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic';
-import type { TrainHistory } from './types';
+import type { TrainHistory } from '../train';
 
 /** Writes pretty JSON atomically (see writeFileAtomic). */
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -64,28 +64,6 @@ const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` 
 export function confusionCsv(matrix: number[][], classes: string[]): string {
   const head = ['true\\predicted', ...classes].map(csvCell).join(',');
   return [head, ...matrix.map((row, i) => [csvCell(classes[i]), ...row.map(String)].join(','))].join('\n') + '\n';
-}
-
-/** A console logger that also appends every line to run.log (the run's tee of its console output). */
-export interface RunLog {
-  (line: string): void;
-  file?: string;
-  /** Starts copying into `file` (lines logged before are written first). */
-  attach(file: string): void;
-}
-
-export function makeRunLog(quiet = false): RunLog {
-  const pending: string[] = [];
-  const log = ((line: string) => {
-    if (!quiet) console.log(line);
-    if (log.file) fs.appendFileSync(log.file, line + '\n');
-    else pending.push(line);
-  }) as RunLog;
-  log.attach = (file: string) => {
-    log.file = file;
-    fs.appendFileSync(file, pending.splice(0).map((l) => l + '\n').join(''));
-  };
-  return log;
 }
 
 /** What config.json and metrics.json hold, as far as `runs list` and `runs compare` read them. */

@@ -1,0 +1,76 @@
+/**
+ * The optimizers' fused updates on the wasm backend (issue 13): the native addon updates a weight and its moments in
+ * one pass over wasm memory, in place, where the tfjs update takes 4-9 elementwise kernels, each a full pass that
+ * allocates its output. lib/train/optimizers.ts calls these first and runs its tfjs update when they return false
+ * (another backend, no addon, or a dtype other than float32).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { nativeOptimizer, type NativeConvAddon } from './native';
+import type { WasmBackendLike } from './wasm';
+
+interface WasmBackendWithRefs extends WasmBackendLike {
+  refCount(dataId: tf.DataId): number;
+}
+
+/** Keras SGD's settings for one step. */
+export interface SgdStep {
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+}
+
+/** Keras Adam's settings for one step: `decay` = lr * weight decay (AdamW, else 0), `alpha` with the bias corrections. */
+export interface AdamStep {
+  decay: number;
+  beta1: number;
+  beta2: number;
+  alpha: number;
+  epsilon: number;
+}
+
+/**
+ * Keras SGD on `w` (and its `velocity` slot, absent without momentum) natively; false when the update is not for
+ * the native path.
+ */
+export function fusedSgdUpdate(w: tf.Variable, g: tf.Tensor, velocity: tf.Variable | undefined, s: SgdStep): boolean {
+  // Float32Array rounds each setting as the tfjs update's float32 scalars do.
+  const k = Float32Array.of(s.lr, s.momentum);
+  return fusedUpdate(velocity ? [w, velocity] : [w], g, (addon, [wv, vv], gv) => addon.sgdUpdate(wv, gv, vv ?? null, k, s.nesterov));
+}
+
+/** Keras Adam (AdamW with a decay) on `w` and its moments `m`, `v` natively; false when the update is not for the native path. */
+export function fusedAdamUpdate(w: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamStep): boolean {
+  const k = Float32Array.of(s.decay, 1 - s.beta1, 1 - s.beta2, s.alpha, s.epsilon);
+  return fusedUpdate([w, m, v], g, (addon, [wv, mv, vv], gv) => addon.adamUpdate(wv, gv, mv, vv, k));
+}
+
+function fusedUpdate(
+  targets: tf.Variable[], g: tf.Tensor, run: (addon: NativeConvAddon, targets: Float32Array[], g: Float32Array) => void,
+): boolean {
+  const addon = nativeOptimizer();
+  if (!addon || tf.getBackend() !== 'wasm' || [g, ...targets].some((t) => t.dtype !== 'float32')) return false;
+  const backend = tf.backend() as unknown as WasmBackendWithRefs;
+  for (const t of targets) ownBuffer(backend, t);
+  // Views after every allocation (growing unshared wasm memory detaches earlier ones): g's first, as reading data
+  // not yet on wasm moves it there; ownBuffer has moved the targets.
+  const view = (t: tf.Tensor) => backend.typedArrayFromHeap(t) as Float32Array;
+  const gv = view(g);
+  run(addon, targets.map(view), gv);
+  return true;
+}
+
+/**
+ * Gives `v` a copy of its buffer when other tensors share it, so that the in-place update reaches `v` alone: tensors
+ * share buffers after clone() and Identity (lib/kernels/wasm.ts), tf.variable(t) and v.assign(t) (getState's copies,
+ * setState, setWeights). A count other than 1 includes data not yet moved to wasm (count 0).
+ */
+function ownBuffer(backend: WasmBackendWithRefs, v: tf.Variable): void {
+  if (backend.refCount(v.dataId) === 1) return;
+  const copy = backend.makeOutput(v.shape, 'float32');
+  // v's view first: reading data not yet on wasm moves it there, which may grow memory.
+  const from = backend.typedArrayFromHeap(v);
+  (backend.typedArrayFromHeap(copy) as Float32Array).set(from);
+  const t = tf.engine().makeTensorFromTensorInfo(copy);
+  v.assign(t);
+  t.dispose();
+}

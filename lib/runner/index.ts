@@ -1,0 +1,7 @@
+/** One run of one trial: resolve the data, assemble the model from the registry, train with lib/train, write the run record and report. */
+export * from './run';
+export * from './data';
+export * from './model';
+export * from './report';
+export * from './record';
+export * from './log';

@@ -1,0 +1,250 @@
+/**
+ * A reproduction record: the small, committable account of one finished run beside the study. It copies the run's
+ * records (config.json, history.csv, metrics.json, confusion.csv), draws the curves as a static SVG, and writes a
+ * README.md whose every number comes from those records or from the experiment registry, so nothing is typed by hand.
+ * Model weights and images are never copied.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../atomic';
+import { describeBackend, type BackendReport } from '../backend';
+import { getTrial, type EpochFigures, type PublishedResult } from '../experiments';
+import { accuracyCurves, browserUnavailable, figuresToSvg, lossCurves, type History } from '../viz';
+
+export interface ReproductionOptions {
+  /** Markdown prose for the README's "Deviations and notes" section (what differs from the study, and why). */
+  notes?: string;
+  /** Also draw curves.svg (needs Chromium; default true, skipped with a note when Chromium is missing). */
+  svg?: boolean;
+}
+
+/** The record files copied from the run folder, in the order the README lists them. */
+export const RECORD_FILES = ['config.json', 'history.csv', 'metrics.json', 'confusion.csv'] as const;
+
+interface RunFiles {
+  config: {
+    created?: string;
+    run: { experiment: string; trial: string; scale: string; description: string; epochs: number; batchSize: number; imageSize: number };
+    backend: BackendReport;
+    seed: number;
+    classes: string[];
+    data: { kind: string; root: string; counts: { train: number; validation: number; test: number } };
+    versions?: Record<string, string>;
+  };
+  metrics: {
+    testAccuracy: number;
+    testLoss: number;
+    epochsRun: number;
+    bestEpoch?: number;
+    stopReason?: string;
+    trainSeconds: number;
+    dataKind: string;
+    perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
+  };
+  history: History;
+  confusion: { classes: string[]; matrix: number[][] };
+}
+
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** history.csv (the CSV logger's `epoch,<keys...>` rows) as a History. */
+export function parseHistoryCsv(text: string, file = 'history.csv'): History {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length < 2) throw new Error(`${file}: no epochs`);
+  const [head, ...rows] = lines.map((l) => l.split(','));
+  if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
+  const keys = head.slice(1);
+  const h: History = { epochs: [], logs: Object.fromEntries(keys.map((k) => [k, [] as number[]])) };
+  rows.forEach((cells, r) => {
+    if (cells.length !== head.length) throw new Error(`${file}: line ${r + 2} has ${cells.length} cells, the header ${head.length}`);
+    h.epochs.push(Number(cells[0]));
+    keys.forEach((k, i) => h.logs[k].push(cells[i + 1] === '' ? NaN : Number(cells[i + 1])));
+  });
+  return h;
+}
+
+/** confusion.csv (`true\predicted,<classes>` then one row per true class) as classes and counts. */
+export function parseConfusionCsv(text: string, file = 'confusion.csv'): { classes: string[]; matrix: number[][] } {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const classes = lines[0].split(',').slice(1);
+  const matrix = lines.slice(1).map((l) => l.split(',').slice(1).map(Number));
+  if (matrix.length !== classes.length || matrix.some((r) => r.length !== classes.length || r.some((v) => !Number.isInteger(v)))) {
+    throw new Error(`${file}: expected a ${classes.length}x${classes.length} matrix of counts`);
+  }
+  return { classes, matrix };
+}
+
+function readRun(runDir: string): RunFiles {
+  const file = (f: string) => path.join(runDir, f);
+  if (!fs.existsSync(file('metrics.json'))) throw new Error(`${runDir}: the run has not finished (no metrics.json); resume it first`);
+  const metrics = readJson<RunFiles['metrics']>(file('metrics.json'));
+  const config = readJson<RunFiles['config']>(file('config.json'));
+  const history = parseHistoryCsv(fs.readFileSync(file('history.csv'), 'utf8'), file('history.csv'));
+  if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
+  const confusion = parseConfusionCsv(fs.readFileSync(file('confusion.csv'), 'utf8'), file('confusion.csv'));
+  return { config, metrics, history, confusion };
+}
+
+const fixed = (v: number | undefined, digits = 4) => (v === undefined || Number.isNaN(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+const diff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || Number.isInteger(a) ? '' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`);
+
+/** The run's logged figures of one 1-based epoch. */
+function epochFigures(h: History, epoch: number | undefined): EpochFigures {
+  if (epoch === undefined) return {};
+  const i = h.epochs.indexOf(epoch - 1);
+  if (i < 0) return {};
+  const at = (k: string) => h.logs[k]?.[i];
+  return { loss: at('loss'), valLoss: at('val_loss'), acc: at('acc'), valAcc: at('val_acc') };
+}
+
+/** Markdown rows "name | this run | study | difference" comparing like with like: best epoch with best, last with last. */
+export function comparisonRows(run: RunFiles, p: PublishedResult): string[] {
+  const last = run.history.epochs.length;
+  const best = epochFigures(run.history, run.metrics.bestEpoch);
+  const lastFigures = epochFigures(run.history, run.history.epochs[last - 1] + 1);
+  const row = (name: string, a: number | undefined, b: number | undefined) => `| ${name} | ${fixed(a)} | ${fixed(b)} | ${diff(a, b)} |`;
+  const figures = (label: string, mine: EpochFigures, theirs: EpochFigures | undefined) => [
+    row(`${label}: train loss`, mine.loss, theirs?.loss),
+    row(`${label}: val loss`, mine.valLoss, theirs?.valLoss),
+    row(`${label}: train accuracy`, mine.acc, theirs?.acc),
+    row(`${label}: val accuracy`, mine.valAcc, theirs?.valAcc),
+  ];
+  return [
+    '| | this run | study | difference |',
+    '|---|---|---|---|',
+    row('test accuracy', run.metrics.testAccuracy, p.testAccuracy),
+    row('test loss', run.metrics.testLoss, p.testLoss),
+    row('epochs run', run.metrics.epochsRun, p.epochsRun),
+    row('best epoch (lowest val_loss)', run.metrics.bestEpoch, p.bestEpoch),
+    ...figures(`best epoch (${fixed(run.metrics.bestEpoch)} / ${fixed(p.bestEpoch)})`, best, p.best),
+    ...figures(`last epoch (${last} / ${fixed(p.epochsRun)})`, lastFigures, p),
+  ];
+}
+
+/** The run's confusion matrix beside the study's, both with rows = true class, in the run's class order. */
+function confusionTable(run: RunFiles, p: PublishedResult): string[] {
+  const { classes, matrix } = run.confusion;
+  const theirs = (i: number, j: number) => {
+    if (!p.confusion || !p.confusionClasses) return undefined;
+    const a = p.confusionClasses.indexOf(classes[i]);
+    const b = p.confusionClasses.indexOf(classes[j]);
+    return a < 0 || b < 0 ? undefined : p.confusion[a][b];
+  };
+  return [
+    `| true \\ predicted | ${classes.map((c) => `${c} (run / study)`).join(' | ')} |`,
+    `|---|${classes.map(() => '---').join('|')}|`,
+    ...classes.map((c, i) => `| ${c} | ${classes.map((_, j) => `${matrix[i][j]} / ${theirs(i, j) ?? '-'}`).join(' | ')} |`),
+  ];
+}
+
+function perClassTable(run: RunFiles, p: PublishedResult): string[] {
+  return [
+    '| class | precision (run / study) | recall (run / study) | support |',
+    '|---|---|---|---|',
+    ...run.metrics.perClass.map((c) => {
+      const s = p.perClass?.[c.name];
+      return `| ${c.name} | ${fixed(c.precision)} / ${fixed(s?.precision)} | ${fixed(c.recall)} / ${fixed(s?.recall)} | ${c.support} |`;
+    }),
+  ];
+}
+
+const duration = (s: number) => {
+  const min = Math.round(s / 60);
+  return min >= 60 ? `${Math.floor(min / 60)} h ${min % 60} min` : `${min} min`;
+};
+
+/**
+ * From config.json's creation to metrics.json's last write; a resumed run's trainSeconds counts only its last process,
+ * so that is said apart.
+ */
+function wallTime(runDir: string, created: string | undefined, trainSeconds: number): string {
+  const log = path.join(runDir, 'run.log');
+  const resumes = fs.existsSync(log) ? (fs.readFileSync(log, 'utf8').match(/\(resumed\)/g) ?? []).length : 0;
+  const start = created ? Date.parse(created) : NaN;
+  const end = fs.statSync(path.join(runDir, 'metrics.json')).mtimeMs;
+  const total = Number.isFinite(start) ? `Wall time from start to finish ${duration((end - start) / 1000)}` : 'Wall time not recorded';
+  return resumes === 0
+    ? `${total}; training ${duration(trainSeconds)} of it (validation included).`
+    : `${total}, including ${resumes} stop(s) and resume(s); the last process trained for ${duration(trainSeconds)}.`;
+}
+
+/** The machine this process runs on, in one line. */
+export function describeMachine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+/**
+ * Writes the reproduction record of the finished run in `runDir` to `outDir` (created; only the record's own files
+ * are replaced). Returns the files written and, when the SVG could not be drawn, why.
+ */
+export async function writeReproduction(runDir: string, outDir: string, opts: ReproductionOptions = {}): Promise<{ files: string[]; skipped?: string }> {
+  const src = path.resolve(runDir);
+  const dst = path.resolve(outDir);
+  const run = readRun(src);
+  if (dst === src || dst.startsWith(src + path.sep)) throw new Error(`reproduction folder ${dst} must not be inside the run folder ${src}`);
+  const { experiment, trial } = getTrial(run.config.run.experiment, run.config.run.trial);
+  const p = trial.published;
+  fs.mkdirSync(dst, { recursive: true });
+  const files: string[] = [];
+  for (const f of RECORD_FILES) {
+    writeFileAtomic(path.join(dst, f), fs.readFileSync(path.join(src, f)));
+    files.push(f);
+  }
+  let skipped: string | undefined;
+  if (opts.svg !== false) {
+    skipped = browserUnavailable();
+    if (!skipped) {
+      const svgs = await figuresToSvg([lossCurves(run.history), accuracyCurves(run.history)]);
+      ['loss.svg', 'accuracy.svg'].forEach((f, i) => {
+        writeFileAtomic(path.join(dst, f), svgs[i]);
+        files.push(f);
+      });
+    }
+  }
+  const c = run.config;
+  const m = run.metrics;
+  // fit restores the best weights only when EarlyStopping stops the run (TF Keras 2's behaviour).
+  const restored = m.bestEpoch !== undefined && m.stopReason !== undefined;
+  const lines = [
+    `# Reproduction: experiment ${experiment.number} (${experiment.name}), trial ${trial.name}, at ${c.run.scale} scale`,
+    '',
+    `${c.run.description}. Data: ${m.dataKind} (${path.basename(c.data.root)}: train ${c.data.counts.train}, validation ${c.data.counts.validation}, test ${c.data.counts.test}; classes ${c.classes.join(', ')}). Seed ${c.seed}.`,
+    '',
+    `- Test accuracy **${fixed(m.testAccuracy)}** (study ${fixed(p.testAccuracy)}), test loss ${fixed(m.testLoss)}.`,
+    `- ${m.epochsRun} epochs run, best epoch (lowest val_loss) ${fixed(m.bestEpoch)}, ${restored ? `its weights restored (${m.stopReason})` : 'not restored: EarlyStopping did not stop the run, so the test figures are the last epoch\'s'}; the study: ${fixed(p.epochsRun)} run, best ${fixed(p.bestEpoch)} restored.`,
+    `- Machine: ${describeMachine()}; ${describeBackend(c.backend)}.`,
+    `- ${wallTime(src, c.created, m.trainSeconds)}`,
+    '',
+    '## This run beside the study',
+    '',
+    `Like with like: the figures at the best epoch beside the study's best epoch, the last epoch's beside its last. The study's test figures are those of its restored best epoch; this run's are ${restored ? 'those of its restored best epoch too' : 'those of its last epoch'}.`,
+    '',
+    ...comparisonRows(run, p),
+    '',
+    '## Test set',
+    '',
+    ...confusionTable(run, p),
+    '',
+    ...perClassTable(run, p),
+    '',
+  ];
+  if (files.includes('loss.svg')) lines.push('## Curves', '', '![loss](loss.svg)', '', '![accuracy](accuracy.svg)', '');
+  if (opts.notes) lines.push('## Deviations and notes', '', opts.notes.trim(), '');
+  lines.push(
+    '## Files',
+    '',
+    `${RECORD_FILES.map((f) => `\`${f}\``).join(', ')}: the run's own records, copied unchanged from its run folder (\`config.json\` holds every resolved setting and the package versions). This README is generated from them and from the experiment registry by \`affect runs record\`.`,
+    '',
+  );
+  writeFileAtomic(path.join(dst, 'README.md'), lines.join('\n'));
+  files.push('README.md');
+  return skipped ? { files, skipped } : { files };
+}
