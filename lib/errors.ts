@@ -18,3 +18,22 @@ export class RunFailure extends Error {
     super(message);
   }
 }
+
+/**
+ * Data that cannot be used as given: a missing or unreadable dataset folder, a layout without classes or splits, no
+ * images. Running again will not help (a queued trial fails at once instead of retrying); the CLI exits 1.
+ */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+/** A run stopped on request (its AbortSignal) before it finished; `runDir` keeps its last epoch checkpoint for a resume. */
+export class RunAborted extends Error {
+  override name = 'RunAborted';
+  constructor(
+    message: string,
+    readonly runDir: string,
+  ) {
+    super(message);
+  }
+}

@@ -8,6 +8,7 @@ export * as notebook from './notebook';
 export * as train from './train';
 export * as runner from './runner';
 export * as sweep from './sweep';
+export * as predict from './predict';
 export * as models from './models';
 export * as experiments from './experiments';
 export * as kernels from './kernels/wasm';

@@ -20,6 +20,8 @@ export interface PlotReport {
 
 export interface PageReport {
   plots: PlotReport[];
+  /** HTML tables drawn by affect-lab (tableHtml), which need no plotly. */
+  tables: number;
   /** Uncaught page errors. */
   errors: string[];
 }
@@ -68,6 +70,7 @@ export async function launchChecker(): Promise<PlotChecker> {
           { timeout, polling: 100 },
         )
         .catch(() => undefined); // report what did draw rather than only a timeout
+      const tables = await page.evaluate(() => document.querySelectorAll('table.affect-table').length);
       const plots = await page.evaluate((sel) => {
         return Array.from(document.querySelectorAll('.affect-plot')).map((d) => ({
           id: d.id,
@@ -80,7 +83,7 @@ export async function launchChecker(): Promise<PlotChecker> {
         fs.mkdirSync(path.dirname(opts.screenshot), { recursive: true });
         await page.screenshot({ path: opts.screenshot, fullPage: true });
       }
-      return { plots, errors };
+      return { plots, tables, errors };
     } finally {
       await page.close();
     }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { type OutputIO, defaultIO } from '../lib/data/outdir';
 
@@ -75,4 +76,22 @@ export function failingIO(which: keyof OutputIO, okCalls: number, message: strin
       return defaultIO[which](a, b);
     },
   };
+}
+
+/** A valid PNG header claiming 20000 x 20000 pixels (4e8, over the pixel limit) with a few bytes of data: a decompression bomb's shape. */
+export function pngBomb(): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(20000, 0);
+  ihdr.writeUInt32BE(20000, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
 }

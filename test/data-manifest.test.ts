@@ -4,17 +4,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findManifest, formatVerifyTable, listManifests, loadManifest, validateManifest, verifyDataset, type DatasetManifest } from '../lib/data/manifest';
 import { main } from '../lib/cli/main';
-import { makeImages, tempDir, writeTree } from './data-fixtures';
+import { SKIP_SAMPLE, makeImages, sampleData, tempDir, writeTree } from './data-fixtures';
 
-test('the six shipped manifests load, and their counts agree with the study', () => {
+test('the shipped manifests load, and their counts agree with the study and the FER2013 challenge', () => {
   const all = listManifests();
-  assert.deepEqual(all.map((m) => m.name), ['affectnet-training-data', 'data_relabeled_balanced_1x', 'data_relabeled_balanced_3x', 'face-mask-12k', 'facial-affect-relabeled-unbalanced', 'facial-affect-unbalanced']);
+  assert.deepEqual(all.map((m) => m.name), ['affectnet-training-data', 'data_relabeled_balanced_1x', 'data_relabeled_balanced_3x', 'face-mask-12k', 'facial-affect-relabeled-unbalanced', 'facial-affect-unbalanced', 'fer2013']);
   const total = (m: DatasetManifest) => m.splits.reduce((s, x) => s + (x.total ?? 0), 0);
   const byName = Object.fromEntries(all.map((m) => [m.name, m]));
   assert.deepEqual(
     Object.fromEntries(all.map((m) => [m.name, total(m)])),
-    { 'affectnet-training-data': 29042, data_relabeled_balanced_1x: 36514, data_relabeled_balanced_3x: 109536, 'face-mask-12k': 11792, 'facial-affect-relabeled-unbalanced': 28664, 'facial-affect-unbalanced': 29042 },
+    { 'affectnet-training-data': 29042, data_relabeled_balanced_1x: 36514, data_relabeled_balanced_3x: 109536, 'face-mask-12k': 11792, 'facial-affect-relabeled-unbalanced': 28664, 'facial-affect-unbalanced': 29042, fer2013: 28709 + 3589 },
   );
+  // The challenge's Training and PublicTest usages; 'happy' is PublicTest's majority class (895 of 3,589, the 25% baseline).
+  const fer = byName.fer2013;
+  assert.deepEqual(fer.classes, ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
+  const test = fer.splits.find((s) => s.name === 'test')!;
+  assert.equal(Math.max(...Object.values(test.counts!)), test.counts!.happy);
+  for (const s of fer.splits) assert.equal(Object.values(s.counts!).reduce((a, b) => a + b, 0), s.total, s.name);
   assert.equal(byName['face-mask-12k'].splits[2].counts!.WithoutMask, 509);
   for (const m of all) {
     if (m.kaggle.slug) assert.equal(m.kaggle.command, `kaggle datasets download -d ${m.kaggle.slug}`);
@@ -133,4 +139,9 @@ test('CLI: affect data scan / verify / manifests print and set the exit code', a
     console.error = err;
     cleanup();
   }
+});
+
+test('sample data: ../shared/data/fer2013 matches the fer2013 manifest', { skip: sampleData() ? false : SKIP_SAMPLE }, async () => {
+  const r = await verifyDataset(findManifest('fer2013'), path.join(sampleData()!, 'fer2013'));
+  assert.ok(r.ok, formatVerifyTable(r));
 });

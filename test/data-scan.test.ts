@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { detectImageFormat, findSplits, formatScanSummary, mapLimit, scanImageFolder } from '../lib/data/scan';
+import { detectImageFormat, dropClasses, findSplits, formatScanSummary, mapLimit, scanImageFolder } from '../lib/data/scan';
 import { SKIP_SAMPLE, makeImages, sampleData, tempDir, writeTree } from './data-fixtures';
 
 test('detectImageFormat reads the five signatures and rejects others', async () => {
@@ -44,7 +44,7 @@ test('scanImageFolder: sorted classes, format by content, hidden files ignored, 
     assert.deepEqual(r.bad.map((b) => [path.basename(b.path), b.reason.replace(/ \(.*/, '')]), [
       ['empty.jpg', 'empty file'],
       ['notes.jpg', 'not an image'],
-      ['dangling.png', 'unreadable: ENOENT'],
+      ['dangling.png', 'a dangling symbolic link'],
     ]);
     const summary = formatScanSummary(r);
     assert.match(summary, /5 images in 3 classes, 3 bad file\(s\) skipped/);
@@ -71,7 +71,28 @@ test('scanImageFolder: a missing root, an empty root, an empty class folder and 
     await assert.rejects(scanImageFolder(dir), (e: Error) => e.message.includes(path.join(dir, 'b')) && /is empty/.test(e.message));
     fs.rmSync(path.join(dir, 'a/x.png'));
     writeTree(dir, { 'a/x.png': 'text', 'b/y.jpg': Buffer.alloc(0) });
-    await assert.rejects(scanImageFolder(dir), /holds no readable images \(2 bad file\(s\)\)/);
+    // A folder of non-images is not a class of 0 images.
+    await assert.rejects(scanImageFolder(dir), (e: Error) => e.message.includes(path.join(dir, 'a')) && /holds no readable image/.test(e.message));
+    await assert.rejects(scanImageFolder(dir, { classes: ['b'] }), (e: Error) => e.message.includes(path.join(dir, 'b')) && /holds no readable image/.test(e.message));
+  } finally {
+    cleanup();
+  }
+});
+
+test('dropClasses leaves out whole classes and renumbers the rest in order; an unknown class is an error naming the folder', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const imgs = await makeImages();
+    writeTree(dir, { 'angry/a.png': imgs.png, 'disgust/b.png': imgs.png, 'disgust/c.png': imgs.png, 'happy/d.png': imgs.png, 'happy/e.png': imgs.png });
+    const scan = await scanImageFolder(dir);
+    const kept = dropClasses(scan, ['disgust']);
+    assert.deepEqual(kept.classes, ['angry', 'happy']);
+    assert.deepEqual(kept.entries.map((e) => [e.relPath, e.label, e.className]), [['angry/a.png', 0, 'angry'], ['happy/d.png', 1, 'happy'], ['happy/e.png', 1, 'happy']]);
+    assert.deepEqual(kept.counts, { angry: 1, happy: 2 });
+    assert.equal(scan.entries.length, 5, 'the scan itself is untouched');
+    assert.equal(dropClasses(scan, []), scan);
+    assert.throws(() => dropClasses(scan, ['contempt']), (e: Error) => e.message.includes('"contempt"') && e.message.includes(dir) && e.message.includes('angry, disgust, happy'));
+    assert.throws(() => dropClasses(scan, ['angry', 'disgust', 'happy']), /leaves no class/);
   } finally {
     cleanup();
   }

@@ -3,9 +3,15 @@ import * as assert from 'node:assert/strict';
 import { ConfigError } from '../lib/errors';
 import { EXPERIMENTS, experimentNames, getExperiment, getTrial, resolveTrial, validateRunConfig } from '../lib/experiments';
 
-test('the five experiments are found by name and by number', () => {
-  assert.deepEqual(EXPERIMENTS.map((e) => e.name), ['baseline', 'adam-sweep', 'vgg-top', 'pretrained', 'face-mask']);
-  for (const e of EXPERIMENTS) assert.equal(getExperiment(String(e.number)), e);
+/** The study's five experiments (numbered); the FER projects' follow them unnumbered. */
+const STUDY = EXPERIMENTS.filter((e) => e.number !== undefined);
+
+test('the five experiments are found by name and by number, the FER ones by name', () => {
+  assert.deepEqual(STUDY.map((e) => e.name), ['baseline', 'adam-sweep', 'vgg-top', 'pretrained', 'face-mask']);
+  assert.deepEqual(EXPERIMENTS.slice(0, 5), STUDY, 'the study first, in its order');
+  for (const e of STUDY) assert.equal(getExperiment(String(e.number)), e);
+  for (const name of ['fer-small-cnn', 'fer-lr']) assert.equal(getExperiment(name).name, name);
+  assert.ok(!experimentNames().includes('undefined'));
   assert.equal(getExperiment('Face-Mask').name, 'face-mask');
   assert.ok(experimentNames().includes('5'));
 });
@@ -16,7 +22,7 @@ test('unknown experiments and trials are errors listing the accepted names', () 
 });
 
 test('every documented trial is there with the published settings and results', () => {
-  const counts = Object.fromEntries(EXPERIMENTS.map((e) => [e.name, e.trials.length]));
+  const counts = Object.fromEntries(STUDY.map((e) => [e.name, e.trials.length]));
   assert.deepEqual(counts, { baseline: 10, 'adam-sweep': 10, 'vgg-top': 3, pretrained: 8, 'face-mask': 1 });
   const r34 = getTrial('1', 'resnet34-original').trial;
   assert.equal(r34.published.testAccuracy, 0.6247);
@@ -36,7 +42,7 @@ test('every documented trial is there with the published settings and results', 
   assert.deepEqual(fm.published.confusion, [[472, 11], [10, 499]]);
   assert.equal(fm.published.testAccuracy, 0.9788);
   // EarlyStopping(val_loss, patience 10, restore best) everywhere; ReduceLROnPlateau only in experiment 1.
-  for (const e of EXPERIMENTS) {
+  for (const e of STUDY) {
     for (const t of e.trials) {
       assert.deepEqual(t.callbacks.earlyStopping, { monitor: 'val_loss', patience: 10, restoreBestWeights: true }, t.name);
       assert.equal(t.callbacks.reduceLROnPlateau !== undefined, e.name === 'baseline', t.name);
@@ -55,7 +61,12 @@ test("every scale trains the trial's own model, top, optimizer kind, callbacks a
       }
       // Smoke changes nothing but the images and their number: the published optimizer and batch size run.
       const smoke = resolveTrial(e.name, t.name, 'smoke', 27);
-      assert.deepEqual([smoke.optimizer, smoke.batchSize, smoke.epochs, smoke.imageSize, smoke.note], [t.optimizer, t.batchSize, 1, 32, undefined], t.name);
+      assert.deepEqual([smoke.optimizer, smoke.batchSize, smoke.epochs, smoke.imageSize, smoke.note], [t.optimizer, t.batchSize, t.epochs === 0 ? 0 : 1, 32, undefined], t.name);
+      // Snapshot trials snapshot every iteration at smoke (one epoch of a handful of images), as published at full.
+      if (t.snapshots) {
+        assert.deepEqual(smoke.snapshots, { ...t.snapshots, every: 1, unit: 'iteration' }, t.name);
+        assert.deepEqual(resolveTrial(e.name, t.name, 'full', 27).snapshots, t.snapshots, t.name);
+      }
     }
   }
 });
@@ -80,11 +91,39 @@ test('resolveTrial applies the scale, states a quick learning-rate change, and a
   assert.equal(resolveTrial('4', undefined, 'quick', 27).optimizer.lr, 1e-4);
 });
 
+test('the FER trials: their data, snapshots, published source, and a majority baseline with nothing to train', () => {
+  for (const e of ['fer-small-cnn', 'fer-lr'].map((name) => getExperiment(name))) {
+    for (const t of e.trials) {
+      assert.match(t.published.source ?? '', /FER2013 project/, `${t.name}: cites its project`);
+      assert.deepEqual([t.data.dataset, t.data.grayscale, t.imageSize], ['fer2013', true, 48], t.name);
+    }
+  }
+  for (const t of getExperiment('fer-small-cnn').trials) {
+    assert.deepEqual(t.data.drop, ['disgust'], t.name);
+    assert.deepEqual(t.snapshots, { every: 1000, unit: 'iteration', keep: 9 }, t.name);
+    assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, 'epoch', t.name);
+  }
+  assert.deepEqual(getExperiment('fer-small-cnn').trials.map((t) => t.model.name), ['cnn4', 'cnn5']);
+  const majority = getTrial('fer-lr', 'majority').trial;
+  assert.equal(majority.model.name, 'majority');
+  for (const scale of ['smoke', 'quick', 'full'] as const) assert.equal(resolveTrial('fer-lr', 'majority', scale, 27).epochs, 0, scale);
+  const restore = getExperiment('fer-lr').trials.map((t) => [t.name, t.callbacks.earlyStopping?.restoreBestWeights]);
+  assert.deepEqual(restore, [['majority', undefined], ['adam-lr1e-2', false], ['adam-lr1e-3', false], ['adam-lr1e-4', false], ['adam-lr1e-4-restore', true]]);
+  assert.throws(() => getExperiment('undefined'), /unknown experiment/);
+});
+
 test('invalid settings are errors naming the field', () => {
   const config = (re: RegExp) => (e: Error) => e instanceof ConfigError && re.test(e.message);
   assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { lr: 0 }), config(/invalid lr: 0; must be a number > 0/));
   assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { batchSize: 0 }), config(/invalid batchSize: 0/));
   assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: 1.5 }), config(/invalid epochs: 1.5/));
+  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: -1 }), config(/invalid epochs: -1; must be an integer >= 0/));
+  const snap = resolveTrial('fer-small-cnn', undefined, 'full', 27);
+  snap.snapshots = { every: 0, unit: 'iteration', keep: 9 };
+  assert.throws(() => validateRunConfig(snap), config(/invalid snapshots/));
+  const drop = resolveTrial('fer-small-cnn', undefined, 'full', 27);
+  drop.data.drop = [''];
+  assert.throws(() => validateRunConfig(drop), config(/invalid data.drop/));
   assert.throws(() => resolveTrial('5', undefined, 'huge' as 'full', 27), config(/unknown scale "huge"; accepted: smoke, quick, full/));
   assert.throws(() => resolveTrial('5', 'x', 'quick', 27), config(/experiment face-mask has no trial "x"/));
   const cfg = resolveTrial('1', undefined, 'full', 27);

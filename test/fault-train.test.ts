@@ -58,7 +58,8 @@ test('loadModel: a truncated weights.bin, a manifest whose shapes do not fit, an
 });
 
 // The baseline's ResNet-18 is the smallest study network: its checkpoints are the quickest to write.
-const tiny = (outDir: string): RunOptions => ({ experiment: 'baseline', data, imageSize: 12, epochs: 3, batchSize: 4, seed: 5, backend: 'cpu', outDir, quiet: true });
+// Two classes where the baseline's dataset has eight: accepted with anyClasses.
+const tiny = (outDir: string): RunOptions => ({ experiment: 'baseline', data, imageSize: 12, epochs: 3, batchSize: 4, seed: 5, backend: 'cpu', outDir, quiet: true, anyClasses: true });
 const runFolder = (outDir: string) => {
   const trial = path.join(outDir, 'baseline', 'resnet18-original');
   return path.join(trial, fs.readdirSync(trial)[0]);
@@ -86,7 +87,7 @@ test('resuming a run folder whose checkpoint is corrupted is an error naming the
 });
 
 test('a NaN loss (lr 1e30) stops the run, metrics.json records why, and affect run exits 1 naming the run folder', async () => {
-  const r = await affect(dir, 'run', 'baseline', '--data', data, '--lr', '1e30', '--epochs', '2', '--image-size', '12', '--batch-size', '4', '--backend', 'cpu', '--out', 'runs-nan');
+  const r = await affect(dir, 'run', 'baseline', '--data', data, '--lr', '1e30', '--epochs', '2', '--image-size', '12', '--batch-size', '4', '--backend', 'cpu', '--out', 'runs-nan', '--any-classes');
   assert.equal(r.code, 1, r.err);
   const run = runFolder(path.join(dir, 'runs-nan'));
   assert.match(r.err, new RegExp(`affect run: training failed: TerminateOnNaN: invalid loss \\(NaN\\) at epoch 1, batch \\d+; the run folder ${run} records it`));

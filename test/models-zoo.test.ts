@@ -67,10 +67,10 @@ test('pretrainedTop: Dense 2048 relu, Dropout 0.5, Dense 512 relu, Dropout 0.2, 
 });
 
 test('the registry names the zoo with its metadata; buildModel puts the top on and rejects unknown models, tops and options', async () => {
-  assert.deepEqual(MODEL_REGISTRY.map((e) => e.name).sort(), ['cnn4', 'cnn5', 'resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50', 'resnet50-imagenet'].sort());
+  assert.deepEqual(MODEL_REGISTRY.map((e) => e.name).sort(), ['cnn4', 'cnn5', 'densenet121-imagenet', 'densenet169-imagenet', 'majority', 'resnet101', 'resnet152', 'resnet18', 'resnet34', 'resnet50', 'resnet50-imagenet', 'small-bn-cnn'].sort());
   for (const e of MODEL_REGISTRY) assert.equal(e.task, 'image-classification', e.name);
   const imagenet = MODEL_REGISTRY.find((e) => e.name === 'resnet50-imagenet')!;
-  assert.deepEqual([imagenet.tops, imagenet.options, imagenet.weights], [['pretrained'], ['frozen'], 'imagenet']);
+  assert.deepEqual([imagenet.tops, imagenet.options, imagenet.weights], [['pretrained'], ['frozen', 'freezeUpTo'], 'imagenet']);
   const m = await buildModel('resnet34', { inputShape: [32, 32, 3], outputUnits: 4, frozen: true });
   assert.equal(m.name, 'resnet34');
   assert.deepEqual(m.outputs[0].shape, [null, 4]);

@@ -59,15 +59,27 @@ test('runNotebook: a failing cell rejects with its index and message; the execut
   }
 });
 
+/**
+ * Notebooks run at their default, the quick scale, where it takes a minute or two (data, face-mask, the FER small nets), so
+ * that the test sees their runs learn; the others train ResNets at quick for several minutes each (ResNet-50s among
+ * them, whose ImageNet weights a machine may lack), so they run at smoke: every cell, plot and helper, one epoch.
+ */
+const QUICK = new Set(['00-data', '05-face-mask', '06-fer-small-cnn', '07-fer-learning-rates']);
+
 for (const name of listNotebooks()) {
-  // The quick scale trains the study's own networks: a notebook's runs take minutes (experiment 2 runs three trials).
-  test(`notebook ${name} runs top to bottom at the quick scale and every plot draws`, { skip, timeout: 1_200_000 }, async () => {
+  const scale = QUICK.has(name) ? 'quick' : 'smoke';
+  test(`notebook ${name} runs top to bottom at the ${scale} scale and every plot draws`, { skip, timeout: 1_200_000 }, async () => {
     const declared = declaredParams(readNotebook(resolveNotebook(name))).map((p) => p.name);
-    const params: Record<string, string> = declared.includes('scale') ? { scale: 'quick' } : {};
+    const params: Record<string, string> = declared.includes('scale') ? { scale } : {};
     const outDir = path.join(repoRoot, 'test-output', 'notebooks', name);
     fs.rmSync(outDir, { recursive: true, force: true });
     const r = await runNotebook(name, { params, outDir });
     const shows = countShowOutputs(readNotebook(r.executed));
+    // Pages must stay light: plotly.js travels gzipped with each output that draws (about 0.63 MB each).
+    for (const file of [r.executed, r.html]) {
+      const mb = fs.statSync(file).size / 2 ** 20;
+      assert.ok(mb <= 4, `${path.basename(file)} weighs ${mb.toFixed(2)} MB (at most 4)`);
+    }
     if (!browserAvailable()) {
       console.log(`# ${name}: Chromium or playwright-core missing, plots not checked in a browser`);
       return;

@@ -1,4 +1,5 @@
 /** A small, strict command-line parser shared by every `affect` command: typed options, `--help`, and errors that name the bad option. */
+import * as fs from 'node:fs';
 import { ConfigError } from '../errors';
 
 export type OptionType = 'string' | 'number' | 'boolean' | 'list';
@@ -28,11 +29,22 @@ export interface CommandSpec {
 export interface ParsedArgs {
   positionals: string[];
   options: Record<string, string | number | boolean | string[] | undefined>;
+  /** Options given on the command line (canonical names), as opposed to filled in from their defaults. */
+  given?: Set<string>;
 }
 
 /** Bad command-line usage (its message names the flag); a ConfigError, so the CLI prints it with the usage and exits 2. */
 export class UsageError extends ConfigError {
   override name = 'UsageError';
+}
+
+/** The text of the file an option names; an unreadable one is a UsageError naming the option, the file and why. */
+export function readOptionFile(option: string, file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
@@ -42,6 +54,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
     for (const a of o.aliases ?? []) byName.set(a, o);
   }
   const options: ParsedArgs['options'] = {};
+  const given = new Set<string>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -56,6 +69,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
       const known = spec.options.map((o) => `--${o.name}`).join(', ');
       throw new UsageError(`unknown option --${key}; accepted options: ${known || '(none)'}`);
     }
+    given.add(opt.name);
     if (opt.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`option --${key} takes no value`);
       options[opt.name] = true;
@@ -76,7 +90,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   if (positionals.length > (spec.positionals ?? []).length) {
     throw new UsageError(`unexpected argument "${positionals[(spec.positionals ?? []).length]}"`);
   }
-  return { positionals, options };
+  return { positionals, options, given };
 }
 
 function convert(opt: OptionSpec, key: string, raw: string, previous: ParsedArgs['options'][string]): string | number | string[] {

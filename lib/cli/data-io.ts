@@ -1,5 +1,7 @@
 /** `affect data scan|verify|manifests`: look at image folders and check downloads against the dataset manifests. */
+import * as path from 'node:path';
 import type { CommandSpec } from './args';
+import { INCOMPLETE_MARKER, isIncomplete } from '../data/outdir';
 import { findManifest, formatVerifyTable, listManifests, verifyDataset } from '../data/manifest';
 import { formatScanSummary, scanImageFolder, type OnBadImage } from '../data/scan';
 
@@ -12,8 +14,12 @@ export const dataIoCommands: CommandSpec[] = [
       { name: 'on-bad-image', type: 'string', choices: ['skip', 'fail'], default: 'skip', description: 'skip (and list) files that are not readable images, or fail on the first' },
     ],
     async run(args) {
-      const r = await scanImageFolder(args.positionals[0], { onBadImage: args.options['on-bad-image'] as OnBadImage });
+      const dir = args.positionals[0];
+      const r = await scanImageFolder(dir, { onBadImage: args.options['on-bad-image'] as OnBadImage });
       console.log(formatScanSummary(r));
+      for (const d of [dir, path.dirname(path.resolve(dir))]) {
+        if (isIncomplete(d)) console.error(`warning: ${d} holds ${INCOMPLETE_MARKER}: a data tool did not finish writing it, so these counts may be short; rerun that command to finish it (affect run refuses this folder meanwhile)`);
+      }
       return 0;
     },
   },

@@ -1,9 +1,11 @@
-/** `affect data split | relabel | synth`: the dataset-making tools. */
+/** `affect data split | relabel | synth | fer2013`: the dataset-making tools. */
+import { checkOutputOutside } from '../fs';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 import { datasplit, formatSplitSummary } from '../data/datasplit';
 import { formatRelabelSummary, relabel } from '../data/relabel';
 import { synthesizeFaces } from '../data/synth';
+import { fer2013ToFolders, foldersToFer2013, formatFer2013Summary } from '../data/fer2013-folders';
 
 /** `--output-path` (alias `--output`): split's and relabel's output folder as an option, the original scripts' flag. */
 const OUTPUT_PATH: OptionSpec = { name: 'output-path', type: 'string', description: 'the output folder, as an option (the original script\'s flag)', aliases: ['output'] };
@@ -110,4 +112,26 @@ const synth: CommandSpec = {
   },
 };
 
-export const dataToolsCommands: CommandSpec[] = [split, relabelCmd, synth];
+const fer2013: CommandSpec = {
+  path: ['data', 'fer2013'],
+  summary: 'convert Kaggle\'s fer2013.csv to the folder layout train/, test/ (PublicTest), private-test/ of class folders of PNGs (--to-folders), or such folders back to a CSV (--to-csv); streaming, nothing lost',
+  positionals: [
+    { name: 'input', description: '--to-folders: the CSV (emotion,pixels[,Usage]); --to-csv: the folder with train/, test/, private-test/' },
+    { name: 'output', description: '--to-folders: a new or empty folder; --to-csv: a new CSV file' },
+  ],
+  options: [
+    { name: 'to-folders', type: 'boolean', description: 'CSV -> folders: <split>/<class>/<Usage>_<row>.png, lossless 48x48 gray PNGs' },
+    { name: 'to-csv', type: 'boolean', description: 'folders -> CSV: emotion,pixels,Usage, Usage from the split folder' },
+  ],
+  async run({ positionals, options: o }) {
+    if (Boolean(o['to-folders']) === Boolean(o['to-csv'])) throw new UsageError('give one of --to-folders (CSV -> folders) or --to-csv (folders -> CSV)');
+    const [input, output] = positionals;
+    checkOutputOutside({ path: output, what: 'output' }, [{ path: input, what: 'input' }]);
+    const result = o['to-folders']
+      ? await fer2013ToFolders({ csv: input, output, progress: true })
+      : await foldersToFer2013({ input, output, progress: true });
+    console.log(formatFer2013Summary(result));
+  },
+};
+
+export const dataToolsCommands: CommandSpec[] = [split, relabelCmd, synth, fer2013];

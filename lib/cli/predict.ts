@@ -2,16 +2,13 @@
  * `affect predict` and `affect export`: use a trained run on photos, on the command line or in a web page;
  * `affect baseline face-api`: the off-the-shelf expression net evaluated on a run's test split, recorded like a run.
  */
+import { checkNotInside } from '../fs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend';
-import { folderSource, findSplits, scanImageFolder, type ImageSource } from '../data';
-import { getTrial, type RunConfig } from '../experiments';
-import { confusionCsv, createRunDir, packageVersions, resolveData, writeJsonAtomic } from '../runner';
-import { confusionHeatmap, resultsTable, writeHtmlPage, type DataKind, type ResultRow } from '../viz';
+import { baselineTestSet } from '../runner';
 import {
-  baselineResultRow,
-  evaluateExpressionBaseline,
+  recordExpressionBaseline,
   DEFAULT_FACE_OPTIONS,
   DETECTOR_KINDS,
   EXPLAIN_MAX_FACES,
@@ -73,6 +70,7 @@ const predict: CommandSpec = {
   ],
   async run({ positionals, options }) {
     const [modelPath, target] = positionals;
+    if (options.explain !== undefined) checkNotInside({ path: options.explain as string, what: '--explain' }, [{ path: target, what: 'input' }, { path: modelPath, what: 'run or model folder' }]);
     const face = readFaceOptions(options);
     const files = listInputs(target);
     const format = options.format as string;
@@ -134,6 +132,7 @@ const exportCommand: CommandSpec = {
   ],
   async run({ positionals, options }) {
     const { top, ...face } = readFaceOptions(options);
+    checkNotInside({ path: options.web as string, what: '--web' }, [{ path: positionals[0], what: 'run or model folder' }]);
     await initBackend('cpu');
     const r = await exportWeb(positionals[0], options.web as string, { face, top, title: options.title as string | undefined });
     console.log(`web page: ${r.dir} (${r.files.length} files; script ${(r.scriptBytes / 1e6).toFixed(1)} MB)`);
@@ -141,22 +140,6 @@ const exportCommand: CommandSpec = {
     console.log(`serve it with any static server, e.g.: npx http-server ${rel.startsWith('..') ? r.dir : rel || '.'} -a 127.0.0.1, then open http://127.0.0.1:8080/`);
   },
 };
-
-/** The test split a baseline is evaluated on: a run's own (its config.json), or a dataset folder's Test split (or the folder itself). */
-async function baselineData(target: string): Promise<{ source: ImageSource; indices: number[]; kind: DataKind; root: string; layout: string; run?: { dir: string; cfg: RunConfig; accuracy?: number } }> {
-  const dir = path.resolve(target);
-  const configFile = path.join(dir, 'config.json');
-  if (fs.existsSync(configFile)) {
-    const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { run?: RunConfig; options?: { data?: string; synthetic?: boolean } };
-    if (!config.run || !config.options) throw new UsageError(`${configFile} has no run settings (run, options): not a run folder`);
-    const data = await resolveData(config.run, config.options);
-    const metrics = fs.existsSync(path.join(dir, 'metrics.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as { testAccuracy?: number }) : {};
-    return { ...data.test, kind: data.kind, root: data.root, layout: `the test split of run ${dir}: ${data.layout}`, run: { dir, cfg: config.run, accuracy: metrics.testAccuracy } };
-  }
-  const test = findSplits(dir, ['Test'])['Test'] ?? dir;
-  const scan = await scanImageFolder(test);
-  return { source: folderSource(scan), indices: scan.entries.map((_, i) => i), kind: 'real sample', root: test, layout: `every image of ${test}` };
-}
 
 const baseline: CommandSpec = {
   path: ['baseline', 'face-api'],
@@ -168,35 +151,13 @@ const baseline: CommandSpec = {
   ],
   async run({ positionals, options }) {
     const backend = await initBackend(options.backend as string | undefined);
-    const data = await baselineData(positionals[0]);
-    console.error(`face-api expression baseline on ${data.layout} (${data.indices.length} images; ${data.kind}); ${describeBackend(backend)}`);
-    const ev = await evaluateExpressionBaseline(data.source, data.indices, { progress: true });
-    const experiment = data.run?.cfg.experiment ?? 'baseline';
-    const dir = createRunDir(options.out as string, experiment, 'face-api-baseline');
-    const published = data.run ? getTrial(data.run.cfg.experiment, data.run.cfg.trial).trial.published.testAccuracy : undefined;
-    const rows: ResultRow[] = [{ ...baselineResultRow(ev, data.kind), study: published }];
-    if (data.run) rows.push({ name: `run ${data.run.cfg.trial} (${data.run.cfg.scale})`, run: data.run.accuracy, study: published, data: data.kind });
-    const description = "face-api's off-the-shelf 7-class expression net (@vladmandic/face-api), classes mapped by name; not trained here";
-    writeJsonAtomic(path.join(dir, 'config.json'), {
-      created: new Date().toISOString(),
-      runDir: dir,
-      run: { experiment, trial: 'face-api-baseline', scale: data.run?.cfg.scale ?? 'full', description },
-      baseline: { model: 'faceExpressionNet', mapping: ev.mapping, comparedWith: data.run?.dir ?? null },
-      classes: data.source.classes,
-      data: { kind: data.kind, root: data.root, layout: data.layout, counts: { test: data.indices.length } },
-      versions: { ...packageVersions(), '@vladmandic/face-api': (require('@vladmandic/face-api/package.json') as { version: string }).version },
-    });
-    writeJsonAtomic(path.join(dir, 'metrics.json'), { testAccuracy: ev.accuracy, perClass: ev.perClass, macro: ev.macro, weighted: ev.weighted, dataKind: data.kind, mapping: ev.mapping });
-    fs.writeFileSync(path.join(dir, 'confusion.csv'), confusionCsv(ev.confusion, data.source.classes));
-    writeHtmlPage(path.join(dir, 'report.html'), `${experiment}: face-api expression baseline`, [
-      { text: `${description}. Test images: ${data.layout} (${data.indices.length}; ${data.kind}).` },
-      { heading: 'The baseline beside the run and the study', figures: [resultsTable(rows, { title: 'Test accuracy' })] },
-      { heading: 'Confusion matrix', figures: [confusionHeatmap(ev.confusion, data.source.classes, { title: 'Confusion matrix (face-api baseline)' })] },
-      { heading: 'Classification report', html: `<pre>${ev.reportText}</pre>` },
-    ]);
-    console.log(ev.reportText);
-    console.log(`test accuracy (face-api baseline): ${ev.accuracy.toFixed(4)}${data.run?.accuracy !== undefined ? `; the run: ${data.run.accuracy.toFixed(4)}` : ''}${published !== undefined ? `; study: ${published}` : ''}`);
-    console.log(`record: ${dir}`);
+    const test = await baselineTestSet(positionals[0]);
+    console.error(`face-api expression baseline on ${test.layout} (${test.indices.length} images; ${test.kind}); ${describeBackend(backend)}`);
+    const r = await recordExpressionBaseline(test, { out: options.out as string, progress: true });
+    const runAccuracy = test.run?.testAccuracy;
+    console.log(r.evaluation.reportText);
+    console.log(`test accuracy (face-api baseline): ${r.evaluation.accuracy.toFixed(4)}${runAccuracy !== undefined ? `; the run: ${runAccuracy.toFixed(4)}` : ''}${r.published !== undefined ? `; study: ${r.published}` : ''}`);
+    console.log(`record: ${r.dir}`);
   },
 };
 

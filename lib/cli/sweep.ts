@@ -1,17 +1,20 @@
 /** `affect sweep` (every trial of an experiment, locally or queued), `affect sweep status|report`, and `affect worker`. */
 import { BACKEND_NAMES } from '../backend';
-import { EXPERIMENTS, SCALES, type Scale } from '../experiments';
+import { SCALES, experimentChoices, type Scale } from '../experiments';
 import {
   defaultQueueUrl,
   enqueueSweep,
   followSweep,
+  formatSpread,
   formatStatus,
   openQueue,
   queueStates,
   readSweepRecord,
   redactUrl,
   redactor,
+  runSeedSweep,
   runSweepLocal,
+  seedList,
   startWorker,
   sweepStatus,
   writeSweepReport,
@@ -20,7 +23,7 @@ import {
 } from '../sweep';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args';
 
-const experimentList = EXPERIMENTS.map((e) => `${e.number} ${e.name}`).join(', ');
+const experimentList = experimentChoices();
 
 function positiveInt(args: ParsedArgs, name: string, zero?: string): number | undefined {
   const v = args.options[name] as number | undefined;
@@ -52,6 +55,7 @@ export const sweepCommands: CommandSpec[] = [
       { name: 'batch-size', type: 'number', description: 'override the batch size' },
       { name: 'image-size', type: 'number', description: 'override the image side in pixels' },
       { name: 'train-per-class', type: 'number', description: 'use at most N training images per class (0: all)' },
+      { name: 'any-classes', type: 'boolean', description: "accept data whose classes differ from the experiment's dataset (no comparison with the study)" },
       { name: 'seed', type: 'number', default: 27, description: 'seed of every trial' },
       { name: 'backend', type: 'string', choices: BACKEND_NAMES, description: "tfjs backend of every trial (default: each machine's fastest)" },
       { name: 'id', type: 'string', description: 'sweep id (default: derived from the experiment and settings, so the same sweep gets the same id)' },
@@ -59,6 +63,7 @@ export const sweepCommands: CommandSpec[] = [
       queueOption,
       { name: 'local', type: 'boolean', description: 'run here even when $AFFECT_QUEUE is set' },
       { name: 'wait', type: 'boolean', description: 'with a queue: follow the sweep until it ends (a line per trial and epoch), then write its report' },
+      { name: 'seeds', type: 'number', description: 'run one trial (--trials names it; default the experiment\'s default) with N seeds, --seed, --seed+1, ...; print mean, sd, min, max and the worst and best seed; writes <out>/seed-sweeps/<id>/ (here only, not queued)' },
     ],
     async run(args) {
       if (!args.options.data && !args.options.synthetic) throw new UsageError('give a dataset folder with --data DIR, or --synthetic');
@@ -80,14 +85,36 @@ export const sweepCommands: CommandSpec[] = [
         batchSize: positiveInt(args, 'batch-size'),
         imageSize: positiveInt(args, 'image-size'),
         trainPerClass: positiveInt(args, 'train-per-class', 'all'),
+        anyClasses: args.options['any-classes'] === true ? true : undefined,
       };
       // Unset options must not become undefined keys: they would change the sweep's id.
       Object.assign(req, Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)));
       const out = args.options.out as string;
       if (args.options.local && args.options.queue) throw new UsageError('give either --queue or --local, not both');
+      const seeds = positiveInt(args, 'seeds');
+      if (seeds !== undefined) {
+        if (args.options.queue || args.options.wait) throw new UsageError('--seeds runs the seeds here, one after the other: give it without --queue or --wait');
+        const { trials, seed: first, ...shared } = req;
+        if (trials && trials.length > 1) throw new UsageError(`--seeds runs one trial; --trials names ${trials.length}`);
+        const r = await runSeedSweep({ ...shared, ...(trials ? { trial: trials[0] } : {}), seeds: seedList(first!, seeds) }, { out });
+        console.log('');
+        console.log(`seed sweep ${r.id}: ${r.experiment} / ${r.trial}, ${r.seeds.length} seeds, ${r.seeds.filter((x) => x.failure).length} failed`);
+        console.log(formatSpread(r));
+        console.log(`records: ${r.files.json}`);
+        console.log(`page: ${r.files.page}${r.files.svg ? `\nfigure: ${r.files.svg}` : ''}`);
+        return r.seeds.some((x) => x.failure) ? 1 : 0;
+      }
       const queue = args.options.local ? undefined : ((args.options.queue as string | undefined) ?? defaultQueueUrl());
       if (!queue) {
-        const r = await runSweepLocal(req, { out });
+        // Ctrl-C or SIGTERM: the trial in progress stops at its next batch; the same command resumes it.
+        const stop = new AbortController();
+        const onSignal = () => stop.abort('interrupted');
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        const r = await runSweepLocal(req, { out, signal: stop.signal }).finally(() => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        });
         console.log('');
         const ok = printStatus(out, r.sweep.id);
         console.log(`report: ${r.report}`);

@@ -10,7 +10,10 @@ import sharp from 'sharp';
 import { AugmentPool, type AugmentSpec, STUDY_AUGMENTATION, compileAugmentation, loadAugmentation } from './augment';
 import { toCsv } from './csv';
 import { type RgbImage, decodeRgb } from './image';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, isInside, runUntilFailure, writeFileAtomic, writeUnlessDone } from './outdir';
+import { ConfigError } from '../errors';
+import { checkOutputOutside, checkWritable, fileInside } from '../fs';
+import { checkDiskRoom, checkOutputCount } from './limits';
+import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, runUntilFailure, writeFileAtomic, writeUnlessDone } from './outdir';
 import { type ProgressOptions, progressBar } from './progress';
 import { type BadImage, type ImageEntry, type OnBadImage, mapLimit, scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
@@ -43,8 +46,8 @@ export function roundHalfEven(x: number): number {
 function checkPlanOptions(o: PlanOptions): Required<PlanOptions> {
   const trainSplit = o.trainSplit ?? 0.8;
   const globalMultiplier = o.globalMultiplier ?? 1;
-  if (!(trainSplit > 0.5 && trainSplit < 1)) throw new Error(`train split must be > 0.5 and < 1, got ${trainSplit}`);
-  if (!(globalMultiplier >= 1 && Number.isFinite(globalMultiplier))) throw new Error(`global multiplier must be >= 1, got ${globalMultiplier}`);
+  if (!(trainSplit > 0.5 && trainSplit < 1)) throw new ConfigError(`--train-split: train split must be > 0.5 and < 1, got ${trainSplit}`);
+  if (!(globalMultiplier >= 1 && Number.isFinite(globalMultiplier))) throw new ConfigError(`--global-multiplier: global multiplier must be >= 1, got ${globalMultiplier}`);
   return { trainSplit, globalMultiplier, balanceTrain: o.balanceTrain ?? false, balanceTest: o.balanceTest ?? false };
 }
 
@@ -123,6 +126,8 @@ interface Job {
   op: 'copy' | 'move' | 'augment';
   /** Absolute for copy/move; for augment, relative to the output (the original, already in place). */
   src: string;
+  /** The source's name as bytes (base64), when it is not valid UTF-8. */
+  rawSrc?: string;
   /** Relative to the output. */
   dest: string;
   seed?: string;
@@ -144,17 +149,22 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   const inPlace = options.inPlace ?? false;
   const root = findImageRoot(input);
   if (inPlace && root === input) throw new Error(`--in-place needs the original layout ${input}/train/<class>/...; ${input}/train does not exist`);
-  if (!inPlace && !options.output) throw new Error('datasplit needs an output folder (or in-place mode)');
+  if (!inPlace && !options.output) throw new ConfigError('datasplit needs an output folder (or in-place mode)');
   const output = inPlace ? input : path.resolve(options.output!);
-  if (!inPlace && (output === input || isInside(output, root) || isInside(input, output))) {
-    throw new Error(`output ${output} must not be the input ${input}, inside it, or contain it`);
-  }
+  if (!inPlace) checkOutputOutside({ path: output, what: 'output' }, [{ path: input, what: 'input' }]);
   const augSource = typeof options.augment === 'string' ? path.resolve(options.augment) : 'augmentation pipeline';
   const spec = typeof options.augment === 'string' ? loadAugmentation(augSource).spec : compileAugmentation(options.augment ?? STUDY_AUGMENTATION).spec;
   const csvNames = { train: options.trainCsv ?? 'train.csv', test: options.testCsv ?? 'test.csv' };
   const columns = [options.labelColumn ?? 'label', options.filenameColumn ?? 'filename'];
-  if (columns[0] === columns[1]) throw new Error(`label and filename columns must differ, both are "${columns[0]}"`);
-  if (csvNames.train === csvNames.test) throw new Error(`train and test CSV names must differ, both are "${csvNames.train}"`);
+  if (columns[0] === columns[1]) throw new ConfigError(`--label-column and --filename-column must differ, both are "${columns[0]}"`);
+  if (csvNames.train === csvNames.test) throw new ConfigError(`--train-csv and --test-csv must differ, both are "${csvNames.train}"`);
+  for (const [part, flag] of [['train', '--train-csv'], ['test', '--test-csv']] as const) {
+    const name = csvNames[part];
+    // A name with a folder could land in a class folder (or, through `..` or a link, anywhere): only plain names.
+    if (name !== path.basename(name) || name === '.' || name === '..' || name === '') throw new ConfigError(`${flag} "${name}" must be a plain file name, written in the output folder ${output}`);
+    fileInside(output, name, flag);
+  }
+  checkWritable(output, 'output folder');
   const balancing = plan.balanceTrain || plan.balanceTest;
   const fingerprint = {
     input, output, seed, inPlace, ...plan, globalMultiplier: balancing ? plan.globalMultiplier : 1,
@@ -169,6 +179,8 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
     }
     const onBad = options.onBadImage ?? 'skip';
     const scan = await scanImageFolder(root, { onBadImage: onBad });
+    // Before decoding anything: an output that cannot fit (memory for the plan, or the disk) is refused now.
+    checkPlanSize(output, scan.entries, planSplit(scan.counts, plan));
     const entries = await keepDecodable(scan.entries, scan.bad, onBad);
     return makePlan(scan.classes, entries, scan.bad, { ...plan, seed, inPlace });
   }, { allowNonEmpty: inPlace });
@@ -209,12 +221,28 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   return { output, resumed, classes: p.classes, bad: p.bad };
 }
 
+/** Refuses a plan whose files the plan itself (held in memory and in the marker) or the disk could not hold. */
+function checkPlanSize(output: string, entries: readonly ImageEntry[], counts: Record<string, SplitCounts>): void {
+  let copies = 0;
+  let augmented = 0;
+  for (const c of Object.values(counts)) {
+    copies += c.train + c.test;
+    augmented += c.trainAug + c.testAug;
+  }
+  checkOutputCount(copies + augmented, '--global-multiplier (with --balance-train/--balance-test)');
+  // Augmented copies are PNGs of decoded originals: count them at a few times an average input file.
+  const sample = entries.filter((_, i) => i % Math.max(1, Math.floor(entries.length / 200)) === 0);
+  const mean = sample.reduce((a, e) => a + (fs.statSync(e.rawPath ?? e.path, { throwIfNoEntry: false })?.size ?? 0), 0) / Math.max(1, sample.length);
+  checkDiskRoom(output, mean * (copies + 3 * augmented), `${copies} copies and ${augmented} augmented images`);
+}
+
 /**
  * The scan reads only each file's first bytes: decode every image once, before anything is written, so that a truncated
  * or oversized one is skipped (added to `bad`) or fails here, naming the input file, rather than half-way through a run.
  */
 async function keepDecodable(entries: ImageEntry[], bad: BadImage[], onBad: OnBadImage): Promise<ImageEntry[]> {
-  const errors = await mapLimit(entries, 4, (e) => decodeRgb(e.path).then(() => undefined, (err: Error) => err.message));
+  const read = async (e: ImageEntry) => (e.rawPath ? decodeRgb(await fs.promises.readFile(e.rawPath), { name: e.path }) : decodeRgb(e.path));
+  const errors = await mapLimit(entries, 4, (e) => read(e).then(() => undefined, (err: Error) => err.message));
   const first = errors.findIndex((m) => m !== undefined);
   if (first >= 0 && onBad === 'fail') throw new Error(`bad image ${entries[first].path}: ${errors[first]}`);
   entries.forEach((e, i) => errors[i] !== undefined && bad.push({ path: e.path, reason: errors[i]! }));
@@ -249,7 +277,7 @@ function makePlan(
         taken.add(inClass(e));
         csv[part].push([c, inClass(e)]);
         if (o.inPlace && part === 'train') continue;
-        copies.push({ op: o.inPlace ? 'move' : 'copy', src: e.path, dest });
+        copies.push({ op: o.inPlace ? 'move' : 'copy', src: e.path, ...(e.rawPath ? { rawSrc: e.rawPath.toString('base64') } : {}), dest });
       }
       const k = part === 'train' ? n.trainAug : n.testAug;
       const sources = sampleWithReplacement(makeRng(`${o.seed}:augment-sources:${part}:${c}`), parts[part], k);
@@ -267,9 +295,11 @@ function makePlan(
 }
 
 async function copyOrMove(job: Job, dest: string, io: OutputIO): Promise<void> {
-  if (job.op === 'copy') return copyFileAtomic(job.src, dest, io);
+  // A source name that is not valid UTF-8 opens only by its bytes.
+  const src = job.rawSrc ? Buffer.from(job.rawSrc, 'base64') : job.src;
+  if (job.op === 'copy') return copyFileAtomic(src, dest, io);
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  await fs.promises.rename(job.src, dest);
+  await fs.promises.rename(src, dest);
 }
 
 /** Jobs grouped by `src`, in order of first appearance. */

@@ -37,41 +37,14 @@ export async function readFer2013(file: string, opts: Fer2013Options = {}): Prom
   // FER code -> new label, or -1 when dropped.
   const remap = FER2013_CLASSES.map((c) => classes.indexOf(c));
 
-  if (!fs.existsSync(file)) throw new Error(`FER2013 CSV ${file} does not exist`);
-  const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   const pixels: Uint8Array[] = [];
   const labels: number[] = [];
   const kept: string[] = [];
-  let col: { emotion: number; pixels: number; usage: number } | undefined;
-  let line = 0;
-  const fail = (msg: string): never => {
-    rl.close();
-    throw new Error(`${file}:${line}: ${msg}`);
-  };
-  for await (const text of rl) {
-    line++;
-    if (text.trim() === '') continue;
-    const fields = text.split(',').map((f) => f.trim().replace(/^"(.*)"$/, '$1'));
-    if (!col) {
-      const names = fields.map((f) => f.toLowerCase());
-      col = { emotion: names.indexOf('emotion'), pixels: names.indexOf('pixels'), usage: names.indexOf('usage') };
-      if (col.emotion < 0 || col.pixels < 0) fail(`header must name the columns emotion and pixels (and optionally Usage), got "${text.slice(0, 80)}"`);
-      if (usages && col.usage < 0) fail('cannot select by usage: the file has no Usage column');
-      continue;
-    }
-    if (fields.length !== (col.usage < 0 ? 2 : 3)) fail(`expected ${col.usage < 0 ? 2 : 3} fields, got ${fields.length}`);
-    const usage = col.usage < 0 ? '' : fields[col.usage];
-    if (col.usage >= 0 && !(FER2013_USAGES as readonly string[]).includes(usage)) fail(`Usage "${usage}" is not one of ${FER2013_USAGES.join(', ')}`);
-    const code = Number(fields[col.emotion]);
-    if (!Number.isInteger(code) || code < 0 || code >= FER2013_CLASSES.length || fields[col.emotion] === '') fail(`emotion "${fields[col.emotion]}" is not an integer 0..6`);
-    if (remap[code] < 0 || (usages && !usages.includes(usage))) continue;
-    const img = parsePixels(fields[col.pixels]);
-    if (typeof img === 'string') fail(img);
-    pixels.push(img as Uint8Array);
-    labels.push(remap[code]);
-    kept.push(usage);
+  for await (const row of fer2013Rows(file, { needUsage: usages !== undefined, keep: (code, usage) => remap[code] >= 0 && (!usages || usages.includes(usage)) })) {
+    pixels.push(row.pixels);
+    labels.push(remap[row.emotion]);
+    kept.push(row.usage);
   }
-  if (!col) throw new Error(`FER2013 CSV ${file} is empty`);
   if (pixels.length === 0) throw new Error(`FER2013 CSV ${file} has no rows for the selection (usage ${usages?.join(', ') ?? 'any'})`);
 
   const describe = `FER2013 ${file}${usages ? ` (${usages.join('+')})` : ''}: ${pixels.length} images, ${classes.length} classes${drop.length ? ` (dropped ${drop.join(', ')})` : ''}`;
@@ -86,6 +59,63 @@ export async function readFer2013(file: string, opts: Fer2013Options = {}): Prom
       return resizeBilinear({ data: grayToRgb(pixels[index]), height: SIDE, width: SIDE }, size[0], size[1]);
     },
   };
+}
+
+/** One row of a FER2013 CSV. */
+export interface Fer2013Row {
+  /** 0-based among the data rows (blank lines not counted): the row's place in the file. */
+  row: number;
+  /** The file's line number, for messages. */
+  line: number;
+  /** FER2013's emotion code 0..6 (FER2013_CLASSES order). */
+  emotion: number;
+  /** '' when the file has no Usage column. */
+  usage: string;
+  /** 48x48 gray values, row-major. */
+  pixels: Uint8Array;
+}
+
+/**
+ * The rows of a FER2013 CSV, one at a time (the file is streamed, never held whole). The header must name `emotion`
+ * and `pixels` and may name `Usage`, in any order. A malformed row is an error naming the file and line. `keep` skips a
+ * row before its pixels are parsed; `needUsage` makes a file without a Usage column an error.
+ */
+export async function* fer2013Rows(file: string, opts: { needUsage?: boolean; keep?: (emotion: number, usage: string) => boolean } = {}): AsyncGenerator<Fer2013Row> {
+  if (!fs.existsSync(file)) throw new Error(`FER2013 CSV ${file} does not exist`);
+  const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let col: { emotion: number; pixels: number; usage: number } | undefined;
+  let line = 0;
+  let row = 0;
+  const fail = (msg: string): never => {
+    throw new Error(`${file}:${line}: ${msg}`);
+  };
+  try {
+    for await (const text of rl) {
+      line++;
+      if (text.trim() === '') continue;
+      const fields = text.split(',').map((f) => f.trim().replace(/^"(.*)"$/, '$1'));
+      if (!col) {
+        const names = fields.map((f) => f.toLowerCase());
+        col = { emotion: names.indexOf('emotion'), pixels: names.indexOf('pixels'), usage: names.indexOf('usage') };
+        if (col.emotion < 0 || col.pixels < 0) fail(`header must name the columns emotion and pixels (and optionally Usage), got "${text.slice(0, 80)}"`);
+        if (opts.needUsage && col.usage < 0) fail('cannot select by usage: the file has no Usage column');
+        continue;
+      }
+      if (fields.length !== (col.usage < 0 ? 2 : 3)) fail(`expected ${col.usage < 0 ? 2 : 3} fields, got ${fields.length}`);
+      const usage = col.usage < 0 ? '' : fields[col.usage];
+      if (col.usage >= 0 && !(FER2013_USAGES as readonly string[]).includes(usage)) fail(`Usage "${usage}" is not one of ${FER2013_USAGES.join(', ')}`);
+      const code = Number(fields[col.emotion]);
+      if (!Number.isInteger(code) || code < 0 || code >= FER2013_CLASSES.length || fields[col.emotion] === '') fail(`emotion "${fields[col.emotion]}" is not an integer 0..6`);
+      const index = row++;
+      if (opts.keep && !opts.keep(code, usage)) continue;
+      const img = parsePixels(fields[col.pixels]);
+      if (typeof img === 'string') fail(img);
+      yield { row: index, line, emotion: code, usage, pixels: img as Uint8Array };
+    }
+  } finally {
+    rl.close();
+  }
+  if (!col) throw new Error(`FER2013 CSV ${file} is empty`);
 }
 
 /** Parses 2304 space-separated integers 0..255 into a 48x48 image, or returns what is wrong (a char loop: cheaper than split + Number over 82 M values). */

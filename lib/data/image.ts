@@ -5,6 +5,10 @@
  */
 import * as fs from 'node:fs';
 import sharp from 'sharp';
+import { type ImageFormat, detectImageFormat } from './scan';
+import { resizeBilinear, type RgbImage } from './resize';
+
+export { resizeBilinear, type RgbImage } from './resize';
 
 /**
  * Default largest accepted input, in pixels (width x height): far above any face crop, far below a decompression bomb's
@@ -28,12 +32,8 @@ export function sizeHW(size: number | [number, number]): [number, number] {
   return hw;
 }
 
-/** A decoded image at native size: height x width x 3 uint8 RGB. */
-export interface RgbImage {
-  data: Uint8Array;
-  height: number;
-  width: number;
-}
+
+const firstLine = (s: string) => s.split('\n')[0].trim();
 
 /**
  * Decodes any JPEG/PNG/WebP/GIF/TIFF (type from content, not name) to 8-bit sRGB with 3 channels at native size:
@@ -55,61 +55,50 @@ export async function decodeRgb(input: string | Buffer, opts: { pixelLimit?: num
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width };
   } catch (e) {
-    const msg = (e as Error).message;
-    if (/pixel limit/i.test(msg)) throw new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
-    const zeroFile = typeof input === 'string' && fs.statSync(input, { throwIfNoEntry: false })?.size === 0;
-    if (zeroFile || /is empty/i.test(msg)) throw new Error(`image ${name} is empty (0 bytes)`);
-    if (/premature end|truncat|end of (stream|file|data)|unexpected end|incomplete|EOF/i.test(msg)) throw new Error(`image ${name} is truncated or corrupt: ${firstLine(msg)}`);
-    if (/unsupported image format/i.test(msg)) throw new Error(`${name} is not a supported image (JPEG, PNG, WebP, GIF, TIFF)`);
-    throw new Error(`cannot decode image ${name}: ${firstLine(msg)}`);
+    throw await decodeFailure(input, name, limit, (e as Error).message);
   }
 }
 
-const firstLine = (s: string) => s.split('\n')[0].trim();
+/** Runs decode retries one at a time, so the message libvips gives belongs to the file being retried. */
+let retryQueue: Promise<unknown> = Promise.resolve();
 
 /**
- * Bilinear resize of an HxWx3 uint8 image to [outH, outW], identical to TensorFlow's `tf.image.resize(method='bilinear')`
- * (half-pixel centres, antialias off), rounded to uint8. Returns the input unchanged when the size already matches.
+ * The reason `input` failed to decode, told from its own bytes: libvips keeps one error buffer for all its threads, so
+ * with several decodes in flight the message sharp reports can be another file's. Empty, not an image, over the pixel
+ * limit and truncated are decided here; anything else is decoded again alone for its own message.
  */
-export function resizeBilinear(img: RgbImage, outH: number, outW: number): Uint8Array {
-  const { data, height: h, width: w } = img;
-  if (h === outH && w === outW) return data;
-  const out = new Uint8Array(outH * outW * 3);
-  const sy = h / outH;
-  const sx = w / outW;
-  // Per-column source indices and weights, computed once.
-  const x0 = new Int32Array(outW);
-  const x1 = new Int32Array(outW);
-  const fx = new Float32Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const src = Math.max(0, (x + 0.5) * sx - 0.5);
-    const lo = Math.min(Math.floor(src), w - 1);
-    x0[x] = lo * 3;
-    x1[x] = Math.min(lo + 1, w - 1) * 3;
-    fx[x] = src - lo;
+async function decodeFailure(input: string | Buffer, name: string, limit: number, first: string): Promise<Error> {
+  let bytes: Buffer;
+  try {
+    bytes = typeof input === 'string' ? await fs.promises.readFile(input) : input;
+  } catch (e) {
+    return new Error(`cannot read image ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  let o = 0;
-  for (let y = 0; y < outH; y++) {
-    const src = Math.max(0, (y + 0.5) * sy - 0.5);
-    const lo = Math.min(Math.floor(src), h - 1);
-    const fy = src - lo;
-    const r0 = lo * w * 3;
-    const r1 = Math.min(lo + 1, h - 1) * w * 3;
-    for (let x = 0; x < outW; x++) {
-      const a0 = r0 + x0[x];
-      const b0 = r0 + x1[x];
-      const a1 = r1 + x0[x];
-      const b1 = r1 + x1[x];
-      const f = fx[x];
-      // Values are >= 0, so (v + 0.5) | 0 rounds like Math.round, faster.
-      for (let c = 0; c < 3; c++) {
-        const top = data[a0 + c] + (data[b0 + c] - data[a0 + c]) * f;
-        const bot = data[a1 + c] + (data[b1 + c] - data[a1 + c]) * f;
-        out[o++] = (top + (bot - top) * fy + 0.5) | 0;
-      }
-    }
-  }
-  return out;
+  if (bytes.length === 0) return new Error(`image ${name} is empty (0 bytes)`);
+  const format = detectImageFormat(bytes.subarray(0, 12));
+  if (!format) return new Error(`${name} is not a supported image (JPEG, PNG, WebP, GIF, TIFF)`);
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
+  if (meta?.width && meta.height && meta.width * meta.height > limit) return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
+  if (isCutShort(bytes, format)) return new Error(`image ${name} is truncated or corrupt: the ${format.toUpperCase()} data ends early`);
+  const retry = retryQueue.then(() => sharp(bytes, { limitInputPixels: limit, failOn: 'truncated', pages: 1, ignoreIcc: true }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer());
+  retryQueue = retry.catch(() => undefined);
+  const msg = await retry.then(
+    () => first,
+    (e: Error) => e.message,
+  );
+  if (/pixel limit/i.test(msg)) return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
+  if (/premature end|truncat|end of (stream|file|data)|unexpected end|incomplete|EOF/i.test(msg)) return new Error(`image ${name} is truncated or corrupt: ${firstLine(msg)}`);
+  return new Error(`cannot decode image ${name}: ${firstLine(msg)}`);
+}
+
+/** True when a file's container says it ends later than it does (no JPEG end marker, no PNG IEND, a short RIFF, no GIF trailer). */
+function isCutShort(b: Buffer, format: ImageFormat): boolean {
+  const tail = b.subarray(Math.max(0, b.length - 1024));
+  if (format === 'jpeg') return tail.lastIndexOf(Buffer.from([0xff, 0xd9])) < 0;
+  if (format === 'png') return tail.lastIndexOf(Buffer.from('IEND')) < 0;
+  if (format === 'webp') return b.length < 8 || b.readUInt32LE(4) + 8 > b.length;
+  if (format === 'gif') return b[b.length - 1] !== 0x3b;
+  return false;
 }
 
 /** Decodes an image file or buffer and resizes it to `size`: an HxWx3 uint8 RGB array (row-major, channels last). */

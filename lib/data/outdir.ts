@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigError } from '../errors';
 import { mapLimit } from './scan';
 
 export const INCOMPLETE_MARKER = '.incomplete';
@@ -13,7 +14,8 @@ export const INCOMPLETE_MARKER = '.incomplete';
 /** Where output bytes go; tests replace it to inject failures such as a full disk. */
 export interface OutputIO {
   writeFile(file: string, data: Uint8Array | string): Promise<void>;
-  copyFile(src: string, dest: string): Promise<void>;
+  /** `src` as bytes where its name is not valid UTF-8. */
+  copyFile(src: string | Buffer, dest: string): Promise<void>;
 }
 export const defaultIO: OutputIO = {
   writeFile: (f, d) => fs.promises.writeFile(f, d),
@@ -46,8 +48,10 @@ export async function beginOutput<P>(
     } catch (e) {
       throw new Error(`${marker} is unreadable (${(e as Error).message}); delete the folder ${dir} and run again`);
     }
-    if (m.tool !== tool || JSON.stringify(m.options) !== JSON.stringify(options)) {
-      throw new Error(`${dir} holds an incomplete run of another command (${m.tool}, options ${JSON.stringify(m.options)}); rerun that command to finish it, or delete the folder`);
+    if (m.tool !== tool) throw new Error(`${dir} holds an incomplete run of another command (${m.tool}); rerun that command to finish it, or delete the folder`);
+    const differ = optionDifferences(m.options, options);
+    if (differ.length) {
+      throw new ConfigError(`${dir} holds an incomplete ${tool} run with other options: ${differ.join('; ')}. Rerun it with the options it started with to finish it, or delete the folder`);
     }
     removeTempFiles(dir);
     return { plan: m.plan, resumed: true };
@@ -68,15 +72,21 @@ export async function beginOutput<P>(
   return { plan, resumed: false };
 }
 
+/** The options that differ between a stored run and this one, as `name: stored X, now Y` (nested keys dotted). */
+export function optionDifferences(stored: unknown, now: unknown): string[] {
+  const flat = (v: unknown, prefix: string, out: Map<string, string>) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
+    else out.set(prefix, JSON.stringify(v) ?? 'unset');
+    return out;
+  };
+  const [a, b] = [flat(stored, '', new Map()), flat(now, '', new Map())];
+  const cut = (x: string) => (x.length > 80 ? `${x.slice(0, 77)}...` : x);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: stored ${cut(a.get(k) ?? 'unset')}, now ${cut(b.get(k) ?? 'unset')}`);
+}
+
 /** Marks `dir` complete: the last step of a run. */
 export function finishOutput(dir: string): void {
   fs.rmSync(path.join(dir, INCOMPLETE_MARKER), { force: true });
-}
-
-/** True when `child` is `parent` or a path below it. */
-export function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
 /** True when `dir` holds an unfinished run. */
@@ -107,7 +117,7 @@ export function writeFileAtomic(dest: string, data: Uint8Array | string, io: Out
 }
 
 /** Copies `src` byte for byte to `dest` through a hidden temp file and a rename. */
-export function copyFileAtomic(src: string, dest: string, io: OutputIO = defaultIO): Promise<void> {
+export function copyFileAtomic(src: string | Buffer, dest: string, io: OutputIO = defaultIO): Promise<void> {
   return atomically(dest, (tmp) => io.copyFile(src, tmp));
 }
 

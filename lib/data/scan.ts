@@ -9,6 +9,8 @@ export type OnBadImage = 'skip' | 'fail';
 export interface ImageEntry {
   /** Absolute path. */
   path: string;
+  /** The path's bytes, when the file name is not valid UTF-8 (`path` then shows U+FFFD and cannot open it). */
+  rawPath?: Buffer;
   /** Path relative to the scanned root, with `/` separators. */
   relPath: string;
   /** Index into ScanResult.classes. */
@@ -61,7 +63,7 @@ export function detectImageFormat(header: Uint8Array): ImageFormat | undefined {
 const isHidden = (name: string) => name.startsWith('.');
 
 /** Reads a file's first bytes and classifies it: a format, or the reason it is not an image. */
-async function sniff(file: string): Promise<{ format: ImageFormat } | { reason: string }> {
+async function sniff(file: string | Buffer): Promise<{ format: ImageFormat } | { reason: string }> {
   let fh: fs.promises.FileHandle | undefined;
   try {
     fh = await fs.promises.open(file, 'r');
@@ -77,18 +79,36 @@ async function sniff(file: string): Promise<{ format: ImageFormat } | { reason: 
   }
 }
 
-function listDir(dir: string, what: string): fs.Dirent[] {
+function listDir(dir: string | Buffer, what: string, shown = String(dir)): fs.Dirent[] {
   try {
-    return fs.readdirSync(dir, { withFileTypes: true });
+    return fs.readdirSync(dir as string, { withFileTypes: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${what} ${dir} does not exist`);
-    if (code === 'ENOTDIR') throw new Error(`${what} ${dir} is not a folder`);
-    throw new Error(`${what} ${dir} cannot be read: ${(e as Error).message}`);
+    if (code === 'ENOENT') throw new Error(`${what} ${shown} does not exist`);
+    if (code === 'ENOTDIR') throw new Error(`${what} ${shown} is not a folder`);
+    throw new Error(`${what} ${shown} cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** True for a folder (or a link to one); false for anything else, a dangling link or a link loop included. */
+function isDirQuiet(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
 
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The class folders of `root`: its non-hidden subfolders and links to folders, sorted by name. */
+export function classFolders(root: string): string[] {
+  const absRoot = path.resolve(root);
+  return listDir(absRoot, 'image folder')
+    .filter((d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && isDirQuiet(path.join(absRoot, d.name)))))
+    .map((d) => d.name)
+    .sort(byName);
+}
 
 /**
  * Scans `root/<class>/...` (files in nested subfolders of a class count for that class, as in Keras).
@@ -99,10 +119,7 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export async function scanImageFolder(root: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const onBad = opts.onBadImage ?? 'skip';
   const absRoot = path.resolve(root);
-  const subdirs = listDir(absRoot, 'image folder')
-    .filter((d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && !!fs.statSync(path.join(absRoot, d.name), { throwIfNoEntry: false })?.isDirectory())))
-    .map((d) => d.name)
-    .sort(byName);
+  const subdirs = classFolders(absRoot);
   let classes = subdirs;
   if (opts.classes) {
     const missing = opts.classes.filter((c) => !subdirs.includes(c));
@@ -114,39 +131,116 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
   const entries: ImageEntry[] = [];
   const bad: BadImage[] = [];
   const counts: Record<string, number> = {};
+  // Links are followed once: a file reached twice (two links, or a link and the file) counts for the first class only.
+  const seen = new Map<string, string>();
+  const visitedDirs = new Set<string>();
+  const reject = (b: BadImage) => {
+    if (onBad === 'fail') throw new Error(`bad image ${b.path}: ${b.reason}`);
+    bad.push(b);
+  };
   for (const [label, className] of classes.entries()) {
-    const files = walkFiles(path.join(absRoot, className));
-    if (files.length === 0) throw new Error(`class folder ${path.join(absRoot, className)} is empty`);
+    const classDir = path.join(absRoot, className);
+    const { files, problems } = walkFiles(classDir, visitedDirs);
+    if (files.length === 0 && problems.length === 0) throw new Error(`class folder ${classDir} is empty`);
+    problems.forEach(reject);
     // Sniff a few files at a time: the scan is I/O bound on big sets.
-    const results = await mapLimit(files, 16, sniff);
+    const results = await mapLimit(files, 16, (f) => sniff(f.raw ?? f.path));
     let n = 0;
     for (const [i, file] of files.entries()) {
       const r = results[i];
       if ('reason' in r) {
-        if (onBad === 'fail') throw new Error(`bad image ${file}: ${r.reason}`);
-        bad.push({ path: file, reason: r.reason });
+        reject({ path: file.path, reason: r.reason });
         continue;
       }
-      entries.push({ path: file, relPath: path.relative(absRoot, file).split(path.sep).join('/'), label, className, format: r.format });
+      const real = realFile(file.raw ?? file.path);
+      const first = seen.get(real);
+      if (first !== undefined) {
+        reject({ path: file.path, reason: `the same file as ${first} (through a symbolic link); counted once` });
+        continue;
+      }
+      seen.set(real, file.path);
+      entries.push({ path: file.path, ...(file.raw ? { rawPath: file.raw } : {}), relPath: path.relative(absRoot, file.path).split(path.sep).join('/'), label, className, format: r.format });
       n++;
     }
+    // A folder of non-images (a run folder, notes) is not a class of 0 images.
+    if (n === 0) throw new Error(`class folder ${classDir} holds no readable image (${files.length + problems.length} file(s), none an image: e.g. ${bad[bad.length - 1]?.path ?? files[0]?.path}); remove it or move it out of ${absRoot}`);
     counts[className] = n;
   }
   if (entries.length === 0) throw new Error(`image folder ${absRoot} holds no readable images (${bad.length} bad file(s))`);
   return { root: absRoot, classes, entries, bad, counts };
 }
 
-/** Every non-hidden file under `dir`, in sorted order (deterministic across file systems). */
-function walkFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of listDir(dir, 'class folder').sort((a, b) => byName(a.name, b.name))) {
+/** The real path of a file (symlinks resolved), or the path itself when it cannot be resolved. */
+function realFile(p: string | Buffer): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return String(p);
+  }
+}
+
+interface FoundFile {
+  /** For messages and as the file's name; holds U+FFFD where the name is not valid UTF-8. */
+  path: string;
+  /** The name's bytes, when they are not valid UTF-8 (the string path would not find the file). */
+  raw?: Buffer;
+}
+
+/**
+ * Every non-hidden file under `dir`, in sorted order (deterministic across file systems). Symbolic links are followed
+ * (to files and folders), each folder at most once: a link back into a folder already scanned (a loop, or a second link
+ * to one folder), a dangling link and a link that cannot be resolved are problems, one per link, and the walk goes on.
+ */
+function walkFiles(dir: string, visited: Set<string>, rawDir?: Buffer): { files: FoundFile[]; problems: BadImage[] } {
+  const files: FoundFile[] = [];
+  const problems: BadImage[] = [];
+  const real = realFile(rawDir ?? dir);
+  if (visited.has(real)) return { files, problems: [{ path: dir, reason: 'a symbolic link to a folder already scanned (a loop, or a second link to one folder); skipped' }] };
+  visited.add(real);
+  for (const d of listDirRaw(rawDir ?? dir, dir)) {
     if (isHidden(d.name)) continue;
     const p = path.join(dir, d.name);
-    const stat = d.isSymbolicLink() ? fs.statSync(p, { throwIfNoEntry: false }) : d;
-    if (stat?.isDirectory()) out.push(...walkFiles(p));
-    else if (stat?.isFile() || !stat) out.push(p);
+    const raw = d.raw ? Buffer.concat([rawDir ?? Buffer.from(dir), Buffer.from(path.sep), d.raw]) : rawDir && Buffer.concat([rawDir, Buffer.from(path.sep + d.name)]);
+    let stat: fs.Stats | fs.Dirent | undefined = d.dirent;
+    if (d.dirent.isSymbolicLink()) {
+      try {
+        stat = fs.statSync(raw ?? p);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        problems.push({ path: p, reason: code === 'ENOENT' ? 'a dangling symbolic link (its target does not exist)' : code === 'ELOOP' ? 'a symbolic link loop' : `an unresolvable symbolic link (${code ?? (e as Error).message})` });
+        continue;
+      }
+    }
+    if (stat.isDirectory()) {
+      const sub = walkFiles(p, visited, raw);
+      files.push(...sub.files);
+      problems.push(...sub.problems);
+    } else if (stat.isFile()) files.push(raw ? { path: p, raw } : { path: p });
+    else problems.push({ path: p, reason: 'not a regular file' });
   }
-  return out;
+  return { files, problems };
+}
+
+/** A folder's entries, sorted by name; names that are not valid UTF-8 keep their bytes in `raw`. */
+function listDirRaw(dir: string | Buffer, shown: string): { name: string; raw?: Buffer; dirent: fs.Dirent }[] {
+  const list = listDir(dir, 'class folder', shown);
+  const out = list.map((dirent) => ({ name: dirent.name, dirent }) as { name: string; raw?: Buffer; dirent: fs.Dirent });
+  if (out.some((e) => e.name.includes('\uFFFD'))) {
+    // Decoding replaced bytes: list again as bytes, in the same order, to keep a name that can open the file.
+    const raws = fs.readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
+    const byText = new Map<string, fs.Dirent<Buffer>[]>();
+    for (const r of raws) {
+      const n = (r.name as unknown as Buffer).toString('utf8');
+      byText.set(n, [...(byText.get(n) ?? []), r]);
+    }
+    for (const e of out) {
+      if (!e.name.includes('\uFFFD')) continue;
+      const r = byText.get(e.name)!.shift()!;
+      e.raw = r.name as unknown as Buffer;
+      e.dirent = r as unknown as fs.Dirent;
+    }
+  }
+  return out.sort((a, b) => byName(a.name, b.name));
 }
 
 /** Maps with at most `limit` calls in flight, keeping order. */
@@ -161,6 +255,21 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/**
+ * The scan without the classes in `drop`: their images are left out and the remaining classes keep their order,
+ * numbered 0..k-1. Dropping a class the folder does not have is an error naming the folder and its classes.
+ */
+export function dropClasses(scan: ScanResult, drop: readonly string[]): ScanResult {
+  if (drop.length === 0) return scan;
+  const unknown = drop.filter((c) => !scan.classes.includes(c));
+  if (unknown.length) throw new Error(`cannot drop ${unknown.map((c) => `"${c}"`).join(', ')}: ${scan.root} has the classes ${scan.classes.join(', ')}`);
+  const classes = scan.classes.filter((c) => !drop.includes(c));
+  if (classes.length === 0) throw new Error(`dropping ${drop.join(', ')} leaves no class in ${scan.root}`);
+  const entries = scan.entries.filter((e) => !drop.includes(e.className)).map((e) => ({ ...e, label: classes.indexOf(e.className) }));
+  const counts = Object.fromEntries(Object.entries(scan.counts).filter(([c]) => !drop.includes(c)));
+  return { ...scan, classes, entries, counts };
 }
 
 /** A human-readable summary: root, class order with counts, and each bad file with its reason. */

@@ -1,4 +1,5 @@
 /** One interface for every image dataset (a scanned folder, FER2013's CSV, images held in memory), so pipelines and training take any of them. */
+import * as fs from 'node:fs';
 import { decodeImage } from './image';
 import type { ScanResult } from './scan';
 
@@ -30,7 +31,10 @@ export function folderSource(scan: ScanResult, opts: { pixelLimit?: number } = {
     describe,
     async read(index, size) {
       checkIndex(index, scan.entries.length, describe);
-      return decodeImage(scan.entries[index].path, { size, pixelLimit: opts.pixelLimit });
+      const e = scan.entries[index];
+      // A name that is not valid UTF-8 opens only by its bytes; sharp takes string paths, so read the bytes here.
+      const input = e.rawPath ? await fs.promises.readFile(e.rawPath) : e.path;
+      return decodeImage(input, { size, pixelLimit: opts.pixelLimit, name: e.path });
     },
   };
 }

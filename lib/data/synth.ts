@@ -5,9 +5,13 @@
  * survive resizing to 48 px, each around a class mean with a spread that lets neighbouring classes overlap a little:
  * a ResNet trained from scratch on a few hundred of them learns the expressions rather than memorising skin and background.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ConfigError } from '../errors';
+import { checkWritable, pidAlive } from '../fs';
+import { MAX_SYNTH_SIZE, checkDiskRoom, checkOutputCount } from './limits';
 import sharp from 'sharp';
 import { gaussNoise } from './augment';
 import { beginOutput, finishOutput, isIncomplete, writeFileAtomic, writeUnlessDone } from './outdir';
@@ -165,9 +169,17 @@ export async function synthesizeFaces(options: SynthOptions): Promise<SynthResul
   const size = options.size ?? 96;
   const seed = String(options.seed ?? 27);
   if (task !== 'affect' && task !== 'mask') throw new Error(`synthetic task must be affect or mask, got "${task}"`);
-  if (!(Number.isInteger(perClass) && perClass > 0)) throw new Error(`per-class count must be a positive integer, got ${perClass}`);
-  if (!(Number.isInteger(size) && size >= 16)) throw new Error(`size must be an integer >= 16, got ${size}`);
+  if (!(Number.isInteger(perClass) && perClass > 0)) throw new ConfigError(`--per-class: per-class count must be a positive integer, got ${perClass}`);
+  if (!(Number.isInteger(size) && size >= 16)) throw new ConfigError(`--size: size must be an integer >= 16, got ${size}`);
+  if (size > MAX_SYNTH_SIZE) throw new ConfigError(`--size: size ${size} is above the limit of ${MAX_SYNTH_SIZE} px: each image is rendered as raw RGB, ${MAX_SYNTH_SIZE}^2 x 3 bytes, two per core at once`);
+  const classCount = task === 'affect' ? AFFECT_CLASSES.length : MASK_CLASSES.length;
+  const planned = task === 'affect' ? perClass * classCount : MASK_SPLITS.reduce((a, [, f]) => a + Math.max(1, Math.round(perClass * f)), 0) * classCount;
+  // Before the job list exists: its entries are what a huge count would exhaust.
+  checkOutputCount(planned, '--per-class (per-class count)');
   const out = path.resolve(options.out);
+  checkWritable(out, 'output folder');
+  // Noisy faces compress poorly: count about half their raw size per PNG.
+  checkDiskRoom(out, planned * size * size * 1.5, `${planned} synthetic images of ${size}x${size} px`);
   const jobs: { dir: string; className: string; i: number }[] = [];
   const counts: Record<string, number> = {};
   const groups: [string, number][] = task === 'affect' ? [['', perClass]] : MASK_SPLITS.map(([s, f]) => [s, Math.max(1, Math.round(perClass * f))]);
@@ -210,7 +222,34 @@ export async function ensureSyntheticSet(task: SynthTask, opts: { perClass?: num
   const seed = String(opts.seed ?? 27);
   const size = opts.size ?? 96;
   const dir = cacheDir('synthetic', `${task}-n${perClass}-s${seed}-${size}px-v${GENERATOR_VERSION}`);
-  if (fs.existsSync(path.join(dir, SYNTHETIC_MARKER)) && !isIncomplete(dir)) return dir;
-  await synthesizeFaces({ task, out: dir, perClass, seed, size });
+  const ready = () => fs.existsSync(path.join(dir, SYNTHETIC_MARKER)) && !isIncomplete(dir);
+  if (ready()) return dir;
+  // Several processes (a sweep's workers) may ask at once: each generates into its own staging folder and renames it
+  // into place. The first rename wins; a later one fails on the non-empty folder and its copy is discarded.
+  removeStaleStaging(dir);
+  const staging = `${dir}${STAGING}${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  try {
+    await synthesizeFaces({ task, out: staging, perClass, seed, size });
+    // A half-written set in the final place (its marker missing) is never trusted: the fresh copy replaces it.
+    if (fs.existsSync(dir) && !ready()) fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(staging, dir);
+  } catch (e) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (!ready()) throw e;
+  }
   return dir;
+}
+
+const STAGING = '.staging-';
+
+/** Removes staging folders of `dir` left by processes of this machine that died while generating. */
+function removeStaleStaging(dir: string): void {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}${STAGING}`;
+  if (!fs.existsSync(parent)) return;
+  for (const name of fs.readdirSync(parent)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
 }

@@ -14,7 +14,8 @@ export function studyData(dataset: string, extra: Partial<DataConfig> = {}): Dat
 
 /** A model's name for descriptions, e.g. 'resnet18 + vgg top (frozen)'. */
 export function describeModel(m: ModelConfig): string {
-  return `${m.name}${m.top === 'dense' ? '' : ` + ${m.top} top`}${m.frozen ? ' (frozen)' : ''}`;
+  const frozen = m.frozen ? ' (frozen)' : m.freezeUpTo !== undefined ? ` (frozen up to stage ${m.freezeUpTo})` : '';
+  return `${m.name}${m.top === 'dense' ? '' : ` + ${m.top} top`}${frozen}`;
 }
 
 /**

@@ -1,8 +1,13 @@
-/** The study's five experiments as data, looked up by name or number, and resolved into one run's configuration. */
+/** The study's five experiments and the FER projects' as data, looked up by name or number, and resolved into one run's configuration. */
 import { adamSweep } from './adam-sweep';
 import { baseline } from './baseline';
 import { faceMask } from './face-mask';
+import { ferLr } from './fer-lr';
+import { ferResnet } from './fer-resnet';
+import { ferSmallCnn } from './fer-small-cnn';
+import { ferTransfer } from './fer-transfer';
 import { pretrained } from './pretrained';
+import { smallDataVariance } from './small-data-variance';
 import { vggTop } from './vgg-top';
 import { ConfigError } from '../errors';
 import { smokeScale } from './common';
@@ -12,20 +17,31 @@ export * from './types';
 export { STUDY_AUGMENTATION } from './pretrained';
 export { describeModel } from './common';
 
-/** In the study's order: 1 baseline, 2 adam-sweep, 3 vgg-top, 4 pretrained, 5 face-mask. */
-export const EXPERIMENTS: readonly Experiment[] = [baseline, adamSweep, vggTop, pretrained, faceMask];
+/** The study's in its order (1 baseline, 2 adam-sweep, 3 vgg-top, 4 pretrained, 5 face-mask), then the FER projects'. */
+export const EXPERIMENTS: readonly Experiment[] = [baseline, adamSweep, vggTop, pretrained, faceMask, ferSmallCnn, ferLr, ferTransfer, ferResnet, smallDataVariance];
 
-/** Accepted experiment names: each name and its number ('1'..'5'). */
+/** Accepted experiment names: each name and, for the study's, its number ('1'..'5'). */
 export function experimentNames(): string[] {
-  return EXPERIMENTS.flatMap((e) => [e.name, String(e.number)]);
+  return EXPERIMENTS.flatMap((e) => (e.number === undefined ? [e.name] : [e.name, String(e.number)]));
+}
+
+/** Every experiment for a usage line: '1 baseline, ..., 5 face-mask, fer-small-cnn, ...'. */
+export function experimentChoices(): string {
+  return EXPERIMENTS.map((e) => (e.number === undefined ? e.name : `${e.number} ${e.name}`)).join(', ');
+}
+
+/** How an experiment is named in titles: 'experiment 5 (face-mask)' for the study's, 'experiment fer-lr' for the others. */
+export function experimentLabel(e: Experiment, capital = false): string {
+  const word = capital ? 'Experiment' : 'experiment';
+  return e.number === undefined ? `${word} ${e.name}` : `${word} ${e.number} (${e.name})`;
 }
 
 /** An experiment by name or number; an unknown one is an error listing the accepted names. */
 export function getExperiment(nameOrNumber: string | number): Experiment {
   const key = String(nameOrNumber).trim().toLowerCase();
-  const found = EXPERIMENTS.find((e) => e.name === key || String(e.number) === key);
+  const found = EXPERIMENTS.find((e) => e.name === key || (e.number !== undefined && String(e.number) === key));
   if (!found) {
-    const names = EXPERIMENTS.map((e) => `${e.name} (${e.number})`).join(', ');
+    const names = EXPERIMENTS.map((e) => (e.number === undefined ? e.name : `${e.name} (${e.number})`)).join(', ');
     throw new ConfigError(`unknown experiment "${nameOrNumber}"; accepted: ${names}`);
   }
   return found;
@@ -71,10 +87,12 @@ export function resolveTrial(experiment: string | number, trial: string | undefi
     ...(lr ? { note: `lr ${lr.value} instead of the published ${t.optimizer.lr}: ${lr.reason}` } : {}),
     optimizer: { ...t.optimizer, ...(lr ? { lr: lr.value } : {}) },
     batchSize: q?.batchSize ?? t.batchSize,
-    epochs: q?.epochs ?? t.epochs,
+    // A trial with nothing to train (0 epochs) keeps 0 at every scale.
+    epochs: t.epochs === 0 ? 0 : q?.epochs ?? t.epochs,
     imageSize: q?.imageSize ?? t.imageSize,
     callbacks: structuredClone(t.callbacks),
     data: structuredClone(t.data),
+    ...(t.snapshots ? { snapshots: { ...(q?.snapshots ?? (scale === 'smoke' ? { ...t.snapshots, every: 1, unit: 'iteration' as const } : t.snapshots)) } } : {}),
     ...(q?.trainPerClass ? { trainPerClass: q.trainPerClass } : {}),
     ...(q?.testPerClass ? { testPerClass: q.testPerClass } : {}),
     seed,
@@ -95,12 +113,23 @@ export function resolveTrial(experiment: string | number, trial: string | undefi
 
 const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 
+function validRegExp(source: unknown): boolean {
+  if (typeof source !== 'string' || source === '') return false;
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws a ConfigError on the first invalid field of a run configuration, naming it (as the option that sets it), its value and what is accepted. */
 export function validateRunConfig(cfg: RunConfig): void {
   const bad = (field: string, value: unknown, accepted: string): never => {
     throw new ConfigError(`invalid ${field}: ${JSON.stringify(value)}; ${accepted}`);
   };
-  if (!isPosInt(cfg.epochs)) bad('epochs', cfg.epochs, 'must be a positive integer');
+  // 0 epochs: evaluate the model as built (Keras' fit(epochs=0)); the majority baseline has nothing to train.
+  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 0)) bad('epochs', cfg.epochs, 'must be an integer >= 0');
   if (!isPosInt(cfg.batchSize)) bad('batchSize', cfg.batchSize, 'must be a positive integer');
   if (!isPosInt(cfg.imageSize) || cfg.imageSize < 8) bad('imageSize', cfg.imageSize, 'must be an integer of at least 8 pixels');
   if (!Number.isInteger(cfg.seed)) bad('seed', cfg.seed, 'must be an integer');
@@ -118,4 +147,14 @@ export function validateRunConfig(cfg: RunConfig): void {
   if (es && !(Number.isInteger(es.patience) && es.patience >= 0)) bad('callbacks.earlyStopping.patience', es.patience, 'must be an integer >= 0');
   const rl = cfg.callbacks.reduceLROnPlateau;
   if (rl && !(rl.factor > 0 && rl.factor < 1)) bad('callbacks.reduceLROnPlateau.factor', rl.factor, 'must be in (0, 1)');
+  const sn = cfg.snapshots;
+  if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit))) bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');
+  if (cfg.data.drop && !(Array.isArray(cfg.data.drop) && cfg.data.drop.every((c) => typeof c === 'string' && c !== ''))) bad('data.drop', cfg.data.drop, 'must be a list of class names');
+  const { group, binary, splitSeed } = cfg.data;
+  if (group !== undefined && !validRegExp(group)) bad('data.group', group, 'must be a regular expression (source text) with a capture group naming the group');
+  const className = (c: unknown) => typeof c === 'string' && c !== '';
+  if (binary !== undefined && !(className(binary.positive) && (binary.negative === 'rest' || (Array.isArray(binary.negative) && binary.negative.length > 0 && binary.negative.every(className))))) {
+    bad('data.binary', binary, "must be { positive: a class, negative: 'rest' or a list of classes }");
+  }
+  if (splitSeed !== undefined && !Number.isInteger(splitSeed)) bad('data.splitSeed', splitSeed, 'must be an integer');
 }

@@ -1,5 +1,6 @@
 /** The study's experiments as data: what each trial trains, on what, and what the study published for it. */
 import type { StudyAugmentation } from '../data/augment-layers';
+import type { BinaryLabels } from '../data/groups';
 import type { ModelOptions, TopKind } from '../models/registry';
 
 export type { TopKind };
@@ -41,6 +42,18 @@ export interface DataConfig {
   /** Feed the model one-channel grayscale images (every image is decoded to RGB first, whatever its file holds). */
   grayscale?: boolean;
   augment?: AugmentConfig;
+  /** Classes left out of every split (e.g. FER2013's small 'disgust'); the rest keep their sorted order and are numbered 0..k-1. */
+  drop?: string[];
+  /**
+   * A regular expression on each image's file name whose first capture group names its group (e.g. `'^(S\\d+)_'`, the
+   * CK+ subject): validation and test splits carved by the runner then take whole groups, so no subject is in two splits.
+   * Default: images are split one by one.
+   */
+  group?: string;
+  /** One class against the others (`{ positive: 'happy', negative: 'rest' }`): the class folders become two classes. */
+  binary?: BinaryLabels;
+  /** Seed of the train / validation / test split instead of the run's seed, so that runs with different seeds share one split. */
+  splitSeed?: number;
   /** Fraction of train held out for validation when the data has no validation folder (Keras validation_split). */
   validationFraction: number;
   /** Fraction held out for test when the data is a single class folder with no Train/Test split. */
@@ -77,6 +90,10 @@ export interface PublishedResult extends EpochFigures {
   perClass?: Record<string, { precision: number; recall: number }>;
   /** The study's own words where its figures are qualitative ("overfit after 14 epochs"). */
   notes?: string;
+  /** The snapshot ensemble's figures, where the trial trains one (`snapshots`). */
+  ensemble?: { testAccuracy: number; members: number };
+  /** Where the figures come from, for trials of projects other than the study (the study's trials cite its README). */
+  source?: string;
 }
 
 /** How a scale shrinks a trial; the model, top, optimizer kind, callbacks and data variant are always the trial's. */
@@ -89,6 +106,8 @@ export interface ScaleSettings {
   /** Use at most this many images per class from train / test (validation is carved from the train subset). */
   trainPerClass?: number;
   testPerClass?: number;
+  /** Snapshot settings used instead of the trial's (a quick run is too short for the published interval). */
+  snapshots?: TrainingSettings['snapshots'];
   /** One line saying what this scale does, in the run's description. */
   description: string;
 }
@@ -107,6 +126,8 @@ export interface TrainingSettings {
   imageSize: number;
   callbacks: CallbackConfig;
   data: DataConfig;
+  /** Snapshot ensemble: copy the weights every `every` iterations (or epochs) and also evaluate the mean softmax of the last `keep`. */
+  snapshots?: { every: number; unit: 'iteration' | 'epoch'; keep: number };
 }
 
 export interface Trial extends TrainingSettings {
@@ -118,8 +139,8 @@ export interface Trial extends TrainingSettings {
 
 export interface Experiment {
   name: string;
-  /** 1..5, as in the study; also accepted as an alias. */
-  number: number;
+  /** 1..5 for the study's experiments, as it numbers them; also accepted as an alias. The other projects' experiments have none. */
+  number?: number;
   title: string;
   description: string;
   trials: Trial[];

@@ -48,6 +48,24 @@ export class CaffePreprocess extends tf.layers.Layer {
 }
 tf.serialization.registerClass(CaffePreprocess);
 
+/** Keras' "torch" channel means and standard deviations (ImageNet, RGB, on 0..1 values). */
+export const TORCH_MEAN_RGB: readonly [number, number, number] = [0.485, 0.456, 0.406];
+export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0.225];
+
+/** Keras' `preprocess_input` in "torch" mode (DenseNet): scale 0..255 to 0..1, subtract the ImageNet means, divide by the standard deviations. */
+export function torchPreprocessInput(images: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.div(tf.sub(tf.div(tf.cast(images, 'float32'), 255), tf.tensor1d([...TORCH_MEAN_RGB])), tf.tensor1d([...TORCH_STD_RGB])));
+}
+
+/** `torchPreprocessInput` as a layer, so a saved model carries its preprocessing. */
+export class TorchPreprocess extends tf.layers.Layer {
+  static className = 'TorchPreprocess';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return torchPreprocessInput(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+tf.serialization.registerClass(TorchPreprocess);
+
 /** What may follow the input (after the optional rescaling): one layer (or a Sequential model), a list of layers, or a function of the tensor. */
 export type AfterInput = tf.layers.Layer | tf.layers.Layer[] | ((x: tf.SymbolicTensor) => tf.SymbolicTensor);
 
@@ -93,4 +111,66 @@ export function setTrainable(model: tf.LayersModel, trainable: boolean): void {
     layer.trainable = trainable;
   }
   model.trainable = trainable;
+}
+
+/** Stages of the Keras ImageNet backbones (ResNet, DenseNet): 1..4 are conv2..conv5; 0 is the stem (conv1, pool1). */
+export const KERAS_STAGES = 4;
+
+/**
+ * The stage of a Keras ImageNet backbone layer by its name: 0 for the stem (`conv1_conv`, `conv1/bn`, `pool1`),
+ * k for `conv<k+1>_*` and for DenseNet's transition `pool<k+1>_*` after it, 4 for DenseNet's final `bn` and `relu`;
+ * undefined for any other layer (input, preprocessing, pooling, a top).
+ */
+export function kerasStage(layerName: string): number | undefined {
+  const m = /^(conv|pool)([1-5])(?:[_/]|$)/.exec(layerName);
+  if (m) return Number(m[2]) - 1;
+  return layerName === 'bn' || layerName === 'relu' ? KERAS_STAGES : undefined;
+}
+
+/**
+ * Partial unfreezing by stage: freezes the stem and stages 1..`upTo` of a Keras ImageNet backbone (see `kerasStage`)
+ * and makes every other layer trainable. Frozen batch-norm layers run in inference mode (BatchNormalization above), so
+ * their moving statistics stay as loaded, as with Keras' `trainable = False`. Call before compiling.
+ */
+export function freezeStages(model: tf.LayersModel, upTo: number): void {
+  if (!(Number.isInteger(upTo) && upTo >= 0 && upTo <= KERAS_STAGES)) throw new Error(`models: freezeUpTo must be an integer 0..${KERAS_STAGES} (0: the stem only), got ${upTo}`);
+  setTrainable(model, true);
+  for (const layer of model.layers) {
+    const stage = kerasStage(layer.name);
+    if (stage !== undefined && stage <= upTo) layer.trainable = false;
+  }
+}
+
+/** Parameters per stage of a Keras ImageNet backbone and its top, trainable and frozen: what `freezeStages` left to train. */
+export function stageParams(model: tf.LayersModel): { stage: string; trainable: number; frozen: number }[] {
+  const label = (s: number | undefined) => (s === undefined ? 'other (input, pooling, top)' : s === 0 ? 'stem (conv1, pool1)' : `stage ${s} (conv${s + 1})`);
+  const rows = new Map<string, { stage: string; trainable: number; frozen: number; order: number }>();
+  for (const layer of model.layers) {
+    const s = kerasStage(layer.name);
+    const row = rows.get(label(s)) ?? { stage: label(s), trainable: 0, frozen: 0, order: s ?? KERAS_STAGES + 1 };
+    for (const w of layer.weights) {
+      const n = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+      // Moving statistics are not trained in any layer: they count as frozen, as in Keras' non-trainable parameters.
+      if (layer.trainable && w.trainable && model.trainable) row.trainable += n;
+      else row.frozen += n;
+    }
+    rows.set(row.stage, row);
+  }
+  return [...rows.values()].sort((a, b) => a.order - b.order).map(({ stage, trainable, frozen }) => ({ stage, trainable, frozen }));
+}
+
+/**
+ * Keras applications' head: with `includeTop`, global average pooling and a softmax Dense of `classes` named
+ * 'predictions'; without it, `pooling` 'avg' or 'max' (a feature vector) or none (the last feature map).
+ */
+export function applicationHead(x: tf.SymbolicTensor, o: { includeTop?: boolean; classes?: number; pooling?: 'avg' | 'max' }): tf.SymbolicTensor {
+  if (o.includeTop) {
+    if (!(Number.isInteger(o.classes) && o.classes! > 0)) throw new Error(`models: includeTop needs a positive integer number of classes, got ${o.classes}`);
+    const pooled = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
+    return apply(tf.layers.dense({ units: o.classes!, activation: 'softmax', name: 'predictions' }), pooled);
+  }
+  if (o.pooling === 'avg') return apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
+  if (o.pooling === 'max') return apply(tf.layers.globalMaxPooling2d({ name: 'max_pool' }), x);
+  if (o.pooling !== undefined) throw new Error(`models: pooling must be 'avg', 'max' or undefined, got "${o.pooling}"`);
+  return x;
 }

@@ -70,18 +70,19 @@ export async function writeKerasH5Weights(model: tf.LayersModel, file: string): 
     const layers = model.layers.filter((l) => l.weights.length > 0);
     f.create_attribute('layer_names', layers.map((l) => l.name));
     f.create_attribute('backend', 'tensorflow');
+    // h5wasm does not create intermediate groups: make each level of a path such as `conv1/conv` (DenseNet's names) in turn.
+    const groupAt = (base: H5.Group, parts: string[]) =>
+      parts.reduce((parent, part) => {
+        const existing = parent.get(part);
+        return existing instanceof lib.Group ? existing : parent.create_group(part);
+      }, base);
     for (const layer of layers) {
-      const g = f.create_group(layer.name);
+      const g = groupAt(f, layer.name.split('/'));
       const names = layer.weights.map((w) => `${w.originalName}:0`);
       g.create_attribute('weight_names', names);
       layer.weights.forEach((w, i) => {
-        // h5wasm does not create intermediate groups: make `/<layer>/<scope>/` first.
         const parts = names[i].split('/');
-        let parent = g;
-        for (const part of parts.slice(0, -1)) {
-          const existing = parent.get(part);
-          parent = existing instanceof lib.Group ? existing : parent.create_group(part);
-        }
+        const parent = groupAt(g, parts.slice(0, -1));
         const values = w.read().dataSync() as Float32Array;
         parent.create_dataset({ name: parts[parts.length - 1], data: values, shape: w.shape as number[], dtype: '<f' });
       });

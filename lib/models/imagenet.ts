@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { cacheDir } from '../paths';
-import { CaffePreprocess, InputOptions, apply, inputStem, setTrainable } from './common';
+import { CaffePreprocess, InputOptions, applicationHead, inputStem, setTrainable } from './common';
 import { RESNET_ARCHITECTURES, resnetFeatures } from './resnet';
 import { NamedArray, readWeightShards, setWeightsByName } from './io';
 import { loadKerasH5Weights } from './h5';
@@ -39,16 +39,7 @@ export function imagenetResNet50(opts: ImagenetResNet50Options = {}): tf.LayersM
     bnEpsilon: o.bnEpsilon ?? 1.001e-5,
     kernelInitializer: 'glorotUniform', // Keras' Conv2D default, which applications.ResNet50 keeps
   });
-  if (o.includeTop) {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
-    x = apply(tf.layers.dense({ units: o.classes, activation: 'softmax', name: 'predictions' }), x);
-  } else if (o.pooling === 'avg') {
-    x = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
-  } else if (o.pooling === 'max') {
-    x = apply(tf.layers.globalMaxPooling2d({ name: 'max_pool' }), x);
-  } else if (o.pooling !== undefined) {
-    throw new Error(`models: pooling must be 'avg', 'max' or undefined, got "${o.pooling}"`);
-  }
+  x = applicationHead(x, o);
   return tf.model({ inputs: input, outputs: x, name: 'resnet50' });
 }
 

@@ -1,6 +1,6 @@
 /** An experiment's trials as a table for the notebooks: what each trains and what the study published for it. */
 import { findManifest } from '../data/manifest';
-import { getExperiment, type CallbackConfig, type EpochFigures, type PublishedResult } from '../experiments';
+import { experimentLabel, getExperiment, type CallbackConfig, type EpochFigures, type PublishedResult } from '../experiments';
 import type { Figure } from '../viz';
 
 const num = (v: number | undefined) => (v === undefined ? '-' : String(v));
@@ -44,7 +44,7 @@ export function trialsTable(experiment: string | number, opts: { highlight?: str
       header: { values: ['trial', 'settings', 'study: test accuracy', 'epochs run / best', 'loss train / val (last epoch)', 'accuracy train / val (last epoch)', 'notes'], align: 'left', fill: { color: '#e8eef7' }, font: { size: 12 } },
       cells: { values: columns, align: 'left', fill: { color: [exp.trials.map((t) => (t.name === opts.highlight ? '#fff4c2' : 'white'))] }, font: { size: 11 } },
     }],
-    layout: { title: { text: opts.title ?? `Experiment ${exp.number} (${exp.name}): the study's trials` }, height: 140 + 62 * rows.length, margin: { l: 10, r: 10, t: 50, b: 10 } },
+    layout: { title: { text: opts.title ?? `${experimentLabel(exp, true)}: the published trials` }, height: 140 + 62 * rows.length, margin: { l: 10, r: 10, t: 50, b: 10 } },
   };
 }
 
@@ -76,7 +76,7 @@ function publishedLines(p: PublishedResult): string[] {
  */
 export function studyFigures(experiment: string | number): string {
   const exp = getExperiment(experiment);
-  const lines = [`Experiment ${exp.number} (${exp.name}), ${exp.title}: ${exp.description.replace(/\.$/, '')}.`];
+  const lines = [`${experimentLabel(exp, true)}, ${exp.title}: ${exp.description.replace(/\.$/, '')}.`];
   for (const name of new Set(exp.trials.map((t) => t.data.dataset))) {
     const m = findManifest(name);
     lines.push(`Dataset ${name}: ${m.splits.map((s) => `${s.name} ${s.total ?? '?'}`).join(', ')} images, ${m.classes.length} classes.`);

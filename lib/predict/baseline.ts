@@ -4,10 +4,14 @@
  * like a run: each dataset class is mapped to the net's class of the same meaning (anger/angry, sadness/sad, ...), and
  * the net's prediction is its most probable class among those that exist in the dataset.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { progressBar, type ImageSource } from '../data';
+import { getTrial } from '../experiments';
+import { confusionCsv, createRunDir, packageVersions, writeJsonAtomic } from '../run-folder';
 import { metricsFromConfusion, type ClassificationMetrics } from '../train/evaluate';
-import type { DataKind, ResultRow } from '../viz';
+import { confusionHeatmap, escapeHtml, resultsTable, writeHtmlPage, type DataKind, type ResultRow } from '../viz';
 import { ConfigError } from '../errors';
 import { loadFaceApiNet } from './detector';
 
@@ -41,6 +45,17 @@ export function mapToFaceApi(classes: readonly string[]): (FaceApiExpression | u
     throw new ConfigError(`the face-api expression baseline does not apply to the classes ${classes.join(', ')}: it knows ${FACE_API_EXPRESSIONS.join(', ')}`);
   }
   return mapped;
+}
+
+/** True when the baseline applies to these classes (at least two of them mean one of its expressions each). */
+export function faceApiApplies(classes: readonly string[]): boolean {
+  try {
+    mapToFaceApi(classes);
+    return true;
+  } catch (e) {
+    if (e instanceof ConfigError) return false;
+    throw e;
+  }
 }
 
 /** Input side of face-api's expression net. */
@@ -100,4 +115,68 @@ export function baselineResultRow(ev: Pick<BaselineEvaluation, 'accuracy' | 'map
     data,
     note: `@vladmandic/face-api's 7-class net, classes mapped by name${unmapped.length ? `; it has no ${unmapped.join(', ')}: those images count as errors` : ''}`,
   };
+}
+
+/** The baseline's figures as a run keeps them (metrics.json `baseline`), for its report and the sweep's. */
+export interface BaselineSummary {
+  testAccuracy: number;
+  mapping: Record<string, FaceApiExpression | null>;
+  /** Test images it was evaluated on (the run's own test split). */
+  images: number;
+}
+
+export const summarizeBaseline = (ev: BaselineEvaluation): BaselineSummary => ({ testAccuracy: ev.accuracy, mapping: ev.mapping, images: ev.labels.length });
+
+/** A test split to evaluate the baseline on, and the run it belongs to (if any) for the comparison. */
+export interface BaselineTestSet {
+  source: ImageSource;
+  indices: readonly number[];
+  kind: DataKind;
+  /** The data folder, and how the split was made (for the record). */
+  root: string;
+  layout: string;
+  run?: { dir: string; experiment: string; trial: string; scale: string; testAccuracy?: number };
+}
+
+export interface BaselineRecord {
+  /** The record folder: `<out>/<experiment>/face-api-baseline/<time>/` (experiment `baseline` without a run). */
+  dir: string;
+  evaluation: BaselineEvaluation;
+  /** The study's published test accuracy for the run's trial, if any. */
+  published?: number;
+}
+
+const DESCRIPTION = "face-api's off-the-shelf 7-class expression net (@vladmandic/face-api), classes mapped by name; not trained here";
+
+/**
+ * Evaluates the baseline on `test` and records it like a run (config.json, metrics.json, confusion.csv, report.html),
+ * so `affect runs list` shows it beside the runs; the report puts it beside the run and the study's figure.
+ */
+export async function recordExpressionBaseline(test: BaselineTestSet, o: { out: string; progress?: boolean }): Promise<BaselineRecord> {
+  const evaluation = await evaluateExpressionBaseline(test.source, test.indices, { progress: o.progress });
+  const run = test.run;
+  const experiment = run?.experiment ?? 'baseline';
+  const dir = createRunDir(o.out, experiment, 'face-api-baseline');
+  const published = run ? getTrial(run.experiment, run.trial).trial.published.testAccuracy : undefined;
+  const classes = test.source.classes;
+  const rows: ResultRow[] = [{ ...baselineResultRow(evaluation, test.kind), study: published }];
+  if (run) rows.push({ name: `run ${run.trial} (${run.scale})`, run: run.testAccuracy, study: published, data: test.kind });
+  writeJsonAtomic(path.join(dir, 'config.json'), {
+    created: new Date().toISOString(),
+    runDir: dir,
+    run: { experiment, trial: 'face-api-baseline', scale: run?.scale ?? 'full', description: DESCRIPTION },
+    baseline: { model: 'faceExpressionNet', mapping: evaluation.mapping, comparedWith: run?.dir ?? null },
+    classes,
+    data: { kind: test.kind, root: test.root, layout: test.layout, counts: { test: test.indices.length } },
+    versions: { ...packageVersions(), '@vladmandic/face-api': (require('@vladmandic/face-api/package.json') as { version: string }).version },
+  });
+  writeJsonAtomic(path.join(dir, 'metrics.json'), { testAccuracy: evaluation.accuracy, perClass: evaluation.perClass, macro: evaluation.macro, weighted: evaluation.weighted, dataKind: test.kind, mapping: evaluation.mapping });
+  fs.writeFileSync(path.join(dir, 'confusion.csv'), confusionCsv(evaluation.confusion, classes));
+  writeHtmlPage(path.join(dir, 'report.html'), `${experiment}: face-api expression baseline`, [
+    { text: `${DESCRIPTION}. Test images: ${test.layout} (${test.indices.length}; ${test.kind}).` },
+    { heading: 'The baseline beside the run and the study', figures: [resultsTable(rows, { title: 'Test accuracy' })] },
+    { heading: 'Confusion matrix', figures: [confusionHeatmap(evaluation.confusion, classes, { title: 'Confusion matrix (face-api baseline)' })] },
+    { heading: 'Classification report', html: `<pre>${escapeHtml(evaluation.reportText)}</pre>` },
+  ]);
+  return { dir, evaluation, ...(published !== undefined ? { published } : {}) };
 }

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { faceInputs, grayRgb, inputBatch, type Box, type FaceDetector, type FaceOptions } from './faces';
 import { gradCam } from './gradcam';
-import type { RgbImage } from '../data/image';
+import type { RgbImage } from '../data/resize';
 
 /** What a trained model needs to be used: the model, its class order and the input its training data had. */
 export interface PredictorInfo {

@@ -5,7 +5,7 @@
  * grayscale models).
  */
 import * as tf from '@tensorflow/tfjs';
-import { resizeBilinear, type RgbImage } from '../data/image';
+import { resizeBilinear, type RgbImage } from '../data/resize';
 
 /** A rectangle in image pixels. */
 export interface Box {

@@ -6,9 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  dropClasses,
+  binaryClasses,
+  binaryClassNames,
   ensureSyntheticSet,
   findManifest,
   findSplits,
+  groupOf,
+  groupSplit,
   folderSource,
   imageDataset,
   isSynthetic,
@@ -21,6 +26,9 @@ import {
   type ScanResult,
 } from '../data';
 import { applyStudyAugmentation } from '../data/augment-layers';
+import { INCOMPLETE_MARKER, isIncomplete } from '../data/outdir';
+import { classFolders } from '../data/scan';
+import { ConfigError, DataError } from '../errors';
 import type { RunConfig } from '../experiments';
 import { makeRng, shuffled } from '../random';
 import { shuffleSeed, type Batch } from '../train';
@@ -29,7 +37,7 @@ import { makeRunLog, type RunLog } from './log';
 import { datasetFingerprint } from './record';
 
 /** One split of the data: an image source and the indices of it in use. */
-interface Split {
+export interface Split {
   source: ImageSource;
   indices: number[];
 }
@@ -45,6 +53,10 @@ export interface ResolvedData {
   layout: string;
   fingerprint: string;
   counts: { train: number; validation: number; test: number };
+  /** The classes the trial's dataset has (its manifest's, less `data.drop`), where the manifest names them. */
+  expectedClasses?: string[];
+  /** True when the data's classes differ from expectedClasses and `anyClasses` accepted them: no comparison with the study applies. */
+  classesDiffer?: boolean;
 }
 
 /** Decode every image once when the whole run's data fits in this many bytes; stream (decode per epoch) above it. */
@@ -73,6 +85,51 @@ export function capPerClass(indices: readonly number[], labels: ArrayLike<number
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** validationSplit over a scan's `indices` (positions into them); with data.group, whole groups, stratified by class. */
+function holdOut(cfg: RunConfig, scan: ScanResult, indices: readonly number[], fraction: number, seed: number | string): { train: number[]; validation: number[] } {
+  if (!cfg.data.group) return validationSplit(indices.length, { fraction, seed });
+  const groups = indices.map((i) => groupOf(scan.entries[i].path, cfg.data.group!));
+  return groupSplit(groups, { fraction, seed, labels: indices.map((i) => scan.entries[i].label) });
+}
+
+/** Refuses a folder that an interrupted data tool (split, relabel, synth) has not finished: its `.incomplete` marker is in it or its parent. */
+function checkFinished(root: string): void {
+  for (const dir of [root, path.dirname(root)]) {
+    if (isIncomplete(dir)) throw new DataError(`data folder ${root}: ${dir} holds an unfinished data tool's output (${INCOMPLETE_MARKER}); rerun the command that made it to finish it, then run again`);
+  }
+}
+
+/** Every split must have the Train split's classes (less those dropped): a class only in Test could never be predicted. */
+function checkSplitClasses(train: ScanResult, dirs: (string | undefined)[], drop: readonly string[]): void {
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const extra = classFolders(dir).filter((c) => !train.classes.includes(c) && !drop.includes(c));
+    if (extra.length) throw new DataError(`${dir} has the class folder(s) ${extra.join(', ')}, which ${train.root} lacks: every split needs the same classes (${train.root}: ${train.classes.join(', ')}; ${dir}: ${classFolders(dir).join(', ')})`);
+  }
+}
+
+/**
+ * The data's classes (Train's, less `data.drop`) against the classes the trial's dataset has (its manifest's, less
+ * `data.drop`): fewer than 2 is an error; a different set is a ConfigError listing both, unless `anyClasses`, when the
+ * run goes on and is marked as not comparable with the study. Synthetic sets are not checked against a manifest.
+ */
+function checkClassSet(cfg: RunConfig, manifest: DatasetManifest | undefined, train: ScanResult, anyClasses: boolean, synthetic: boolean): Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'> {
+  const drop = cfg.data.drop ?? [];
+  const found = train.classes.filter((c) => !drop.includes(c));
+  if (found.length < 2) throw new DataError(`data folder ${train.root} has ${found.length === 0 ? 'no class' : `one class (${found[0]})`}${drop.length ? ` once ${drop.join(', ')} is dropped` : ''}; a classifier needs at least 2 classes`);
+  // The synthetic sets imitate a task, not a dataset, and are never compared with the study.
+  if (!manifest || synthetic) return {};
+  const expected = manifest.classes.filter((c) => !drop.includes(c));
+  const same = expected.length === found.length && expected.every((c) => found.includes(c));
+  if (same) return { expectedClasses: expected };
+  if (!anyClasses) {
+    throw new ConfigError(
+      `the data's classes do not match trial ${cfg.experiment}/${cfg.trial}: it expects ${expected.length} (${expected.join(', ')}; dataset ${manifest.name}${drop.length ? `, without ${drop.join(', ')}` : ''}), ${train.root} has ${found.length} (${found.join(', ')}). Give the trial's dataset, or accept this class set with anyClasses (--any-classes): the run then trains on these classes and is not compared with the study`,
+    );
+  }
+  return { expectedClasses: expected, classesDiffer: true };
+}
+
 function tryManifest(name: string): DatasetManifest | undefined {
   try {
     return findManifest(name);
@@ -85,7 +142,7 @@ function tryManifest(name: string): DatasetManifest | undefined {
  * Finds the data's splits: Train/Validation/Test folders (case-insensitive; train/test without a validation folder
  * carve validation from train), or one folder of class folders split seeded into test and train (then validation).
  */
-export async function resolveData(cfg: RunConfig, opts: { data?: string; synthetic?: boolean }, log: RunLog = makeRunLog(true)): Promise<ResolvedData> {
+export async function resolveData(cfg: RunConfig, opts: { data?: string; synthetic?: boolean; anyClasses?: boolean }, log: RunLog = makeRunLog(true)): Promise<ResolvedData> {
   let root: string;
   if (opts.synthetic) {
     const task = cfg.experiment === 'face-mask' ? 'mask' : 'affect';
@@ -93,36 +150,44 @@ export async function resolveData(cfg: RunConfig, opts: { data?: string; synthet
   } else {
     root = path.resolve(opts.data!);
     if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`data folder ${root} does not exist or is not a folder`);
+    checkFinished(root);
   }
   const manifest = tryManifest(cfg.data.dataset);
   if (manifest?.root) root = findSplits(root, [manifest.root])[manifest.root] ?? root;
   const splits = findSplits(root, ['Train', 'Validation', 'Test']);
-  const seed = cfg.seed;
+  const seed = cfg.data.splitSeed ?? cfg.seed;
+  // Whole folders, before the trial's class subset: the data's identity (fingerprint, full set or sample) is theirs.
   const scans: ScanResult[] = [];
   const scan = async (dir: string, classes?: string[]) => {
     const s = await scanImageFolder(dir, classes ? { classes } : {});
     if (s.bad.length) log(`  skipped ${s.bad.length} unreadable file(s) in ${dir}`);
     scans.push(s);
-    return s;
+    const kept = dropClasses(s, cfg.data.drop ?? []);
+    return cfg.data.binary ? binaryClasses(kept, cfg.data.binary) : kept;
   };
   let train: { scan: ScanResult; indices: number[] };
   let validation: { scan: ScanResult; indices: number[] } | undefined;
   let test: { scan: ScanResult; indices: number[] };
   let layout: string;
+  // Checked on the first scan, before anything is split: a wrong class set is refused as such.
+  let classCheck: Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'>;
   if (splits.Train || splits.Test) {
     if (!splits.Train || !splits.Test) throw new Error(`data folder ${root} has a ${splits.Train ? 'Train' : 'Test'} folder but no ${splits.Train ? 'Test' : 'Train'} folder`);
     const tr = await scan(splits.Train);
+    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, opts.synthetic === true || isSynthetic(root));
     train = { scan: tr, indices: all(tr.entries.length) };
-    const te = await scan(splits.Test, tr.classes);
+    const te = await scan(splits.Test, scans[0].classes);
     test = { scan: te, indices: all(te.entries.length) };
     if (splits.Validation) {
-      const va = await scan(splits.Validation, tr.classes);
+      const va = await scan(splits.Validation, scans[0].classes);
       validation = { scan: va, indices: all(va.entries.length) };
     }
+    checkSplitClasses(scans[0], [splits.Test, splits.Validation], cfg.data.drop ?? []);
     layout = `Train/${splits.Validation ? 'Validation/' : ''}Test folders`;
   } else {
     const whole = await scan(root);
-    const s = validationSplit(whole.entries.length, { fraction: cfg.data.testFraction, seed: `${seed}/test` });
+    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, opts.synthetic === true || isSynthetic(root));
+    const s = holdOut(cfg, whole, all(whole.entries.length), cfg.data.testFraction, `${seed}/test`);
     train = { scan: whole, indices: s.train };
     test = { scan: whole, indices: [...s.validation].sort((a, b) => a - b) };
     layout = `one folder of class folders, seeded ${Math.round(100 * (1 - cfg.data.testFraction))}/${Math.round(100 * cfg.data.testFraction)} train/test split`;
@@ -133,14 +198,17 @@ export async function resolveData(cfg: RunConfig, opts: { data?: string; synthet
   if (validation) {
     validation.indices = capPerClass(validation.indices, labels(validation), cfg.testPerClass, `${seed}/subset/validation`);
   } else {
-    const v = validationSplit(train.indices.length, { fraction: cfg.data.validationFraction, seed });
+    const v = holdOut(cfg, train.scan, train.indices, cfg.data.validationFraction, seed);
     validation = { scan: train.scan, indices: v.validation.map((k) => train.indices[k]).sort((a, b) => a - b) };
     train.indices = v.train.map((k) => train.indices[k]);
     layout += `, validation ${cfg.data.validationFraction} of train (seed ${seed})`;
   }
+  if (cfg.data.drop?.length) layout += `, without ${cfg.data.drop.join(', ')}`;
+  if (cfg.data.group) layout += `, held-out parts by whole groups of /${cfg.data.group}/`;
+  if (cfg.data.binary) layout += `, relabelled ${binaryClassNames(cfg.data.binary).join(' vs ')}`;
   if (cfg.trainPerClass || cfg.testPerClass) layout += `, at most ${cfg.trainPerClass ?? 'all'} train / ${cfg.testPerClass ?? 'all'} test images per class`;
 
-  const files = scans.flatMap((s) => s.entries.map((e) => ({ relPath: path.relative(root, e.path).split(path.sep).join('/'), size: fs.statSync(e.path).size })));
+  const files = scans.flatMap((s) => s.entries.map((e) => ({ relPath: path.relative(root, e.path).split(path.sep).join('/'), size: fs.statSync(e.rawPath ?? e.path).size })));
   const capped = cfg.trainPerClass !== undefined || cfg.testPerClass !== undefined;
   const fullSet = manifest !== undefined && !capped && manifest.splits.every((sp) => sp.total === undefined || scans.some((s) => s.entries.length === sp.total));
   const kind: DataKind = opts.synthetic || isSynthetic(root) ? 'synthetic' : fullSet ? 'full Kaggle set' : 'real sample';
@@ -155,7 +223,15 @@ export async function resolveData(cfg: RunConfig, opts: { data?: string; synthet
     layout,
     fingerprint: datasetFingerprint(files),
     counts: { train: train.indices.length, validation: validation.indices.length, test: test.indices.length },
+    ...classCheck,
   };
+}
+
+/** Images per class of a split, in label order (`classes` long, zeros included). */
+export function classCounts(split: Split, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const i of split.indices) counts[split.source.labels[i]]++;
+  return counts;
 }
 
 export type BatchFn = (epoch: number) => tf.data.Dataset<Batch>;
@@ -164,8 +240,16 @@ export type BatchFn = (epoch: number) => tf.data.Dataset<Batch>;
 const LUMA = [0.2989, 0.587, 0.114];
 const toGrayscale = (xs: tf.Tensor4D): tf.Tensor4D => tf.sum(tf.mul(xs, tf.tensor1d(LUMA)), -1, true);
 
+/** A run's batch sources; `trainInOrder` is train unshuffled and unaugmented (for computing features once). */
+export interface SplitInputs {
+  train: BatchFn;
+  trainInOrder: BatchFn;
+  validation: BatchFn;
+  test: BatchFn;
+}
+
 /** Train, validation and test batch sources: small sets decoded once into memory, big ones streamed; only train is shuffled (per epoch, seeded). */
-export async function loadSplits(data: ResolvedData, cfg: RunConfig): Promise<{ train: BatchFn; validation: BatchFn; test: BatchFn }> {
+export async function loadSplits(data: ResolvedData, cfg: RunConfig): Promise<SplitInputs> {
   const size = cfg.imageSize;
   const total = data.counts.train + data.counts.validation + data.counts.test;
   const inMemory = total * size * size * 3 <= IN_MEMORY_BYTES;
@@ -184,6 +268,6 @@ export async function loadSplits(data: ResolvedData, cfg: RunConfig): Promise<{ 
       return { xs, ys: b.ys };
     });
   };
-  return { train: make(train, true, !!cfg.data.augment), validation: make(validation, false, false), test: make(test, false, false) };
+  return { train: make(train, true, !!cfg.data.augment), trainInOrder: make(train, false, false), validation: make(validation, false, false), test: make(test, false, false) };
 }
 

@@ -5,3 +5,8 @@ export * from './model';
 export * from './report';
 export * from './record';
 export * from './log';
+export * from './baseline';
+export * from './read';
+export * from './gallery';
+export * from './features';
+export * from './dashboard';

@@ -23,11 +23,15 @@ export function planModel(cfg: RunConfig): ModelPlan {
   return { weights: 'random', note: `${why}: the smoke run builds its architecture with random weights` };
 }
 
-/** Builds the trial's model for `classes` classes; weights not loaded from a pretrained source are seeded from the run's seed. */
-export async function assembleModel(cfg: RunConfig, classes: number, plan: ModelPlan): Promise<tf.LayersModel> {
+/**
+ * Builds the trial's model for `trainCounts.length` classes (`trainCounts`: training images per class, which the
+ * majority baseline is made of); weights not loaded from a pretrained source are seeded from the run's seed.
+ */
+export async function assembleModel(cfg: RunConfig, trainCounts: number[], plan: ModelPlan): Promise<tf.LayersModel> {
   const { name, top, ...options } = cfg.model;
   const channels = cfg.data.grayscale ? 1 : 3;
-  const model = await buildModel(name, { ...options, inputShape: [cfg.imageSize, cfg.imageSize, channels], outputUnits: classes, top, weights: plan.weights });
+  const classes = trainCounts.length;
+  const model = await buildModel(name, { ...options, inputShape: [cfg.imageSize, cfg.imageSize, channels], outputUnits: classes, top, weights: plan.weights, classCounts: trainCounts });
   if (modelEntry(name).weights === 'random' || plan.weights === 'random') {
     seedModelWeights(model, cfg.seed);
   } else {

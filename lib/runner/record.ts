@@ -5,33 +5,9 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
 import type { TrainHistory } from '../train';
 
-/** Writes pretty JSON atomically (see writeFileAtomic). */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
-}
-
-/** A timestamp usable in a folder name, e.g. 2026-11-25T12-07-05Z (UTC, sortable). */
-export function runTimestamp(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
-/** Creates runs/<experiment>/<trial>/<timestamp>/ under `outDir` (a suffix -2, -3... when two runs start in the same second). */
-export function createRunDir(outDir: string, experiment: string, trial: string, date: Date = new Date()): string {
-  const base = path.join(path.resolve(outDir), experiment, trial, runTimestamp(date));
-  fs.mkdirSync(path.dirname(base), { recursive: true });
-  for (let k = 1; ; k++) {
-    const dir = k === 1 ? base : `${base}-${k}`;
-    try {
-      fs.mkdirSync(dir);
-      return dir;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
-}
+export { confusionCsv, createRunDir, packageVersions, runTimestamp, writeJsonAtomic } from '../run-folder';
 
 /** SHA-256 of the sorted `relPath<TAB>size` lines: the same files give the same fingerprint wherever the folder lives. */
 export function datasetFingerprint(files: readonly { relPath: string; size: number }[]): string {
@@ -39,31 +15,11 @@ export function datasetFingerprint(files: readonly { relPath: string; size: numb
   return crypto.createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
-/** Versions of the packages a run's numbers depend on. */
-export function packageVersions(): Record<string, string> {
-  const version = (pkg: string) => {
-    try {
-      return (require(`${pkg}/package.json`) as { version: string }).version;
-    } catch {
-      return 'not installed';
-    }
-  };
-  return { node: process.versions.node, '@tensorflow/tfjs': version('@tensorflow/tfjs'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), sharp: version('sharp') };
-}
-
 /** history.csv: one row per epoch (1-based, as Keras prints), a column per logged metric. */
 export function historyCsv(history: Pick<TrainHistory, 'epochs' | 'logs'>): string {
   const keys = Object.keys(history.logs);
   const rows = history.epochs.map((e, i) => [String(e + 1), ...keys.map((k) => String(history.logs[k][i] ?? ''))].join(','));
   return [['epoch', ...keys].join(','), ...rows].join('\n') + '\n';
-}
-
-const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-
-/** confusion.csv: rows true class, columns predicted class, headed by class names. */
-export function confusionCsv(matrix: number[][], classes: string[]): string {
-  const head = ['true\\predicted', ...classes].map(csvCell).join(',');
-  return [head, ...matrix.map((row, i) => [csvCell(classes[i]), ...row.map(String)].join(','))].join('\n') + '\n';
 }
 
 /** What config.json and metrics.json hold, as far as `runs list` and `runs compare` read them. */
@@ -87,8 +43,11 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Every run folder (one holding config.json) under `dir`, oldest first. */
-export function listRuns(dir = 'runs'): RunSummary[] {
+/**
+ * Every run folder (one holding config.json) under `dir`, oldest first, looking `maxDepth` folders down (default 4:
+ * `<experiment>/<trial>/<time>/`; a sweep's runs, `sweeps/<id>/<trial>/<experiment>/<trial>/<time>/`, need 6).
+ */
+export function listRuns(dir = 'runs', maxDepth = 4): RunSummary[] {
   if (!fs.existsSync(dir)) throw new Error(`runs folder ${dir} does not exist`);
   const out: RunSummary[] = [];
   const walk = (d: string, depth: number) => {
@@ -108,7 +67,7 @@ export function listRuns(dir = 'runs'): RunSummary[] {
       });
       return;
     }
-    if (depth >= 4) return;
+    if (depth >= maxDepth) return;
     for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
   };
   walk(path.resolve(dir), 0);

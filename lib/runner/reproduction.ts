@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic';
 import { describeBackend, type BackendReport } from '../backend';
-import { getTrial, type EpochFigures, type PublishedResult } from '../experiments';
+import { EXPERIMENTS, experimentLabel, getTrial, type EpochFigures, type PublishedResult } from '../experiments';
 import { accuracyCurves, browserUnavailable, figuresToSvg, lossCurves, type History } from '../viz';
 
 export interface ReproductionOptions {
@@ -19,13 +19,14 @@ export interface ReproductionOptions {
   svg?: boolean;
 }
 
-/** The record files copied from the run folder, in the order the README lists them. */
+/** The record files copied from the run folder, in the order the README lists them; OPTIONAL_RECORD_FILES when the run has them. */
 export const RECORD_FILES = ['config.json', 'history.csv', 'metrics.json', 'confusion.csv'] as const;
+export const OPTIONAL_RECORD_FILES = ['ensemble-confusion.csv'] as const;
 
 interface RunFiles {
   config: {
     created?: string;
-    run: { experiment: string; trial: string; scale: string; description: string; epochs: number; batchSize: number; imageSize: number };
+    run: { experiment: string; trial: string; scale: string; description: string; epochs: number; batchSize: number; imageSize: number; callbacks?: { earlyStopping?: unknown } };
     backend: BackendReport;
     seed: number;
     classes: string[];
@@ -41,6 +42,9 @@ interface RunFiles {
     trainSeconds: number;
     dataKind: string;
     perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
+    ensemble?: { testAccuracy: number; testLoss: number; members: number; memberAt: number[]; unit: string; memberAccuracies: number[]; perClass: { name: string; recall: number }[] };
+    /** face-api's off-the-shelf expression net on the same test images. */
+    baseline?: { testAccuracy: number; images: number };
   };
   history: History;
   confusion: { classes: string[]; matrix: number[][] };
@@ -55,9 +59,9 @@ function readJson<T>(file: string): T {
 }
 
 /** history.csv (the CSV logger's `epoch,<keys...>` rows) as a History. */
-export function parseHistoryCsv(text: string, file = 'history.csv'): History {
+export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty = false): History {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length < 2) throw new Error(`${file}: no epochs`);
+  if (lines.length === 0 || (lines.length < 2 && !allowEmpty)) throw new Error(`${file}: no epochs`);
   const [head, ...rows] = lines.map((l) => l.split(','));
   if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
   const keys = head.slice(1);
@@ -86,7 +90,8 @@ function readRun(runDir: string): RunFiles {
   if (!fs.existsSync(file('metrics.json'))) throw new Error(`${runDir}: the run has not finished (no metrics.json); resume it first`);
   const metrics = readJson<RunFiles['metrics']>(file('metrics.json'));
   const config = readJson<RunFiles['config']>(file('config.json'));
-  const history = parseHistoryCsv(fs.readFileSync(file('history.csv'), 'utf8'), file('history.csv'));
+  // A model evaluated as built (the majority baseline, 0 epochs) has a history of its header only.
+  const history = parseHistoryCsv(fs.readFileSync(file('history.csv'), 'utf8'), file('history.csv'), metrics.epochsRun === 0);
   if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
   const confusion = parseConfusionCsv(fs.readFileSync(file('confusion.csv'), 'utf8'), file('confusion.csv'));
   return { config, metrics, history, confusion };
@@ -116,15 +121,20 @@ export function comparisonRows(run: RunFiles, p: PublishedResult): string[] {
     row(`${label}: train accuracy`, mine.acc, theirs?.acc),
     row(`${label}: val accuracy`, mine.valAcc, theirs?.valAcc),
   ];
+  const e = run.metrics.ensemble;
   return [
-    '| | this run | study | difference |',
+    `| | this run | ${p.source ? 'published' : 'study'} | difference |`,
     '|---|---|---|---|',
     row('test accuracy', run.metrics.testAccuracy, p.testAccuracy),
+    ...(e || p.ensemble ? [row(`test accuracy, snapshot ensemble (${e?.members ?? 0} / ${p.ensemble?.members ?? '-'} members)`, e?.testAccuracy, p.ensemble?.testAccuracy)] : []),
+    ...(run.metrics.baseline ? [row('test accuracy, face-api expression net (off the shelf, same test images)', run.metrics.baseline.testAccuracy, undefined)] : []),
     row('test loss', run.metrics.testLoss, p.testLoss),
     row('epochs run', run.metrics.epochsRun, p.epochsRun),
-    row('best epoch (lowest val_loss)', run.metrics.bestEpoch, p.bestEpoch),
-    ...figures(`best epoch (${fixed(run.metrics.bestEpoch)} / ${fixed(p.bestEpoch)})`, best, p.best),
-    ...figures(`last epoch (${last} / ${fixed(p.epochsRun)})`, lastFigures, p),
+    // A run without a best epoch on either side (no EarlyStopping, none published) has only its last epoch to compare.
+    ...(last > 0 && (run.metrics.bestEpoch !== undefined || p.bestEpoch !== undefined)
+      ? [row('best epoch (lowest val_loss)', run.metrics.bestEpoch, p.bestEpoch), ...figures(`best epoch (${fixed(run.metrics.bestEpoch)} / ${fixed(p.bestEpoch)})`, best, p.best)]
+      : []),
+    ...(last > 0 ? figures(`last epoch (${last} / ${fixed(p.epochsRun)})`, lastFigures, p) : []),
   ];
 }
 
@@ -137,6 +147,13 @@ function confusionTable(run: RunFiles, p: PublishedResult): string[] {
     const b = p.confusionClasses.indexOf(classes[j]);
     return a < 0 || b < 0 ? undefined : p.confusion[a][b];
   };
+  if (!p.confusion) {
+    return [
+      `| true \\ predicted | ${classes.join(' | ')} |`,
+      `|---|${classes.map(() => '---').join('|')}|`,
+      ...classes.map((c, i) => `| ${c} | ${matrix[i].join(' | ')} |`),
+    ];
+  }
   return [
     `| true \\ predicted | ${classes.map((c) => `${c} (run / study)`).join(' | ')} |`,
     `|---|${classes.map(() => '---').join('|')}|`,
@@ -144,7 +161,31 @@ function confusionTable(run: RunFiles, p: PublishedResult): string[] {
   ];
 }
 
+/** The ensemble's members and its recall per class beside the single network's: where averaging helped. */
+function ensembleTable(run: RunFiles): string[] {
+  const e = run.metrics.ensemble;
+  if (!e) return [];
+  return [
+    `Snapshot ensemble: the mean softmax of ${e.members} snapshots (taken at ${e.unit} ${e.memberAt.join(', ')}); its confusion matrix is in \`ensemble-confusion.csv\`. Each member alone: ${e.memberAccuracies.map((a) => fixed(a)).join(', ')}.`,
+    '',
+    '| class | recall, last network | recall, ensemble | gain |',
+    '|---|---|---|---|',
+    ...run.metrics.perClass.map((c) => {
+      const r = e.perClass.find((x) => x.name === c.name)?.recall;
+      return `| ${c.name} | ${fixed(c.recall)} | ${fixed(r)} | ${diff(r, c.recall)} |`;
+    }),
+    '',
+  ];
+}
+
 function perClassTable(run: RunFiles, p: PublishedResult): string[] {
+  if (!p.perClass) {
+    return [
+      '| class | precision | recall | f1 | support |',
+      '|---|---|---|---|---|',
+      ...run.metrics.perClass.map((c) => `| ${c.name} | ${fixed(c.precision)} | ${fixed(c.recall)} | ${fixed(c.f1)} | ${c.support} |`),
+    ];
+  }
   return [
     '| class | precision (run / study) | recall (run / study) | support |',
     '|---|---|---|---|',
@@ -194,12 +235,12 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
   const p = trial.published;
   fs.mkdirSync(dst, { recursive: true });
   const files: string[] = [];
-  for (const f of RECORD_FILES) {
+  for (const f of [...RECORD_FILES, ...OPTIONAL_RECORD_FILES.filter((o) => fs.existsSync(path.join(src, o)))]) {
     writeFileAtomic(path.join(dst, f), fs.readFileSync(path.join(src, f)));
     files.push(f);
   }
   let skipped: string | undefined;
-  if (opts.svg !== false) {
+  if (opts.svg !== false && run.history.epochs.length > 0) {
     skipped = browserUnavailable();
     if (!skipped) {
       const svgs = await figuresToSvg([lossCurves(run.history), accuracyCurves(run.history)]);
@@ -211,21 +252,33 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
   }
   const c = run.config;
   const m = run.metrics;
-  // fit restores the best weights only when EarlyStopping stops the run (TF Keras 2's behaviour).
-  const restored = m.bestEpoch !== undefined && m.stopReason !== undefined;
+  // fit restores the best weights only when EarlyStopping stops the run (TF Keras 2's behaviour), and only if told to.
+  const es = trial.callbacks.earlyStopping;
+  const restored = m.bestEpoch !== undefined && m.stopReason !== undefined && es?.restoreBestWeights === true;
+  const who = p.source ? 'the published run' : 'the study';
+  const epochsLine = !es
+    ? `- ${m.epochsRun} epochs run, no EarlyStopping: the test figures are the last epoch's.`
+    : `- ${m.epochsRun} epochs run, best epoch (lowest val_loss) ${fixed(m.bestEpoch)}, ${restored ? `its weights restored (${m.stopReason})` : `not restored (${es.restoreBestWeights ? 'EarlyStopping did not stop the run' : 'restore_best_weights=False'}), so the test figures are the last epoch's`}${p.epochsRun !== undefined ? `; ${who}: ${fixed(p.epochsRun)} run${p.bestEpoch !== undefined ? `, best ${fixed(p.bestEpoch)} restored` : ''}` : ''}.`;
+  const e = m.ensemble;
   const lines = [
-    `# Reproduction: experiment ${experiment.number} (${experiment.name}), trial ${trial.name}, at ${c.run.scale} scale`,
+    `# Reproduction: ${experimentLabel(experiment)}, trial ${trial.name}, at ${c.run.scale} scale`,
     '',
     `${c.run.description}. Data: ${m.dataKind} (${path.basename(c.data.root)}: train ${c.data.counts.train}, validation ${c.data.counts.validation}, test ${c.data.counts.test}; classes ${c.classes.join(', ')}). Seed ${c.seed}.`,
+    ...(p.source ? ['', `Published figures: ${p.source}${p.notes ? `: ${p.notes}` : ''}.`] : []),
     '',
-    `- Test accuracy **${fixed(m.testAccuracy)}** (study ${fixed(p.testAccuracy)}), test loss ${fixed(m.testLoss)}.`,
-    `- ${m.epochsRun} epochs run, best epoch (lowest val_loss) ${fixed(m.bestEpoch)}, ${restored ? `its weights restored (${m.stopReason})` : 'not restored: EarlyStopping did not stop the run, so the test figures are the last epoch\'s'}; the study: ${fixed(p.epochsRun)} run, best ${fixed(p.bestEpoch)} restored.`,
+    `- Test accuracy **${fixed(m.testAccuracy)}** (published ${fixed(p.testAccuracy)}), test loss ${fixed(m.testLoss)}.`,
+    ...(e || p.ensemble ? [`- Snapshot ensemble of ${e?.members ?? 0}: test accuracy **${fixed(e?.testAccuracy)}** (published ${fixed(p.ensemble?.testAccuracy)} with ${p.ensemble?.members ?? '-'}).`] : []),
+    m.epochsRun === 0 ? '- Nothing trained (0 epochs): the model was evaluated as built.' : epochsLine,
     `- Machine: ${describeMachine()}; ${describeBackend(c.backend)}.`,
     `- ${wallTime(src, c.created, m.trainSeconds)}`,
     '',
-    '## This run beside the study',
+    `## This run beside ${who}`,
     '',
-    `Like with like: the figures at the best epoch beside the study's best epoch, the last epoch's beside its last. The study's test figures are those of its restored best epoch; this run's are ${restored ? 'those of its restored best epoch too' : 'those of its last epoch'}.`,
+    m.epochsRun === 0
+      ? 'Nothing was trained, so only the test figures compare.'
+      : m.bestEpoch === undefined && p.bestEpoch === undefined
+        ? `The published test figures are those of ${p.source ? 'its final network' : 'the last epoch'}; this run's are those of its last epoch.`
+        : `Like with like: the figures at the best epoch beside the published best epoch, the last epoch's beside the last. The published test figures are those of ${p.bestEpoch !== undefined ? 'its restored best epoch' : 'its final network'}; this run's are ${restored ? 'those of its restored best epoch too' : 'those of its last epoch'}.`,
     '',
     ...comparisonRows(run, p),
     '',
@@ -235,6 +288,7 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
     '',
     ...perClassTable(run, p),
     '',
+    ...ensembleTable(run),
   ];
   if (files.includes('loss.svg')) lines.push('## Curves', '', '![loss](loss.svg)', '', '![accuracy](accuracy.svg)', '');
   if (opts.notes) lines.push('## Deviations and notes', '', opts.notes.trim(), '');
@@ -247,4 +301,66 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
   writeFileAtomic(path.join(dst, 'README.md'), lines.join('\n'));
   files.push('README.md');
   return skipped ? { files, skipped } : { files };
+}
+
+/**
+ * One markdown table of reproduction records (folders written by writeReproduction): each record's trial, data, test
+ * accuracy and ensemble accuracy beside the published figures, epochs and wall time, with a link to its README
+ * (relative to `linkBase`). Every number comes from the record's files or the registry.
+ */
+export function reproductionTable(recordDirs: readonly string[], linkBase = '.'): string {
+  const rows = recordDirs.map((dir) => {
+    const config = readJson<RunFiles['config']>(path.join(dir, 'config.json'));
+    const m = readJson<RunFiles['metrics']>(path.join(dir, 'metrics.json'));
+    const { experiment, trial } = getTrial(config.run.experiment, config.run.trial);
+    const p = trial.published;
+    const pair = (a: number | undefined, b: number | undefined) => (a === undefined && b === undefined ? '' : `${fixed(a)} / ${fixed(b)}`);
+    const link = path.relative(linkBase, path.join(dir, 'README.md')).split(path.sep).join('/');
+    return `| ${experiment.number !== undefined ? `${experiment.number} ` : ''}${experiment.name} / ${trial.name} | ${m.dataKind}, ${path.basename(config.data.root)} (train ${config.data.counts.train}, test ${config.data.counts.test}) | ${pair(m.testAccuracy, p.testAccuracy)} | ${pair(m.ensemble?.testAccuracy, p.ensemble?.testAccuracy)} | ${m.baseline ? fixed(m.baseline.testAccuracy) : ''} | ${m.epochsRun} | [${path.basename(dir)}](${link}) |`;
+  });
+  return [
+    '| experiment / trial | data | test accuracy: run / published | snapshot ensemble: run / published | face-api expression net, same test images | epochs | record |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+const BLOCK = (name: string) => [`<!-- ${name}:start (generated by affect runs table; do not edit) -->`, `<!-- ${name}:end -->`] as const;
+
+/** `text` with the generated block `name` (between its start and end markers) replaced by `content`; an absent block is an error. */
+export function replaceGeneratedBlock(text: string, name: string, content: string, file = 'README.md'): string {
+  const [start, end] = BLOCK(name);
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${file} has no generated block "${name}": add the lines\n${start}\n${end}`);
+  return `${text.slice(0, a + start.length)}\n${content}\n${text.slice(b)}`;
+}
+
+/** The content of the generated block `name` in `text`, or undefined when it has none. */
+export function generatedBlock(text: string, name: string): string | undefined {
+  const [start, end] = BLOCK(name);
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  return a < 0 || b < a ? undefined : text.slice(a + start.length, b).trim();
+}
+
+/**
+ * The record folders under `root` (each a folder with metrics.json, at any depth), in the registry's order of
+ * experiments and trials, so a table of them reads like the study.
+ */
+export function listReproductions(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    if (fs.existsSync(path.join(dir, 'metrics.json')) && fs.existsSync(path.join(dir, 'config.json'))) found.push(dir);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name));
+  };
+  if (!fs.existsSync(root)) throw new Error(`reproductions folder ${root} does not exist`);
+  walk(root);
+  const order = (dir: string) => {
+    const run = readJson<RunFiles['config']>(path.join(dir, 'config.json')).run;
+    const e = EXPERIMENTS.findIndex((x) => x.name === run.experiment);
+    const t = e < 0 ? -1 : EXPERIMENTS[e].trials.findIndex((x) => x.name === run.trial);
+    return [e, t, dir] as const;
+  };
+  return found.map(order).sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2].localeCompare(b[2])).map((o) => o[2]);
 }

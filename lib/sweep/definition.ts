@@ -16,6 +16,8 @@ export interface SweepSettings extends Omit<TrialOverrides, 'lr'> {
   synthetic?: boolean;
   /** tensorflow, wasm or cpu; unset: each worker's own best backend. */
   backend?: string;
+  /** Accept data whose classes differ from the trial's dataset (runExperiment's anyClasses). */
+  anyClasses?: boolean;
 }
 
 export interface SweepDefinition {
@@ -47,7 +49,7 @@ export function defineSweep(req: SweepRequest): SweepDefinition {
     seed: req.seed ?? 27,
     ...(req.data ? { data: path.resolve(req.data) } : { synthetic: true }),
   };
-  for (const k of ['backend', 'epochs', 'batchSize', 'imageSize', 'trainPerClass', 'testPerClass'] as const) {
+  for (const k of ['backend', 'epochs', 'batchSize', 'imageSize', 'trainPerClass', 'testPerClass', 'anyClasses'] as const) {
     if (req[k] !== undefined) (settings as unknown as Record<string, unknown>)[k] = req[k];
   }
   const asked = req.trials?.length ? [...new Set(req.trials)] : exp.trials.map((t) => t.name);

@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { getExperiment, getTrial } from '../experiments';
+import { experimentLabel, getExperiment, getTrial } from '../experiments';
 import { escapeHtml, resultsTable, sweepCurves, writeHtmlPage, type DataKind, type History, type PageSection, type ResultRow } from '../viz';
+import { baselineResultRow, type BaselineSummary } from '../predict';
 import { sweepDir } from './definition';
 import { readHistory } from './store';
 import { runFolder, statusRows, sweepStatus, type TrialStatus } from './status';
@@ -16,6 +17,19 @@ function dataKindOf(runDir: string | undefined, synthetic: boolean): DataKind {
   } catch {
     return synthetic ? 'synthetic' : 'real sample';
   }
+}
+
+/** The off-the-shelf baseline that a trial's run evaluated on its test split (every trial of a sweep has the same one). */
+function baselineOf(runDirs: (string | undefined)[]): BaselineSummary | undefined {
+  for (const dir of runDirs) {
+    try {
+      const b = (JSON.parse(fs.readFileSync(path.join(dir!, 'metrics.json'), 'utf8')) as { baseline?: BaselineSummary }).baseline;
+      if (b) return b;
+    } catch {
+      // Not finished (or not started): no metrics yet.
+    }
+  }
+  return undefined;
 }
 
 const finite = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -36,7 +50,7 @@ export function writeSweepReport(out: string, id: string): string {
   const overrides = (['epochs', 'batchSize', 'imageSize', 'trainPerClass', 'testPerClass'] as const).filter((k) => s[k] !== undefined).map((k) => `${k} ${s[k]}`);
   const text = [
     kind === 'synthetic' ? "SYNTHETIC DATA: generated images, not the study's; the numbers below are not comparable with the study." : '',
-    `Experiment ${exp.number} (${exp.name}), ${exp.title}: ${exp.description}.`,
+    `${experimentLabel(exp, true)}, ${exp.title}: ${exp.description}.`,
     `Scale ${s.scale}, seed ${s.seed}${overrides.length ? `, ${overrides.join(', ')}` : ''}, backend ${s.backend ?? "each worker's default"}; data: ${s.synthetic ? 'the synthetic set' : s.data} (${kind}).${sweep.queue ? ` Queued on ${sweep.queue}.` : ' Run locally, one trial after the other.'}`,
     s.scale === 'full' ? '' : `The study's figures are from its full-scale runs; at the ${s.scale} scale the comparison shows directions, not matching numbers.`,
   ].filter(Boolean).join('\n\n');
@@ -49,8 +63,10 @@ export function writeSweepReport(out: string, id: string): string {
       const p = getTrial(exp, t.trial).trial.published;
       return { name: t.trial, run: value(t), study: study(p), data: kind, ...(notes && p.notes ? { note: p.notes } : {}) };
     });
+  const baseline = baselineOf(runs.map((r) => r.dir));
+  const baselineRow = baseline ? [baselineResultRow({ accuracy: baseline.testAccuracy, mapping: baseline.mapping }, kind)] : [];
   const study = [
-    resultsTable(rows((t) => finite(t.result?.testAccuracy), (p) => p.testAccuracy), { metric: 'test accuracy', title: 'Test accuracy: each trial vs the study' }),
+    resultsTable([...rows((t) => finite(t.result?.testAccuracy), (p) => p.testAccuracy), ...baselineRow], { metric: 'test accuracy', title: 'Test accuracy: each trial vs the study' }),
     resultsTable(rows((t) => finite(t.result?.finalValLoss), (p) => p.valLoss), { metric: 'final val loss', title: 'Last epoch validation loss: each trial vs the study' }),
     resultsTable(rows((t) => finite(t.result?.finalLoss), (p) => p.loss), { metric: 'final train loss', title: 'Last epoch training loss: each trial vs the study' }),
     resultsTable(rows((t) => finite(t.result?.epochsRun), (p) => p.epochsRun, true), { metric: 'epochs run', title: "Epochs run, with the study's notes" }),
@@ -61,7 +77,7 @@ export function writeSweepReport(out: string, id: string): string {
     : { heading: 'Curves of all trials', text: 'No trial has finished an epoch yet.' };
 
   const file = path.join(sweepDir(out, id), 'report.html');
-  writeHtmlPage(file, `Sweep ${id}: experiment ${exp.number} (${exp.name}), ${trials.length} trials`, [
+  writeHtmlPage(file, `Sweep ${id}: ${experimentLabel(exp)}, ${trials.length} trials`, [
     { heading: 'Sweep', text },
     { heading: 'Trials', html },
     curves,

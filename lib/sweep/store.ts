@@ -1,6 +1,6 @@
 /**
  * The run store's side of a sweep, all in files (Redis only hands out the work): `<out>/sweeps/<id>/sweep.json`, and per
- * trial `<id>/<trial>/trial.json` (state, attempts, result) beside the one run folder runExperiment writes under it.
+ * trial `<id>/<trial>/trial.json` (state, attempts, result) beside the trial's one run folder `<id>/<trial>/run`.
  * Paths in records are relative to the sweep folder, so the store reads the same wherever it is mounted.
  */
 import * as fs from 'node:fs';
@@ -10,7 +10,7 @@ import { latestCheckpoint } from '../train';
 import type { History } from '../viz';
 import { sweepDir, trialDir, type SweepDefinition } from './definition';
 
-/** A record of the store that contradicts itself (two run folders for one trial): retrying cannot fix it. */
+/** A record of the store that contradicts the request (a sweep id reused with other settings): retrying cannot fix it. */
 export class SweepStoreError extends Error {
   override name = 'SweepStoreError';
 }
@@ -96,34 +96,21 @@ export function writeTrialRecord(out: string, id: string, rec: TrialRecord): voi
   writeJsonAtomic(path.join(trialDir(out, id, rec.trial), 'trial.json'), rec);
 }
 
-/** The run folders under a trial's folder (runExperiment makes `<experiment>/<trial>/<time>/` under the outDir it is given). */
-function runFolders(out: string, def: Pick<SweepDefinition, 'id' | 'experiment'>, trial: string): string[] {
-  const parent = path.join(trialDir(out, def.id, trial), def.experiment, trial);
-  if (!fs.existsSync(parent)) return [];
-  return fs.readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(parent, e.name));
-}
+/** A trial's one run folder, `<out>/sweeps/<id>/<trial>/run`: every attempt of the trial writes or resumes this folder. */
+export const trialRunDir = (out: string, id: string, trial: string): string => path.join(trialDir(out, id, trial), 'run');
 
 export interface FoundRun {
-  /** The trial's run folder, if one was started. */
+  /** The trial's run folder, if a run was started in it (it has config.json). */
   dir?: string;
   complete: boolean;
   /** Completed epochs in its last checkpoint (0 when it has none). */
   doneEpochs: number;
 }
 
-/**
- * The trial's one run folder. A folder without config.json is a start that died before its settings were written (it
- * holds at most run.log): it is removed, so the next start leaves exactly one run folder.
- */
-export function findRun(out: string, def: Pick<SweepDefinition, 'id' | 'experiment'>, trial: string): FoundRun {
-  const started: string[] = [];
-  for (const dir of runFolders(out, def, trial)) {
-    if (fs.existsSync(path.join(dir, 'config.json'))) started.push(dir);
-    else fs.rmSync(dir, { recursive: true, force: true });
-  }
-  if (started.length > 1) throw new SweepStoreError(`trial ${trial} of sweep ${def.id} has ${started.length} run folders (${started.join(', ')}); keep one and remove the others`);
-  const dir = started[0];
-  if (!dir) return { complete: false, doneEpochs: 0 };
+/** The trial's run, if one was started: finished (metrics.json) or how far its checkpoints got. */
+export function findRun(out: string, def: Pick<SweepDefinition, 'id'>, trial: string): FoundRun {
+  const dir = trialRunDir(out, def.id, trial);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) return { complete: false, doneEpochs: 0 };
   const complete = fs.existsSync(path.join(dir, 'metrics.json'));
   const ckpt = complete ? undefined : latestCheckpoint(path.join(dir, 'checkpoints'));
   return { dir, complete, doneEpochs: ckpt ? Number(/epoch-(\d+)$/.exec(ckpt)![1]) : 0 };

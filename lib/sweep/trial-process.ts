@@ -1,9 +1,10 @@
 /**
  * A worker's trial process: runs one trial (runTrial) and reports progress and the outcome over IPC. Training here
  * keeps the worker's event loop free for BullMQ's lock renewals and for signals. When its worker dies (SIGKILL, machine
- * trouble) it stops at the next batch, so the trial's next worker is its only writer.
+ * trouble) it stops at the next batch, so the trial's next worker is its only writer. SIGTERM (its worker is stopping)
+ * abandons the trial at the next batch, keeping its last epoch checkpoint for whoever takes it next.
  */
-import { ConfigError } from '../errors';
+import { ConfigError, DataError, RunAborted } from '../errors';
 import type { TrialJob } from './queue';
 import { epochProgress, type TrialProgress } from './progress';
 import { SweepStoreError, type TrialResult } from './store';
@@ -18,6 +19,7 @@ export interface TrialProcessRequest extends TrialJob {
 export type TrialProcessMessage =
   | { type: 'progress'; progress: TrialProgress }
   | { type: 'result'; result: TrialResult }
+  | { type: 'abandoned'; message: string }
   | { type: 'error'; unrecoverable: boolean; message: string };
 
 const parent = process.ppid;
@@ -26,16 +28,19 @@ const orphaned = () => {
   if (process.ppid !== parent) process.exit(1);
 };
 process.on('disconnect', () => process.exit(1));
+const stop = new AbortController();
+process.on('SIGTERM', () => stop.abort('the worker is stopping'));
 
 const send = (m: TrialProcessMessage, then: () => void = () => {}) => process.send!(m, then);
 
 process.once('message', async (req: TrialProcessRequest) => {
   let reply: TrialProcessMessage;
   try {
-    const result = await runTrial(req.out, req.sweep, req.trial, { worker: req.worker, progress: epochProgress(req.trial, (progress) => send({ type: 'progress', progress }), orphaned) });
+    const result = await runTrial(req.out, req.sweep, req.trial, { worker: req.worker, signal: stop.signal, progress: epochProgress(req.trial, (progress) => send({ type: 'progress', progress }), orphaned) });
     reply = { type: 'result', result };
   } catch (e) {
-    reply = { type: 'error', unrecoverable: e instanceof ConfigError || e instanceof SweepStoreError, message: (e as Error).message };
+    const message = (e as Error).message;
+    reply = e instanceof RunAborted ? { type: 'abandoned', message } : { type: 'error', unrecoverable: e instanceof ConfigError || e instanceof DataError || e instanceof SweepStoreError, message };
   }
   send(reply, () => process.exit(0));
 });

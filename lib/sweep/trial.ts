@@ -1,19 +1,21 @@
 /**
  * One trial of a sweep, wherever it runs (the local sweep, a worker's trial process): finished already -> its result from
- * the store; started before -> resumed from its last epoch checkpoint; else a fresh run folder under the trial's folder.
+ * the store; started before -> resumed from its last epoch checkpoint; else a fresh run in the trial's run folder.
  */
 import * as path from 'node:path';
-import { RunFailure } from '../errors';
+import { RunAborted, RunFailure } from '../errors';
 import { resolveTrial } from '../experiments';
 import { runExperiment } from '../runner';
 import type { ProgressSink } from '../train';
-import { checkSweepId, sweepDir, trialDir, type SweepDefinition } from './definition';
-import { findRun, readTrialRecord, summarizeRun, writeTrialRecord, type TrialRecord, type TrialResult } from './store';
+import { checkSweepId, sweepDir, type SweepDefinition } from './definition';
+import { findRun, readTrialRecord, summarizeRun, trialRunDir, writeTrialRecord, type TrialRecord, type TrialResult } from './store';
 
 export interface TrialRunOptions {
   /** Who runs it, for the trial's record (a worker's name, or `local`). */
   worker: string;
   progress?: ProgressSink;
+  /** Abandons the trial at the next batch (RunAborted): recorded as abandoned, its checkpoint kept for the next attempt. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -45,18 +47,24 @@ export async function runTrial(out: string, def: SweepDefinition, trial: string,
   const attempt = { worker: o.worker, pid: process.pid, started: new Date().toISOString(), fromEpoch: found.doneEpochs } as TrialRecord['attempts'][number];
   rec.attempts.push(attempt);
   rec.state = 'running';
-  if (found.dir) rec.runDir = path.relative(root, found.dir);
+  rec.runDir = path.relative(root, trialRunDir(out, def.id, trial));
   writeTrialRecord(out, def.id, rec);
 
-  const shown = { quiet: true, ...(o.progress ? { progress: o.progress } : {}) };
+  const shown = { quiet: true, ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}) };
   let runDir: string;
   let failure: string | undefined;
   try {
     const r = found.dir
       ? await runExperiment({ experiment: def.experiment, resume: found.dir, ...shown })
-      : await runExperiment({ ...def.settings, experiment: def.experiment, trial, outDir: trialDir(out, def.id, trial), ...shown });
+      : await runExperiment({ ...def.settings, experiment: def.experiment, trial, runDir: trialRunDir(out, def.id, trial), ...shown });
     runDir = r.runDir;
   } catch (e) {
+    if (e instanceof RunAborted) {
+      Object.assign(attempt, { ended: new Date().toISOString(), outcome: 'abandoned' });
+      rec.state = 'waiting';
+      writeTrialRecord(out, def.id, rec);
+      throw e;
+    }
     if (!(e instanceof RunFailure)) {
       const message = (e as Error).message;
       Object.assign(attempt, { ended: new Date().toISOString(), outcome: 'failed', error: message });

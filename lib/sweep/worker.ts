@@ -1,7 +1,8 @@
 /**
  * `affect worker`: takes trial jobs from the queue and runs each in its own trial process (trial-process.ts), so the
  * worker keeps renewing BullMQ's job locks while the trial trains. A trial whose worker died is taken over after its lock
- * expires and resumes from its checkpoint (runTrial); stop() hands the trials in progress back to the queue.
+ * expires and resumes from its checkpoint (runTrial); stop() asks the trial processes to abandon their trials at the next
+ * batch and hands the trials back to the queue.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
@@ -44,6 +45,8 @@ const STOPPING = 'the worker is stopping';
 const MAX_STALLED = 10;
 /** How long stop() waits for Redis to take a trial back before leaving it to the lock's expiry. */
 const HANDBACK_MS = 10_000;
+/** How long a stopping trial process may take to reach its next batch and abandon cleanly before it is killed (a big model's batch on a busy CPU takes many seconds). */
+const ABANDON_MS = 60_000;
 
 function timeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -81,20 +84,31 @@ export function startWorker(o: WorkerOptions): SweepWorker {
       log(formatProgress(m.progress));
       job.updateProgress(m.progress as unknown as object).catch(() => {});
     });
-    const kill = () => child.kill('SIGKILL');
+    // Stopping: the trial abandons at its next batch (SIGTERM), or is killed after ABANDON_MS. Lock lost: another worker
+    // may be writing the run folder already, so the trial stops at once.
+    let grace: NodeJS.Timeout | undefined;
+    const kill = () => {
+      if (signal?.reason !== STOPPING) return void child.kill('SIGKILL');
+      child.kill('SIGTERM');
+      grace = setTimeout(() => child.kill('SIGKILL'), ABANDON_MS);
+    };
     signal?.addEventListener('abort', kill, { once: true });
     if (signal?.aborted) kill();
     child.send({ ...job.data, out, worker: name } satisfies TrialProcessRequest);
     const how = await exited;
+    clearTimeout(grace);
     signal?.removeEventListener('abort', kill);
 
-    if (signal?.aborted) {
-      if (signal.reason === STOPPING) return handBack(job, token, true);
-      throw new Error(`${trial}: stopped because this worker lost the job's lock (${signal.reason}); another worker resumes it from its checkpoint`);
-    }
+    const lockLost = signal?.aborted && signal.reason !== STOPPING;
+    if (lockLost) throw new Error(`${trial}: stopped because this worker lost the job's lock (${signal!.reason}); another worker resumes it from its checkpoint`);
+    // A trial that finished before the stop reached it keeps its result.
     if (reply?.type === 'result') {
       log(`${trial}: ${reply.result.failure ? `finished with a failure: ${reply.result.failure}` : 'completed'}`);
       return reply.result;
+    }
+    if (signal?.aborted) {
+      if (reply?.type === 'abandoned') log(`${trial}: abandoned (${reply.message})`);
+      return handBack(job, token, true);
     }
     if (reply?.type === 'error') {
       log(`${trial}: failed: ${reply.message}`);
@@ -154,7 +168,7 @@ export function startWorker(o: WorkerOptions): SweepWorker {
       worker.cancelAllJobs(STOPPING);
       const closing = worker.close().catch(() => {});
       // Never connected: it took no trial, and closing would wait for a Redis that is not there.
-      const clean = connected && (await timeout(closing, HANDBACK_MS + 5000)) !== 'timeout';
+      const clean = connected && (await timeout(closing, ABANDON_MS + HANDBACK_MS + 5000)) !== 'timeout';
       log(`worker ${name}: stopped${clean ? '' : ' (without a clean disconnect from Redis)'}`);
     })());
   return { name, ready, stop };

@@ -98,9 +98,15 @@ export async function saveCheckpoint(dir: string, data: CheckpointData, keep = 1
   const name = `epoch-${String(data.epoch).padStart(4, '0')}`;
   const final = path.join(dir, name);
   const tmp = path.join(dir, `.tmp-${name}-${process.pid}-${Date.now()}`);
-  fs.mkdirSync(tmp);
-  writeFileAtomic(path.join(tmp, 'tensors.bin'), Buffer.concat(chunks));
-  writeFileAtomic(path.join(tmp, 'checkpoint.json'), JSON.stringify(meta, jsonNumbers));
+  try {
+    fs.mkdirSync(tmp);
+    writeFileAtomic(path.join(tmp, 'tensors.bin'), Buffer.concat(chunks));
+    writeFileAtomic(path.join(tmp, 'checkpoint.json'), JSON.stringify(meta, jsonNumbers));
+  } catch (e) {
+    // A full disk or a lost mount: leave no half-written folder; the previous checkpoint stays the one to resume from.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`saving the checkpoint of epoch ${data.epoch} in ${dir} failed: ${(e as Error).message}`);
+  }
   if (fs.existsSync(final)) {
     // Re-saving an epoch (a resumed run repeating it): move the old one aside first; older epochs stay intact.
     const old = `${tmp}-old`;

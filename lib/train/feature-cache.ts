@@ -56,6 +56,8 @@ export interface FeatureCache {
   location: string;
   /** Features of samples [start, start + size) as a new tensor (the caller disposes it). */
   batch(start: number, size: number): tf.Tensor;
+  /** Features of the samples at `indices`, in that order (a shuffled batch), as a new tensor (the caller disposes it). */
+  rows(indices: readonly number[]): tf.Tensor;
   /** Frees the memory; a file store keeps its file (delete it yourself when done). */
   dispose(): void;
 }
@@ -116,6 +118,11 @@ export async function cacheFeatures(
   const check = (start: number, size: number) => {
     if (start < 0 || size < 1 || start + size > count) throw new Error(`FeatureCache.batch: samples [${start}, ${start + size}) outside [0, ${count})`);
   };
+  const checkRows = (indices: readonly number[]) => {
+    if (indices.length === 0) throw new Error('FeatureCache.rows: no indices');
+    const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= count);
+    if (bad !== undefined) throw new Error(`FeatureCache.rows: sample ${bad} outside [0, ${count})`);
+  };
   if (tmp && opts.file) {
     fs.renameSync(tmp, opts.file);
     const file = opts.file;
@@ -134,6 +141,17 @@ export async function cacheFeatures(
         }
         return tf.tensor(buf, [size, ...sampleShape]);
       },
+      rows(indices) {
+        checkRows(indices);
+        const buf = new Float32Array(indices.length * row);
+        const rfd = fs.openSync(file, 'r');
+        try {
+          indices.forEach((i, k) => fs.readSync(rfd, buf, k * row * 4, row * 4, i * row * 4));
+        } finally {
+          fs.closeSync(rfd);
+        }
+        return tf.tensor(buf, [indices.length, ...sampleShape]);
+      },
       dispose: () => undefined,
     };
   }
@@ -151,6 +169,13 @@ export async function cacheFeatures(
       check(start, size);
       if (!all) throw new Error('FeatureCache.batch: the cache was disposed');
       return tf.tensor(all.subarray(start * row, (start + size) * row), [size, ...sampleShape]);
+    },
+    rows(indices) {
+      checkRows(indices);
+      if (!all) throw new Error('FeatureCache.rows: the cache was disposed');
+      const buf = new Float32Array(indices.length * row);
+      indices.forEach((i, k) => buf.set(all!.subarray(i * row, (i + 1) * row), k * row));
+      return tf.tensor(buf, [indices.length, ...sampleShape]);
     },
     dispose() {
       all = undefined;

@@ -1,4 +1,4 @@
-/** The training engine: losses, optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints, seeding, progress and the feature cache. */
+/** The training engine: losses, optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints, snapshot ensembles, seeding, progress and the feature cache. */
 export * from './types';
 export * from './optimizers';
 export * from './callbacks';
@@ -9,3 +9,4 @@ export * from './loss';
 export * from './evaluate';
 export * from './seeding';
 export * from './feature-cache';
+export * from './snapshots';

@@ -82,6 +82,27 @@ export function sampleGrid(images: SampleImage[], opts: { columns?: number; titl
   return { data, layout };
 }
 
+/**
+ * Recall per class of a single network and of an ensemble of it, side by side, with the gain in each bar's hover:
+ * which classes averaging snapshots helped.
+ */
+export function ensembleGain(single: { name: string; recall: number }[], ensemble: { name: string; recall: number }[], opts: { title?: string } = {}): Figure {
+  const names = single.map((c) => c.name);
+  const theirs = names.map((n) => {
+    const e = ensemble.find((c) => c.name === n);
+    if (!e) throw new Error(`ensembleGain: the ensemble has no class "${n}"`);
+    return e.recall;
+  });
+  const mine = single.map((c) => c.recall);
+  return {
+    data: [
+      { type: 'bar', name: 'last network', x: names, y: mine, hovertemplate: '%{x}: %{y:.3f}<extra>last network</extra>' },
+      { type: 'bar', name: 'snapshot ensemble', x: names, y: theirs, customdata: theirs.map((r, i) => r - mine[i]), hovertemplate: '%{x}: %{y:.3f} (%{customdata:+.3f})<extra>ensemble</extra>' },
+    ],
+    layout: { title: { text: opts.title ?? 'Recall per class: last network vs snapshot ensemble' }, barmode: 'group', yaxis: { title: { text: 'recall' }, range: [0, 1] }, height: 380 },
+  };
+}
+
 /** The epoch the history kept: `bestEpoch`, else the epoch with the lowest val_loss (what EarlyStopping restores), else none. */
 export function bestEpochOf(history: History): number | undefined {
   if (history.bestEpoch !== undefined) return history.bestEpoch;

@@ -5,4 +5,6 @@ export * from './html';
 export * from './show';
 export { encodePngRgb, pngDataUrl } from './png';
 export * from './samples';
+export * from './spread';
 export * from './svg';
+export * from './dashboard';

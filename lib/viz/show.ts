@@ -1,19 +1,17 @@
-/** Inline display in a tslab notebook: the first plot of a kernel carries plotly.js, later ones only their div and draw script. */
-import { figureHtml, plotlyLibraryScript } from './html';
+/**
+ * Inline display in a tslab notebook. Every output that draws a plot carries plotly.js itself (gzipped, unpacked once per
+ * page), so a saved notebook's plots draw whichever cells were cleared, re-run or reordered; tables are plain HTML.
+ */
+import { TABLE_STYLE, figureHtml, isTableFigure, plotlyLoaderScript } from './html';
 import type { Figure } from './types';
 
-let libraryEmbedded = false;
-
-/** The HTML show() would display now: the library first when it has not been embedded in this kernel yet. Marks it embedded. */
-export function displayHtml(fig: Figure): string {
-  const html = libraryEmbedded ? figureHtml(fig) : plotlyLibraryScript() + '\n' + figureHtml(fig);
-  libraryEmbedded = true;
-  return html;
-}
-
-/** Makes the next show() embed plotly.js again (after clearing the notebook's outputs without restarting the kernel). */
-export function resetShow(): void {
-  libraryEmbedded = false;
+/** The HTML one show() output holds: the figures in order, with the plotly.js loader when any of them is a plot. */
+export function displayHtml(...figs: Figure[]): string {
+  if (figs.length === 0) throw new Error('show(): no figure given');
+  const parts = figs.map((f) => figureHtml(f));
+  if (figs.some((f) => isTableFigure(f))) parts.unshift(TABLE_STYLE);
+  if (figs.some((f) => !isTableFigure(f))) parts.unshift(plotlyLoaderScript());
+  return parts.join('\n');
 }
 
 interface TslabDisplay {
@@ -30,8 +28,15 @@ function tslabDisplay(): TslabDisplay {
   }
 }
 
-/** Shows a figure inline in a tslab notebook (JupyterLab, classic Notebook and nbconvert's HTML export). */
-export function show(fig: Figure): void {
-  const display = tslabDisplay();
-  display.html(displayHtml(fig));
+/**
+ * Shows figures inline in a tslab notebook (JupyterLab, classic Notebook and nbconvert's HTML export), as one output.
+ * Several figures in one call share one copy of plotly.js (about 0.63 MB per output that has plots).
+ */
+export function show(...figs: Figure[]): void {
+  tslabDisplay().html(displayHtml(...figs));
+}
+
+/** Shows raw HTML (e.g. a table from tableHtml or a DataFrame's) inline in a tslab notebook. */
+export function showHtml(html: string): void {
+  tslabDisplay().html(html);
 }

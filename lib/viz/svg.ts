@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Figure } from './types';
-import { plotlySource } from './html';
+import { isTableFigure, plotlySource } from './html';
 
 /** The Chromium binary the viz and notebook checks drive; AFFECT_CHROMIUM overrides Debian's path. */
 export const CHROMIUM = process.env.AFFECT_CHROMIUM ?? '/usr/bin/chromium';
@@ -25,6 +25,8 @@ export function browserUnavailable(): string | undefined {
 export async function figuresToSvg(figures: Figure[], opts: { width?: number } = {}): Promise<string[]> {
   const missing = browserUnavailable();
   if (missing) throw new Error(`figuresToSvg: ${missing}`);
+  const table = figures.findIndex(isTableFigure);
+  if (table >= 0) throw new Error(`figuresToSvg: figure ${table + 1} is a table (tables are drawn as HTML, not by plotly)`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-svg-'));

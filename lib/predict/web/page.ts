@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapiBrowser from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import '../../models/common'; // the zoo's custom layers, so the model deserialises
-import type { RgbImage } from '../../data/image';
+import type { RgbImage } from '../../data/resize';
 import { predictPhotos, type PhotoPrediction, type Predictor } from '../classify';
 import { DETECTOR_NETS, faceApiDetector, type FaceApi, type FaceDetector } from '../faces';
 import { overlayHeatmap } from '../gradcam';
