@@ -5,18 +5,10 @@ import { writeFileAtomic } from '../atomic';
 import type { TrainHistory } from '../train';
 import { dashboardPage, type DashboardRun } from '../viz';
 import { readHistoryCsv } from './read';
-import { listRuns } from './record';
+import { listRuns, readJsonRecord } from './record';
 
 /** How deep runs are looked for: `<experiment>/<trial>/<time>/`, and a sweep's `sweeps/<id>/<trial>/<experiment>/<trial>/<time>/`. */
 const STORE_DEPTH = 6;
-
-function readJson(file: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -28,9 +20,9 @@ export async function collectRuns(store = 'runs'): Promise<DashboardRun[]> {
   const root = path.resolve(store);
   const out: DashboardRun[] = [];
   for (const s of listRuns(root, STORE_DEPTH)) {
-    const config = readJson(path.join(s.dir, 'config.json')) ?? {};
+    const config = readJsonRecord(path.join(s.dir, 'config.json')) ?? {};
     const run = (config.run ?? {}) as Record<string, unknown>;
-    const metrics = readJson(path.join(s.dir, 'metrics.json'));
+    const metrics = readJsonRecord(path.join(s.dir, 'metrics.json'));
     const historyFile = path.join(s.dir, 'history.csv');
     const empty: TrainHistory = { epochs: [], logs: {} };
     const history = fs.existsSync(historyFile) ? await readHistoryCsv(historyFile).catch(() => empty) : empty;

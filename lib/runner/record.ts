@@ -35,7 +35,8 @@ export interface RunSummary {
   complete: boolean;
 }
 
-function readJson(file: string): Record<string, unknown> | undefined {
+/** A JSON record file, or undefined when it is missing or unreadable (a run still being written). */
+export function readJsonRecord(file: string): Record<string, unknown> | undefined {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch {
@@ -51,10 +52,10 @@ export function listRuns(dir = 'runs', maxDepth = 4): RunSummary[] {
   if (!fs.existsSync(dir)) throw new Error(`runs folder ${dir} does not exist`);
   const out: RunSummary[] = [];
   const walk = (d: string, depth: number) => {
-    const config = readJson(path.join(d, 'config.json'));
+    const config = readJsonRecord(path.join(d, 'config.json'));
     if (config) {
       const run = (config.run ?? {}) as Record<string, unknown>;
-      const metrics = readJson(path.join(d, 'metrics.json'));
+      const metrics = readJsonRecord(path.join(d, 'metrics.json'));
       out.push({
         dir: d,
         experiment: String(run.experiment ?? '?'),
@@ -116,7 +117,7 @@ export interface RunComparison {
 /** Config differences and metrics side by side for two run folders. */
 export function compareRuns(a: string, b: string): RunComparison {
   const load = (d: string, f: string, required: boolean) => {
-    const v = readJson(path.join(d, f));
+    const v = readJsonRecord(path.join(d, f));
     if (!v && required) throw new Error(`${path.join(d, f)} is missing or not JSON: is ${d} a run folder?`);
     return v ?? {};
   };

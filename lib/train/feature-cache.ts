@@ -58,7 +58,7 @@ export interface FeatureCache {
   batch(start: number, size: number): tf.Tensor;
   /** Features of the samples at `indices`, in that order (a shuffled batch), as a new tensor (the caller disposes it). */
   rows(indices: readonly number[]): tf.Tensor;
-  /** Frees the memory; a file store keeps its file (delete it yourself when done). */
+  /** Frees the memory, or closes a file store (which keeps its file: delete it yourself when done). */
   dispose(): void;
 }
 
@@ -126,6 +126,9 @@ export async function cacheFeatures(
   if (tmp && opts.file) {
     fs.renameSync(tmp, opts.file);
     const file = opts.file;
+    // Opened once: training reads a batch of rows from it every step.
+    let rfd: number | undefined;
+    const fd = () => (rfd ??= fs.openSync(file, 'r'));
     return {
       shape: sampleShape,
       count,
@@ -133,26 +136,19 @@ export async function cacheFeatures(
       batch(start, size) {
         check(start, size);
         const buf = new Float32Array(size * row);
-        const rfd = fs.openSync(file, 'r');
-        try {
-          fs.readSync(rfd, buf, 0, buf.byteLength, start * row * 4);
-        } finally {
-          fs.closeSync(rfd);
-        }
+        fs.readSync(fd(), buf, 0, buf.byteLength, start * row * 4);
         return tf.tensor(buf, [size, ...sampleShape]);
       },
       rows(indices) {
         checkRows(indices);
         const buf = new Float32Array(indices.length * row);
-        const rfd = fs.openSync(file, 'r');
-        try {
-          indices.forEach((i, k) => fs.readSync(rfd, buf, k * row * 4, row * 4, i * row * 4));
-        } finally {
-          fs.closeSync(rfd);
-        }
+        indices.forEach((i, k) => fs.readSync(fd(), buf, k * row * 4, row * 4, i * row * 4));
         return tf.tensor(buf, [indices.length, ...sampleShape]);
       },
-      dispose: () => undefined,
+      dispose() {
+        if (rfd !== undefined) fs.closeSync(rfd);
+        rfd = undefined;
+      },
     };
   }
   let all: Float32Array | undefined = new Float32Array(count * row);
