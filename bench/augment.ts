@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { BenchRow, BenchSection } from './types';
-import { AugmentPool, STUDY_AUGMENTATION } from '../lib/data/augment';
+import { AugmentPool, STUDY_AUGMENT_PIPELINE } from '../lib/data/augment';
 import { type RgbImage, decodeRgb } from '../lib/data/image';
 import { mapLimit, scanImageFolder } from '../lib/data/scan';
 import { synthesizeFaces } from '../lib/data/synth';
@@ -22,8 +22,8 @@ export async function benchAugment(): Promise<BenchSection> {
   const section: BenchSection = { name: 'augmentation (study pipeline, 96x96)', rows: [], skipped: [] };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-augment-'));
   const threads = os.availableParallelism();
-  const pool = new AugmentPool(STUDY_AUGMENTATION, { threads });
-  const inline = new AugmentPool(STUDY_AUGMENTATION, { threads: 0 });
+  const pool = new AugmentPool(STUDY_AUGMENT_PIPELINE, { threads });
+  const inline = new AugmentPool(STUDY_AUGMENT_PIPELINE, { threads: 0 });
   try {
     await synthesizeFaces({ task: 'affect', out: dir + '/faces', perClass: 8, seed: 1, size: SIZE });
     const files = (await scanImageFolder(dir + '/faces')).entries.map((e) => e.path);
@@ -35,16 +35,29 @@ export async function benchAugment(): Promise<BenchSection> {
       target,
       notes: `${n} images in ${t.wallS.toFixed(2)} s (median of 3); ${(n / t.cpuS).toFixed(0)} images per CPU-second`,
     });
-    const run = (p: AugmentPool, n: number) => () => mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, (i) => p.augment(images[i % images.length], `bench:${i}`));
+    const run = (p: AugmentPool, n: number) => () =>
+      mapLimit(
+        Array.from({ length: n }, (_, i) => i),
+        4 * threads,
+        (i) => p.augment(images[i % images.length], `bench:${i}`),
+      );
     await run(pool, 64)(); // warm the workers' JIT
     section.rows.push(row('augment only, 1 thread (inline)', 500, await timed(run(inline, 500))));
     section.rows.push(row(`augment only, AugmentPool ${threads} threads`, 1500, await timed(run(pool, 1500)), TARGET));
     const full = (n: number) => () =>
-      mapLimit(Array.from({ length: n }, (_, i) => i), 4 * threads, async (i) => {
-        const img = await pool.augment(await decodeRgb(files[i % files.length]), `bench:${i}`);
-        return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
-      });
-    section.rows.push(row(`decode PNG + augment + encode PNG (datasplit's step), ${threads} threads`, 600, await timed(full(600))));
+      mapLimit(
+        Array.from({ length: n }, (_, i) => i),
+        4 * threads,
+        async (i) => {
+          const img = await pool.augment(await decodeRgb(files[i % files.length]), `bench:${i}`);
+          return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+            .png()
+            .toBuffer();
+        },
+      );
+    section.rows.push(
+      row(`decode PNG + augment + encode PNG (datasplit's step), ${threads} threads`, 600, await timed(full(600))),
+    );
   } finally {
     await pool.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -53,5 +66,5 @@ export async function benchAugment(): Promise<BenchSection> {
 }
 
 if (require.main === module) {
-  benchAugment().then((s) => console.log(JSON.stringify(s, null, 2)));
+  void benchAugment().then((s) => console.log(JSON.stringify(s, null, 2)));
 }

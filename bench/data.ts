@@ -28,7 +28,9 @@ async function generatedFolder(n: number): Promise<string> {
     for (let k = 0; k < raw.length; k++) raw[k] = (k * 2654435761 + i * 97) >>> 24;
     const cls = path.join(dir, i % 2 ? 'WithoutMask' : 'WithMask');
     fs.mkdirSync(cls, { recursive: true });
-    await sharp(raw, { raw: { width: side, height: side, channels: 3 } }).png().toFile(path.join(cls, `${i}.png`));
+    await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+      .png()
+      .toFile(path.join(cls, `${i}.png`));
   }
   return dir;
 }
@@ -36,10 +38,13 @@ async function generatedFolder(n: number): Promise<string> {
 export async function benchData(): Promise<BenchSection> {
   const rows: BenchRow[] = [];
   const skipped: string[] = [];
-  const sample = process.env.AFFECT_SAMPLE_DATA && path.join(process.env.AFFECT_SAMPLE_DATA, 'face-mask-12k-validation');
+  const sample =
+    process.env.AFFECT_SAMPLE_DATA && path.join(process.env.AFFECT_SAMPLE_DATA, 'face-mask-12k-validation');
   const real = !!sample && fs.existsSync(sample);
   const dir = real ? sample : await generatedFolder(400);
-  const what = real ? 'face-mask-12k-validation PNGs (800, 224x224 and ~100x100)' : 'generated PNGs (400, 224x224 and 100x100; AFFECT_SAMPLE_DATA not set)';
+  const what = real
+    ? 'face-mask-12k-validation PNGs (800, 224x224 and ~100x100)'
+    : 'generated PNGs (400, 224x224 and 100x100; AFFECT_SAMPLE_DATA not set)';
   try {
     const scan = await scanImageFolder(dir);
     const files = scan.entries.map((e) => e.path);
@@ -59,7 +64,13 @@ export async function benchData(): Promise<BenchSection> {
     for (const inflight of [1, 4]) {
       const t = await timed(() => mapLimit(files, inflight, (f) => decodeImage(f, { size: SIZE })));
       // The target is for the pipeline's own concurrency (4 decodes in flight); 1 in flight shows one core's share.
-      row(`decode+resize ${SIZE}x${SIZE}, ${inflight} in flight`, t, n, inflight === 4 ? DECODE_TARGET : undefined, `; libvips threads per image ${sharp.concurrency()}`);
+      row(
+        `decode+resize ${SIZE}x${SIZE}, ${inflight} in flight`,
+        t,
+        n,
+        inflight === 4 ? DECODE_TARGET : undefined,
+        `; libvips threads per image ${sharp.concurrency()}`,
+      );
     }
     const source: ImageSource = folderSource(scan);
     const order = Array.from({ length: n }, (_, i) => i);
@@ -70,7 +81,13 @@ export async function benchData(): Promise<BenchSection> {
     // On the backend in use (only lib/backend.ts switches backends); the row names it.
     const ds = imageDataset(source, order, { imageSize: SIZE, batchSize: 32, shuffle: true, seed: 1 });
     const tt = await timed(() => ds.forEachAsync(({ xs, ys }) => tf.dispose([xs, ys])), 1);
-    row(`float32 tensor pipeline (imageDataset, batch 32, ${SIZE}x${SIZE}, shuffled)`, tt, n, undefined, `; backend ${tf.getBackend()}`);
+    row(
+      `float32 tensor pipeline (imageDataset, batch 32, ${SIZE}x${SIZE}, shuffled)`,
+      tt,
+      n,
+      undefined,
+      `; backend ${tf.getBackend()}`,
+    );
   } finally {
     if (!real) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import { benchAugment } from './augment';
 import { benchData } from './data';
 import { REPEATS, SMOKE } from './timing';
 import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
-import { writeFileAtomic } from '../lib/atomic';
+import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
 
 const PYTHON = '/usr/bin/python3';
@@ -33,7 +33,8 @@ function childRun(threads: number): BenchSection | string {
     timeout: 600_000,
   });
   const last = child.stdout?.trim().split('\n').pop();
-  if (child.status !== 0 || !last) return `${threads}-thread child run failed: ${(child.stderr || String(child.error)).trim().split('\n').pop()}`;
+  if (child.status !== 0 || !last)
+    return `${threads}-thread child run failed: ${(child.stderr || String(child.error)).trim().split('\n').pop()}`;
   return JSON.parse(last) as BenchSection;
 }
 
@@ -72,7 +73,8 @@ function benchThreads(): BenchSection {
       for (const mode of ['forward', 'training'] as const) {
         const row = findRate(r, net, mode);
         const key = `${threads} ${mode}`;
-        if (row && row.value > (best.get(key)?.value ?? 0)) best.set(key, { ...row, target: undefined, notes: `${row.notes}, ${blasThreads(r)}` });
+        if (row && row.value > (best.get(key)?.value ?? 0))
+          best.set(key, { ...row, target: undefined, notes: `${row.notes}, ${blasThreads(r)}` });
       }
     }
   }
@@ -83,7 +85,11 @@ function benchThreads(): BenchSection {
       section.skipped.push(`${net} ${mode}: not measured`);
       continue;
     }
-    section.rows.push(one, all, { metric: `${net} ${mode} speed-up, ${cores} threads vs 1`, value: all.value / one.value, unit: 'x' });
+    section.rows.push(one, all, {
+      metric: `${net} ${mode} speed-up, ${cores} threads vs 1`,
+      value: all.value / one.value,
+      unit: 'x',
+    });
   }
   return section;
 }
@@ -109,14 +115,23 @@ function torchSpec(m: BenchModel): Record<string, unknown> {
 
 /** PyTorch's equivalent of every bench model (torchvision backbones, the same tops), and the ratio of wasm to it. */
 function benchTorch(wasm: BenchSection | undefined): BenchSection {
-  const section: BenchSection = { name: `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads)`, rows: [], skipped: [] };
+  const section: BenchSection = {
+    name: `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads)`,
+    rows: [],
+    skipped: [],
+  };
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    section.skipped.push(`PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`);
+    section.skipped.push(
+      `PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`,
+    );
     return section;
   }
   const spec = JSON.stringify({ repeats: REPEATS, models: benchModels().map(torchSpec) });
-  const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], { encoding: 'utf8', timeout: 1_800_000 });
+  const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], {
+    encoding: 'utf8',
+    timeout: 1_800_000,
+  });
   const last = run.stdout?.trim().split('\n').pop();
   if (run.status !== 0 || !last) {
     section.skipped.push(`torch_bench.py failed: ${(run.stderr || String(run.error)).trim().split('\n').pop()}`);
@@ -125,7 +140,14 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
   const out = JSON.parse(last) as {
     torch: string;
     threads: number;
-    rows: { net: string; mode: 'forward' | 'training'; images_per_s: number; runs_s: number[]; flops_per_image: number; batch: number }[];
+    rows: {
+      net: string;
+      mode: 'forward' | 'training';
+      images_per_s: number;
+      runs_s: number[];
+      flops_per_image: number;
+      batch: number;
+    }[];
   };
   for (const r of out.rows) {
     // torchvision's backbones are the standard ones (padded stem; ResNet-50 strides in its 3x3 convolutions), so they
@@ -134,15 +156,32 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
     const gflops = (r.images_per_s * r.flops_per_image) / 1e9;
     section.rows.push(
       { metric: `${r.net} ${r.mode}, PyTorch`, value: r.images_per_s, unit: 'images/s', notes },
-      { metric: `${r.net} ${r.mode} GFLOP/s, PyTorch`, value: gflops, unit: 'GFLOP/s', notes: `${(r.flops_per_image / 1e9).toFixed(3)} GFLOP/image` },
+      {
+        metric: `${r.net} ${r.mode} GFLOP/s, PyTorch`,
+        value: gflops,
+        unit: 'GFLOP/s',
+        notes: `${(r.flops_per_image / 1e9).toFixed(3)} GFLOP/image`,
+      },
     );
     const ours = findRate(wasm, r.net, r.mode);
     const oursGflops = findGflops(wasm, r.net, r.mode);
-    if (ours) section.rows.push({ metric: `${r.net} ${r.mode}, wasm / PyTorch images/s`, value: ours.value / r.images_per_s, unit: 'ratio', notes: ours.metric });
+    if (ours)
+      section.rows.push({
+        metric: `${r.net} ${r.mode}, wasm / PyTorch images/s`,
+        value: ours.value / r.images_per_s,
+        unit: 'ratio',
+        notes: ours.metric,
+      });
     if (oursGflops) {
-      // Issue 13's target: every trial model trains at PyTorch's GFLOP/s or better.
+      // The target: every trial model trains at PyTorch's GFLOP/s or better.
       const target = r.mode === 'training' ? 1 : undefined;
-      section.rows.push({ metric: `${r.net} ${r.mode}, wasm / PyTorch GFLOP/s`, value: oursGflops.value / gflops, unit: 'ratio', target, notes: 'the fair ratio where the backbones differ' });
+      section.rows.push({
+        metric: `${r.net} ${r.mode}, wasm / PyTorch GFLOP/s`,
+        value: oursGflops.value / gflops,
+        unit: 'ratio',
+        target,
+        notes: 'the fair ratio where the backbones differ',
+      });
     }
   }
   return section;
@@ -155,11 +194,13 @@ function fmt(v: number): string {
 function printTable(sections: BenchSection[]): void {
   const lines: string[][] = [['section', 'metric', 'value', 'unit', 'target', 'notes']];
   for (const s of sections) {
-    for (const r of s.rows) lines.push([s.name, r.metric, fmt(r.value), r.unit, r.target === undefined ? '' : fmt(r.target), r.notes ?? '']);
+    for (const r of s.rows)
+      lines.push([s.name, r.metric, fmt(r.value), r.unit, r.target === undefined ? '' : fmt(r.target), r.notes ?? '']);
     for (const k of s.skipped) lines.push([s.name, `SKIPPED: ${k}`, '', '', '', '']);
   }
   const widths = lines[0].map((_, c) => Math.min(60, Math.max(...lines.map((l) => l[c].length))));
-  for (const l of lines) console.log(l.map((cell, c) => (c === l.length - 1 ? cell : cell.padEnd(widths[c]))).join(' | '));
+  for (const l of lines)
+    console.log(l.map((cell, c) => (c === l.length - 1 ? cell : cell.padEnd(widths[c]))).join(' | '));
 }
 
 async function main(): Promise<void> {
@@ -184,7 +225,12 @@ async function main(): Promise<void> {
   const result = {
     started,
     finished: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, note: 'other jobs may have shared the cores' },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      node: process.version,
+      note: 'other jobs may have shared the cores',
+    },
     sections,
   };
   printTable(sections);
@@ -193,7 +239,7 @@ async function main(): Promise<void> {
     return;
   }
   const out = path.join(repoRoot, 'bench', 'results.json');
-  writeFileAtomic(out, JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomicSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
 }
 

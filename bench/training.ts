@@ -1,5 +1,5 @@
 /**
- * Training-speed benchmark (issues 6 and 13), on what the experiments train: each experiment's default trial model at
+ * Training-speed benchmark, on what the experiments train: each experiment's default trial model at
  * its published input size and batch, built by lib/models' registry as the runner builds it (random weights), timed
  * for one forward pass and one training step (lib/train's trainStep with the trial's optimizer) per backend, with
  * GFLOP/s from the layer shapes. On wasm also: the native addon's status and speed-up over wasm's own kernels,
@@ -18,7 +18,13 @@ import { findManifest } from '../lib/data/manifest';
 import { validationSplit } from '../lib/data/pipeline';
 import { EXPERIMENTS, describeModel, getTrial, type Experiment, type Trial } from '../lib/experiments';
 import { WASM_TRAINING_KERNELS, takeStockFallbacks } from '../lib/kernels/wasm';
-import { loadNativeConv, nativeConv, nativeOptimizer, setNativeMatMulEnabled, withNativeConv } from '../lib/kernels/native';
+import {
+  loadNativeConv,
+  nativeConv,
+  nativeOptimizer,
+  setNativeMatMulEnabled,
+  withNativeConv,
+} from '../lib/kernels/native';
 import { buildModel } from '../lib/models/registry';
 import { resnet } from '../lib/models/resnet';
 import { compileModel, trainStep } from '../lib/train';
@@ -55,14 +61,21 @@ export function benchModels(): BenchModel[] {
     }
   }
   const models = [...byKey.values()];
-  for (const m of models) m.name = `${describeModel(m.trial.model)} (exp ${m.uses.map((u) => u.experiment.number).join(', ')})`;
+  for (const m of models)
+    m.name = `${describeModel(m.trial.model)} (exp ${m.uses.map((u) => u.experiment.number).join(', ')})`;
   return models;
 }
 
 /** The trial's model as the runner builds it (lib/models' buildModel), with random weights. */
 async function buildBenchModel(m: BenchModel): Promise<tf.LayersModel> {
   const { name, top, ...options } = m.trial.model;
-  return buildModel(name, { ...options, inputShape: [m.size, m.size, m.channels], outputUnits: m.classes, top, weights: 'random' });
+  return buildModel(name, {
+    ...options,
+    inputShape: [m.size, m.size, m.channels],
+    outputUnits: m.classes,
+    top,
+    weights: 'random',
+  });
 }
 
 /**
@@ -101,8 +114,8 @@ async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promis
 /** `n` of `m`'s images (0-255, as the pipeline feeds them) and class indices, as trainStep takes them. */
 function randomBatch(m: BenchModel, n = m.batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return tf.tidy(() => ({
-    x: tf.randomUniform([n, m.size, m.size, m.channels], 0, 255, 'float32', 1) as tf.Tensor4D,
-    y: tf.randomUniform([n], 0, m.classes, 'int32', 2) as tf.Tensor1D,
+    x: tf.randomUniform<tf.Rank.R4>([n, m.size, m.size, m.channels], 0, 255, 'float32', 1),
+    y: tf.randomUniform<tf.Rank.R1>([n], 0, m.classes, 'int32', 2),
   }));
 }
 
@@ -127,11 +140,24 @@ function stepFn(mode: Mode, model: tf.LayersModel, trial: Trial, x: tf.Tensor4D,
 }
 
 /** The images/s and GFLOP/s rows of one timed mode. */
-function rateRows(net: string, mode: Mode, label: string, batch: number, t: Timing, flops: number, target?: number): BenchRow[] {
+function rateRows(
+  net: string,
+  mode: Mode,
+  label: string,
+  batch: number,
+  t: Timing,
+  flops: number,
+  target?: number,
+): BenchRow[] {
   const ips = batch / t.wallS;
   return [
     { metric: `${net} ${mode}, ${label} batch ${batch}`, value: ips, unit: 'images/s', target, notes: spread(t.all) },
-    { metric: `${net} ${mode} GFLOP/s, ${label}`, value: (ips * flops) / 1e9, unit: 'GFLOP/s', notes: `${(flops / 1e9).toFixed(3)} GFLOP/image` },
+    {
+      metric: `${net} ${mode} GFLOP/s, ${label}`,
+      value: (ips * flops) / 1e9,
+      unit: 'GFLOP/s',
+      notes: `${(flops / 1e9).toFixed(3)} GFLOP/image`,
+    },
   ];
 }
 
@@ -146,7 +172,14 @@ export function findGflops(section: BenchSection | undefined, net: string, mode:
 }
 
 /** Forward or training images/s and GFLOP/s of one model on the current backend. */
-async function modeRows(m: BenchModel, model: tf.LayersModel, mode: Mode, batch: number, label: string, target?: number): Promise<BenchRow[]> {
+async function modeRows(
+  m: BenchModel,
+  model: tf.LayersModel,
+  mode: Mode,
+  batch: number,
+  label: string,
+  target?: number,
+): Promise<BenchRow[]> {
   const { x, y } = randomBatch(m, batch);
   const [t] = await timeWarm([stepFn(mode, model, m.trial, x, y)]);
   tf.dispose([x, y]);
@@ -211,6 +244,7 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
   const { x, y } = randomBatch(m);
   if (!model.optimizer) compileModel(model, m.trial.optimizer);
   const optimizer = model.optimizer;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back; called with its optimizer
   const apply = optimizer.applyGradients;
   let updateMs = 0;
   optimizer.applyGradients = (grads) => {
@@ -233,7 +267,13 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
     metric: `${step}, kernel ${name}`,
     value: k.ms,
     unit: 'ms/step',
-    notes: [`${k.calls} calls`, where.get(name), fallbacks.has(name) && `${fallbacks.get(name)} of them on the stock kernel`].filter(Boolean).join(', '),
+    notes: [
+      `${k.calls} calls`,
+      where.get(name),
+      fallbacks.has(name) && `${fallbacks.get(name)} of them on the stock kernel`,
+    ]
+      .filter(Boolean)
+      .join(', '),
   }));
   const all = [...kernels.values()];
   const kernelMs = all.reduce((a, k) => a + k.ms, 0);
@@ -244,7 +284,9 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
       metric: `${step}, optimizer update`,
       value: updateMs,
       unit: 'ms/step',
-      notes: fused ? 'fused native update (outside kernels)' : 'tfjs ops (their kernels are counted in the kernel rows too)',
+      notes: fused
+        ? 'fused native update (outside kernels)'
+        : 'tfjs ops (their kernels are counted in the kernel rows too)',
     },
     { metric: `${step}, wall time`, value: wallMs, unit: 'ms/step' },
     {
@@ -261,15 +303,22 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
     },
   );
   const jsUsed = [...kernels.keys()].filter((n) => where.get(n) === 'JS (slow path)');
-  rows.push({ metric: `kernels on a JS (slow) path in a ${m.name} step`, value: jsUsed.length, unit: 'kernels', notes: jsUsed.join(', ') || 'none' });
+  rows.push({
+    metric: `kernels on a JS (slow) path in a ${m.name} step`,
+    value: jsUsed.length,
+    unit: 'kernels',
+    notes: jsUsed.join(', ') || 'none',
+  });
   return rows;
 }
 
 /** The native addon's status: a row (BLAS threads, OpenBLAS config) when in use, else a skipped line with the reason. */
 function noteNativeStatus(section: BenchSection): void {
   const s = loadNativeConv();
-  if (s.available) section.rows.push({ metric: 'native convolution addon', value: s.threads, unit: 'BLAS threads', notes: s.blas });
-  else section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);
+  if (s.available)
+    section.rows.push({ metric: 'native convolution addon', value: s.threads, unit: 'BLAS threads', notes: s.blas });
+  else
+    section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);
 }
 
 /**
@@ -317,7 +366,12 @@ async function matMulRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRo
   return [
     { metric: `${net}, native matrix products`, value: m.batch / on.wallS, unit: 'images/s', notes: spread(on.all) },
     { metric: `${net}, wasm matrix products`, value: m.batch / off.wallS, unit: 'images/s', notes: spread(off.all) },
-    { metric: `${net}, speed-up of native matrix products`, value: off.wallS / on.wallS, unit: 'x', notes: 'alternating runs' },
+    {
+      metric: `${net}, speed-up of native matrix products`,
+      value: off.wallS / on.wallS,
+      unit: 'x',
+      notes: 'alternating runs',
+    },
   ];
 }
 
@@ -362,7 +416,12 @@ async function featureCacheRows(): Promise<BenchRow[]> {
   const notes = `${n} images, ${epochs} epochs, batch ${batch}`;
   return [
     { metric: 'frozen ResNet-18 + Dense top, uncached', value: (n * epochs) / uncached, unit: 'images/s', notes },
-    { metric: 'frozen ResNet-18 + Dense top, feature cache', value: (n * epochs) / cached, unit: 'images/s', notes: `${notes}, includes computing the cache` },
+    {
+      metric: 'frozen ResNet-18 + Dense top, feature cache',
+      value: (n * epochs) / cached,
+      unit: 'images/s',
+      notes: `${notes}, includes computing the cache`,
+    },
     { metric: 'feature cache speed-up', value: uncached / cached, unit: 'x', notes },
   ];
 }
@@ -382,7 +441,7 @@ function trialImages(t: Trial): { train: number; validation: number } {
   return { train: split.train.length, validation: split.validation.length };
 }
 
-/** Issue 13's target: the full face-mask trial (experiment 5) in under 45 minutes on 2 cores. */
+/** The speed target: the full face-mask trial (experiment 5) in under 45 minutes on 2 cores. */
 const FACE_MASK_TARGET_H = 0.75;
 
 /**
@@ -427,8 +486,8 @@ export interface TrainingBenchOptions {
 const describe = (r: BackendReport) => describeBackend(r).replace(/^backend /, '');
 
 /**
- * Targets of issue 6 (ResNet-18 96x96 batch 32 on wasm: experiment 1's model), on the default configuration (native
- * addon if built).
+ * Speed targets in images/s for ResNet-18 96x96 batch 32 on wasm (experiment 1's model), on the default configuration
+ * (native addon if built).
  */
 const TARGETS = { forward: 60, training: 20 };
 
@@ -439,7 +498,11 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
   const models = opts.models ? all.filter((m) => opts.models?.includes(m.name)) : all;
   const extras = opts.extras !== false;
   for (const name of opts.backends ?? (['tensorflow', 'wasm', 'cpu'] as BackendName[])) {
-    const section: BenchSection = { name: `training speed: ${name}${SMOKE ? ' (SMOKE: tiny batches and images)' : ''}`, rows: [], skipped: [] };
+    const section: BenchSection = {
+      name: `training speed: ${name}${SMOKE ? ' (SMOKE: tiny batches and images)' : ''}`,
+      rows: [],
+      skipped: [],
+    };
     sections.push(section);
     let report: BackendReport;
     try {
@@ -459,7 +522,7 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
         section.rows.push(...(await modeRows(m, model, 'forward', 2, label)));
         section.skipped.push(`${m.name} training on cpu (about 300x slower than wasm)`);
       } else {
-        // Experiment 1's model is the ResNet-18 at 96x96, batch 32 that issue 6's targets are for.
+        // Experiment 1's model is the ResNet-18 at 96x96, batch 32 that TARGETS are for.
         const isTarget = name === 'wasm' && m === all[0] && !SMOKE;
         for (const mode of ['forward', 'training'] as const) {
           section.rows.push(...(await modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined)));

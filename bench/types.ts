@@ -4,7 +4,7 @@ export interface BenchRow {
   metric: string;
   value: number;
   unit: string;
-  /** The target for this row, when it has one, in the same unit. */
+  /** The project's target for this row, when it has one, in the same unit. */
   target?: number;
   notes?: string;
 }

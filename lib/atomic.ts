@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Writes a file so that readers see either the old content or the whole new content (temp file + rename). */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {

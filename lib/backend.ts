@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels, configureWasmThreads } from './kernels/wasm';
+import { configureWasmThreads, registerWasmTrainingKernels, restoreWasmPatches } from './kernels/wasm';
 import { loadNativeConv, type NativeStatus } from './kernels/native';
 import { ConfigError } from './errors';
 
@@ -63,8 +63,8 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
     // Training kernels must be registered before the backend initialises (see lib/kernels/wasm.ts).
     registerWasmTrainingKernels();
     // With the native addon, OpenBLAS uses every core for the convolutions, and wasm's own pool (spin-waiting between
-    // its kernels) only competes with it: one wasm thread made ResNet-18 steps steady at ~0.95 s, against 0.88-1.3 s
-    // with two (issue 6 notes). AFFECT_WASM_THREADS still decides when set.
+    // its kernels) only competes with it: on 2 cores one wasm thread made ResNet-18 steps steady at ~0.95 s, against
+    // 0.88-1.3 s with two. AFFECT_WASM_THREADS still decides when set.
     const native = loadNativeConv();
     const threads = configureWasmThreads(wasm, native.available && !process.env.AFFECT_WASM_THREADS ? 1 : undefined);
     try {
@@ -77,11 +77,13 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
       name: 'wasm',
       // What the backend really runs with, not what was asked for.
       threads: wasm.getThreadsCount(),
-      simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') as boolean,
+      simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean,
       native,
       skipped,
     };
   } catch (e) {
+    // A wasm backend that did not start leaves no kernel registration or global patch behind.
+    restoreWasmPatches();
     skipped.push({ name: 'wasm', reason: (e as Error).message.split('\n')[0] });
     return undefined;
   }
@@ -89,7 +91,22 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
 
 async function initCpu(skipped: BackendReport['skipped']): Promise<BackendReport> {
   if (!(await tf.setBackend('cpu'))) throw new Error('affect-lab: even the cpu backend failed to initialise');
+  quietCpuBanner();
   return { name: 'cpu', threads: 1, simd: false, skipped };
+}
+
+/**
+ * tfjs's cpu backend prints an "install our node backend" banner on its first write in Node; the report says why the
+ * tensorflow backend was passed over instead. The first write is done here with tfjs's warnings off.
+ */
+function quietCpuBanner(): void {
+  const prod = tf.env().getBool('PROD');
+  tf.env().set('PROD', true);
+  try {
+    tf.tensor([0]).dispose();
+  } finally {
+    tf.env().set('PROD', prod);
+  }
 }
 
 /**
@@ -107,13 +124,19 @@ export async function initBackend(preferred: string | undefined = process.env.AF
   const order: BackendName[] = want ? [want as BackendName] : [...BACKEND_NAMES];
   for (const name of order) {
     const report =
-      name === 'tensorflow' ? await initTensorflow(skipped) : name === 'wasm' ? await initWasm(skipped) : await initCpu(skipped);
+      name === 'tensorflow'
+        ? await initTensorflow(skipped)
+        : name === 'wasm'
+          ? await initWasm(skipped)
+          : await initCpu(skipped);
     if (report) {
       current = report;
       return report;
     }
   }
-  throw new Error(`affect-lab: backend "${want}" is not available: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+  throw new Error(
+    `affect-lab: backend "${want}" is not available: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+  );
 }
 
 /** The report of the backend in use, or undefined before `initBackend`. */
@@ -123,9 +146,11 @@ export function backendReport(): BackendReport | undefined {
 
 /** One line for logs and run records, e.g. `backend wasm (threads 2, SIMD, native convolutions: OpenBLAS 2 threads)`. */
 export function describeBackend(r: BackendReport): string {
-  const native = !r.native ? '' : r.native.available
-    ? `, native convolutions: OpenBLAS ${r.native.threads} threads`
-    : `, no native convolutions: ${r.native.reason}`;
-  const extra = r.name === 'tensorflow' ? r.provider ?? '' : `threads ${r.threads}${r.simd ? ', SIMD' : ''}${native}`;
+  const native = !r.native
+    ? ''
+    : r.native.available
+      ? `, native convolutions: OpenBLAS ${r.native.threads} threads`
+      : `, no native convolutions: ${r.native.reason}`;
+  const extra = r.name === 'tensorflow' ? (r.provider ?? '') : `threads ${r.threads}${r.simd ? ', SIMD' : ''}${native}`;
   return `backend ${r.name} (${extra})`;
 }

@@ -6,7 +6,8 @@ export const repoRoot: string = (() => {
   let dir = __dirname;
   for (;;) {
     const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'affect-lab') return dir;
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'affect-lab')
+      return dir;
     const up = path.dirname(dir);
     if (up === dir) throw new Error(`affect-lab: cannot find the project's package.json above ${__dirname}`);
     dir = up;

@@ -4,16 +4,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomicSync } from './atomic';
 
-/** Writes pretty JSON atomically (see writeFileAtomic). */
+/** Writes pretty JSON atomically (see writeFileAtomicSync). */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** A timestamp usable in a folder name, e.g. 2026-11-25T12-07-05Z (UTC, sortable). */
 export function runTimestamp(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 /** Creates runs/<experiment>/<trial>/<timestamp>/ under `outDir` (a suffix -2, -3... when two runs start in the same second). */
@@ -40,7 +43,12 @@ export function packageVersions(): Record<string, string> {
       return 'not installed';
     }
   };
-  return { node: process.versions.node, '@tensorflow/tfjs': version('@tensorflow/tfjs'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), sharp: version('sharp') };
+  return {
+    node: process.versions.node,
+    '@tensorflow/tfjs': version('@tensorflow/tfjs'),
+    '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+    sharp: version('sharp'),
+  };
 }
 
 const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

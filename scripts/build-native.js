@@ -8,7 +8,10 @@ const { spawnSync } = require('node:child_process');
 const dir = path.resolve(__dirname, '..', 'native');
 const addon = path.join(dir, 'build', 'Release', 'affect_native.node');
 const log = path.join(dir, 'build.log');
-const sources = [path.join(dir, 'binding.gyp'), ...fs.readdirSync(path.join(dir, 'src')).map((f) => path.join(dir, 'src', f))];
+const sources = [
+  path.join(dir, 'binding.gyp'),
+  ...fs.readdirSync(path.join(dir, 'src')).map((f) => path.join(dir, 'src', f)),
+];
 
 function mtime(p) {
   try {
@@ -18,11 +21,13 @@ function mtime(p) {
   }
 }
 
+const NPM_NODE_GYP = ['node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'];
+
 // npm hands its own node-gyp to scripts; run by hand, use the one bundled with the npm next to this node.
 function findNodeGyp() {
   const candidates = [
     process.env.npm_config_node_gyp,
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.join(path.dirname(process.execPath), '..', 'lib', ...NPM_NODE_GYP),
   ];
   try {
     candidates.push(require.resolve('node-gyp/bin/node-gyp.js'));
@@ -40,9 +45,12 @@ function nodedirArgs() {
 }
 
 function reasonFrom(output) {
-  if (/cblas\.h: No such file/.test(output)) return 'OpenBLAS headers missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
-  if (/cannot find -lopenblas/.test(output)) return 'OpenBLAS library missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
-  if (/not found: make|not found: g\+\+|No such file or directory.*(g\+\+|c\+\+)/.test(output)) return 'no C++ toolchain (make and g++)';
+  if (/cblas\.h: No such file/.test(output))
+    return 'OpenBLAS headers missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
+  if (/cannot find -lopenblas/.test(output))
+    return 'OpenBLAS library missing (Debian/Ubuntu: apt-get install libopenblas-dev)';
+  if (/not found: make|not found: g\+\+|No such file or directory.*(g\+\+|c\+\+)/.test(output))
+    return 'no C++ toolchain (make and g++)';
   const line = output.split('\n').find((l) => /error/i.test(l));
   return (line ?? 'node-gyp failed').trim().slice(0, 200);
 }
@@ -56,7 +64,11 @@ function main() {
     reason = 'node-gyp not found';
   } else {
     // Without local headers node-gyp downloads them; offline that could hang, hence the limit.
-    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...nodedirArgs()], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...nodedirArgs()], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}${r.error ? `\n${r.error}` : ''}`;
     if (r.status === 0 && fs.existsSync(addon)) {
       fs.rmSync(log, { force: true });
@@ -66,7 +78,9 @@ function main() {
     fs.writeFileSync(log, output);
     reason = `${reasonFrom(output)}; full log: native/build.log`;
   }
-  console.error(`affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about 2.7x slower).`);
+  console.error(
+    `affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about 2.7x slower).`,
+  );
 }
 
 main();

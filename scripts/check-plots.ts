@@ -35,19 +35,29 @@ export function browserAvailable(): boolean {
 const DATA_SELECTOR = '.main-svg .trace, .main-svg .imagelayer image, .main-svg .hm image, .main-svg .table .cell-text';
 
 export interface PlotChecker {
-  check(htmlFile: string, opts?: { screenshot?: string; timeoutMs?: number; expectedPlots?: number }): Promise<PageReport>;
+  check(
+    htmlFile: string,
+    opts?: { screenshot?: string; timeoutMs?: number; expectedPlots?: number },
+  ): Promise<PageReport>;
   close(): Promise<void>;
 }
 
 /** Starts one headless Chromium (fresh profile) for several checks; close() ends it and removes the profile. */
 export async function launchChecker(): Promise<PlotChecker> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 1200, height: 900 },
   });
   const check: PlotChecker['check'] = async (htmlFile, opts = {}) => {
@@ -57,14 +67,19 @@ export async function launchChecker(): Promise<PlotChecker> {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       // Plots must not need the network: block everything that is not the file itself (nbconvert's templates link CDNs for require.js/MathJax).
-      await page.route('**/*', (route) => (/^(file|data):/.test(route.request().url()) ? route.continue() : route.abort()));
+      await page.route('**/*', (route) =>
+        /^(file|data):/.test(route.request().url()) ? route.continue() : route.abort(),
+      );
       await page.goto('file://' + path.resolve(htmlFile), { waitUntil: 'domcontentloaded', timeout });
       await page
         .waitForFunction(
           // Front ends may insert outputs after load, so wait for the expected number of plots before judging them.
           (expected) => {
             const divs = Array.from(document.querySelectorAll('.affect-plot'));
-            return divs.length >= expected && divs.every((d) => d.classList.contains('js-plotly-plot') || (d.textContent ?? '').length > 0);
+            return (
+              divs.length >= expected &&
+              divs.every((d) => d.classList.contains('js-plotly-plot') || (d.textContent ?? '').length > 0)
+            );
           },
           opts.expectedPlots ?? 1,
           { timeout, polling: 100 },
@@ -98,7 +113,10 @@ export async function launchChecker(): Promise<PlotChecker> {
 }
 
 /** One check in its own browser. */
-export async function checkPlots(htmlFile: string, opts: Parameters<PlotChecker['check']>[1] = {}): Promise<PageReport> {
+export async function checkPlots(
+  htmlFile: string,
+  opts: Parameters<PlotChecker['check']>[1] = {},
+): Promise<PageReport> {
   const checker = await launchChecker();
   try {
     return await checker.check(htmlFile, opts);
@@ -113,7 +131,7 @@ if (require.main === module) {
     console.error('usage: node dist/scripts/check-plots.js page.html [screenshot.png]');
     process.exit(2);
   }
-  checkPlots(file, { screenshot: shot }).then((r) => {
+  void checkPlots(file, { screenshot: shot }).then((r) => {
     console.log(JSON.stringify(r, null, 2));
     process.exitCode = r.errors.length || r.plots.some((p) => !p.drawn || p.dataElements === 0) ? 1 : 0;
   });

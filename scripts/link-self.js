@@ -5,7 +5,11 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const link = path.join(root, 'node_modules', 'affect-lab');
 let target;
-try { target = fs.readlinkSync(link); } catch { target = undefined; }
+try {
+  target = fs.readlinkSync(link);
+} catch {
+  target = undefined;
+}
 if (target !== '..') {
   fs.rmSync(link, { recursive: true, force: true });
   fs.symlinkSync('..', link, 'dir');

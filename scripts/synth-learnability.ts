@@ -17,7 +17,7 @@ const SIZE = 48;
 
 async function load(root: string, classes?: string[]): Promise<{ x: tf.Tensor4D; y: tf.Tensor1D; classes: string[] }> {
   const set = await loadAll(folderSource(await scanImageFolder(root, { classes })), undefined, SIZE);
-  const x = tf.tidy(() => tf.tensor4d(set.images, set.shape, 'int32').toFloat().div(255) as tf.Tensor4D);
+  const x = tf.tidy(() => tf.tensor4d(set.images, set.shape, 'int32').toFloat().div<tf.Tensor4D>(255));
   return { x, y: tf.tensor1d(Float32Array.from(set.labels), 'float32'), classes: set.classes };
 }
 
@@ -34,17 +34,39 @@ async function main(): Promise<void> {
     const sub = task === 'mask' ? 'Train' : '';
     const train = await load(path.join(dir, 'train', sub));
     const test = await load(path.join(dir, 'test', sub), train.classes);
-    console.log(`${task}: ${train.x.shape[0]} train / ${test.x.shape[0]} test images, ${train.classes.length} classes (chance ${(1 / train.classes.length).toFixed(3)}), data ${(Date.now() - t0) / 1000}s`);
+    console.log(
+      `${task}: ${train.x.shape[0]} train / ${test.x.shape[0]} test images, ${train.classes.length} classes (chance ${(1 / train.classes.length).toFixed(3)}), data ${(Date.now() - t0) / 1000}s`,
+    );
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [SIZE, SIZE, 3], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.heUniform({ seed: 1 }) }),
+        tf.layers.conv2d({
+          inputShape: [SIZE, SIZE, 3],
+          filters: 8,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.heUniform({ seed: 1 }),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.heUniform({ seed: 2 }) }),
+        tf.layers.conv2d({
+          filters: 16,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.heUniform({ seed: 2 }),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.heUniform({ seed: 4 }) }),
+        tf.layers.conv2d({
+          filters: 32,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.heUniform({ seed: 4 }),
+        }),
         tf.layers.maxPooling2d({ poolSize: 2 }),
         tf.layers.flatten(),
-        tf.layers.dense({ units: train.classes.length, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+        tf.layers.dense({
+          units: train.classes.length,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        }),
       ],
     });
     model.compile({ optimizer: tf.train.adam(2e-3), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
@@ -54,7 +76,9 @@ async function main(): Promise<void> {
       const scores = model.evaluate(test.x, test.y) as tf.Scalar[];
       const acc = (await scores[1].data())[0];
       tf.dispose(scores);
-      console.log(`epoch ${e}: train loss ${(h.history.loss[0] as number).toFixed(4)} acc ${(h.history.acc[0] as number).toFixed(3)}, held-out acc ${acc.toFixed(3)} (${((Date.now() - t1) / 1000).toFixed(1)}s)`);
+      console.log(
+        `epoch ${e}: train loss ${(h.history.loss[0] as number).toFixed(4)} acc ${(h.history.acc[0] as number).toFixed(3)}, held-out acc ${acc.toFixed(3)} (${((Date.now() - t1) / 1000).toFixed(1)}s)`,
+      );
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

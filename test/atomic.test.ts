@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../lib/atomic';
+import { writeFileAtomicSync } from '../lib/atomic';
 
-test('writeFileAtomic replaces a file whole and leaves no temporary file', () => {
+test('writeFileAtomicSync replaces a file whole and leaves no temporary file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-atomic-'));
   try {
     const f = path.join(dir, 'a.json');
-    writeFileAtomic(f, 'old');
-    writeFileAtomic(f, new Uint8Array([110, 101, 119]));
+    writeFileAtomicSync(f, 'old');
+    writeFileAtomicSync(f, new Uint8Array([110, 101, 119]));
     assert.equal(fs.readFileSync(f, 'utf8'), 'new');
     assert.deepEqual(fs.readdirSync(dir), ['a.json']);
   } finally {

@@ -19,8 +19,10 @@ test('the wasm report says whether the native convolution addon is in use, and w
   const line = describeBackend(r);
   if (r.native.available) assert.match(line, /, native convolutions: OpenBLAS \d+ threads\)$/);
   else assert.ok(line.includes(`no native convolutions: ${r.native.reason}`), line);
-  assert.equal(describeBackend({ ...r, native: { available: false, path: 'x', reason: 'turned off by AFFECT_NATIVE=0' } }),
-    `backend wasm (threads ${r.threads}${r.simd ? ', SIMD' : ''}, no native convolutions: turned off by AFFECT_NATIVE=0)`);
+  assert.equal(
+    describeBackend({ ...r, native: { available: false, path: 'x', reason: 'turned off by AFFECT_NATIVE=0' } }),
+    `backend wasm (threads ${r.threads}${r.simd ? ', SIMD' : ''}, no native convolutions: turned off by AFFECT_NATIVE=0)`,
+  );
 });
 
 test('initBackend can be forced to cpu and back, and rejects unknown names', async () => {

@@ -19,7 +19,10 @@ test('transform rows: zero rotation, unit zoom and zero shift are the identity; 
 
 test('augmentation is seeded, keeps the shape, and with zero factors only flips', async () => {
   await tf.setBackend('cpu');
-  const xs = tf.tensor4d(Array.from({ length: 4 * 3 * 5 * 2 }, (_, i) => i), [4, 3, 5, 2]);
+  const xs = tf.tensor4d(
+    Array.from({ length: 4 * 3 * 5 * 2 }, (_, i) => i),
+    [4, 3, 5, 2],
+  );
   const none = { flip: 'horizontal' as const, rotation: 0, zoom: 0, translation: [0, 0] as [number, number] };
   const out = applyStudyAugmentation(xs, none, makeRng(1));
   assert.deepEqual(out.shape, xs.shape);
@@ -33,7 +36,12 @@ test('augmentation is seeded, keeps the shape, and with zero factors only flips'
     if (mirrored && !asIs) flips++;
   }
   assert.ok(flips > 0 && flips < 4, `expected some but not all images flipped with this seed, got ${flips}`);
-  const study = { flip: 'horizontal' as const, rotation: 0.1, zoom: 0.15, translation: [0.15, 0.15] as [number, number] };
+  const study = {
+    flip: 'horizontal' as const,
+    rotation: 0.1,
+    zoom: 0.15,
+    translation: [0.15, 0.15] as [number, number],
+  };
   const a = await applyStudyAugmentation(xs, study, makeRng(7)).data();
   const b = await applyStudyAugmentation(xs, study, makeRng(7)).data();
   const c = await applyStudyAugmentation(xs, study, makeRng(8)).data();

@@ -16,14 +16,20 @@ export function tempDir(prefix = 'affect-data-'): { dir: string; cleanup: () => 
 /** A w x h x channels gradient, different per channel so channel mix-ups show. */
 export function gradient(w: number, h: number, channels: number): Buffer {
   const raw = Buffer.alloc(w * h * channels);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < channels; c++) raw[(y * w + x) * channels + c] = (x * 11 + y * 5 + c * 60) % 256;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < channels; c++) raw[(y * w + x) * channels + c] = (x * 11 + y * 5 + c * 60) % 256;
   return raw;
 }
 
-const fromRaw = (w: number, h: number, channels: 1 | 2 | 3 | 4) => sharp(gradient(w, h, channels), { raw: { width: w, height: h, channels } });
+const fromRaw = (w: number, h: number, channels: 1 | 2 | 3 | 4) =>
+  sharp(gradient(w, h, channels), { raw: { width: w, height: h, channels } });
 
 /** Encoded test images (all w x h). */
-export async function makeImages(w = 20, h = 10): Promise<Record<'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'gray' | 'rgba' | 'png16' | 'cmyk', Buffer>> {
+export async function makeImages(
+  w = 20,
+  h = 10,
+): Promise<Record<'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'gray' | 'rgba' | 'png16' | 'cmyk', Buffer>> {
   return {
     jpeg: await fromRaw(w, h, 3).jpeg().toBuffer(),
     png: await fromRaw(w, h, 3).png().toBuffer(),
@@ -50,7 +56,8 @@ export function sampleData(): string | undefined {
   const dir = process.env.AFFECT_SAMPLE_DATA;
   return dir && fs.existsSync(dir) ? dir : undefined;
 }
-export const SKIP_SAMPLE = 'AFFECT_SAMPLE_DATA is not set (point it at the shared sample images, e.g. /work/shared/data) - skipped';
+export const SKIP_SAMPLE =
+  'AFFECT_SAMPLE_DATA is not set (point it at the shared sample images, e.g. /work/shared/data) - skipped';
 
 /** relative path -> sha256 of every file under `root` (hidden files included), sorted: compares whole folders. */
 export function hashTree(root: string): Record<string, string> {
@@ -93,5 +100,10 @@ export function pngBomb(): Buffer {
   ihdr.writeUInt32BE(20000, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(10))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

@@ -13,7 +13,8 @@ test('decodeRgb turns every kind of image into 8-bit 3-channel sRGB at native si
   for (const [kind, buf] of Object.entries(imgs)) {
     const r = await decodeRgb(buf, { name: kind });
     assert.deepEqual([kind, r.height, r.width, r.data.length], [kind, 10, 20, 600]);
-    if (kind === 'png' || kind === 'png16' || kind === 'tiff' || kind === 'webp') assert.deepEqual(Buffer.from(r.data), want, `${kind} is lossless`);
+    if (kind === 'png' || kind === 'png16' || kind === 'tiff' || kind === 'webp')
+      assert.deepEqual(Buffer.from(r.data), want, `${kind} is lossless`);
   }
   // Grayscale is replicated into three equal channels.
   const gray = await decodeRgb(imgs.gray);
@@ -30,7 +31,10 @@ test('decodeRgb turns every kind of image into 8-bit 3-channel sRGB at native si
 });
 
 test('decodeRgb ignores an embedded ICC profile, as TensorFlow does', async () => {
-  const p3 = await sharp(gradient(16, 8, 3), { raw: { width: 16, height: 8, channels: 3 } }).withIccProfile('p3').png().toBuffer();
+  const p3 = await sharp(gradient(16, 8, 3), { raw: { width: 16, height: 8, channels: 3 } })
+    .withIccProfile('p3')
+    .png()
+    .toBuffer();
   const stored = await sharp(p3, { ignoreIcc: true }).raw().toBuffer();
   const managed = await sharp(p3).raw().toBuffer();
   assert.notDeepEqual(stored, managed, 'the profile changes colours when applied');
@@ -61,13 +65,25 @@ test('bad input: zero bytes, truncated JPEG/PNG, text, a missing file and an ima
       'text.jpg': 'this is not an image',
     };
     writeTree(dir, files);
-    const expect: Record<string, RegExp> = { 'zero.jpg': /is empty/, 'cut.jpg': /truncated or corrupt/, 'cut.png': /truncated or corrupt/, 'text.jpg': /is not a supported image/ };
+    const expect: Record<string, RegExp> = {
+      'zero.jpg': /is empty/,
+      'cut.jpg': /truncated or corrupt/,
+      'cut.png': /truncated or corrupt/,
+      'text.jpg': /is not a supported image/,
+    };
     for (const [name, re] of Object.entries(expect)) {
       const file = path.join(dir, name);
-      await assert.rejects(decodeImage(file, { size: 8 }), (e: Error) => e.message.includes(file) && re.test(e.message), name);
+      await assert.rejects(
+        decodeImage(file, { size: 8 }),
+        (e: Error) => e.message.includes(file) && re.test(e.message),
+        name,
+      );
     }
     await assert.rejects(decodeImage(path.join(dir, 'missing.png'), { size: 8 }), /missing\.png/);
-    await assert.rejects(decodeRgb(imgs.png, { name: 'bomb.png', pixelLimit: 64 * 64 - 1 }), /image bomb\.png is larger than the pixel limit of 4095 pixels/);
+    await assert.rejects(
+      decodeRgb(imgs.png, { name: 'bomb.png', pixelLimit: 64 * 64 - 1 }),
+      /image bomb\.png is larger than the pixel limit of 4095 pixels/,
+    );
     assert.equal((await decodeRgb(imgs.png, { pixelLimit: 64 * 64 })).width, 64);
     assert.ok(DEFAULT_PIXEL_LIMIT >= 4096 * 4096);
   } finally {
@@ -77,10 +93,17 @@ test('bad input: zero bytes, truncated JPEG/PNG, text, a missing file and an ima
 
 test('resizeBilinear matches TensorFlow bilinear (half-pixel centres) up and down, to rounding', async () => {
   await tf.setBackend('cpu');
-  for (const [h, w, oh, ow] of [[10, 20, 6, 8], [7, 5, 13, 11], [100, 60, 96, 96], [48, 48, 96, 96]]) {
+  for (const [h, w, oh, ow] of [
+    [10, 20, 6, 8],
+    [7, 5, 13, 11],
+    [100, 60, 96, 96],
+    [48, 48, 96, 96],
+  ]) {
     const data = new Uint8Array(gradient(w, h, 3));
     const ours = resizeBilinear({ data, height: h, width: w }, oh, ow);
-    const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(data, [h, w, 3], 'float32'), [oh, ow], false, true).dataSync());
+    const ref = tf.tidy(() =>
+      tf.image.resizeBilinear(tf.tensor3d(data, [h, w, 3], 'float32'), [oh, ow], false, true).dataSync(),
+    );
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ours[i] - ref[i]));
     assert.ok(worst <= 0.5 + 1e-3, `${h}x${w} -> ${oh}x${ow}: max difference ${worst}`);
@@ -96,16 +119,20 @@ test('sizeHW accepts a side or [h, w] and rejects nonsense', () => {
   assert.throws(() => sizeHW([3.5, 2]), /positive integers/);
 });
 
-test('sample data: ck-plus-48 grayscale becomes 3 equal channels', { skip: sampleData() ? false : SKIP_SAMPLE }, async () => {
-  const r = await scanImageFolder(path.join(sampleData()!, 'ck-plus-48'));
-  const meta = await sharp(r.entries[0].path).metadata();
-  assert.equal(meta.channels, 1, 'the sample is single-channel');
-  const x = await decodeImage(r.entries[0].path, { size: 96 });
-  assert.equal(x.length, 96 * 96 * 3);
-  let varied = false;
-  for (let i = 0; i < x.length; i += 3) {
-    assert.ok(x[i] === x[i + 1] && x[i] === x[i + 2], `pixel ${i / 3} channels differ`);
-    varied ||= x[i] !== x[0];
-  }
-  assert.ok(varied, 'the image is not flat');
-});
+test(
+  'sample data: ck-plus-48 grayscale becomes 3 equal channels',
+  { skip: sampleData() ? false : SKIP_SAMPLE },
+  async () => {
+    const r = await scanImageFolder(path.join(sampleData()!, 'ck-plus-48'));
+    const meta = await sharp(r.entries[0].path).metadata();
+    assert.equal(meta.channels, 1, 'the sample is single-channel');
+    const x = await decodeImage(r.entries[0].path, { size: 96 });
+    assert.equal(x.length, 96 * 96 * 3);
+    let varied = false;
+    for (let i = 0; i < x.length; i += 3) {
+      assert.ok(x[i] === x[i + 1] && x[i] === x[i + 2], `pixel ${i / 3} channels differ`);
+      varied ||= x[i] !== x[0];
+    }
+    assert.ok(varied, 'the image is not flat');
+  },
+);

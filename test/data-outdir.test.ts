@@ -32,7 +32,7 @@ test('runUntilFailure starts nothing after the first failure and throws it once 
     }),
     /disk full/,
   );
-  assert.ok(!started.includes(4), `items started after the failure: ${started}`);
+  assert.ok(!started.includes(4), `items started after the failure: ${started.join(',')}`);
   assert.equal(settled, started.length);
 });
 
@@ -51,7 +51,12 @@ test('writeUnlessDone skips a finished file, writes a missing one, and names the
     assert.deepEqual(written, [path.join(dir, 'new.png')]);
     assert.equal(fs.readFileSync(done, 'utf8'), 'old');
     const bad = path.join(dir, 'bad.png');
-    await assert.rejects(writeUnlessDone(bad, async () => { throw new Error('disk full'); }), new RegExp(`writing ${bad.replace(/[.]/g, '\\.')} failed: disk full`));
+    await assert.rejects(
+      writeUnlessDone(bad, async () => {
+        throw new Error('disk full');
+      }),
+      new RegExp(`writing ${bad.replace(/[.]/g, '\\.')} failed: disk full`),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

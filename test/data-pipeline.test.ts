@@ -27,7 +27,10 @@ function fakeSource(n: number, classes = ['a', 'b', 'c']): ImageSource & { reads
 test('validationSplit follows Keras: last int(fraction * n) of a seeded shuffle; same seed, same split', () => {
   const a = validationSplit(29217, { fraction: 0.2, seed: 27 });
   assert.deepEqual([a.train.length, a.validation.length], [23374, 5843]);
-  assert.deepEqual([...a.train, ...a.validation].sort((x, y) => x - y), Array.from({ length: 29217 }, (_, i) => i));
+  assert.deepEqual(
+    [...a.train, ...a.validation].sort((x, y) => x - y),
+    Array.from({ length: 29217 }, (_, i) => i),
+  );
   assert.deepEqual(validationSplit(29217, { fraction: 0.2, seed: 27 }), a);
   assert.notDeepEqual(validationSplit(29217, { fraction: 0.2, seed: 28 }).validation, a.validation);
   assert.deepEqual(validationSplit([0, 1, 0, 1, 1], { fraction: 0.4, seed: 1 }).validation.length, 2);
@@ -43,7 +46,10 @@ test('readBatches yields uint8 batches in the given order, the last one short', 
   for await (const b of readBatches(src, [6, 0, 3, 1, 2], { imageSize: [2, 3], batchSize: 2, prefetch: 1 })) {
     assert.deepEqual(b.shape.slice(1), [2, 3, 3]);
     got.push([...b.images.filter((_, i) => i % 18 === 0)]);
-    assert.deepEqual([...b.labels], got.at(-1)!.map((i) => i % 3));
+    assert.deepEqual(
+      [...b.labels],
+      got.at(-1)!.map((i) => i % 3),
+    );
   }
   assert.deepEqual(got, [[6, 0], [3, 1], [2]]);
   await assert.rejects(async () => {
@@ -65,7 +71,10 @@ test('imageDataset: float32 0..255 xs and float32 ys; no shuffle keeps order, sh
       assert.deepEqual(xs.shape.slice(1), [4, 4, 3]);
       const v = xs.dataSync();
       for (let k = 0; k < xs.shape[0]; k++) seen.push(v[k * 48]);
-      assert.deepEqual([...ys.dataSync()], seen.slice(-xs.shape[0]).map((i) => i % 3));
+      assert.deepEqual(
+        [...ys.dataSync()],
+        seen.slice(-xs.shape[0]).map((i) => i % 3),
+      );
       tf.dispose([xs, ys]);
     });
     return seen;
@@ -94,7 +103,13 @@ test('imageDataset feeds model.fitDataset with sparse categorical crossentropy, 
   await tf.setBackend('cpu');
   const src = fakeSource(24, ['dark', 'light']);
   src.read = async (i, size) => new Uint8Array(size[0] * size[1] * 3).fill(i % 2 ? 220 : 20);
-  const model = tf.sequential({ layers: [tf.layers.rescaling({ scale: 1 / 255, inputShape: [4, 4, 3] }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: 'zeros' })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.rescaling({ scale: 1 / 255, inputShape: [4, 4, 3] }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: 'zeros' }),
+    ],
+  });
   model.compile({ optimizer: tf.train.adam(0.1), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const all = Array.from({ length: 24 }, (_, i) => i);
   const h = await model.fitDataset(imageDataset(src, all, { imageSize: 4, batchSize: 8, shuffle: true, seed: 3 }), {
@@ -115,13 +130,20 @@ test('imageDataset streams: memory stays bounded while many batches pass', async
   let batches = 0;
   let consumed = 0;
   let maxAhead = 0;
-  await imageDataset(src, Array.from({ length: 2000 }, (_, i) => i), { imageSize: 8, batchSize: 50, prefetch: 2 }).forEachAsync(({ xs, ys }) => {
+  await imageDataset(
+    src,
+    Array.from({ length: 2000 }, (_, i) => i),
+    { imageSize: 8, batchSize: 50, prefetch: 2 },
+  ).forEachAsync(({ xs, ys }) => {
     batches++;
     consumed += xs.shape[0];
     maxAhead = Math.max(maxAhead, src.reads - consumed);
     tf.dispose([xs, ys]);
   });
-  assert.ok(maxAhead <= 2 * 50, `decoded ${maxAhead} images ahead of the consumer; at most prefetch x batch = 100 allowed`);
+  assert.ok(
+    maxAhead <= 2 * 50,
+    `decoded ${maxAhead} images ahead of the consumer; at most prefetch x batch = 100 allowed`,
+  );
   assert.equal(batches, 40);
   assert.equal(src.reads, 2000);
   assert.equal(tf.memory().numTensors, before);
@@ -142,7 +164,10 @@ test('folderSource, loadAll and memorySource: decode a folder once, then batch f
     assert.deepEqual(Buffer.from(await mem.read(2, [5, 6])), Buffer.from(loaded.images.subarray(180, 270)));
     await assert.rejects(mem.read(0, [4, 4]), /holds 5x6 images; cannot read them at 4x4/);
     await assert.rejects(src.read(3, [4, 4]), /out of range/);
-    await assert.rejects(loadAll(src, [0, 1], 96, { maxBytes: 1000 }), /over the .* limit: stream them with imageDataset/);
+    await assert.rejects(
+      loadAll(src, [0, 1], 96, { maxBytes: 1000 }),
+      /over the .* limit: stream them with imageDataset/,
+    );
     const sub = await loadAll(src, [2], 4);
     assert.deepEqual([sub.shape, [...sub.labels]], [[1, 4, 4, 3], [1]]);
   } finally {
@@ -150,10 +175,14 @@ test('folderSource, loadAll and memorySource: decode a folder once, then batch f
   }
 });
 
-test('sample data: face-mask-12k-validation loads as 800 images of 96x96x3', { skip: sampleData() ? false : SKIP_SAMPLE }, async () => {
-  const src = folderSource(await scanImageFolder(path.join(sampleData()!, 'face-mask-12k-validation')));
-  const all = await loadAll(src, undefined, 96);
-  assert.deepEqual(all.shape, [800, 96, 96, 3]);
-  assert.deepEqual(all.classes, ['WithMask', 'WithoutMask']);
-  assert.deepEqual([all.labels.filter((l) => l === 0).length, all.labels.filter((l) => l === 1).length], [400, 400]);
-});
+test(
+  'sample data: face-mask-12k-validation loads as 800 images of 96x96x3',
+  { skip: sampleData() ? false : SKIP_SAMPLE },
+  async () => {
+    const src = folderSource(await scanImageFolder(path.join(sampleData()!, 'face-mask-12k-validation')));
+    const all = await loadAll(src, undefined, 96);
+    assert.deepEqual(all.shape, [800, 96, 96, 3]);
+    assert.deepEqual(all.classes, ['WithMask', 'WithoutMask']);
+    assert.deepEqual([all.labels.filter((l) => l === 0).length, all.labels.filter((l) => l === 1).length], [400, 400]);
+  },
+);

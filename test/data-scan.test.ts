@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { detectImageFormat, dropClasses, findSplits, formatScanSummary, mapLimit, scanImageFolder } from '../lib/data/scan';
+import {
+  detectImageFormat,
+  dropClasses,
+  findSplits,
+  formatScanSummary,
+  mapLimit,
+  scanImageFolder,
+} from '../lib/data/scan';
 import { SKIP_SAMPLE, makeImages, sampleData, tempDir, writeTree } from './data-fixtures';
 
 test('detectImageFormat reads the five signatures and rejects others', async () => {
@@ -34,18 +41,24 @@ test('scanImageFolder: sorted classes, format by content, hidden files ignored, 
     const r = await scanImageFolder(dir);
     assert.deepEqual(r.classes, ['Apple', 'mango', 'zebra']); // code-point order, like Python's sorted()
     assert.deepEqual(r.counts, { Apple: 2, mango: 1, zebra: 2 });
-    assert.deepEqual(r.entries.map((e) => [e.relPath, e.label, e.format]), [
-      ['Apple/c.jpeg', 0, 'jpeg'],
-      ['Apple/really-png.jpg', 0, 'png'],
-      ['mango/d.gif', 1, 'gif'],
-      ['zebra/a.png', 2, 'png'],
-      ['zebra/nested/b.webp', 2, 'webp'],
-    ]);
-    assert.deepEqual(r.bad.map((b) => [path.basename(b.path), b.reason.replace(/ \(.*/, '')]), [
-      ['empty.jpg', 'empty file'],
-      ['notes.jpg', 'not an image'],
-      ['dangling.png', 'a dangling symbolic link'],
-    ]);
+    assert.deepEqual(
+      r.entries.map((e) => [e.relPath, e.label, e.format]),
+      [
+        ['Apple/c.jpeg', 0, 'jpeg'],
+        ['Apple/really-png.jpg', 0, 'png'],
+        ['mango/d.gif', 1, 'gif'],
+        ['zebra/a.png', 2, 'png'],
+        ['zebra/nested/b.webp', 2, 'webp'],
+      ],
+    );
+    assert.deepEqual(
+      r.bad.map((b) => [path.basename(b.path), b.reason.replace(/ \(.*/, '')]),
+      [
+        ['empty.jpg', 'empty file'],
+        ['notes.jpg', 'not an image'],
+        ['dangling.png', 'a dangling symbolic link'],
+      ],
+    );
     const summary = formatScanSummary(r);
     assert.match(summary, /5 images in 3 classes, 3 bad file\(s\) skipped/);
     assert.match(summary, /0\s+Apple\s+2/);
@@ -54,7 +67,13 @@ test('scanImageFolder: sorted classes, format by content, hidden files ignored, 
 
     await assert.rejects(scanImageFolder(dir, { onBadImage: 'fail' }), /bad image .*empty\.jpg: empty file/);
     const chosen = await scanImageFolder(dir, { classes: ['zebra', 'mango'] });
-    assert.deepEqual([chosen.classes, chosen.entries.map((e) => e.label)], [['zebra', 'mango'], [0, 0, 1]]);
+    assert.deepEqual(
+      [chosen.classes, chosen.entries.map((e) => e.label)],
+      [
+        ['zebra', 'mango'],
+        [0, 0, 1],
+      ],
+    );
     await assert.rejects(scanImageFolder(dir, { classes: ['kiwi'] }), /no class folder\(s\) kiwi/);
   } finally {
     cleanup();
@@ -64,16 +83,31 @@ test('scanImageFolder: sorted classes, format by content, hidden files ignored, 
 test('scanImageFolder: a missing root, an empty root, an empty class folder and a root with no images are errors naming the folder', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    await assert.rejects(scanImageFolder(path.join(dir, 'nope')), (e: Error) => e.message.includes(path.join(dir, 'nope')) && /does not exist/.test(e.message));
-    await assert.rejects(scanImageFolder(dir), (e: Error) => e.message.includes(dir) && /no class subfolders/.test(e.message));
+    await assert.rejects(
+      scanImageFolder(path.join(dir, 'nope')),
+      (e: Error) => e.message.includes(path.join(dir, 'nope')) && /does not exist/.test(e.message),
+    );
+    await assert.rejects(
+      scanImageFolder(dir),
+      (e: Error) => e.message.includes(dir) && /no class subfolders/.test(e.message),
+    );
     const imgs = await makeImages();
     writeTree(dir, { 'a/x.png': imgs.png, 'b/.DS_Store': 'x' });
-    await assert.rejects(scanImageFolder(dir), (e: Error) => e.message.includes(path.join(dir, 'b')) && /is empty/.test(e.message));
+    await assert.rejects(
+      scanImageFolder(dir),
+      (e: Error) => e.message.includes(path.join(dir, 'b')) && /is empty/.test(e.message),
+    );
     fs.rmSync(path.join(dir, 'a/x.png'));
     writeTree(dir, { 'a/x.png': 'text', 'b/y.jpg': Buffer.alloc(0) });
     // A folder of non-images is not a class of 0 images.
-    await assert.rejects(scanImageFolder(dir), (e: Error) => e.message.includes(path.join(dir, 'a')) && /holds no readable image/.test(e.message));
-    await assert.rejects(scanImageFolder(dir, { classes: ['b'] }), (e: Error) => e.message.includes(path.join(dir, 'b')) && /holds no readable image/.test(e.message));
+    await assert.rejects(
+      scanImageFolder(dir),
+      (e: Error) => e.message.includes(path.join(dir, 'a')) && /holds no readable image/.test(e.message),
+    );
+    await assert.rejects(
+      scanImageFolder(dir, { classes: ['b'] }),
+      (e: Error) => e.message.includes(path.join(dir, 'b')) && /holds no readable image/.test(e.message),
+    );
   } finally {
     cleanup();
   }
@@ -83,15 +117,32 @@ test('dropClasses leaves out whole classes and renumbers the rest in order; an u
   const { dir, cleanup } = tempDir();
   try {
     const imgs = await makeImages();
-    writeTree(dir, { 'angry/a.png': imgs.png, 'disgust/b.png': imgs.png, 'disgust/c.png': imgs.png, 'happy/d.png': imgs.png, 'happy/e.png': imgs.png });
+    writeTree(dir, {
+      'angry/a.png': imgs.png,
+      'disgust/b.png': imgs.png,
+      'disgust/c.png': imgs.png,
+      'happy/d.png': imgs.png,
+      'happy/e.png': imgs.png,
+    });
     const scan = await scanImageFolder(dir);
     const kept = dropClasses(scan, ['disgust']);
     assert.deepEqual(kept.classes, ['angry', 'happy']);
-    assert.deepEqual(kept.entries.map((e) => [e.relPath, e.label, e.className]), [['angry/a.png', 0, 'angry'], ['happy/d.png', 1, 'happy'], ['happy/e.png', 1, 'happy']]);
+    assert.deepEqual(
+      kept.entries.map((e) => [e.relPath, e.label, e.className]),
+      [
+        ['angry/a.png', 0, 'angry'],
+        ['happy/d.png', 1, 'happy'],
+        ['happy/e.png', 1, 'happy'],
+      ],
+    );
     assert.deepEqual(kept.counts, { angry: 1, happy: 2 });
     assert.equal(scan.entries.length, 5, 'the scan itself is untouched');
     assert.equal(dropClasses(scan, []), scan);
-    assert.throws(() => dropClasses(scan, ['contempt']), (e: Error) => e.message.includes('"contempt"') && e.message.includes(dir) && e.message.includes('angry, disgust, happy'));
+    assert.throws(
+      () => dropClasses(scan, ['contempt']),
+      (e: Error) =>
+        e.message.includes('"contempt"') && e.message.includes(dir) && e.message.includes('angry, disgust, happy'),
+    );
     assert.throws(() => dropClasses(scan, ['angry', 'disgust', 'happy']), /leaves no class/);
   } finally {
     cleanup();
@@ -123,11 +174,15 @@ test('mapLimit keeps order and never runs more than the limit at once', async ()
   assert.equal(peak, 2);
 });
 
-test('sample data: affectnet-48-validate has PNG files named .jpg, found by content', { skip: sampleData() ? false : SKIP_SAMPLE }, async () => {
-  const r = await scanImageFolder(path.join(sampleData()!, 'affectnet-48-validate'));
-  assert.deepEqual(r.classes, ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
-  assert.equal(r.entries.length, 1400);
-  const pngAsJpg = r.entries.filter((e) => e.format === 'png' && /\.jpe?g$/i.test(e.path));
-  assert.ok(pngAsJpg.length > 0, 'expected some .jpg files that are really PNG');
-  assert.equal(r.bad.length, 0);
-});
+test(
+  'sample data: affectnet-48-validate has PNG files named .jpg, found by content',
+  { skip: sampleData() ? false : SKIP_SAMPLE },
+  async () => {
+    const r = await scanImageFolder(path.join(sampleData()!, 'affectnet-48-validate'));
+    assert.deepEqual(r.classes, ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
+    assert.equal(r.entries.length, 1400);
+    const pngAsJpg = r.entries.filter((e) => e.format === 'png' && /\.jpe?g$/i.test(e.path));
+    assert.ok(pngAsJpg.length > 0, 'expected some .jpg files that are really PNG');
+    assert.equal(r.bad.length, 0);
+  },
+);

@@ -28,8 +28,20 @@ test('planSplit: the surprise class (4,564) gets 3,653 train and keeps 913 test 
 test('planSplit reproduces the published relabeled totals (class counts reconstructed, see comment)', () => {
   // The study publishes totals, not the relabeled per-class counts. These counts are a reconstruction consistent with
   // every published figure: 28,664 images, surprise largest at 4,564, unbalanced split 22,930 / 5,734.
-  const counts = { anger: 2500, contempt: 2510, disgust: 3090, fear: 3129, happy: 4074, neutral: 4383, sad: 4414, surprise: 4564 };
-  assert.equal(Object.values(counts).reduce((a, b) => a + b), 28664);
+  const counts = {
+    anger: 2500,
+    contempt: 2510,
+    disgust: 3090,
+    fear: 3129,
+    happy: 4074,
+    neutral: 4383,
+    sad: 4414,
+    surprise: 4564,
+  };
+  assert.equal(
+    Object.values(counts).reduce((a, b) => a + b),
+    28664,
+  );
   const plain = planSplit(counts);
   assert.deepEqual([total(plain, 'train'), total(plain, 'test')], [22930, 5734]);
   const x1 = planSplit(counts, { balanceTrain: true, balanceTest: true });
@@ -97,7 +109,12 @@ test('datasplit: balanced split, byte-identical copies, CSVs, input untouched, s
     // CSV rows name exactly the files written.
     const csv = await readCsv(path.join(dir, 'a/train.csv'));
     assert.deepEqual(csv.columns, ['label', 'filename']);
-    assert.deepEqual(csv.rows.map(([l, f]) => `train/${l}/${f}`).sort(), Object.keys(a).filter((f) => f.startsWith('train/')).sort());
+    assert.deepEqual(
+      csv.rows.map(([l, f]) => `train/${l}/${f}`).sort(),
+      Object.keys(a)
+        .filter((f) => f.startsWith('train/'))
+        .sort(),
+    );
     assert.ok(!fs.existsSync(path.join(dir, 'a', INCOMPLETE_MARKER)));
 
     // Same seed: identical bytes; another seed: a different split or augmentation.
@@ -107,7 +124,10 @@ test('datasplit: balanced split, byte-identical copies, CSVs, input untouched, s
     assert.notDeepEqual(hashTree(path.join(dir, 'c')), a);
 
     await assert.rejects(datasplit({ ...opts, output: path.join(dir, 'a') }), /output folder .*a is not empty/);
-    await assert.rejects(datasplit({ ...opts, output: path.join(input, 'train', 'x') }), /output .*x is inside the input .*; nothing is written into an input/);
+    await assert.rejects(
+      datasplit({ ...opts, output: path.join(input, 'train', 'x') }),
+      /output .*x is inside the input .*; nothing is written into an input/,
+    );
   } finally {
     cleanup();
   }
@@ -132,7 +152,10 @@ test('datasplit: a write failure stops with a clear message, input untouched, ou
     assert.ok(fs.existsSync(path.join(out, INCOMPLETE_MARKER)));
     assert.ok(!fs.existsSync(path.join(out, 'train.csv')), 'no CSV for an incomplete run');
     // A different command on the incomplete folder is refused; the same one resumes.
-    await assert.rejects(datasplit({ ...opts, seed: 2, output: out }), /incomplete datasplit run with other options: seed: stored "\d+", now "2"\. Rerun it with the options it started with/);
+    await assert.rejects(
+      datasplit({ ...opts, seed: 2, output: out }),
+      /incomplete datasplit run with other options: seed: stored "\d+", now "2"\. Rerun it with the options it started with/,
+    );
     const r = await datasplit({ ...opts, output: out });
     assert.equal(r.resumed, true);
     assert.deepEqual(hashTree(out), hashTree(path.join(dir, 'clean')));
@@ -162,12 +185,18 @@ test('datasplit --in-place interrupted by a write failure resumes from its store
   try {
     await makeInput(dir);
     const opts = { input: dir, inPlace: true, balanceTrain: true, seed: 3, threads: 1 };
-    await assert.rejects(datasplit({ ...opts, io: failingIO('writeFile', 1, 'ENOSPC: no space left on device') }), /ENOSPC.*incomplete/);
+    await assert.rejects(
+      datasplit({ ...opts, io: failingIO('writeFile', 1, 'ENOSPC: no space left on device') }),
+      /ENOSPC.*incomplete/,
+    );
     assert.ok(fs.existsSync(path.join(dir, INCOMPLETE_MARKER)));
     const r = await datasplit(opts);
     assert.equal(r.resumed, true);
     for (const c of r.classes) {
-      assert.equal(countDir(path.join(dir, 'train', c.className)), c.train + c.trainAug + (c.className === 'eel' ? 1 : 0));
+      assert.equal(
+        countDir(path.join(dir, 'train', c.className)),
+        c.train + c.trainAug + (c.className === 'eel' ? 1 : 0),
+      );
       assert.equal(countDir(path.join(dir, 'test', c.className)), c.test);
     }
     assert.ok(!fs.existsSync(path.join(dir, INCOMPLETE_MARKER)));
@@ -176,7 +205,7 @@ test('datasplit --in-place interrupted by a write failure resumes from its store
   }
 });
 
-test('affect data split: the original\'s documented flags work as aliases', async () => {
+test("affect data split: the original's documented flags work as aliases", async () => {
   const { dir, cleanup } = tempDir();
   try {
     const input = path.join(dir, 'in');
@@ -197,7 +226,11 @@ test('affect data split: the original\'s documented flags work as aliases', asyn
 test('toCsv quotes what danfojs does not; readCsv reads it back with line numbers', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const rows = [['a', 'x,1.png'], ['b', 'say "hi".png'], ['007', 'two\nlines.png']];
+    const rows = [
+      ['a', 'x,1.png'],
+      ['b', 'say "hi".png'],
+      ['007', 'two\nlines.png'],
+    ];
     const text = toCsv(['label', 'filename'], rows);
     assert.equal(text, 'label,filename\na,"x,1.png"\nb,"say ""hi"".png"\n007,"two\nlines.png"\n');
     fs.writeFileSync(path.join(dir, 't.csv'), text + '\nz,last.png\n');
@@ -221,20 +254,24 @@ test('Progress: a plain line when not a terminal, with count, rate and ETA', () 
   assert.match(out.at(-1)!, /^datasplit 4\/10 \(40%\).*\n$/);
 });
 
-test('datasplit on real CK+48 images (grayscale 48x48), balanced train', { skip: sampleData() ? false : SKIP_SAMPLE }, async () => {
-  const { dir, cleanup } = tempDir();
-  try {
-    const input = path.join(sampleData()!, 'ck-plus-48');
-    const r = await datasplit({ input, output: path.join(dir, 'out'), balanceTrain: true, seed: 27 });
-    const largestTrain = Math.ceil(Math.max(...r.classes.map((c) => c.source)) * 0.8);
-    for (const c of r.classes) {
-      assert.ok(c.train + c.trainAug >= largestTrain, c.className);
-      assert.equal(countDir(path.join(dir, 'out/train', c.className)), c.train + c.trainAug);
+test(
+  'datasplit on real CK+48 images (grayscale 48x48), balanced train',
+  { skip: sampleData() ? false : SKIP_SAMPLE },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = path.join(sampleData()!, 'ck-plus-48');
+      const r = await datasplit({ input, output: path.join(dir, 'out'), balanceTrain: true, seed: 27 });
+      const largestTrain = Math.ceil(Math.max(...r.classes.map((c) => c.source)) * 0.8);
+      for (const c of r.classes) {
+        assert.ok(c.train + c.trainAug >= largestTrain, c.className);
+        assert.equal(countDir(path.join(dir, 'out/train', c.className)), c.train + c.trainAug);
+      }
+      const aug = fs.readdirSync(path.join(dir, 'out/train/contempt')).find((f) => f.startsWith('aug_'))!;
+      const meta = await sharp(path.join(dir, 'out/train/contempt', aug)).metadata();
+      assert.deepEqual([meta.width, meta.height, meta.channels], [48, 48, 3]);
+    } finally {
+      cleanup();
     }
-    const aug = fs.readdirSync(path.join(dir, 'out/train/contempt')).find((f) => f.startsWith('aug_'))!;
-    const meta = await sharp(path.join(dir, 'out/train/contempt', aug)).metadata();
-    assert.deepEqual([meta.width, meta.height, meta.channels], [48, 48, 3]);
-  } finally {
-    cleanup();
-  }
-});
+  },
+);

@@ -17,7 +17,10 @@ const DATA = path.join(__dirname, '..', 'lib', 'data', 'index.js');
 function inProcess(cache: string): Promise<string> {
   const script = `require(${JSON.stringify(DATA)}).ensureSyntheticSet('affect', { perClass: 12, seed: 'race', size: 24 }).then((d) => console.log(d), (e) => { console.error(e); process.exit(1); })`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, AFFECT_CACHE: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', script], {
+      env: { ...process.env, AFFECT_CACHE: cache },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -26,7 +29,8 @@ function inProcess(cache: string): Promise<string> {
   });
 }
 
-const pngs = (dir: string) => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.png')).length;
+const pngs = (dir: string) =>
+  (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.png')).length;
 
 test('three processes asking for the same synthetic set at once all get it, complete, with no staging folder left', async () => {
   const tmp = tempDir('affect-synth-race-');

@@ -33,7 +33,10 @@ test('synth affect: Kaggle layout, 8 classes, SYNTHETIC.txt, 96x96 RGB, determin
     // A split of a synthetic set says it is synthetic too.
     await datasplit({ input: a, output: path.join(dir, 'split'), seed: 1 });
     assert.ok(isSynthetic(path.join(dir, 'split', 'train')));
-    await assert.rejects(synthesizeFaces({ task: 'affect', out: path.join(dir, 'd'), perClass: 0 }), /positive integer/);
+    await assert.rejects(
+      synthesizeFaces({ task: 'affect', out: path.join(dir, 'd'), perClass: 0 }),
+      /positive integer/,
+    );
   } finally {
     cleanup();
   }
@@ -63,7 +66,12 @@ test('synth mask: Train/Validation/Test x WithMask/WithoutMask in Face Mask 12K 
   try {
     const r = await synthesizeFaces({ task: 'mask', out: dir + '/m', perClass: 25, seed: 1, size: 32 });
     assert.deepEqual(r.counts, {
-      'Train/WithMask': 25, 'Train/WithoutMask': 25, 'Validation/WithMask': 2, 'Validation/WithoutMask': 2, 'Test/WithMask': 2, 'Test/WithoutMask': 2,
+      'Train/WithMask': 25,
+      'Train/WithoutMask': 25,
+      'Validation/WithMask': 2,
+      'Validation/WithoutMask': 2,
+      'Test/WithMask': 2,
+      'Test/WithoutMask': 2,
     });
     const splits = findSplits(dir + '/m');
     assert.deepEqual(Object.keys(splits), ['Train', 'Validation', 'Test']);

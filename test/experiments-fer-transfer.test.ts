@@ -33,7 +33,7 @@ test('fer-transfer is in the registry without a number, its trials freeze the Im
   assert.equal(describeModel(ferTransfer.trials[0].model), 'resnet50-imagenet + pretrained top (frozen up to stage 2)');
 });
 
-test('fer-transfer\'s data: FER2013 less disgust, decoded to RGB (gray replicated into 3 channels), classes the manifest has', () => {
+test("fer-transfer's data: FER2013 less disgust, decoded to RGB (gray replicated into 3 channels), classes the manifest has", () => {
   assert.equal(FER6_RGB_DATA.dataset, 'fer2013');
   assert.deepEqual(FER6_RGB_DATA.drop, ['disgust']);
   assert.ok(!FER6_RGB_DATA.grayscale);
@@ -43,9 +43,12 @@ test('fer-transfer\'s data: FER2013 less disgust, decoded to RGB (gray replicate
   assert.equal(manifest.classes.filter((c) => !FER6_RGB_DATA.drop!.includes(c)).length, 6);
 });
 
-test('fer-transfer at quick: 64 px, a small capped subset, the trial\'s model, freezing and optimizer', () => {
+test("fer-transfer at quick: 64 px, a small capped subset, the trial's model, freezing and optimizer", () => {
   const cfg = resolveTrial('fer-transfer', undefined, 'quick', 27);
-  assert.deepEqual([cfg.imageSize, cfg.epochs, cfg.batchSize, cfg.trainPerClass, cfg.testPerClass], [64, 5, 16, 150, 50]);
+  assert.deepEqual(
+    [cfg.imageSize, cfg.epochs, cfg.batchSize, cfg.trainPerClass, cfg.testPerClass],
+    [64, 5, 16, 150, 50],
+  );
   assert.deepEqual(cfg.model, { name: 'resnet50-imagenet', top: 'pretrained', freezeUpTo: 2 });
   assert.deepEqual(cfg.optimizer, { kind: 'adam', lr: 1e-4 });
   assert.equal(cfg.note, undefined);

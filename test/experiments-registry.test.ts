@@ -1,13 +1,23 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ConfigError } from '../lib/errors';
-import { EXPERIMENTS, experimentNames, getExperiment, getTrial, resolveTrial, validateRunConfig } from '../lib/experiments';
+import {
+  EXPERIMENTS,
+  experimentNames,
+  getExperiment,
+  getTrial,
+  resolveTrial,
+  validateRunConfig,
+} from '../lib/experiments';
 
 /** The study's five experiments (numbered); the FER projects' follow them unnumbered. */
 const STUDY = EXPERIMENTS.filter((e) => e.number !== undefined);
 
 test('the five experiments are found by name and by number, the FER ones by name', () => {
-  assert.deepEqual(STUDY.map((e) => e.name), ['baseline', 'adam-sweep', 'vgg-top', 'pretrained', 'face-mask']);
+  assert.deepEqual(
+    STUDY.map((e) => e.name),
+    ['baseline', 'adam-sweep', 'vgg-top', 'pretrained', 'face-mask'],
+  );
   assert.deepEqual(EXPERIMENTS.slice(0, 5), STUDY, 'the study first, in its order');
   for (const e of STUDY) assert.equal(getExperiment(String(e.number)), e);
   for (const name of ['fer-small-cnn', 'fer-lr']) assert.equal(getExperiment(name).name, name);
@@ -17,7 +27,10 @@ test('the five experiments are found by name and by number, the FER ones by name
 });
 
 test('unknown experiments and trials are errors listing the accepted names', () => {
-  assert.throws(() => getExperiment('resnet'), /unknown experiment "resnet"; accepted: baseline \(1\), adam-sweep \(2\).*face-mask \(5\)/);
+  assert.throws(
+    () => getExperiment('resnet'),
+    /unknown experiment "resnet"; accepted: baseline \(1\), adam-sweep \(2\).*face-mask \(5\)/,
+  );
   assert.throws(() => getTrial('face-mask', 'nope'), /face-mask has no trial "nope"; accepted trials: resnet18-vgg/);
 });
 
@@ -39,12 +52,19 @@ test('every documented trial is there with the published settings and results', 
   assert.equal(getTrial('pretrained', 'adamw-unfrozen').trial.model.frozen, false);
   assert.equal(getTrial('pretrained', 'adamw-frozen-3x').trial.data.dataset, 'data_relabeled_balanced_3x');
   const fm = getTrial('face-mask').trial;
-  assert.deepEqual(fm.published.confusion, [[472, 11], [10, 499]]);
+  assert.deepEqual(fm.published.confusion, [
+    [472, 11],
+    [10, 499],
+  ]);
   assert.equal(fm.published.testAccuracy, 0.9788);
   // EarlyStopping(val_loss, patience 10, restore best) everywhere; ReduceLROnPlateau only in experiment 1.
   for (const e of STUDY) {
     for (const t of e.trials) {
-      assert.deepEqual(t.callbacks.earlyStopping, { monitor: 'val_loss', patience: 10, restoreBestWeights: true }, t.name);
+      assert.deepEqual(
+        t.callbacks.earlyStopping,
+        { monitor: 'val_loss', patience: 10, restoreBestWeights: true },
+        t.name,
+      );
       assert.equal(t.callbacks.reduceLROnPlateau !== undefined, e.name === 'baseline', t.name);
       assert.ok(t.quick.description.startsWith('quick: '), t.name);
     }
@@ -57,11 +77,19 @@ test("every scale trains the trial's own model, top, optimizer kind, callbacks a
       for (const scale of ['smoke', 'quick', 'full'] as const) {
         const cfg = resolveTrial(e.name, t.name, scale, 27);
         assert.deepEqual(cfg.model, t.model, `${t.name} ${scale}`);
-        assert.deepEqual([cfg.optimizer.kind, cfg.callbacks, cfg.data], [t.optimizer.kind, t.callbacks, t.data], `${t.name} ${scale}`);
+        assert.deepEqual(
+          [cfg.optimizer.kind, cfg.callbacks, cfg.data],
+          [t.optimizer.kind, t.callbacks, t.data],
+          `${t.name} ${scale}`,
+        );
       }
       // Smoke changes nothing but the images and their number: the published optimizer and batch size run.
       const smoke = resolveTrial(e.name, t.name, 'smoke', 27);
-      assert.deepEqual([smoke.optimizer, smoke.batchSize, smoke.epochs, smoke.imageSize, smoke.note], [t.optimizer, t.batchSize, t.epochs === 0 ? 0 : 1, 32, undefined], t.name);
+      assert.deepEqual(
+        [smoke.optimizer, smoke.batchSize, smoke.epochs, smoke.imageSize, smoke.note],
+        [t.optimizer, t.batchSize, t.epochs === 0 ? 0 : 1, 32, undefined],
+        t.name,
+      );
       // Snapshot trials snapshot every iteration at smoke (one epoch of a handful of images), as published at full.
       if (t.snapshots) {
         assert.deepEqual(smoke.snapshots, { ...t.snapshots, every: 1, unit: 'iteration' }, t.name);
@@ -79,13 +107,17 @@ test('resolveTrial applies the scale, states a quick learning-rate change, and a
   assert.deepEqual([quick.model.name, quick.model.top], ['resnet18', 'vgg']);
   assert.deepEqual([quick.imageSize, quick.batchSize, quick.epochs, quick.optimizer.lr], [48, 16, 2, 1e-4]);
   assert.match(quick.note ?? '', /^lr 0\.0001 instead of the published 0\.00001: Adam at 1e-5 learns slowly/);
-  assert.match(quick.description, /quick: 48 px, at most 250 train \/ 75 test images per class, 10 epochs, batch 16, lr 0\.0001 instead of 0\.00001/);
+  assert.match(
+    quick.description,
+    /quick: 48 px, at most 250 train \/ 75 test images per class, 10 epochs, batch 16, lr 0\.0001 instead of 0\.00001/,
+  );
   // A caller's lr replaces the scale's, and its note with it.
   const own = resolveTrial('5', undefined, 'quick', 27, { lr: 3e-4 });
   assert.deepEqual([own.optimizer.lr, own.note], [3e-4, undefined]);
   assert.equal(resolveTrial('5', undefined, 'quick', 27, { trainPerClass: 0 }).trainPerClass, undefined);
   // The sweep keeps its rates at quick (they are what it compares); the others' changes are stated.
-  for (const t of getExperiment('adam-sweep').trials) assert.equal(resolveTrial('2', t.name, 'quick', 27).optimizer.lr, t.optimizer.lr, t.name);
+  for (const t of getExperiment('adam-sweep').trials)
+    assert.equal(resolveTrial('2', t.name, 'quick', 27).optimizer.lr, t.optimizer.lr, t.name);
   assert.equal(resolveTrial('1', undefined, 'quick', 27).optimizer.lr, 0.01);
   assert.equal(resolveTrial('3', 'resnet34-vgg-adam-lr1e-6', 'quick', 27).optimizer.lr, 1e-5);
   assert.equal(resolveTrial('4', undefined, 'quick', 27).optimizer.lr, 1e-4);
@@ -103,28 +135,47 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
     assert.deepEqual(t.snapshots, { every: 1000, unit: 'iteration', keep: 9 }, t.name);
     assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, 'epoch', t.name);
   }
-  assert.deepEqual(getExperiment('fer-small-cnn').trials.map((t) => t.model.name), ['cnn4', 'cnn5']);
+  assert.deepEqual(
+    getExperiment('fer-small-cnn').trials.map((t) => t.model.name),
+    ['cnn4', 'cnn5'],
+  );
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');
-  for (const scale of ['smoke', 'quick', 'full'] as const) assert.equal(resolveTrial('fer-lr', 'majority', scale, 27).epochs, 0, scale);
+  for (const scale of ['smoke', 'quick', 'full'] as const)
+    assert.equal(resolveTrial('fer-lr', 'majority', scale, 27).epochs, 0, scale);
   const restore = getExperiment('fer-lr').trials.map((t) => [t.name, t.callbacks.earlyStopping?.restoreBestWeights]);
-  assert.deepEqual(restore, [['majority', undefined], ['adam-lr1e-2', false], ['adam-lr1e-3', false], ['adam-lr1e-4', false], ['adam-lr1e-4-restore', true]]);
+  assert.deepEqual(restore, [
+    ['majority', undefined],
+    ['adam-lr1e-2', false],
+    ['adam-lr1e-3', false],
+    ['adam-lr1e-4', false],
+    ['adam-lr1e-4-restore', true],
+  ]);
   assert.throws(() => getExperiment('undefined'), /unknown experiment/);
 });
 
 test('invalid settings are errors naming the field', () => {
   const config = (re: RegExp) => (e: Error) => e instanceof ConfigError && re.test(e.message);
-  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { lr: 0 }), config(/invalid lr: 0; must be a number > 0/));
+  assert.throws(
+    () => resolveTrial('5', undefined, 'quick', 27, { lr: 0 }),
+    config(/invalid lr: 0; must be a number > 0/),
+  );
   assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { batchSize: 0 }), config(/invalid batchSize: 0/));
   assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: 1.5 }), config(/invalid epochs: 1.5/));
-  assert.throws(() => resolveTrial('5', undefined, 'quick', 27, { epochs: -1 }), config(/invalid epochs: -1; must be an integer >= 0/));
+  assert.throws(
+    () => resolveTrial('5', undefined, 'quick', 27, { epochs: -1 }),
+    config(/invalid epochs: -1; must be an integer >= 0/),
+  );
   const snap = resolveTrial('fer-small-cnn', undefined, 'full', 27);
   snap.snapshots = { every: 0, unit: 'iteration', keep: 9 };
   assert.throws(() => validateRunConfig(snap), config(/invalid snapshots/));
   const drop = resolveTrial('fer-small-cnn', undefined, 'full', 27);
   drop.data.drop = [''];
   assert.throws(() => validateRunConfig(drop), config(/invalid data.drop/));
-  assert.throws(() => resolveTrial('5', undefined, 'huge' as 'full', 27), config(/unknown scale "huge"; accepted: smoke, quick, full/));
+  assert.throws(
+    () => resolveTrial('5', undefined, 'huge' as 'full', 27),
+    config(/unknown scale "huge"; accepted: smoke, quick, full/),
+  );
   assert.throws(() => resolveTrial('5', 'x', 'quick', 27), config(/experiment face-mask has no trial "x"/));
   const cfg = resolveTrial('1', undefined, 'full', 27);
   cfg.optimizer.momentum = 1.5;

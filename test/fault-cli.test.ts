@@ -15,7 +15,10 @@ let cleanup: () => void;
 
 before(async () => {
   ({ dir, cleanup } = tempDir('affect-fault-cli-'));
-  const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+  const png = (v: number) =>
+    sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } })
+      .png()
+      .toBuffer();
   writeTree(dir, {
     'in/train/anger/a.png': await png(10),
     'in/train/anger/b.png': await png(20),
@@ -27,7 +30,7 @@ before(async () => {
     'in/nolabel.csv': ',pth,relFCs\n0,anger/a.png,0.9\n',
     'in/unknown.csv': ',pth,label\n0,anger/a.png,happy\n1,anger/b.png,joy\n',
     'in/missing.csv': ',pth,label\n0,anger/a.png,happy\n1,anger/zz.png,happy\n',
-    'afile': 'a regular file, not a folder',
+    afile: 'a regular file, not a folder',
     'full/keep.txt': 'user data',
   });
   // Every kind of bad file next to good ones (a PNG named .jpg, grayscale, RGBA, 16-bit and CMYK images are good).
@@ -40,7 +43,10 @@ before(async () => {
     'bad/a/1.png': good,
     'bad/a/2.png': good,
     'bad/a/png-named.jpg': good,
-    'bad/a/gray.png': await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } }).toColourspace('b-w').png().toBuffer(),
+    'bad/a/gray.png': await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer(),
     'bad/a/bomb.png': pngBomb(),
     'bad/b/3.png': good,
     'bad/b/4.png': good,
@@ -49,7 +55,8 @@ before(async () => {
     'bad/b/text.jpg': 'not an image',
     'bomb/WithoutMask/bomb.png': pngBomb(),
   });
-  for (let i = 0; i < 8; i++) writeTree(dir, { [`bomb/WithMask/${i}.png`]: await png(100 + i), [`bomb/WithoutMask/${i}.png`]: await png(i) });
+  for (let i = 0; i < 8; i++)
+    writeTree(dir, { [`bomb/WithMask/${i}.png`]: await png(100 + i), [`bomb/WithoutMask/${i}.png`]: await png(i) });
   fs.mkdirSync(path.join(dir, 'emptyclass', 'a'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'emptyclass', 'b'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'emptyclass', 'a', 'x.png'), await png(50));
@@ -57,7 +64,10 @@ before(async () => {
 after(() => cleanup());
 
 test('affect data scan: an empty class folder and a missing root exit 1 naming the folder', async () => {
-  const [empty, missing] = await Promise.all([affect(dir, 'data', 'scan', 'emptyclass'), affect(dir, 'data', 'scan', 'nope')]);
+  const [empty, missing] = await Promise.all([
+    affect(dir, 'data', 'scan', 'emptyclass'),
+    affect(dir, 'data', 'scan', 'nope'),
+  ]);
   assert.equal(empty.code, 1);
   assert.match(empty.err, /class folder .*emptyclass\/b is empty/);
   assert.equal(missing.code, 1);
@@ -67,7 +77,10 @@ test('affect data scan: an empty class folder and a missing root exit 1 naming t
 test('affect data split: a non-empty output and an output under a regular file exit 1 naming the path; nothing is written', async () => {
   const input = hashTree(path.join(dir, 'in'));
   const full = hashTree(path.join(dir, 'full'));
-  const [r, f] = await Promise.all([affect(dir, 'data', 'split', 'in', 'full'), affect(dir, 'data', 'split', 'in', 'afile/x')]);
+  const [r, f] = await Promise.all([
+    affect(dir, 'data', 'split', 'in', 'full'),
+    affect(dir, 'data', 'split', 'in', 'afile/x'),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.err, /output folder .*\/full is not empty; choose a new or empty folder/);
   assert.deepEqual(hashTree(path.join(dir, 'full')), full, 'the non-empty folder is untouched');
@@ -86,10 +99,14 @@ test('affect data relabel: a labels file with a missing column, an unknown label
     affect(dir, 'data', 'relabel', 'in', 'out-missing', '--labels', 'missing.csv'),
   ]);
   assert.equal(unknown.code, 1);
-  assert.match(unknown.err, /in\/unknown\.csv: line 3: unknown label "joy" for anger\/b\.png; labels must be class folders .*: anger, happy/);
+  assert.match(
+    unknown.err,
+    /in\/unknown\.csv: line 3: unknown label "joy" for anger\/b\.png; labels must be class folders .*: anger, happy/,
+  );
   assert.equal(missing.code, 1);
   assert.match(missing.err, /in\/missing\.csv: line 3: image .*anger\/zz\.png does not exist/);
-  for (const out of ['out-unknown', 'out-missing']) assert.ok(!fs.existsSync(path.join(dir, out)), `${out}: nothing written`);
+  for (const out of ['out-unknown', 'out-missing'])
+    assert.ok(!fs.existsSync(path.join(dir, out)), `${out}: nothing written`);
   assert.equal(r.code, 1);
   assert.match(r.err, /in\/nolabel\.csv: line 1: no "label" column \(columns: "", "pth", "relFCs"\)/);
   assert.ok(!fs.existsSync(path.join(dir, 'out-nolabel')), 'nothing written');
@@ -131,10 +148,21 @@ test('affect data split: truncated, zero-byte, non-image and oversized files are
   ]);
   assert.equal(skip.code, 0, skip.err);
   assert.match(skip.out, /4 unreadable file\(s\) skipped/);
-  for (const re of [/bad\/b\/text\.jpg: not an image/, /bad\/b\/zero\.png: empty file \(0 bytes\)/, /bad\/b\/cut\.png: .*is truncated or corrupt/, /bad\/a\/bomb\.png: .*is larger than the pixel limit/]) assert.match(skip.out, re);
+  for (const re of [
+    /bad\/b\/text\.jpg: not an image/,
+    /bad\/b\/zero\.png: empty file \(0 bytes\)/,
+    /bad\/b\/cut\.png: .*is truncated or corrupt/,
+    /bad\/a\/bomb\.png: .*is larger than the pixel limit/,
+  ])
+    assert.match(skip.out, re);
   const written = Object.keys(hashTree(path.join(dir, 'bad-split')));
-  for (const name of ['text.jpg', 'zero.png', 'cut.png', 'bomb.png']) assert.ok(!written.some((f) => f.endsWith(`/${name}`)), `${name} not copied`);
-  for (const name of ['png-named.jpg', 'gray.png', 'rgba.png', 'png16.png', 'cmyk.jpg']) assert.ok(written.some((f) => f.endsWith(`/${name}`)), `${name} kept`);
+  for (const name of ['text.jpg', 'zero.png', 'cut.png', 'bomb.png'])
+    assert.ok(!written.some((f) => f.endsWith(`/${name}`)), `${name} not copied`);
+  for (const name of ['png-named.jpg', 'gray.png', 'rgba.png', 'png16.png', 'cmyk.jpg'])
+    assert.ok(
+      written.some((f) => f.endsWith(`/${name}`)),
+      `${name} kept`,
+    );
   assert.equal(fail.code, 1);
   assert.match(fail.err, /bad image .*bad\/(a\/bomb\.png|b\/\w+\.(png|jpg)): /);
   assert.ok(!fs.existsSync(path.join(dir, 'bad-fail')), 'nothing written');
@@ -142,7 +170,21 @@ test('affect data split: truncated, zero-byte, non-image and oversized files are
 });
 
 test('affect run: an image over the pixel limit in the data stops the run before training, naming the file (exit 1)', async () => {
-  const r = await affect(dir, 'run', 'face-mask', '--data', 'bomb', '--backend', 'cpu', '--epochs', '1', '--image-size', '8', '--out', 'runs-bomb');
+  const r = await affect(
+    dir,
+    'run',
+    'face-mask',
+    '--data',
+    'bomb',
+    '--backend',
+    'cpu',
+    '--epochs',
+    '1',
+    '--image-size',
+    '8',
+    '--out',
+    'runs-bomb',
+  );
   assert.equal(r.code, 1);
   assert.match(r.err, /affect run: image .*bomb\/WithoutMask\/bomb\.png is larger than the pixel limit of \d+ pixels/);
 });

@@ -13,8 +13,13 @@ import { relabel } from '../lib/data/relabel';
 import { failingIO, hashTree, tempDir, writeTree } from './data-fixtures';
 
 async function makeInput(root: string): Promise<void> {
-  const png = (v: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
-  const files: Record<string, Buffer | string> = { 'labels.csv': ',pth,label\n0,anger/0.png,happy\n1,happy/1.png,happy\n2,anger/2.png,anger\n' };
+  const png = (v: number) =>
+    sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: v, b: v } } })
+      .png()
+      .toBuffer();
+  const files: Record<string, Buffer | string> = {
+    'labels.csv': ',pth,label\n0,anger/0.png,happy\n1,happy/1.png,happy\n2,anger/2.png,anger\n',
+  };
   for (let i = 0; i < 6; i++) files[`train/${i % 2 ? 'happy' : 'anger'}/${i}.png`] = await png(i * 30);
   writeTree(root, files);
 }
@@ -31,12 +36,21 @@ test('datasplit and relabel: EACCES on the output stops with a message naming th
     const eacces = () => failingIO('copyFile', 1, 'EACCES: permission denied, copyfile');
     const split = path.join(dir, 'split');
     await assert.rejects(datasplit({ input, output: split, io: eacces() }), (e: Error) => {
-      assert.match(e.message, /^datasplit: writing .*\/split\/(train|test)\/\w+\/\d\.png failed: EACCES: permission denied/);
-      assert.match(e.message, /The output .*\/split is incomplete \(it holds \.incomplete\); rerun the same command to resume/);
+      assert.match(
+        e.message,
+        /^datasplit: writing .*\/split\/(train|test)\/\w+\/\d\.png failed: EACCES: permission denied/,
+      );
+      assert.match(
+        e.message,
+        /The output .*\/split is incomplete \(it holds \.incomplete\); rerun the same command to resume/,
+      );
       return true;
     });
     const rel = path.join(dir, 'relabel');
-    await assert.rejects(relabel({ input, output: rel, io: eacces() }), /relabel: writing .*\/relabel\/train\/\w+\/\d\.png failed: EACCES: permission denied.*incomplete/);
+    await assert.rejects(
+      relabel({ input, output: rel, io: eacces() }),
+      /relabel: writing .*\/relabel\/train\/\w+\/\d\.png failed: EACCES: permission denied.*incomplete/,
+    );
     for (const out of [split, rel]) {
       assert.ok(fs.existsSync(path.join(out, INCOMPLETE_MARKER)), `${out} is marked incomplete`);
       assert.deepEqual(temps(out), [], `${out} holds no half-written file`);
@@ -58,8 +72,14 @@ test('an output whose parent is a regular file (ENOTDIR) is refused naming the p
     fs.writeFileSync(path.join(dir, 'file'), 'x');
     const out = path.join(dir, 'file', 'out');
     // Refused before the input is scanned or decoded.
-    await assert.rejects(datasplit({ input, output: out }), new RegExp(`output folder ${out}: ${path.join(dir, 'file')} is not a folder`));
-    await assert.rejects(relabel({ input, output: out }), new RegExp(`output folder ${out}: ${path.join(dir, 'file')} is not a folder`));
+    await assert.rejects(
+      datasplit({ input, output: out }),
+      new RegExp(`output folder ${out}: ${path.join(dir, 'file')} is not a folder`),
+    );
+    await assert.rejects(
+      relabel({ input, output: out }),
+      new RegExp(`output folder ${out}: ${path.join(dir, 'file')} is not a folder`),
+    );
     assert.equal(fs.readFileSync(path.join(dir, 'file'), 'utf8'), 'x');
   } finally {
     cleanup();

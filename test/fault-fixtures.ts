@@ -10,7 +10,10 @@ export function spawnAffect(cwd: string, ...args: string[]): ChildProcess {
 }
 
 /** Runs `affect ...args` in `cwd` to the end; returns the exit code (null when killed), the signal and the output. */
-export function affect(cwd: string, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+export function affect(
+  cwd: string,
+  ...args: string[]
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   const child = spawnAffect(cwd, ...args);
   let out = '';
   let err = '';

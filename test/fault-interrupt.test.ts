@@ -20,16 +20,24 @@ const TEMP = /^\..+\.tmp-\d+$/;
 before(async () => {
   ({ dir, cleanup } = tempDir('affect-fault-interrupt-'));
   // Unbalanced classes, so --balance has augmented copies to make (the slow part).
-  for (const [cls, n] of [['anger', 30], ['happy', 10], ['sad', 4]] as const) {
+  for (const [cls, n] of [
+    ['anger', 30],
+    ['happy', 10],
+    ['sad', 4],
+  ] as const) {
     const folder = path.join(dir, 'split-in', 'train', cls);
     fs.mkdirSync(folder, { recursive: true });
     for (let i = 0; i < n; i++) {
       const px = gradient(32, 32, 3).map((v, k) => (v + i * 17 + cls.length * 31 + (k % 7)) % 256);
-      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(folder, `${i}.png`));
+      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(path.join(folder, `${i}.png`));
     }
   }
   // relabel copies only: many small files, so a kill lands mid-way.
-  const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
+  const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 9, g: 9, b: 9 } } })
+    .png()
+    .toBuffer();
   const files: Record<string, Buffer | string> = {};
   const rows = [',pth,label'];
   for (let i = 0; i < 400; i++) {
@@ -45,7 +53,10 @@ after(() => cleanup());
 /** Names of the files under `root`, recursively ([] when absent). */
 function listFiles(root: string): string[] {
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => d.name);
 }
 
 /** Starts the command and SIGKILLs it once `when(output)` holds; resolves to whether it was killed (false: it finished first). */
@@ -67,19 +78,31 @@ function killWhen(args: string[], output: string, when: (output: string) => bool
 
 /** Checks a killed output against the uninterrupted run's tree; returns 'absent' | 'complete' | 'incomplete'. */
 function checkKilled(output: string, reference: Record<string, string>): string {
-  if (!fs.existsSync(output) || fs.readdirSync(output).every((n) => TEMP.test(n) && n.startsWith(`.${INCOMPLETE_MARKER}.`))) return 'absent';
+  if (
+    !fs.existsSync(output) ||
+    fs.readdirSync(output).every((n) => TEMP.test(n) && n.startsWith(`.${INCOMPLETE_MARKER}.`))
+  )
+    return 'absent';
   const tree = hashTree(output);
   const marked = INCOMPLETE_MARKER in tree;
   for (const [rel, hash] of Object.entries(tree)) {
     if (rel === INCOMPLETE_MARKER || TEMP.test(path.basename(rel))) continue;
-    assert.equal(hash, reference[rel], `${rel}: a file under its final name must be complete and identical to the uninterrupted run's`);
+    assert.equal(
+      hash,
+      reference[rel],
+      `${rel}: a file under its final name must be complete and identical to the uninterrupted run's`,
+    );
   }
   if (marked) return 'incomplete';
   assert.deepEqual(tree, reference, 'an output without the marker is complete');
   return 'complete';
 }
 
-async function interruptAndResume(tool: 'split' | 'relabel', extra: string[], moments: [string, (out: string) => boolean][]): Promise<string[]> {
+async function interruptAndResume(
+  tool: 'split' | 'relabel',
+  extra: string[],
+  moments: [string, (out: string) => boolean][],
+): Promise<string[]> {
   const input = path.join(dir, `${tool}-in`);
   const inputHash = hashTree(input);
   const ref = await affect(dir, 'data', tool, `${tool}-in`, `${tool}-ref`, ...extra);
@@ -96,22 +119,37 @@ async function interruptAndResume(tool: 'split' | 'relabel', extra: string[], mo
     const again = await affect(dir, ...args);
     assert.equal(again.code, 0, `rerun after ${name}: ${again.err}`);
     if (state === 'incomplete') assert.match(again.out, /resumed an interrupted run/);
-    assert.deepEqual(hashTree(path.join(dir, out)), reference, `rerun after ${name} gives the uninterrupted run's tree`);
+    assert.deepEqual(
+      hashTree(path.join(dir, out)),
+      reference,
+      `rerun after ${name} gives the uninterrupted run's tree`,
+    );
   }
   assert.deepEqual(hashTree(input), inputHash, 'input untouched');
-  assert.ok(states.some((s) => s.endsWith('incomplete')), `at least one kill must land mid-run: ${states.join('; ')}`);
+  assert.ok(
+    states.some((s) => s.endsWith('incomplete')),
+    `at least one kill must land mid-run: ${states.join('; ')}`,
+  );
   return states;
 }
 
 test('affect data split --balance killed at two moments: input untouched, outputs never half-written, reruns finish identically', async (t) => {
   const marker = (out: string) => fs.existsSync(path.join(out, INCOMPLETE_MARKER));
-  const states = await interruptAndResume('split', ['--balance', '--seed', '3'], [
-    ['first copies there', (out) => marker(out) && listFiles(path.join(out, 'train')).length >= 1],
-    ['augmenting', (out) => marker(out) && listFiles(path.join(out, 'train')).some((n) => n.startsWith('aug_'))],
-  ]);
+  const states = await interruptAndResume(
+    'split',
+    ['--balance', '--seed', '3'],
+    [
+      ['first copies there', (out) => marker(out) && listFiles(path.join(out, 'train')).length >= 1],
+      ['augmenting', (out) => marker(out) && listFiles(path.join(out, 'train')).some((n) => n.startsWith('aug_'))],
+    ],
+  );
   t.diagnostic(states.join('; '));
 });
 
 test('affect data relabel killed mid-copy: input untouched, output marked incomplete, rerun finishes identically', async (t) => {
-  t.diagnostic((await interruptAndResume('relabel', [], [['copying', (out) => listFiles(path.join(out, 'train')).length >= 20]])).join('; '));
+  t.diagnostic(
+    (
+      await interruptAndResume('relabel', [], [['copying', (out) => listFiles(path.join(out, 'train')).length >= 20]])
+    ).join('; '),
+  );
 });

@@ -6,7 +6,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../lib/errors';
-import { LockedError, acquireLock, checkOutputOutside, checkWritable, fileInside, isInsideReal, realPath } from '../lib/fs';
+import {
+  LockedError,
+  acquireLock,
+  checkOutputOutside,
+  checkWritable,
+  fileInside,
+  isInsideReal,
+  realPath,
+} from '../lib/fs';
 import { tempDir } from './data-fixtures';
 
 test('realPath resolves symlinks, `..` and a missing tail; isInsideReal compares real paths and file identity', () => {
@@ -45,46 +53,79 @@ test('checkOutputOutside refuses an output inside or around the input however it
     fs.mkdirSync(path.join(dir, 'out'));
     fs.symlinkSync(input, path.join(dir, 'in-link'));
     fs.symlinkSync(input, path.join(dir, 'out', 'escape'));
-    const refused = [path.join(dir, 'in-link', 'x'), path.join(dir, 'out', '..', 'in', 'train', 'y'), path.join(dir, 'in'), path.join(dir, 'out', 'escape', 'z'), dir];
+    const refused = [
+      path.join(dir, 'in-link', 'x'),
+      path.join(dir, 'out', '..', 'in', 'train', 'y'),
+      path.join(dir, 'in'),
+      path.join(dir, 'out', 'escape', 'z'),
+      dir,
+    ];
     for (const out of refused) {
-      assert.throws(() => checkOutputOutside({ path: out, what: 'output' }, [{ path: input, what: 'input' }]), (e: Error) => e instanceof ConfigError && /output .* (is inside|contains) the input/.test(e.message), out);
+      assert.throws(
+        () => checkOutputOutside({ path: out, what: 'output' }, [{ path: input, what: 'input' }]),
+        (e: Error) => e instanceof ConfigError && /output .* (is inside|contains) the input/.test(e.message),
+        out,
+      );
     }
     checkOutputOutside({ path: path.join(dir, 'out', 'fine'), what: 'output' }, [{ path: input, what: 'input' }]);
 
     const out = path.join(dir, 'out');
     assert.equal(fileInside(out, 'train.csv', '--train-csv'), path.join(out, 'train.csv'));
     for (const name of ['../train.csv', '/etc/x.csv', 'escape/train/x.csv', `${dir}/in/x.csv`]) {
-      assert.throws(() => fileInside(out, name, '--train-csv'), (e: Error) => e instanceof ConfigError && e.message.startsWith(`--train-csv "${name}" leads outside the output folder`), name);
+      assert.throws(
+        () => fileInside(out, name, '--train-csv'),
+        (e: Error) =>
+          e instanceof ConfigError && e.message.startsWith(`--train-csv "${name}" leads outside the output folder`),
+        name,
+      );
     }
   } finally {
     cleanup();
   }
 });
 
-test('checkWritable names the path: a file on the way, a read-only folder (permission denied)', { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false }, () => {
-  const { dir, cleanup } = tempDir('affect-fs-');
-  try {
-    fs.writeFileSync(path.join(dir, 'afile'), 'x');
-    assert.throws(() => checkWritable(path.join(dir, 'afile', 'out'), 'output folder'), /output folder .*afile\/out: .*afile is not a folder/);
-    fs.mkdirSync(path.join(dir, 'ro'));
-    fs.chmodSync(path.join(dir, 'ro'), 0o555);
-    for (const p of [path.join(dir, 'ro'), path.join(dir, 'ro', 'new', 'deeper')]) {
-      assert.throws(() => checkWritable(p, 'output folder'), (e: Error) => e.message.startsWith(`output folder ${p}: permission denied`), p);
+test(
+  'checkWritable names the path: a file on the way, a read-only folder (permission denied)',
+  { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false },
+  () => {
+    const { dir, cleanup } = tempDir('affect-fs-');
+    try {
+      fs.writeFileSync(path.join(dir, 'afile'), 'x');
+      assert.throws(
+        () => checkWritable(path.join(dir, 'afile', 'out'), 'output folder'),
+        /output folder .*afile\/out: .*afile is not a folder/,
+      );
+      fs.mkdirSync(path.join(dir, 'ro'));
+      fs.chmodSync(path.join(dir, 'ro'), 0o555);
+      for (const p of [path.join(dir, 'ro'), path.join(dir, 'ro', 'new', 'deeper')]) {
+        assert.throws(
+          () => checkWritable(p, 'output folder'),
+          (e: Error) => e.message.startsWith(`output folder ${p}: permission denied`),
+          p,
+        );
+      }
+      fs.chmodSync(path.join(dir, 'ro'), 0o755);
+      checkWritable(path.join(dir, 'ro', 'new'), 'output folder');
+      assert.deepEqual(fs.readdirSync(path.join(dir, 'ro')), [], 'the probe leaves nothing');
+    } finally {
+      cleanup();
     }
-    fs.chmodSync(path.join(dir, 'ro'), 0o755);
-    checkWritable(path.join(dir, 'ro', 'new'), 'output folder');
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'ro')), [], 'the probe leaves nothing');
-  } finally {
-    cleanup();
-  }
-});
+  },
+);
 
 /** A child process that takes the lock and holds it until killed; resolves once it holds it. */
 function holder(file: string): Promise<import('node:child_process').ChildProcess> {
   const lib = path.join(__dirname, '..', 'lib', 'fs');
-  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lib)}).acquireLock(${JSON.stringify(file)}, { command: 'test holder' }); console.log('held'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require(${JSON.stringify(lib)}).acquireLock(${JSON.stringify(file)}, { command: 'test holder' }); console.log('held'); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', () => resolve(child));
+    child.stdout.once('data', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
   });
 }
@@ -94,10 +135,16 @@ test('acquireLock: a second process is refused naming pid and host; a dead owner
   try {
     const file = path.join(dir, 'run.lock');
     const child = await holder(file);
-    const owner = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const owner = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
     assert.equal(owner.pid, child.pid);
     assert.equal(owner.host, os.hostname());
-    assert.throws(() => acquireLock(file), (e: Error) => e instanceof LockedError && e.message.includes(`pid ${child.pid} on ${os.hostname()}`) && e.message.includes('test holder'));
+    assert.throws(
+      () => acquireLock(file),
+      (e: Error) =>
+        e instanceof LockedError &&
+        e.message.includes(`pid ${child.pid} on ${os.hostname()}`) &&
+        e.message.includes('test holder'),
+    );
     // Within one process too: a second writer of the same folder.
     const mine = acquireLock(path.join(dir, 'own.lock'));
     assert.throws(() => acquireLock(path.join(dir, 'own.lock')), LockedError);
@@ -123,7 +170,8 @@ test('acquireLock: a second process is refused naming pid and host; a dead owner
     const beating = acquireLock(file, { heartbeatMs: 100 });
     fs.utimesSync(file, old, old);
     const until = Date.now() + 3000;
-    while (Date.now() < until && fs.statSync(file).mtimeMs < Date.now() - 60_000) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < until && fs.statSync(file).mtimeMs < Date.now() - 60_000)
+      await new Promise((r) => setTimeout(r, 50));
     assert.ok(fs.statSync(file).mtimeMs > Date.now() - 60_000, 'the heartbeat touched the lock');
     beating.release();
   } finally {
@@ -136,14 +184,17 @@ test('acquireLock: many processes racing for one stale lock, exactly one wins', 
   try {
     const file = path.join(dir, 'run.lock');
     // A dead owner: a pid that cannot be running.
-    fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), started: '2020-01-01T00:00:00Z' }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), started: '2020-01-01T00:00:00Z' }),
+    );
     const lib = path.join(__dirname, '..', 'lib', 'fs');
     const script = `try { require(${JSON.stringify(lib)}).acquireLock(${JSON.stringify(file)}); console.log('won'); setTimeout(() => {}, 1500); } catch (e) { console.log(e.name); }`;
     const results = await Promise.all(
       Array.from({ length: 6 }, () => {
         const c = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
-        c.stdout!.on('data', (d) => (out += d));
+        c.stdout.on('data', (d) => (out += d));
         return new Promise<string>((r) => c.on('close', () => r(out.trim())));
       }),
     );

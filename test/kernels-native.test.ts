@@ -4,14 +4,25 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import {
-  NATIVE_ADDON_PATH, convGeometry, loadNativeConv, matMulGeometry, nativeConv, nativeMatMul, setNativeConvEnabled, setNativeMatMulEnabled,
+  NATIVE_ADDON_PATH,
+  convGeometry,
+  loadNativeConv,
+  matMulGeometry,
+  nativeConv,
+  nativeMatMul,
+  setNativeConvEnabled,
+  setNativeMatMulEnabled,
 } from '../lib/kernels/native';
 
 /** loadNativeConv's status in a fresh process with the given environment, and OPENBLAS_CORETYPE after loading. */
-function statusWith(env: Record<string, string | undefined>): ReturnType<typeof loadNativeConv> & { coreTypeAfter?: string } {
+function statusWith(
+  env: Record<string, string | undefined>,
+): ReturnType<typeof loadNativeConv> & { coreTypeAfter?: string } {
   const code = `const s = require(${JSON.stringify(require.resolve('../lib/kernels/native'))}).loadNativeConv();
     process.stdout.write(JSON.stringify({ ...s, coreTypeAfter: process.env.OPENBLAS_CORETYPE }))`;
-  return JSON.parse(execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' }));
+  return JSON.parse(
+    execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' }),
+  ) as ReturnType<typeof statusWith>;
 }
 
 test('a built addon loads and reports OpenBLAS; a missing one says how to build it', () => {
@@ -116,13 +127,29 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.deepEqual(Array.from(sums), [4.5, 6]);
 
   assert.throws(() => addon.conv2d(x, new Float32Array(3), null, y, g), /length does not match the geometry/);
-  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, new Float32Array(5), g), /length does not match the geometry/);
-  assert.throws(() => addon.conv2d(Array.from(x) as unknown as Float32Array, new Float32Array(4), null, y, g), /must be Float32Arrays/);
-  assert.throws(() => addon.conv2d(x, new Float32Array(4), null, y, Int32Array.from([1, 3, 3])), /geometry must be an Int32Array of the kernel's sizes/);
-  const threeArgs = addon.conv2dBackpropInput as unknown as (...a: unknown[]) => void;
+  assert.throws(
+    () => addon.conv2d(x, new Float32Array(4), null, new Float32Array(5), g),
+    /length does not match the geometry/,
+  );
+  assert.throws(
+    () => addon.conv2d(Array.from(x) as unknown as Float32Array, new Float32Array(4), null, y, g),
+    /must be Float32Arrays/,
+  );
+  assert.throws(
+    () => addon.conv2d(x, new Float32Array(4), null, y, Int32Array.from([1, 3, 3])),
+    /geometry must be an Int32Array of the kernel's sizes/,
+  );
+  const threeArgs = addon.conv2dBackpropInput.bind(addon) as unknown as (...a: unknown[]) => void;
   assert.throws(() => threeArgs(new Float32Array(4), new Float32Array(4), dx), /wrong number of arguments/);
-  assert.throws(() => addon.maxPoolGrad(Float32Array.of(1), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0])), /length does not match/);
-  assert.throws(() => addon.maxPoolGrad(Float32Array.of(1, 2), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 0, 2, 1, 1, 0, 0])), /positive/);
+  assert.throws(
+    () => addon.maxPoolGrad(Float32Array.of(1), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0])),
+    /length does not match/,
+  );
+  assert.throws(
+    () =>
+      addon.maxPoolGrad(Float32Array.of(1, 2), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 0, 2, 1, 1, 0, 0])),
+    /positive/,
+  );
   assert.throws(() => addon.sumRows(new Float32Array(5), sums, 1), /multiple of out.length/);
   const roots = new Float32Array(3);
   addon.sqrt(Float32Array.of(4, 0, -1), roots);
@@ -146,7 +173,12 @@ test('the addon computes known matrix products in every transposed form and reje
   const b = Float32Array.from([1, -1, 0, 2, -2, 1]);
   const bT = Float32Array.from([1, 0, -2, -1, 2, 1]);
   const product = [-5, 6, -8, 12];
-  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+  for (const [ta, tb] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ]) {
     const out = new Float32Array(4);
     addon.matMul(ta ? aT : a, tb ? bT : b, null, out, geometry({ transposeA: ta, transposeB: tb }));
     assert.deepEqual(Array.from(out), product, `transposeA ${ta}, transposeB ${tb}`);
@@ -164,18 +196,33 @@ test('the addon computes known matrix products in every transposed form and reje
   assert.deepEqual(Array.from(twoB), [...product, ...product.map((v) => -v)]);
 
   const out = new Float32Array(4);
-  assert.throws(() => addon.matMul(a, new Float32Array(5), null, out, geometry({})), /length does not match the geometry/);
+  assert.throws(
+    () => addon.matMul(a, new Float32Array(5), null, out, geometry({})),
+    /length does not match the geometry/,
+  );
   assert.throws(() => addon.matMul(a, b, Float32Array.of(1), out, geometry({})), /length does not match the geometry/);
-  assert.throws(() => addon.matMul(a, b, null, new Float32Array(8), geometry({})), /length does not match the geometry/);
+  assert.throws(
+    () => addon.matMul(a, b, null, new Float32Array(8), geometry({})),
+    /length does not match the geometry/,
+  );
   assert.throws(() => addon.matMul(a, b, null, out, geometry({ batchA: 2 })), /length does not match the geometry/);
-  assert.throws(() => addon.matMul(Int32Array.from(a) as unknown as Float32Array, b, null, out, geometry({})), /must be Float32Arrays/);
+  assert.throws(
+    () => addon.matMul(Int32Array.from(a) as unknown as Float32Array, b, null, out, geometry({})),
+    /must be Float32Arrays/,
+  );
   assert.throws(() => addon.matMul(a, b, undefined as unknown as null, out, geometry({})), /must be Float32Arrays/);
-  assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 3, 2, 0, 0])), /geometry must be an Int32Array/);
-  assert.throws(() => addon.matMul(a, b, null, out, Float32Array.from(geometry({})) as unknown as Int32Array), /geometry must be an Int32Array/);
+  assert.throws(
+    () => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 3, 2, 0, 0])),
+    /geometry must be an Int32Array/,
+  );
+  assert.throws(
+    () => addon.matMul(a, b, null, out, Float32Array.from(geometry({})) as unknown as Int32Array),
+    /geometry must be an Int32Array/,
+  );
   assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 3, 2, 2, 0, 0])), /flags 0 or 1/);
   assert.throws(() => addon.matMul(a, b, null, out, Int32Array.from([1, 1, 2, 0, 2, 0, 0, 0])), /positive/);
   assert.throws(() => addon.matMul(a, b, null, out, geometry({ batchA: 2, batchB: 3 })), /batch sizes equal or 1/);
-  const fourArgs = addon.matMul as unknown as (...args: unknown[]) => void;
+  const fourArgs = addon.matMul.bind(addon) as unknown as (...args: unknown[]) => void;
   assert.throws(() => fourArgs(a, b, null, out), /wrong number of arguments/);
   // A failed check writes nothing.
   assert.deepEqual(Array.from(out), [0, 0, 0, 0]);

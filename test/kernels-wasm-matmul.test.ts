@@ -23,7 +23,10 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** fn's output shape and values on one backend, with the stock fallbacks it took there (wasm). */
-async function on(name: 'cpu' | 'wasm', fn: () => tf.Tensor): Promise<{ shape: number[]; values: Float32Array; fallbacks: Map<string, number> }> {
+async function on(
+  name: 'cpu' | 'wasm',
+  fn: () => tf.Tensor,
+): Promise<{ shape: number[]; values: Float32Array; fallbacks: Map<string, number> }> {
   await initBackend(name);
   takeStockFallbacks();
   const t = tf.tidy(fn);
@@ -33,18 +36,52 @@ async function on(name: 'cpu' | 'wasm', fn: () => tf.Tensor): Promise<{ shape: n
   return r;
 }
 
-const values = (rng: Rng, shape: number[]) => Float32Array.from({ length: tf.util.sizeFromShape(shape) }, () => normal(rng));
+const values = (rng: Rng, shape: number[]) =>
+  Float32Array.from({ length: tf.util.sizeFromShape(shape) }, () => normal(rng));
 
 /** The operand shapes for [M, K] x [K, N] with the given batch dimensions and transposes. */
-function shapes(batchA: number[], batchB: number[], M: number, K: number, N: number, ta: boolean, tb: boolean): [number[], number[]] {
-  return [[...batchA, ...(ta ? [K, M] : [M, K])], [...batchB, ...(tb ? [N, K] : [K, N])]];
+function shapes(
+  batchA: number[],
+  batchB: number[],
+  M: number,
+  K: number,
+  N: number,
+  ta: boolean,
+  tb: boolean,
+): [number[], number[]] {
+  return [
+    [...batchA, ...(ta ? [K, M] : [M, K])],
+    [...batchB, ...(tb ? [N, K] : [K, N])],
+  ];
 }
 
-const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+const TRANSPOSES: [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
 /** [M, K, N]: ones, odd sizes, and the dense layer's shapes scaled down (rows 64, a long inner axis). */
-const SIZES: [number, number, number][] = [[1, 1, 1], [7, 33, 129], [129, 7, 33], [33, 129, 1], [64, 130, 7]];
+const SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 33, 129],
+  [129, 7, 33],
+  [33, 129, 1],
+  [64, 130, 7],
+];
 /** Batch dimensions of a and b: none, equal, one side shared (with or without its own batch axes). */
-const BATCHES: [number[], number[]][] = [[[], []], [[3], [3]], [[2, 3], [2, 3]], [[3], []], [[], [4]], [[1], [4]], [[2, 2], [1]]];
+const BATCHES: [number[], number[]][] = [
+  [[], []],
+  [[3], [3]],
+  [
+    [2, 3],
+    [2, 3],
+  ],
+  [[3], []],
+  [[], [4]],
+  [[1], [4]],
+  [[2, 2], [1]],
+];
 
 test('wasm BatchMatMul matches cpu in every transposed form, odd sizes and batches (native and wasm-only)', async () => {
   const rng = makeRng('kernels-wasm-matmul');
@@ -71,7 +108,15 @@ test('wasm BatchMatMul matches cpu in every transposed form, odd sizes and batch
 
 test('wasm _FusedMatMul matches cpu with bias and ReLU fused (native) and other activations (stock)', async () => {
   const rng = makeRng('kernels-wasm-fused-matmul');
-  const configs: { batch: number[]; M: number; K: number; N: number; bias?: number[]; activation: tf.fused.Activation; native: boolean }[] = [
+  const configs: {
+    batch: number[];
+    M: number;
+    K: number;
+    N: number;
+    bias?: number[];
+    activation: tf.fused.Activation;
+    native: boolean;
+  }[] = [
     { batch: [], M: 64, K: 33, N: 129, bias: [129], activation: 'relu', native: true },
     { batch: [], M: 7, K: 129, N: 33, bias: [33], activation: 'linear', native: true },
     { batch: [], M: 1, K: 7, N: 1, activation: 'relu', native: true },
@@ -95,11 +140,17 @@ test('wasm _FusedMatMul matches cpu with bias and ReLU fused (native) and other 
         const bv = values(rng, sb);
         const biasV = cfg.bias && values(rng, cfg.bias);
         const alphas = values(rng, [cfg.N]);
-        const run = () => tf.fused.matMul({
-          a: tf.tensor(av, sa), b: tf.tensor(bv, sb), transposeA: ta, transposeB: tb,
-          bias: biasV && tf.tensor(biasV, cfg.bias), activation: cfg.activation,
-          preluActivationWeights: cfg.activation === 'prelu' ? tf.tensor(alphas) : undefined, leakyreluAlpha: 0.3,
-        });
+        const run = () =>
+          tf.fused.matMul({
+            a: tf.tensor(av, sa),
+            b: tf.tensor(bv, sb),
+            transposeA: ta,
+            transposeB: tb,
+            bias: biasV && tf.tensor(biasV, cfg.bias),
+            activation: cfg.activation,
+            preluActivationWeights: cfg.activation === 'prelu' ? tf.tensor(alphas) : undefined,
+            leakyreluAlpha: 0.3,
+          });
         const ref = await on('cpu', run);
         const got = await withNative(mode.native, () => on('wasm', run));
         const label = `${mode.label}: ${JSON.stringify(cfg)} transposeA ${ta} transposeB ${tb}`;
@@ -118,14 +169,28 @@ test('int32 operands, biases not along the columns and batch broadcasts between 
     await withNative(mode.native, () => {
       takeStockFallbacks();
       // The stock kernels refuse these, and say why.
-      const ints = tf.tensor([[1, 2], [3, 4]], undefined, 'int32');
+      const ints = tf.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        undefined,
+        'int32',
+      );
       assert.throws(() => tf.matMul(ints, ints), /non-float32/);
       const x = tf.ones([2, 3]);
       const w = tf.ones([3, 4]);
       assert.throws(() => tf.fused.matMul({ a: x, b: w, bias: tf.ones([2, 4]) }), /rank-1 bias/);
       // [2,1] against [1,2] batches broadcast to 4 products; only equal batches or a batch of 1 are covered.
       tf.matMul(tf.ones([2, 1, 2, 3]), tf.ones([1, 2, 3, 4])).dispose();
-      assert.deepEqual([...takeStockFallbacks()].sort(), [['BatchMatMul', 2], ['_FusedMatMul', 1]], mode.label);
+      assert.deepEqual(
+        [...takeStockFallbacks()].sort(),
+        [
+          ['BatchMatMul', 2],
+          ['_FusedMatMul', 1],
+        ],
+        mode.label,
+      );
       tf.dispose([ints, x, w]);
     });
   }

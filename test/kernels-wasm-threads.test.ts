@@ -40,7 +40,8 @@ test('the threaded wasm build computes correctly with the pool in use (child pro
       process.exit(0);
     });`;
   const out = execFileSync(process.execPath, ['-e', code], {
-    env: { ...process.env, AFFECT_WASM_THREADS: '2', AFFECT_NATIVE: '0' }, encoding: 'utf8',
+    env: { ...process.env, AFFECT_WASM_THREADS: '2', AFFECT_NATIVE: '0' },
+    encoding: 'utf8',
   });
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop() as string), { threads: 2, values: [72] });
 });

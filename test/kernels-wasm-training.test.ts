@@ -15,7 +15,10 @@ const apply = (l: Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(
 function tinyResNet(dropout: number): tf.LayersModel {
   const input = tf.input({ shape: [20, 20, 3] });
   const convBn = (x: tf.SymbolicTensor, filters: number, k: number, s: number, padding: 'same' | 'valid') =>
-    apply(tf.layers.batchNormalization(), apply(tf.layers.conv2d({ filters, kernelSize: k, strides: s, padding, useBias: false }), x));
+    apply(
+      tf.layers.batchNormalization(),
+      apply(tf.layers.conv2d({ filters, kernelSize: k, strides: s, padding, useBias: false }), x),
+    );
   const relu = (x: tf.SymbolicTensor) => apply(tf.layers.activation({ activation: 'relu' }), x);
   let x = relu(convBn(input, 8, 7, 2, 'valid'));
   x = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x);
@@ -54,7 +57,10 @@ function tinyVggTop(dropout: number): tf.LayersModel {
     layers: [
       tf.layers.conv2d({ inputShape: [20, 20, 3], filters: 4, kernelSize: 3, strides: 2, activation: 'relu' }),
       tf.layers.flatten(),
-      ...[33, 17].flatMap((units) => [tf.layers.dense({ units, activation: 'relu' }), tf.layers.dropout({ rate: dropout })]),
+      ...[33, 17].flatMap((units) => [
+        tf.layers.dense({ units, activation: 'relu' }),
+        tf.layers.dropout({ rate: dropout }),
+      ]),
       tf.layers.dense({ units: 3, activation: 'softmax' }),
     ],
   });
@@ -71,14 +77,20 @@ function gradients(model: tf.LayersModel, xs: Float32Array, labels: number[]): F
     const x = tf.tensor4d(xs, [labels.length, 20, 20, 3]);
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
     const { grads } = tf.variableGrads(() =>
-      tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar,
+      tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean<tf.Scalar>(),
     );
-    return model.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name]?.dataSync() as Float32Array ?? new Float32Array(0));
+    return model.trainableWeights.map(
+      (w) => (grads[(w.read() as tf.Variable).name]?.dataSync() as Float32Array) ?? new Float32Array(0),
+    );
   });
 }
 
 /** Asserts that one model's training-mode gradients on wasm (native convolutions on or off) match cpu's. */
-async function compareWithCpu(name: string, build: (dropout: number) => tf.LayersModel, native: boolean): Promise<void> {
+async function compareWithCpu(
+  name: string,
+  build: (dropout: number) => tf.LayersModel,
+  native: boolean,
+): Promise<void> {
   await initBackend('wasm');
   const model = build(0);
   const { xs, labels } = batch(name);
@@ -103,7 +115,8 @@ async function compareWithCpu(name: string, build: (dropout: number) => tf.Layer
 
 test('training-mode gradients of small models agree between wasm and cpu (native and wasm-only convolutions)', async () => {
   for (const { native, label } of nativeModes()) {
-    for (const [name, build] of [...MODELS, ['tiny VGG top', tinyVggTop] as const]) await compareWithCpu(`${name} (${label})`, build, native);
+    for (const [name, build] of [...MODELS, ['tiny VGG top', tinyVggTop] as const])
+      await compareWithCpu(`${name} (${label})`, build, native);
   }
 });
 
@@ -117,8 +130,11 @@ test('small models with dropout train on wasm (loss falls on a fixed batch)', as
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
     const losses: number[] = [];
     for (let i = 0; i < 15; i++) losses.push((await model.trainOnBatch(x, y)) as number);
-    assert.ok(losses.every(Number.isFinite), `${name}: non-finite loss ${losses}`);
-    assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `${name}: loss did not fall: ${losses.map((l) => l.toFixed(3))}`);
+    assert.ok(losses.every(Number.isFinite), `${name}: non-finite loss ${losses.join(',')}`);
+    assert.ok(
+      losses[losses.length - 1] < 0.5 * losses[0],
+      `${name}: loss did not fall: ${losses.map((l) => l.toFixed(3)).join(',')}`,
+    );
     tf.dispose([x, y]);
     model.dispose();
   }
@@ -153,23 +169,42 @@ test('a training step of ResNet-18 + the VGG top keeps every native kernel on th
     return;
   }
   await initBackend('wasm');
-  const model = withTop(resnet18({ inputShape: [32, 32, 3], includeTop: false, flatten: true, dropoutRate: 0.2 }), vggTop, 2);
+  const model = withTop(
+    resnet18({ inputShape: [32, 32, 3], includeTop: false, flatten: true, dropoutRate: 0.2 }),
+    vggTop,
+    2,
+  );
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
   const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3);
   const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 2);
   takeStockFallbacks();
   const ran = await kernelsRun(() => model.trainOnBatch(x, y));
   const fallbacks = takeStockFallbacks();
-  for (const name of ['BatchMatMul', '_FusedMatMul', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'MaxPoolGrad', 'Sqrt']) {
+  for (const name of [
+    'BatchMatMul',
+    '_FusedMatMul',
+    'FusedConv2D',
+    'Conv2DBackpropFilter',
+    'Conv2DBackpropInput',
+    'FusedBatchNorm',
+    'MaxPoolGrad',
+    'Sqrt',
+  ]) {
     assert.ok(ran.has(name), `${name} did not run: ${[...ran].sort().join(', ')}`);
   }
-  const left = WASM_TRAINING_KERNELS.filter((k) => k.compute === 'native' && !STOCK_BY_SHAPE.has(k.name) && fallbacks.has(k.name));
-  assert.deepEqual(left.map((k) => `${k.name} x${fallbacks.get(k.name)}`), [], 'kernels that left the native path');
+  const left = WASM_TRAINING_KERNELS.filter(
+    (k) => k.compute === 'native' && !STOCK_BY_SHAPE.has(k.name) && fallbacks.has(k.name),
+  );
+  assert.deepEqual(
+    left.map((k) => `${k.name} x${fallbacks.get(k.name)}`),
+    [],
+    'kernels that left the native path',
+  );
 
   // The matrix products alone can be switched back to the stock kernels (the bench's comparison).
   const before = setNativeMatMulEnabled(false);
   try {
-    tf.dispose(model.predict(x) as tf.Tensor);
+    tf.dispose(model.predict(x));
   } finally {
     setNativeMatMulEnabled(before);
   }

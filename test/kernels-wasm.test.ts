@@ -75,7 +75,16 @@ interface Case {
 
 function cases(): Case[] {
   const out: Case[] = [];
-  const pads: Pad[] = ['valid', 'same', [[0, 0], [1, 2], [2, 1], [0, 0]]];
+  const pads: Pad[] = [
+    'valid',
+    'same',
+    [
+      [0, 0],
+      [1, 2],
+      [2, 1],
+      [0, 0],
+    ],
+  ];
   for (const k of [1, 3, 5, 7]) {
     for (const s of [1, 2]) {
       for (const pad of pads) {
@@ -88,7 +97,10 @@ function cases(): Case[] {
     }
   }
   // Wider channels, as in the ResNets' later stages.
-  out.push({ x: [1, 9, 9, 16], k: 3, co: 8, s: 2, pad: 'same', d: 1 }, { x: [3, 8, 8, 16], k: 1, co: 32, s: 1, pad: 'valid', d: 1 });
+  out.push(
+    { x: [1, 9, 9, 16], k: 3, co: 8, s: 2, pad: 'same', d: 1 },
+    { x: [3, 8, 8, 16], k: 1, co: 32, s: 1, pad: 'valid', d: 1 },
+  );
   return out;
 }
 
@@ -100,7 +112,7 @@ async function checkGradients(path: string): Promise<void> {
   await initBackend('wasm');
   const rng = makeRng('kernels-wasm-conv');
   for (const c of cases()) {
-    const label = `${path}: x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+    const label = `${path}: x ${c.x.join(',')} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
     const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
     const info = tf.backend_util.computeConv2DInfo(c.x, fShape, c.s, c.d, c.pad);
     const xv = randomArray(rng, tf.util.sizeFromShape(c.x));
@@ -114,8 +126,8 @@ async function checkGradients(path: string): Promise<void> {
       const f = tf.tensor4d(big.values, big.shape);
       const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
       return [
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: big.shape }) as tf.Tensor,
-        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+        tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: big.shape }),
+        tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }),
       ];
     });
     const [dw, dx] = await on('wasm', () => {
@@ -126,8 +138,8 @@ async function checkGradients(path: string): Promise<void> {
         // The registered kernels, as gradients reach them.
         const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
         return [
-          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
-          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+          tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }),
+          tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }),
         ];
       }
       // tfjs passes no dilation to gradient kernels; the functions support it for dilated layers.
@@ -148,7 +160,7 @@ test('wasm Conv2D and FusedConv2D (bias, relu) match the cpu kernels, native and
   const rng = makeRng('kernels-wasm-forward');
   for (const mode of nativeModes()) {
     for (const c of cases()) {
-      const label = `${mode.label}: x ${c.x} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+      const label = `${mode.label}: x ${c.x.join(',')} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
       const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
       const xv = randomArray(rng, tf.util.sizeFromShape(c.x));
       const fv = randomArray(rng, tf.util.sizeFromShape(fShape));
@@ -194,8 +206,8 @@ test('native convolutions over several im2col chunks match the wasm-only path', 
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
     return [
       tf.conv2d(x, f, 1, 'same'),
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }) as tf.Tensor,
-      tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+      tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape }),
+      tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape }),
     ];
   };
   const ref = await withNative(false, () => on('wasm', run));
@@ -208,19 +220,35 @@ test('native convolutions over several im2col chunks match the wasm-only path', 
 
 test('empty tensors and non-vector biases take the stock kernels, with or without the addon', async () => {
   for (const mode of nativeModes()) {
-    const shapes = await withNative(mode.native, () => on('wasm', () => [
-      tf.conv2d(tf.zeros([0, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'same'),
-      tf.sum(tf.zeros([3, 0]), 0),
-      tf.mean(tf.zeros([0, 4]), 0),
-      tf.mul(tf.zeros([0, 6]), tf.ones([6])),
-      tf.sqrt(tf.zeros([2, 0])),
-    ].map((r) => tf.tensor(r.shape))));
-    assert.deepEqual(shapes.map((s) => Array.from(s)), [[0, 5, 5, 4], [0], [4], [0, 6], [2, 0]], mode.label);
+    const shapes = await withNative(mode.native, () =>
+      on('wasm', () =>
+        [
+          tf.conv2d(tf.zeros<tf.Rank.R4>([0, 5, 5, 2]), tf.ones<tf.Rank.R4>([3, 3, 2, 4]), 1, 'same'),
+          tf.sum(tf.zeros([3, 0]), 0),
+          tf.mean(tf.zeros([0, 4]), 0),
+          tf.mul(tf.zeros([0, 6]), tf.ones([6])),
+          tf.sqrt(tf.zeros([2, 0])),
+        ].map((r) => tf.tensor(r.shape)),
+      ),
+    );
+    assert.deepEqual(
+      shapes.map((s) => Array.from(s)),
+      [[0, 5, 5, 4], [0], [4], [0, 6], [2, 0]],
+      mode.label,
+    );
     // A [4, 1] bias broadcasts by shape, not per channel: the stock kernel refuses it, and so must we.
     await initBackend('wasm');
-    await withNative(mode.native, () => assert.throws(() => tf.fused.conv2d({
-      x: tf.ones([1, 4, 4, 4]) as tf.Tensor4D, filter: tf.ones([1, 1, 4, 4]) as tf.Tensor4D, strides: 1, pad: 'valid', bias: tf.ones([4, 1]),
-    })));
+    await withNative(mode.native, () =>
+      assert.throws(() =>
+        tf.fused.conv2d({
+          x: tf.ones<tf.Rank.R4>([1, 4, 4, 4]),
+          filter: tf.ones<tf.Rank.R4>([1, 1, 4, 4]),
+          strides: 1,
+          pad: 'valid',
+          bias: tf.ones([4, 1]),
+        }),
+      ),
+    );
   }
 });
 
@@ -238,7 +266,8 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
   for (const mode of nativeModes()) {
     for (const cfg of configs) {
       const values = Array.from({ length: tf.util.sizeFromShape(cfg.shape) }, () =>
-        cfg.dtype === 'int32' ? Math.round(normal(rng) * 10) : normal(rng) + 3);
+        cfg.dtype === 'int32' ? Math.round(normal(rng) * 10) : normal(rng) + 3,
+      );
       const run = async (backend: 'cpu' | 'wasm') => {
         await initBackend(backend);
         const x = tf.tensor(values, cfg.shape, cfg.dtype);
@@ -265,13 +294,28 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (nati
   const rng = makeRng('kernels-wasm-binary');
   const pairs: [number[], number[]][] = [
     [[4, 5, 3, 6], [6]],
-    [[1, 1, 1, 6], [4, 5, 3, 6]],
+    [
+      [1, 1, 1, 6],
+      [4, 5, 3, 6],
+    ],
     [[6], [2, 3, 6]],
-    [[5, 3], [1, 3]],
-    [[2, 3, 4], [3, 4]],
+    [
+      [5, 3],
+      [1, 3],
+    ],
+    [
+      [2, 3, 4],
+      [3, 4],
+    ],
     [[2, 3, 4], []],
-    [[2, 3, 4], [2, 3, 4]],
-    [[2, 1, 4], [2, 3, 1]],
+    [
+      [2, 3, 4],
+      [2, 3, 4],
+    ],
+    [
+      [2, 1, 4],
+      [2, 3, 1],
+    ],
   ];
   const ops = { Add: tf.add, Sub: tf.sub, Multiply: tf.mul, RealDiv: tf.div } as const;
   for (const mode of nativeModes()) {
@@ -287,7 +331,21 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (nati
         assert.ok(e < 1e-6, `${name} ${mode.label} ${JSON.stringify(sa)} ${JSON.stringify(sb)}: relative error ${e}`);
       }
     }
-    const ints = await withNative(mode.native, () => on('wasm', () => [tf.sub(tf.tensor([[5, 7], [9, 11]], undefined, 'int32'), tf.tensor([1, 2], undefined, 'int32'))]));
+    const ints = await withNative(mode.native, () =>
+      on('wasm', () => [
+        tf.sub(
+          tf.tensor(
+            [
+              [5, 7],
+              [9, 11],
+            ],
+            undefined,
+            'int32',
+          ),
+          tf.tensor([1, 2], undefined, 'int32'),
+        ),
+      ]),
+    );
     assert.deepEqual(Array.from(ints[0]), [4, 5, 8, 9]);
   }
 });
@@ -307,15 +365,26 @@ test('wasm FusedBatchNorm matches cpu with channel statistics (native) and other
     for (const cfg of configs) {
       // A large mean with a small spread: a formula that cancels badly (x * a + b) would show here.
       const xv = values(x, 1e4);
-      const [mean, variance, offset, scale] = [values(cfg.stats, 1e4), values(cfg.stats, 3).map(Math.abs), values(cfg.stats, 0), values(cfg.stats, 1)];
+      const [mean, variance, offset, scale] = [
+        values(cfg.stats, 1e4),
+        values(cfg.stats, 3).map(Math.abs),
+        values(cfg.stats, 0),
+        values(cfg.stats, 1),
+      ];
       const t = (v: number[], shape: number[]): tf.Tensor4D => {
         const r: tf.Tensor = tf.tensor(v, shape);
         return r as tf.Tensor4D;
       };
-      const run = () => [tf.batchNorm(
-        t(xv, x), t(mean, cfg.stats), t(variance, cfg.stats),
-        cfg.offset ? t(offset, cfg.stats) : undefined, cfg.scale ? t(scale, cfg.stats) : undefined, 1e-3,
-      )];
+      const run = () => [
+        tf.batchNorm(
+          t(xv, x),
+          t(mean, cfg.stats),
+          t(variance, cfg.stats),
+          cfg.offset ? t(offset, cfg.stats) : undefined,
+          cfg.scale ? t(scale, cfg.stats) : undefined,
+          1e-3,
+        ),
+      ];
       const [ref] = await on('cpu', run);
       const [got] = await withNative(mode.native, () => on('wasm', run));
       const e = relErr(got, ref);
@@ -331,23 +400,24 @@ test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negativ
     { shape: [2, 9, 7, 3], size: 3, s: 2, pad: 'same' },
     { shape: [1, 10, 10, 4], size: 3, s: 1, pad: 'same' },
   ];
-  for (const mode of nativeModes()) for (const cfg of configs) {
-    // Negative inputs and all-zero regions (as after a ReLU) are where the stock wasm kernel misroutes.
-    const xv = randomArray(rng, tf.util.sizeFromShape(cfg.shape)).map((v, i) => (i % 5 === 0 ? 0 : v - 1.5));
-    const grad = (): tf.Tensor[] => {
-      const x = tf.tensor4d(xv, cfg.shape);
-      // Distinct weights per output, so a gradient routed to the wrong window shows.
-      const loss = (t: tf.Tensor) => {
-        const y = tf.maxPool(t as tf.Tensor4D, cfg.size, cfg.s, cfg.pad);
-        return y.mul(tf.range(1, 1 + y.size).reshape(y.shape)).sum();
+  for (const mode of nativeModes())
+    for (const cfg of configs) {
+      // Negative inputs and all-zero regions (as after a ReLU) are where the stock wasm kernel misroutes.
+      const xv = randomArray(rng, tf.util.sizeFromShape(cfg.shape)).map((v, i) => (i % 5 === 0 ? 0 : v - 1.5));
+      const grad = (): tf.Tensor[] => {
+        const x = tf.tensor4d(xv, cfg.shape);
+        // Distinct weights per output, so a gradient routed to the wrong window shows.
+        const loss = (t: tf.Tensor) => {
+          const y = tf.maxPool(t as tf.Tensor4D, cfg.size, cfg.s, cfg.pad);
+          return y.mul(tf.range(1, 1 + y.size).reshape(y.shape)).sum();
+        };
+        return [tf.grad(loss)(x)];
       };
-      return [tf.grad(loss)(x)];
-    };
-    const [ref] = await on('cpu', grad);
-    const [got] = await withNative(mode.native, () => on('wasm', grad));
-    const e = relErr(got, ref);
-    assert.ok(e < 1e-6, `MaxPoolGrad ${mode.label} ${JSON.stringify(cfg)}: relative error ${e}`);
-  }
+      const [ref] = await on('cpu', grad);
+      const [got] = await withNative(mode.native, () => on('wasm', grad));
+      const e = relErr(got, ref);
+      assert.ok(e < 1e-6, `MaxPoolGrad ${mode.label} ${JSON.stringify(cfg)}: relative error ${e}`);
+    }
 });
 
 test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async () => {
@@ -365,7 +435,10 @@ test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async 
     const [ref] = await on('cpu', run);
     await initBackend('wasm');
     const t = tf.tile(tf.tensor(values, cfg.shape, cfg.dtype), cfg.reps);
-    assert.deepEqual(t.shape, cfg.shape.map((d, i) => d * cfg.reps[i]));
+    assert.deepEqual(
+      t.shape,
+      cfg.shape.map((d, i) => d * cfg.reps[i]),
+    );
     assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `Tile ${JSON.stringify(cfg)}`);
     t.dispose();
   }
@@ -428,7 +501,10 @@ test('wasm Identity shares the input buffer: a clone outlives its disposed sourc
 test('registerWasmTrainingKernels registers each listed kernel once and keeps the stock set-up', async () => {
   await initBackend('wasm');
   const names = registerWasmTrainingKernels();
-  assert.deepEqual(names, WASM_TRAINING_KERNELS.map((k) => k.name));
+  assert.deepEqual(
+    names,
+    WASM_TRAINING_KERNELS.map((k) => k.name),
+  );
   for (const name of names) assert.ok(tf.getKernel(name, 'wasm'), `${name} not registered`);
   // Stock kernels that have a set-up keep it (wasm binds its C functions there).
   assert.ok(tf.getKernel('MaxPoolGrad', 'wasm')?.setupFunc);

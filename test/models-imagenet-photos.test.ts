@@ -15,7 +15,11 @@ import { imagenetLabels, loadImagenetResNet50, resnet50WeightsFile } from '../li
 
 const samples = process.env.AFFECT_IMAGENET_SAMPLES;
 const cached = fs.existsSync(resnet50WeightsFile());
-const skip = !cached ? 'weights not cached: run `affect weights fetch resnet50-imagenet`' : !samples ? 'AFFECT_IMAGENET_SAMPLES is not set' : false;
+const skip = !cached
+  ? 'weights not cached: run `affect weights fetch resnet50-imagenet`'
+  : !samples
+    ? 'AFFECT_IMAGENET_SAMPLES is not set'
+    : false;
 
 // Each photo's acceptable top-1 ImageNet classes (the cat's breed is ambiguous among ImageNet's cat classes).
 const EXPECTED: Record<string, string[]> = {
@@ -34,6 +38,9 @@ test('ImageNet ResNet-50 (npm weights) names the class of real photos', { skip }
   files.forEach((f, i) => {
     const top = probs[i].indexOf(Math.max(...probs[i]));
     console.log(`${f}: ${labels[top]} (${probs[i][top].toFixed(3)})`);
-    assert.ok(EXPECTED[f].includes(labels[top]), `${f}: top-1 ${labels[top]}, expected one of ${EXPECTED[f].join(', ')}`);
+    assert.ok(
+      EXPECTED[f].includes(labels[top]),
+      `${f}: top-1 ${labels[top]}, expected one of ${EXPECTED[f].join(', ')}`,
+    );
   });
 });

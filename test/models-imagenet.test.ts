@@ -6,8 +6,19 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  Top, imagenetResNet50, kerasResNet50Name, loadImagenetResNet50, paramCounts, preprocessInput, readNpmResNet50Weights, resnet18, resnet50WeightsFile, setTrainable,
-  setWeightsByName, withTop, writeKerasH5Weights,
+  Top,
+  imagenetResNet50,
+  kerasResNet50Name,
+  loadImagenetResNet50,
+  paramCounts,
+  preprocessInput,
+  readNpmResNet50Weights,
+  resnet18,
+  resnet50WeightsFile,
+  setTrainable,
+  setWeightsByName,
+  withTop,
+  writeKerasH5Weights,
 } from '../lib/models';
 
 before(async () => {
@@ -35,8 +46,14 @@ test('old Keras ResNet50 weight names map onto Keras applications names', () => 
 
 test('imagenetResNet50 is Keras applications.ResNet50: names, parameters, pooling options', () => {
   const full = imagenetResNet50();
-  assert.deepEqual(full.layers.slice(0, 8).map((l) => l.name), ['input_1', 'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pad', 'pool1_pool', 'conv2_block1_1_conv']);
-  assert.deepEqual(full.layers.slice(-4).map((l) => l.name), ['conv5_block3_add', 'conv5_block3_out', 'avg_pool', 'predictions']);
+  assert.deepEqual(
+    full.layers.slice(0, 8).map((l) => l.name),
+    ['input_1', 'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pad', 'pool1_pool', 'conv2_block1_1_conv'],
+  );
+  assert.deepEqual(
+    full.layers.slice(-4).map((l) => l.name),
+    ['conv5_block3_add', 'conv5_block3_out', 'avg_pool', 'predictions'],
+  );
   assert.deepEqual(paramCounts(full), { total: 25_636_712, trainable: 25_583_592, nonTrainable: 53_120 });
   assert.equal(full.getLayer('conv1_bn').getConfig().epsilon, 1.001e-5);
   assert.deepEqual(full.getLayer('conv2_block1_1_conv').getConfig().strides, [1, 1]);
@@ -60,7 +77,12 @@ const tinyTop: Top = { name: 'tiny', layers: (c) => [tf.layers.dense({ units: c,
 
 test('a frozen backbone stays frozen through a training step: weights and BN statistics unchanged, BN in inference mode', async () => {
   const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 3);
-  const y = tf.tensor2d([[1, 0], [0, 1], [0, 1], [1, 0]]);
+  const y = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+    [0, 1],
+    [1, 0],
+  ]);
   const backbone = resnet18({ inputShape: [32, 32, 3], includeTop: false });
   // Control: unfrozen, a training-mode pass uses batch statistics, so the test below can tell the difference.
   const trainMode = async (m: tf.LayersModel) => (m.apply(x, { training: true }) as tf.Tensor).data();
@@ -84,16 +106,20 @@ test('a frozen backbone stays frozen through a training step: weights and BN sta
 
 const cached = fs.existsSync(resnet50WeightsFile());
 
-test('npm ResNet50 weights: every tensor maps onto the Keras architecture', { skip: !cached && 'weights not cached: run `affect weights fetch resnet50-imagenet`' }, () => {
-  const npm = readNpmResNet50Weights();
-  assert.equal(npm.weights.size, 320);
-  assert.equal(npm.bnEpsilon, 1e-3);
-  const model = imagenetResNet50({ includeTop: false, pooling: 'avg' });
-  const report = setWeightsByName(model, npm.weights, 'npm');
-  assert.equal(report.assigned, 318);
-  assert.deepEqual(report.unused.sort(), ['predictions/bias', 'predictions/kernel']);
-  model.dispose();
-});
+test(
+  'npm ResNet50 weights: every tensor maps onto the Keras architecture',
+  { skip: !cached && 'weights not cached: run `affect weights fetch resnet50-imagenet`' },
+  () => {
+    const npm = readNpmResNet50Weights();
+    assert.equal(npm.weights.size, 320);
+    assert.equal(npm.bnEpsilon, 1e-3);
+    const model = imagenetResNet50({ includeTop: false, pooling: 'avg' });
+    const report = setWeightsByName(model, npm.weights, 'npm');
+    assert.equal(report.assigned, 318);
+    assert.deepEqual(report.unused.sort(), ['predictions/bias', 'predictions/kernel']);
+    model.dispose();
+  },
+);
 
 test('loadImagenetResNet50 from a Keras .h5 weights file (notop layout), frozen', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'models-imagenet-'));
@@ -101,13 +127,21 @@ test('loadImagenetResNet50 from a Keras .h5 weights file (notop layout), frozen'
     const src = imagenetResNet50({ includeTop: false, inputShape: [32, 32, 3] });
     const file = path.join(dir, 'resnet50_notop.h5');
     await writeKerasH5Weights(src, file);
-    const model = await loadImagenetResNet50({ weights: { h5: file }, includeTop: false, inputShape: [32, 32, 3], trainable: false });
+    const model = await loadImagenetResNet50({
+      weights: { h5: file },
+      includeTop: false,
+      inputShape: [32, 32, 3],
+      trainable: false,
+    });
     assert.equal(model.trainableWeights.length, 0);
     assert.equal(paramCounts(model).nonTrainable, 23_587_712);
     const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 9);
     assert.deepEqual(await (model.predict(x) as tf.Tensor).data(), await (src.predict(x) as tf.Tensor).data());
     // The top is not in a notop file: a clear error, not a half-loaded model.
-    await assert.rejects(loadImagenetResNet50({ weights: { h5: file }, inputShape: [32, 32, 3] }), /missing predictions\/kernel \[2048,1000\]/);
+    await assert.rejects(
+      loadImagenetResNet50({ weights: { h5: file }, inputShape: [32, 32, 3] }),
+      /missing predictions\/kernel \[2048,1000\]/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

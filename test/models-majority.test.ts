@@ -24,13 +24,19 @@ test('majorityClassifier scores every image with the training class shares and t
   tf.dispose([xs, p]);
   model.dispose();
   assert.throws(() => majorityClassifier({ inputShape: [8, 8, 1], classCounts: [5] }), /at least 2 classes/);
-  assert.throws(() => majorityClassifier({ inputShape: [8, 8, 1], classCounts: [0, 0] }), /non-negative integer training counts/);
+  assert.throws(
+    () => majorityClassifier({ inputShape: [8, 8, 1], classCounts: [0, 0] }),
+    /non-negative integer training counts/,
+  );
 });
 
 test("the registry's majority model needs the training counts", async () => {
   const model = await buildModel('majority', { inputShape: [4, 4, 3], outputUnits: 2, classCounts: [3, 1] });
   const p = model.predict(tf.zeros([1, 4, 4, 3])) as tf.Tensor;
-  assert.deepEqual(Array.from(p.dataSync()).map((v) => Number(v.toFixed(4))), [0.75, 0.25]);
+  assert.deepEqual(
+    Array.from(p.dataSync()).map((v) => Number(v.toFixed(4))),
+    [0.75, 0.25],
+  );
   model.dispose();
   await assert.rejects(buildModel('majority', { inputShape: [4, 4, 3], outputUnits: 2 }), /give classCounts/);
 });

@@ -12,7 +12,13 @@ before(async () => {
 // and moving mean, variance (not).
 const conv = (k: number, cin: number, cout: number) => k * k * cin * cout + cout;
 const bn = (c: number) => 4 * c;
-const STAGES: Record<ResNetDepth, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3] };
+const STAGES: Record<ResNetDepth, number[]> = {
+  18: [2, 2, 2, 2],
+  34: [3, 4, 6, 3],
+  50: [3, 4, 6, 3],
+  101: [3, 4, 23, 3],
+  152: [3, 8, 36, 3],
+};
 
 function expectedCounts(depth: ResNetDepth, units: number): { total: number; nonTrainable: number } {
   const bottleneck = depth >= 50;
@@ -53,7 +59,11 @@ test('every depth: parameter counts match the architecture; final feature map at
     assert.equal(got.total, want.total, `resnet${depth} total`);
     assert.equal(got.nonTrainable, want.nonTrainable, `resnet${depth} non-trainable`);
     const side = depth >= 50 ? 2 : 3;
-    assert.deepEqual((model.getLayer('avg_pool').input as tf.SymbolicTensor).shape, [null, side, side, depth >= 50 ? 2048 : 512], `resnet${depth}`);
+    assert.deepEqual(
+      (model.getLayer('avg_pool').input as tf.SymbolicTensor).shape,
+      [null, side, side, depth >= 50 ? 2048 : 512],
+      `resnet${depth}`,
+    );
     model.dispose();
   }
 });
@@ -90,7 +100,15 @@ test('study variant keeps its quirks; paper variant follows He et al. (Keras lay
   assert.deepEqual(s50.getLayer('conv2_block1_1_conv').getConfig().strides, [2, 2]);
   assert.deepEqual(s50.getLayer('conv2_block1_0_conv').getConfig().strides, [2, 2]);
   assert.deepEqual(names(s50).slice(0, 9), [
-    'input_1', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'pool1_pool', 'conv2_block1_1_conv', 'conv2_block1_1_bn', 'conv2_block1_1_relu', 'conv2_block1_2_conv',
+    'input_1',
+    'conv1_conv',
+    'conv1_bn',
+    'conv1_relu',
+    'pool1_pool',
+    'conv2_block1_1_conv',
+    'conv2_block1_1_bn',
+    'conv2_block1_1_relu',
+    'conv2_block1_2_conv',
   ]);
   for (const m of [s18, p18, s50, p50]) m.dispose();
 });
@@ -98,7 +116,11 @@ test('study variant keeps its quirks; paper variant follows He et al. (Keras lay
 test('options: kernelRegularizer reaches every conv and Dense kernel', () => {
   const kernels = (m: tf.LayersModel) => m.layers.filter((l) => ['Conv2D', 'Dense'].includes(l.getClassName()));
   const plain = resnet18({ inputShape: [32, 32, 3], outputUnits: 3 });
-  const reg = resnet18({ inputShape: [32, 32, 3], outputUnits: 3, kernelRegularizer: tf.regularizers.l2({ l2: 1e-4 }) });
+  const reg = resnet18({
+    inputShape: [32, 32, 3],
+    outputUnits: 3,
+    kernelRegularizer: tf.regularizers.l2({ l2: 1e-4 }),
+  });
   assert.equal(kernels(reg).length, 21); // 17 convs + 3 projections + Dense
   for (const l of kernels(reg)) {
     const r = l.getConfig().kernelRegularizer as { className: string; config: { l1: number; l2: number } };
@@ -111,7 +133,10 @@ test('options: kernelRegularizer reaches every conv and Dense kernel', () => {
 
 test('options: kernelInitializer is used (default heUniform)', () => {
   const dflt = resnet18({ inputShape: [32, 32, 3], outputUnits: 3 });
-  const init = dflt.getLayer('conv1_conv').getConfig().kernelInitializer as { className: string; config: Record<string, unknown> };
+  const init = dflt.getLayer('conv1_conv').getConfig().kernelInitializer as {
+    className: string;
+    config: Record<string, unknown>;
+  };
   assert.equal(init.className, 'VarianceScaling');
   assert.deepEqual([init.config.scale, init.config.mode, init.config.distribution], [2, 'fanIn', 'uniform']);
   const ones = resnet18({ inputShape: [32, 32, 3], outputUnits: 3, kernelInitializer: 'ones' });
@@ -124,11 +149,17 @@ test('options: kernelInitializer is used (default heUniform)', () => {
 });
 
 test('options: normalize adds Rescaling(1/255); afterInput (layer, list, function) comes after it', () => {
-  const inbound = (m: tf.LayersModel, name: string) => m.getLayer(name).inboundNodes[0].inboundLayers.map((l) => l.name);
+  const inbound = (m: tf.LayersModel, name: string) =>
+    m.getLayer(name).inboundNodes[0].inboundLayers.map((l) => l.name);
   const plain = resnet18({ inputShape: [32, 32, 3], outputUnits: 3 });
   assert.ok(!plain.layers.some((l) => l.getClassName() === 'Rescaling'));
   assert.deepEqual(inbound(plain, 'conv1_conv'), ['input_1']);
-  const one = resnet18({ inputShape: [32, 32, 3], outputUnits: 3, normalize: true, afterInput: tf.layers.gaussianNoise({ stddev: 0.1, name: 'noise' }) });
+  const one = resnet18({
+    inputShape: [32, 32, 3],
+    outputUnits: 3,
+    normalize: true,
+    afterInput: tf.layers.gaussianNoise({ stddev: 0.1, name: 'noise' }),
+  });
   assert.equal(one.getLayer('rescaling').getConfig().scale, 1 / 255);
   assert.deepEqual(inbound(one, 'rescaling'), ['input_1']);
   assert.deepEqual(inbound(one, 'noise'), ['rescaling']);
@@ -137,7 +168,10 @@ test('options: normalize adds Rescaling(1/255); afterInput (layer, list, functio
     inputShape: [32, 32, 3],
     outputUnits: 3,
     normalize: true,
-    afterInput: [tf.layers.gaussianNoise({ stddev: 0.1, name: 'a' }), tf.layers.gaussianNoise({ stddev: 0.1, name: 'b' })],
+    afterInput: [
+      tf.layers.gaussianNoise({ stddev: 0.1, name: 'a' }),
+      tf.layers.gaussianNoise({ stddev: 0.1, name: 'b' }),
+    ],
   });
   assert.deepEqual(inbound(list, 'a'), ['rescaling']);
   assert.deepEqual(inbound(list, 'conv1_conv'), ['b']);
@@ -154,7 +188,10 @@ test('options: normalize adds Rescaling(1/255); afterInput (layer, list, functio
 test('options: flatten vs average pooling, dropout, includeTop=false shapes, softmax output', () => {
   const gap = resnet18({ inputShape: [64, 64, 3], includeTop: false });
   assert.deepEqual(gap.outputs[0].shape, [null, 512]);
-  assert.ok(gap.layers.some((l) => l.name === 'avg_pool') && !gap.layers.some((l) => l.name === 'flatten' || l.name === 'dropout'));
+  assert.ok(
+    gap.layers.some((l) => l.name === 'avg_pool') &&
+      !gap.layers.some((l) => l.name === 'flatten' || l.name === 'dropout'),
+  );
   // 64 -> 29 (valid 7x7/2) -> 14 (valid 3x3/2) -> 14 -> 7 -> 4 -> 2
   const flat = resnet18({ inputShape: [64, 64, 3], includeTop: false, flatten: true, dropoutRate: 0.2 });
   assert.deepEqual(flat.outputs[0].shape, [null, 2 * 2 * 512]);
@@ -164,8 +201,14 @@ test('options: flatten vs average pooling, dropout, includeTop=false shapes, sof
   assert.deepEqual(flat50.outputs[0].shape, [null, 1 * 1 * 2048]);
   const top = resnet18({ inputShape: [32, 32, 3], outputUnits: 5 });
   assert.deepEqual(top.outputs[0].shape, [null, 5]);
-  assert.deepEqual(top.layers.slice(-2).map((l) => l.getClassName()), ['Dense', 'Softmax']);
-  const sums = tf.tidy(() => (top.predict(tf.randomUniform([3, 32, 32, 3], 0, 255, 'float32', 1)) as tf.Tensor).sum(1).arraySync() as number[]);
+  assert.deepEqual(
+    top.layers.slice(-2).map((l) => l.getClassName()),
+    ['Dense', 'Softmax'],
+  );
+  const sums = tf.tidy(
+    () =>
+      (top.predict(tf.randomUniform([3, 32, 32, 3], 0, 255, 'float32', 1)) as tf.Tensor).sum(1).arraySync() as number[],
+  );
   for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5, `row sum ${s}`);
   assert.throws(() => resnet18({ inputShape: [32, 32, 3], dropoutRate: 1 }), /dropoutRate/);
   assert.throws(() => resnet(20 as ResNetDepth, { inputShape: [32, 32, 3] }), /depth 20/);

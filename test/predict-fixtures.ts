@@ -18,7 +18,13 @@ export const SIZE = 48;
 export async function makeRun(dir: string, sample: string, per = 40): Promise<string> {
   const images: Uint8Array[] = [];
   const labels: number[] = [];
-  const lists = CLASSES.map((c) => fs.readdirSync(path.join(sample, 'ck-plus-48', c)).sort().slice(0, per).map((f) => path.join(sample, 'ck-plus-48', c, f)));
+  const lists = CLASSES.map((c) =>
+    fs
+      .readdirSync(path.join(sample, 'ck-plus-48', c))
+      .sort()
+      .slice(0, per)
+      .map((f) => path.join(sample, 'ck-plus-48', c, f)),
+  );
   // Classes interleaved: fit's batches (unshuffled, for a repeatable model) then hold both.
   for (let i = 0; i < per; i++) {
     for (const [label, list] of lists.entries()) {
@@ -26,7 +32,12 @@ export async function makeRun(dir: string, sample: string, per = 40): Promise<st
       labels.push(label);
     }
   }
-  const model = cnn4({ inputShape: [SIZE, SIZE, 1], outputUnits: CLASSES.length, normalize: true, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) });
+  const model = cnn4({
+    inputShape: [SIZE, SIZE, 1],
+    outputUnits: CLASSES.length,
+    normalize: true,
+    kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+  });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
   const xs = inputBatch(images, SIZE, true);
   const ys = tf.tensor1d(labels);
@@ -35,7 +46,11 @@ export async function makeRun(dir: string, sample: string, per = 40): Promise<st
   const run = path.join(dir, 'run');
   await saveModel(model, path.join(run, 'model'));
   model.dispose();
-  const config = { created: new Date().toISOString(), run: { experiment: 'predict-test', trial: 'cnn4-gray', imageSize: SIZE, data: { grayscale: true } }, classes: CLASSES };
+  const config = {
+    created: new Date().toISOString(),
+    run: { experiment: 'predict-test', trial: 'cnn4-gray', imageSize: SIZE, data: { grayscale: true } },
+    classes: CLASSES,
+  };
   fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(config, null, 2));
   return run;
 }
@@ -80,10 +95,17 @@ export async function makePhotos(dir: string, sample: string): Promise<Photos> {
   ];
   const faces = await largeCrops(sample, placements.length);
   const layers = await Promise.all(
-    faces.map(async (f, i) => ({ input: await sharp(f).removeAlpha().resize(placements[i].side, placements[i].side).png().toBuffer(), left: placements[i].x, top: placements[i].y })),
+    faces.map(async (f, i) => ({
+      input: await sharp(f).removeAlpha().resize(placements[i].side, placements[i].side).png().toBuffer(),
+      left: placements[i].x,
+      top: placements[i].y,
+    })),
   );
   const group = path.join(dir, 'group.png');
-  await sharp({ create: { width: 1000, height: 520, channels: 3, background: { r: 205, g: 195, b: 180 } } }).composite(layers).png().toFile(group);
+  await sharp({ create: { width: 1000, height: 520, channels: 3, background: { r: 205, g: 195, b: 180 } } })
+    .composite(layers)
+    .png()
+    .toFile(group);
   const w = 400;
   const h = 300;
   const noise = Buffer.alloc(w * h * 3);
@@ -93,7 +115,10 @@ export async function makePhotos(dir: string, sample: string): Promise<Photos> {
     noise[i] = 100 + ((s >> 16) % 60);
   }
   const noFace = path.join(dir, 'no-face.png');
-  await sharp(noise, { raw: { width: w, height: h, channels: 3 } }).blur(3).png().toFile(noFace);
+  await sharp(noise, { raw: { width: w, height: h, channels: 3 } })
+    .blur(3)
+    .png()
+    .toFile(noFace);
   const crops: string[] = [];
   for (const c of CLASSES) {
     const folder = path.join(sample, 'ck-plus-48', c);

@@ -35,7 +35,13 @@ function faces(n: number, seed: string): { xs: tf.Tensor4D; ys: tf.Tensor1D; lab
     fill(img, ex + 12, ey, 3, 3);
     const label = i % 2;
     const [w, h] = label === 1 ? [10, 3] : [3, 8];
-    fill(img, MOUTH.x + Math.floor(rng() * (MOUTH.width - w + 1)), MOUTH.y + Math.floor(rng() * (MOUTH.height - h + 1)), w, h);
+    fill(
+      img,
+      MOUTH.x + Math.floor(rng() * (MOUTH.width - w + 1)),
+      MOUTH.y + Math.floor(rng() * (MOUTH.height - h + 1)),
+      w,
+      h,
+    );
     labels.push(label);
   }
   return { xs: tf.tensor4d(data, [n, SIZE, SIZE, 1]), ys: tf.tensor1d(labels), labels };
@@ -46,11 +52,31 @@ function tinyNet(): tf.LayersModel {
   const input = tf.input({ shape: [SIZE, SIZE, 1] });
   // Centred on the background, so that 'same' padding draws no edge around the image.
   let x = tf.layers.rescaling({ scale: 1 / 255, offset: -BACKGROUND / 255 - 0.06 }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: init(1) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({
+      filters: 8,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv1',
+      kernelInitializer: init(1),
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv2', kernelInitializer: init(2) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({
+      filters: 16,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+      kernelInitializer: init(2),
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 2, activation: 'softmax', name: 'predictions', kernelInitializer: init(3) }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 2, activation: 'softmax', name: 'predictions', kernelInitializer: init(3) })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }
 
@@ -61,7 +87,10 @@ test('Grad-CAM puts most of its mass on the region that decides the class', asyn
   const train = faces(240, 'gradcam-train');
   await model.fit(train.xs, train.ys, { epochs: 20, batchSize: 32, shuffle: false, verbose: 0 });
   const test = faces(40, 'gradcam-test');
-  const acc = tf.tidy(() => tf.mean(tf.equal(tf.argMax(model.predict(test.xs) as tf.Tensor, -1), tf.cast(test.ys, 'int32'))).dataSync()[0]);
+  const acc = tf.tidy(
+    () =>
+      tf.mean(tf.equal(tf.argMax(model.predict(test.xs) as tf.Tensor, -1), tf.cast(test.ys, 'int32'))).dataSync()[0],
+  );
   assert.ok(acc >= 0.95, `the net must learn the task first: test accuracy ${acc}`);
 
   assert.equal(defaultCamLayer(model).name, 'conv2');
@@ -79,20 +108,30 @@ test('Grad-CAM puts most of its mass on the region that decides the class', asyn
     const peak = cam.heatmap.indexOf(Math.max(...cam.heatmap));
     assert.ok(Math.abs(cam.heatmap[peak] - 1) < 1e-5, 'heatmap is normalised to a maximum of 1');
     const [py, px] = [Math.floor(peak / SIZE), peak % SIZE];
-    assert.ok(px >= region.x && px < region.x + region.width && py >= region.y && py < region.y + region.height, `image ${i}: the peak (${px}, ${py}) is outside the mouth area`);
+    assert.ok(
+      px >= region.x && px < region.x + region.width && py >= region.y && py < region.y + region.height,
+      `image ${i}: the peak (${px}, ${py}) is outside the mouth area`,
+    );
     shares.push(massInside(cam, region));
   }
   const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
   const shown = shares.map((s) => s.toFixed(2)).join(' ');
   // The area is 24% of the image: a heatmap blind to the evidence would put about that much there.
-  assert.ok(mean > 0.55, `mean share of heatmap mass in the mouth area ${mean.toFixed(3)} (area ${areaShare.toFixed(2)}; per image: ${shown})`);
+  assert.ok(
+    mean > 0.55,
+    `mean share of heatmap mass in the mouth area ${mean.toFixed(3)} (area ${areaShare.toFixed(2)}; per image: ${shown})`,
+  );
   assert.ok(Math.min(...shares) > 1.5 * areaShare, `every image: ${shown}`);
 
   // The model is left as it was: the wrapped call is removed, and a second pass gives the same map.
   const x0 = tf.slice(test.xs, [1, 0, 0, 0], [1, SIZE, SIZE, 1]);
   const a = gradCam(model, x0, { classIndex: 1 });
   const b = gradCam(model, x0, { layer: 'conv2' });
-  assert.deepEqual(Array.from(a.heatmap), Array.from(b.heatmap), 'the default class (the predicted one) and layer give the same map');
+  assert.deepEqual(
+    Array.from(a.heatmap),
+    Array.from(b.heatmap),
+    'the default class (the predicted one) and layer give the same map',
+  );
   assert.ok(!Object.prototype.hasOwnProperty.call(model.getLayer('conv2'), 'call'));
   assert.throws(() => gradCam(model, x0, { layer: 'gap' }), /not \[batch, height, width, channels\]/);
   x0.dispose();
@@ -106,10 +145,16 @@ test('overlay and figure: heatmap blended in jet colours, one row of face + over
   const out = overlayHeatmap(rgb, heat, 0.5);
   assert.deepEqual(Array.from(out.subarray(0, 3)), [50, 50, 114]); // 0: dark blue
   assert.deepEqual(Array.from(out.subarray(6, 9)), [114, 50, 50]); // 1: dark red
-  const fig = gradCamFigure([{ rgb, size: 2, heatmap: heat, label: 'a.png: happy 90%' }, { rgb, size: 2, heatmap: heat, label: 'b' }]);
+  const fig = gradCamFigure([
+    { rgb, size: 2, heatmap: heat, label: 'a.png: happy 90%' },
+    { rgb, size: 2, heatmap: heat, label: 'b' },
+  ]);
   assert.equal(fig.data.filter((d) => d.type === 'image').length, 4);
   assert.equal(fig.data.filter((d) => d.type === 'heatmap').length, 2);
-  assert.deepEqual((fig.data.find((d) => d.type === 'heatmap')!.z as number[][]), [[0, 0.5], [1, 0]]);
+  assert.deepEqual(fig.data.find((d) => d.type === 'heatmap')!.z, [
+    [0, 0.5],
+    [1, 0],
+  ]);
 });
 
 test('Grad-CAM runs on the zoo models at their last convolutional stage', async () => {
@@ -120,12 +165,18 @@ test('Grad-CAM runs on the zoo models at their last convolutional stage', async 
     const shape = layer.outputShape as number[];
     // The last layer with a spatial map: what follows only pools, flattens or is dense.
     const after = model.layers.slice(model.layers.indexOf(layer) + 1);
-    assert.ok(after.every((l) => (l.outputShape as number[]).length === 2 || /Pool|Flatten/.test(l.getClassName())), `${name}: ${layer.name} is followed by ${after.map((l) => l.getClassName()).join(', ')}`);
-    const x = tf.randomUniform([1, 64, 64, 3], 0, 255, 'float32', 3) as tf.Tensor4D;
+    assert.ok(
+      after.every((l) => (l.outputShape as number[]).length === 2 || /Pool|Flatten/.test(l.getClassName())),
+      `${name}: ${layer.name} is followed by ${after.map((l) => l.getClassName()).join(', ')}`,
+    );
+    const x = tf.randomUniform<tf.Rank.R4>([1, 64, 64, 3], 0, 255, 'float32', 3);
     const cam = gradCam(model, x);
     assert.equal(cam.heatmap.length, 64 * 64);
-    assert.ok(cam.heatmap.every((v) => Number.isFinite(v) && v >= 0 && v <= 1), `${name}: heatmap values in 0..1`);
-    assert.ok(shape[1]! > 1, `${name}: ${layer.name} is ${JSON.stringify(shape)}`);
+    assert.ok(
+      cam.heatmap.every((v) => Number.isFinite(v) && v >= 0 && v <= 1),
+      `${name}: heatmap values in 0..1`,
+    );
+    assert.ok(shape[1] > 1, `${name}: ${layer.name} is ${JSON.stringify(shape)}`);
     x.dispose();
     model.dispose();
   }

@@ -10,7 +10,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend';
 import { decodeImage } from '../lib/data';
-import { DEFAULT_FACE_OPTIONS, classifyFaces, loadPredictor, predictFiles, writeExplainPage, type ImageResult, type Predictor } from '../lib/predict';
+import {
+  DEFAULT_FACE_OPTIONS,
+  classifyFaces,
+  loadPredictor,
+  predictFiles,
+  writeExplainPage,
+  type ImageResult,
+  type Predictor,
+} from '../lib/predict';
 import { SKIP_SAMPLE, sampleData, tempDir } from './data-fixtures';
 import { CLASSES, SIZE, makePhotos, makeRun, type Photos } from './predict-fixtures';
 
@@ -18,7 +26,11 @@ const sample = sampleData();
 const CLI = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
 const opts = { ...DEFAULT_FACE_OPTIONS, top: 3 };
 
-async function collect(p: Predictor, files: string[], extra: Partial<typeof opts> & { onBadImage?: 'skip' | 'fail'; explain?: boolean } = {}): Promise<ImageResult[]> {
+async function collect(
+  p: Predictor,
+  files: string[],
+  extra: Partial<typeof opts> & { onBadImage?: 'skip' | 'fail'; explain?: boolean } = {},
+): Promise<ImageResult[]> {
   const out: ImageResult[] = [];
   for await (const r of predictFiles(p, files, { ...opts, ...extra })) out.push(r);
   return out;
@@ -65,7 +77,10 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
     pr.faces.forEach((f, i) => {
       const p = photos.placements[i];
       const [cx, cy] = [f.box.x + f.box.width / 2, f.box.y + f.box.height / 2];
-      assert.ok(cx > p.x && cx < p.x + p.side && cy > p.y && cy < p.y + p.side, `face ${i + 1}: crop ${JSON.stringify(f.box)} vs pasted ${JSON.stringify(p)}`);
+      assert.ok(
+        cx > p.x && cx < p.x + p.side && cy > p.y && cy < p.y + p.side,
+        `face ${i + 1}: crop ${JSON.stringify(f.box)} vs pasted ${JSON.stringify(p)}`,
+      );
       assert.equal(f.box.width, f.box.height, 'square crops');
       assert.ok(f.score! >= opts.minConfidence);
       assert.equal(f.top.length, 2, 'top 3 of 2 classes lists both');
@@ -79,7 +94,10 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
 
   test('a photo without a face: none found, nothing classified', async () => {
     const [r] = await collect(predictor, [photos.noFace]);
-    assert.deepEqual({ detected: r.prediction!.detected, faces: r.prediction!.faces.length }, { detected: true, faces: 0 });
+    assert.deepEqual(
+      { detected: r.prediction!.detected, faces: r.prediction!.faces.length },
+      { detected: true, faces: 0 },
+    );
   });
 
   test('pre-cropped faces pass without detection under auto and are classified exactly as training fed them', async () => {
@@ -87,7 +105,10 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
     for (const [i, r] of results.entries()) {
       const pr = r.prediction!;
       assert.equal(pr.detected, false);
-      assert.deepEqual(pr.faces.map((f) => f.box), [{ x: 0, y: 0, width: 48, height: 48 }]);
+      assert.deepEqual(
+        pr.faces.map((f) => f.box),
+        [{ x: 0, y: 0, width: 48, height: 48 }],
+      );
       // The training pipeline's input for the same file: decode + resize as lib/data does, grayscale as the runner does.
       const expected = classifyFaces(predictor, [await decodeImage(photos.crops[i], { size: SIZE })])[0];
       assert.deepEqual(pr.faces[0].probabilities, expected);
@@ -96,7 +117,10 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
     }
     // never: a large photo is classified whole; always: a crop goes through the detector.
     const [whole] = await collect(predictor, [photos.group], { detectFaces: 'never' });
-    assert.deepEqual(whole.prediction!.faces.map((f) => f.box), [{ x: 0, y: 0, width: 1000, height: 520 }]);
+    assert.deepEqual(
+      whole.prediction!.faces.map((f) => f.box),
+      [{ x: 0, y: 0, width: 1000, height: 520 }],
+    );
     const [forced] = await collect(predictor, [photos.crops[0]], { detectFaces: 'always' });
     assert.equal(forced.prediction!.detected, true);
   });
@@ -131,16 +155,27 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
   });
 
   test('the command line: table, CSV and JSON output, progress on stderr, exit codes', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'predict', ...args, '--backend', 'wasm'], { encoding: 'utf8', timeout: 120_000 });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'predict', ...args, '--backend', 'wasm'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
     const json = cli(run, photos.dir, '--format', 'json', '--top', '1');
     assert.equal(json.status, 0, json.stderr);
-    const images = JSON.parse(json.stdout) as { file: string; detected: boolean; faces: { top: unknown[]; probabilities: Record<string, number> }[] }[];
-    assert.deepEqual(images.map((i) => [path.basename(i.file), i.faces.length, i.detected]), [
-      ['crop-happy.png', 1, false],
-      ['crop-surprise.png', 1, false],
-      ['group.png', 3, true],
-      ['no-face.png', 0, true],
-    ]);
+    const images = JSON.parse(json.stdout) as {
+      file: string;
+      detected: boolean;
+      faces: { top: unknown[]; probabilities: Record<string, number> }[];
+    }[];
+    assert.deepEqual(
+      images.map((i) => [path.basename(i.file), i.faces.length, i.detected]),
+      [
+        ['crop-happy.png', 1, false],
+        ['crop-surprise.png', 1, false],
+        ['group.png', 3, true],
+        ['no-face.png', 0, true],
+      ],
+    );
     assert.deepEqual(Object.keys(images[2].faces[0].probabilities), CLASSES);
     assert.equal(images[2].faces[0].top.length, 1);
     assert.match(json.stderr, /predict 4\/4 \(100%\)/);
@@ -149,7 +184,10 @@ describe('affect predict on real photos', { skip: sample ? false : SKIP_SAMPLE }
     const csv = cli(path.join(run, 'model'), photos.group, '--format', 'csv');
     assert.equal(csv.status, 0, csv.stderr);
     const rows = csv.stdout.trim().split('\n');
-    assert.equal(rows[0], 'file,face,faces,x,y,width,height,detector_score,label_1,probability_1,label_2,probability_2,label_3,probability_3,error');
+    assert.equal(
+      rows[0],
+      'file,face,faces,x,y,width,height,detector_score,label_1,probability_1,label_2,probability_2,label_3,probability_3,error',
+    );
     assert.equal(rows.length, 4);
     assert.match(rows[3], /group\.png,3,3,\d+,\d+,\d+,\d+,0\.\d+,(happy|surprise),/);
 

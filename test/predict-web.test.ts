@@ -12,7 +12,17 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend';
-import { DEFAULT_FACE_OPTIONS, WEB_CONFIG_FILE, exportWeb, loadPredictor, predictFiles, writeExplainPage, type ImageResult, type Predictor } from '../lib/predict';
+import {
+  DEFAULT_FACE_OPTIONS,
+  WEB_CONFIG_FILE,
+  exportWeb,
+  loadPredictor,
+  predictFiles,
+  writeExplainPage,
+  type ImageResult,
+  type Predictor,
+  type WebConfig,
+} from '../lib/predict';
 import { CHROMIUM, browserUnavailable } from '../lib/viz/svg';
 import { launchChecker } from '../scripts/check-plots';
 import { SKIP_SAMPLE, sampleData, tempDir } from './data-fixtures';
@@ -21,7 +31,13 @@ import { makePhotos, makeRun, type Photos } from './predict-fixtures';
 const sample = sampleData();
 const skip = !sample ? SKIP_SAMPLE : (browserUnavailable() ?? false);
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+};
 
 /** A static file server for `root` on 127.0.0.1 (an ephemeral port). */
 async function serve(root: string): Promise<{ url: string; close: () => Promise<void> }> {
@@ -61,7 +77,8 @@ describe('the exported web page', { skip }, () => {
     files = [photos.group, photos.noFace, ...photos.crops];
     predictor = await loadPredictor(run);
     expected = [];
-    for await (const r of predictFiles(predictor, files, { ...DEFAULT_FACE_OPTIONS, top: 3, explain: true })) expected.push(r);
+    for await (const r of predictFiles(predictor, files, { ...DEFAULT_FACE_OPTIONS, top: 3, explain: true }))
+      expected.push(r);
   });
   after(() => {
     predictor?.model.dispose();
@@ -71,17 +88,32 @@ describe('the exported web page', { skip }, () => {
   test('export writes a self-contained folder: page, one script, model, detector weights, wasm binaries', async () => {
     const out = path.join(tmp.dir, 'web');
     const r = await exportWeb(run, out);
-    for (const f of ['index.html', 'affect-web.js', WEB_CONFIG_FILE, 'model/model.json', 'model/weights.bin', 'detector/ssd_mobilenetv1_model.bin', 'detector/ssd_mobilenetv1_model-weights_manifest.json', 'tfjs-backend-wasm.wasm']) {
+    for (const f of [
+      'index.html',
+      'affect-web.js',
+      WEB_CONFIG_FILE,
+      'model/model.json',
+      'model/weights.bin',
+      'detector/ssd_mobilenetv1_model.bin',
+      'detector/ssd_mobilenetv1_model-weights_manifest.json',
+      'tfjs-backend-wasm.wasm',
+    ]) {
       assert.ok(r.files.includes(f), `${f} in ${r.files.join(', ')}`);
     }
     const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
     assert.deepEqual(html.match(/<script[^>]*>/g), ['<script src="affect-web.js">'], 'one script, no other source');
     assert.doesNotMatch(html + fs.readFileSync(path.join(out, WEB_CONFIG_FILE), 'utf8'), /https?:\/\//);
-    const config = JSON.parse(fs.readFileSync(path.join(out, WEB_CONFIG_FILE), 'utf8'));
-    assert.deepEqual([config.classes, config.imageSize, config.grayscale, config.title], [['happy', 'surprise'], 48, true, 'affect-lab: predict-test / cnn4-gray']);
+    const config = JSON.parse(fs.readFileSync(path.join(out, WEB_CONFIG_FILE), 'utf8')) as WebConfig;
+    assert.deepEqual(
+      [config.classes, config.imageSize, config.grayscale, config.title],
+      [['happy', 'surprise'], 48, true, 'affect-lab: predict-test / cnn4-gray'],
+    );
     // An earlier export is replaced; any other non-empty folder is refused.
     await exportWeb(run, out, { face: { detector: 'tiny' } });
-    assert.ok(fs.existsSync(path.join(out, 'detector', 'tiny_face_detector_model.bin')) && !fs.existsSync(path.join(out, 'detector', 'ssd_mobilenetv1_model.bin')));
+    assert.ok(
+      fs.existsSync(path.join(out, 'detector', 'tiny_face_detector_model.bin')) &&
+        !fs.existsSync(path.join(out, 'detector', 'ssd_mobilenetv1_model.bin')),
+    );
     await assert.rejects(exportWeb(run, photos.dir), /is not empty and holds no earlier export/);
   });
 
@@ -94,7 +126,15 @@ describe('the exported web page', { skip }, () => {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       const backends: string[] = [];
@@ -112,7 +152,11 @@ describe('the exported web page', { skip }, () => {
         });
         await page.goto(server.url + query);
         await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120_000 });
-        assert.equal(await page.getAttribute('body', 'data-state'), 'ready', `${await page.textContent('#status')}; ${errors.join('; ')}`);
+        assert.equal(
+          await page.getAttribute('body', 'data-state'),
+          'ready',
+          `${await page.textContent('#status')}; ${errors.join('; ')}`,
+        );
         await page.setInputFiles('#files', files);
         await page.waitForSelector('body[data-state="done"]', { timeout: 180_000 });
         const shown = await page.$$eval('.result', (cards) =>
@@ -120,7 +164,10 @@ describe('the exported web page', { skip }, () => {
             file: c.getAttribute('data-file'),
             detected: c.getAttribute('data-detected'),
             error: c.classList.contains('error') ? c.textContent : null,
-            faces: Array.from(c.querySelectorAll('li.face')).map((f) => ({ label: f.getAttribute('data-label')!, probability: Number(f.getAttribute('data-probability')) })),
+            faces: Array.from(c.querySelectorAll('li.face')).map((f) => ({
+              label: f.getAttribute('data-label')!,
+              probability: Number(f.getAttribute('data-probability')),
+            })),
             overlays: c.querySelectorAll('canvas.cam').length,
           })),
         );
@@ -133,14 +180,27 @@ describe('the exported web page', { skip }, () => {
           const s = shown[i];
           assert.equal(s.file, path.basename(files[i]));
           assert.equal(s.error, null);
-          const want: ShownFace[] = r.prediction!.faces.map((f) => ({ label: f.top[0].label, probability: f.top[0].probability }));
-          assert.equal(s.detected, String(r.prediction!.detected), s.file!);
-          assert.deepEqual(s.faces.map((f) => f.label), want.map((f) => f.label), `${s.file} on ${backend}: page ${JSON.stringify(s.faces)}, CLI ${JSON.stringify(want)}`);
-          s.faces.forEach((f, k) => assert.ok(Math.abs(f.probability - want[k].probability) < 0.01, `${s.file} face ${k + 1} on ${backend}: page ${f.probability}, CLI ${want[k].probability}`));
+          const want: ShownFace[] = r.prediction!.faces.map((f) => ({
+            label: f.top[0].label,
+            probability: f.top[0].probability,
+          }));
+          assert.equal(s.detected, String(r.prediction!.detected), s.file);
+          assert.deepEqual(
+            s.faces.map((f) => f.label),
+            want.map((f) => f.label),
+            `${s.file} on ${backend}: page ${JSON.stringify(s.faces)}, CLI ${JSON.stringify(want)}`,
+          );
+          s.faces.forEach((f, k) =>
+            assert.ok(
+              Math.abs(f.probability - want[k].probability) < 0.01,
+              `${s.file} face ${k + 1} on ${backend}: page ${f.probability}, CLI ${want[k].probability}`,
+            ),
+          );
           assert.equal(s.overlays, want.length, 'a Grad-CAM overlay per face');
         }
         assert.equal(shown[0].faces.length, 3);
-        if (process.env.AFFECT_SCREENSHOT && !query) await page.screenshot({ path: process.env.AFFECT_SCREENSHOT, fullPage: true });
+        if (process.env.AFFECT_SCREENSHOT && !query)
+          await page.screenshot({ path: process.env.AFFECT_SCREENSHOT, fullPage: true });
         await page.close();
       }
       assert.equal(backends[1], 'wasm');

@@ -1,6 +1,7 @@
 /**
  * Loaded before every test file (package.json's test script: `--import`): turns off tfjs's warn() output, above all the
- * "install our node backend" banner that every process on the cpu backend prints. tfjs's PROD flag does only that.
+ * "install our node backend" banner of the cpu backend, which tests that compute before (or without) initBackend get
+ * as tfjs's default (initBackend('cpu') silences it itself). tfjs's PROD flag does only that.
  */
 import * as tf from '@tensorflow/tfjs';
 

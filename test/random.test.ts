@@ -5,7 +5,14 @@ import { makeRng, randInt, uniform, normal, shuffled, sampleWithReplacement } fr
 test('a seed reproduces every draw, another seed differs', () => {
   const draw = (seed: number) => {
     const r = makeRng(seed);
-    return [r(), randInt(r, 10), uniform(r, -1, 1), normal(r), ...shuffled(r, [1, 2, 3, 4, 5]), ...sampleWithReplacement(r, ['a', 'b'], 3)];
+    return [
+      r(),
+      randInt(r, 10),
+      uniform(r, -1, 1),
+      normal(r),
+      ...shuffled(r, [1, 2, 3, 4, 5]),
+      ...sampleWithReplacement(r, ['a', 'b'], 3),
+    ];
   };
   assert.deepEqual(draw(27), draw(27));
   assert.notDeepEqual(draw(27), draw(28));
@@ -30,7 +37,10 @@ test('ranges and shuffle are correct', () => {
   }
   const xs = Array.from({ length: 50 }, (_, i) => i);
   const s = shuffled(r, xs);
-  assert.deepEqual([...s].sort((a, b) => a - b), xs);
+  assert.deepEqual(
+    [...s].sort((a, b) => a - b),
+    xs,
+  );
   assert.notDeepEqual(s, xs);
   const m = Array.from({ length: 20000 }, () => normal(r)).reduce((a, b) => a + b, 0) / 20000;
   assert.ok(Math.abs(m) < 0.05);

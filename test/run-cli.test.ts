@@ -39,11 +39,20 @@ test('bad usage exits 2 with a message naming the option and the accepted values
   const cases: [string[], RegExp][] = [
     [['run'], /missing argument <experiment>; accepted: 1 baseline/],
     [['run', 'nine', '--synthetic'], /unknown experiment "nine"; accepted: baseline \(1\)/],
-    [['run', '5', '--synthetic', '--trial', 'x'], /experiment face-mask has no trial "x"; accepted trials: resnet18-vgg/],
+    [
+      ['run', '5', '--synthetic', '--trial', 'x'],
+      /experiment face-mask has no trial "x"; accepted trials: resnet18-vgg/,
+    ],
     [['run', '5', '--synthetic', '--lr', '0'], /option --lr must be a number > 0, got 0/],
     [['run', '5', '--synthetic', '--batch-size', '0'], /option --batch-size must be a positive integer, got 0/],
-    [['run', '5', '--synthetic', '--backend', 'gpu'], /--backend: "gpu" is not accepted; accepted values: tensorflow, wasm, cpu/],
-    [['run', '5', '--synthetic', '--scale', 'medium'], /--scale: "medium" is not accepted; accepted values: smoke, quick, full/],
+    [
+      ['run', '5', '--synthetic', '--backend', 'gpu'],
+      /--backend: "gpu" is not accepted; accepted values: tensorflow, wasm, cpu/,
+    ],
+    [
+      ['run', '5', '--synthetic', '--scale', 'medium'],
+      /--scale: "medium" is not accepted; accepted values: smoke, quick, full/,
+    ],
     [['run', '5'], /give a dataset folder with --data DIR, or --synthetic/],
     [['run', '5', '--synthetic', '--data', '/x'], /either --data or --synthetic/],
     [['runs', 'compare', 'a'], /missing argument <B>/],
@@ -59,9 +68,16 @@ test('runs list and runs compare read run folders; a missing folder exits 1', as
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-run-cli-'));
   try {
     const [a, b] = ['a', 'b'].map((n) => path.join(dir, 'face-mask', 'resnet18-vgg', n));
-    for (const [d, lr, acc] of [[a, 0.001, 0.8], [b, 0.01, 0.9]] as const) {
+    for (const [d, lr, acc] of [
+      [a, 0.001, 0.8],
+      [b, 0.01, 0.9],
+    ] as const) {
       fs.mkdirSync(d, { recursive: true });
-      writeJsonAtomic(path.join(d, 'config.json'), { created: `2026-01-0${lr === 0.001 ? 1 : 2}T00:00:00Z`, run: { experiment: 'face-mask', trial: 'resnet18-vgg', scale: 'quick', optimizer: { lr } }, data: { kind: 'synthetic' } });
+      writeJsonAtomic(path.join(d, 'config.json'), {
+        created: `2026-01-0${lr === 0.001 ? 1 : 2}T00:00:00Z`,
+        run: { experiment: 'face-mask', trial: 'resnet18-vgg', scale: 'quick', optimizer: { lr } },
+        data: { kind: 'synthetic' },
+      });
       writeJsonAtomic(path.join(d, 'metrics.json'), { testAccuracy: acc });
     }
     const list = await cli('runs', 'list', '--dir', dir);

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '../lib/backend';
 import { ConfigError, DataError, RunAborted } from '../lib/errors';
-import { baselineComparison, runExperiment, studyComparison, type RunOptions } from '../lib/runner';
+import type { RunConfig } from '../lib/experiments';
+import { baselineComparison, runExperiment, studyComparison, type RunMetrics, type RunOptions } from '../lib/runner';
 import type { ProgressSink } from '../lib/train';
 
 let tmp: string;
@@ -20,11 +21,16 @@ const datasets: Record<string, string> = {};
 /** Two-class folders of bright vs dark noisy squares, 12 per class, 20x20 PNG. */
 async function twoClasses(name: string, classes: [string, string]): Promise<string> {
   const root = path.join(tmp, name);
-  for (const [cls, base] of [[classes[0], 200], [classes[1], 50]] as const) {
+  for (const [cls, base] of [
+    [classes[0], 200],
+    [classes[1], 50],
+  ] as const) {
     fs.mkdirSync(path.join(root, cls), { recursive: true });
     for (let i = 0; i < 12; i++) {
       const px = Buffer.alloc(20 * 20 * 3, 0).map((_, k) => base + ((k * 7 + i * 13) % 40));
-      await sharp(px, { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(path.join(root, cls, `img${i}.png`));
+      await sharp(px, { raw: { width: 20, height: 20, channels: 3 } })
+        .png()
+        .toFile(path.join(root, cls, `img${i}.png`));
     }
   }
   return root;
@@ -41,29 +47,59 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // ResNet-18 without dropout: its runs repeat exactly, so a resumed run can be compared with an uninterrupted one. Smoke
 // scale at 3 training images per class: 5 training images after validation's, 3 batches per epoch.
-const tiny = (o: Partial<RunOptions>): RunOptions => ({ experiment: 'baseline', data: datasets.mask, scale: 'smoke', imageSize: 12, epochs: 2, batchSize: 2, trainPerClass: 3, seed: 5, backend: 'cpu', quiet: true, baseline: false, anyClasses: true, ...o });
+const tiny = (o: Partial<RunOptions>): RunOptions => ({
+  experiment: 'baseline',
+  data: datasets.mask,
+  scale: 'smoke',
+  imageSize: 12,
+  epochs: 2,
+  batchSize: 2,
+  trainPerClass: 3,
+  seed: 5,
+  backend: 'cpu',
+  quiet: true,
+  baseline: false,
+  anyClasses: true,
+  ...o,
+});
 const read = (dir: string, f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
+
+/** What these tests read back from a run's config.json (`classes` once the data is resolved). */
+interface SavedConfig {
+  created: string;
+  classes?: string[];
+  run: RunConfig;
+  options: RunOptions;
+}
+const readConfig = (dir: string) => JSON.parse(read(dir, 'config.json')) as SavedConfig;
 
 test('runDir: the run is written where the caller says; a folder holding a run is refused', async () => {
   const dir = path.join(tmp, 'chosen', 'run');
   const r = await runExperiment(tiny({ runDir: dir, epochs: 1 }));
   assert.equal(r.runDir, dir);
-  for (const f of ['config.json', 'history.csv', 'metrics.json', 'report.html']) assert.ok(fs.existsSync(path.join(dir, f)), f);
-  assert.equal(JSON.parse(read(dir, 'config.json')).options.runDir, undefined, 'the folder is not a setting');
-  await assert.rejects(runExperiment(tiny({ runDir: dir })), (e: Error) => e instanceof ConfigError && /already holds a run \(config\.json\); resume it/.test(e.message));
+  for (const f of ['config.json', 'history.csv', 'metrics.json', 'report.html'])
+    assert.ok(fs.existsSync(path.join(dir, f)), f);
+  assert.equal(readConfig(dir).options.runDir, undefined, 'the folder is not a setting');
+  await assert.rejects(
+    runExperiment(tiny({ runDir: dir })),
+    (e: Error) => e instanceof ConfigError && /already holds a run \(config\.json\); resume it/.test(e.message),
+  );
 });
 
 test('bad data is a DataError after config.json is written; once the data is there, the run resumes and completes', async () => {
   const dir = path.join(tmp, 'early', 'run');
   const missing = path.join(tmp, 'arrives-later');
-  await assert.rejects(runExperiment(tiny({ runDir: dir, data: missing })), (e: Error) => e instanceof DataError && e.message.includes(`data folder ${missing} does not exist`));
-  const early = JSON.parse(read(dir, 'config.json'));
+  await assert.rejects(
+    runExperiment(tiny({ runDir: dir, data: missing })),
+    (e: Error) => e instanceof DataError && e.message.includes(`data folder ${missing} does not exist`),
+  );
+  const early = readConfig(dir);
   assert.equal(early.options.data, missing);
   assert.equal(early.run.trial, 'resnet18-original');
   assert.equal(early.classes, undefined, 'written before the data was resolved');
   fs.cpSync(datasets.mask, missing, { recursive: true });
   const r = await runExperiment({ experiment: '', resume: dir, quiet: true });
-  const config = JSON.parse(read(dir, 'config.json'));
+  const config = readConfig(dir);
   assert.deepEqual(config.classes, ['WithMask', 'WithoutMask']);
   assert.equal(config.created, early.created, 'the record keeps its start time');
   assert.equal(r.history.epochs.length, 2);
@@ -73,37 +109,64 @@ test('an aborted run stops at the next batch, keeps its epoch checkpoint, and re
   const whole = await runExperiment(tiny({ outDir: path.join(tmp, 'whole') }));
   const stop = new AbortController();
   // Aborted during the second epoch's first batch; the run notices at the next batch.
-  const progress: ProgressSink = { message: () => {}, batch: (epoch) => (epoch === 1 ? stop.abort('test stop') : undefined) };
+  const progress: ProgressSink = {
+    message: () => {},
+    batch: (epoch) => (epoch === 1 ? stop.abort('test stop') : undefined),
+  };
   const dir = path.join(tmp, 'aborted', 'run');
-  await assert.rejects(runExperiment(tiny({ runDir: dir, signal: stop.signal, progress })), (e: Error) => e instanceof RunAborted && e.runDir === dir && /stopped on request \(test stop\)/.test(e.message));
+  await assert.rejects(
+    runExperiment(tiny({ runDir: dir, signal: stop.signal, progress })),
+    (e: Error) => e instanceof RunAborted && e.runDir === dir && /stopped on request \(test stop\)/.test(e.message),
+  );
   assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'epoch-0001')));
   assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
-  assert.match(read(dir, 'run.log'), /stopped on request \(test stop\); resume continues from the last epoch checkpoint/);
+  assert.match(
+    read(dir, 'run.log'),
+    /stopped on request \(test stop\); resume continues from the last epoch checkpoint/,
+  );
   const resumed = await runExperiment({ experiment: '', resume: dir, quiet: true });
   assert.equal(read(dir, 'history.csv'), read(whole.runDir, 'history.csv'));
   assert.equal(resumed.metrics.testAccuracy, whole.metrics.testAccuracy);
   // Aborted before it starts: nothing trains.
   const early = new AbortController();
   early.abort('at once');
-  await assert.rejects(runExperiment(tiny({ runDir: path.join(tmp, 'never', 'run'), signal: early.signal })), RunAborted);
+  await assert.rejects(
+    runExperiment(tiny({ runDir: path.join(tmp, 'never', 'run'), signal: early.signal })),
+    RunAborted,
+  );
 });
 
 test("the face-api baseline is evaluated on the run's test split where its classes apply, and shown beside the run", async () => {
-  const r = await runExperiment(tiny({ data: datasets.faces, outDir: path.join(tmp, 'with-baseline'), epochs: 1, baseline: true }));
+  const r = await runExperiment(
+    tiny({ data: datasets.faces, outDir: path.join(tmp, 'with-baseline'), epochs: 1, baseline: true }),
+  );
   const b = r.metrics.baseline!;
   assert.ok(b, 'the run evaluated the baseline');
   assert.deepEqual(b.mapping, { happy: 'happy', sad: 'sad' });
-  assert.equal(b.images, r.evaluation.confusion.flat().reduce((a, c) => a + c, 0));
+  assert.equal(
+    b.images,
+    r.evaluation.confusion.flat().reduce((a, c) => a + c, 0),
+  );
   assert.ok(b.testAccuracy >= 0 && b.testAccuracy <= 1);
-  assert.deepEqual(JSON.parse(read(r.runDir, 'metrics.json')).baseline, b);
+  assert.deepEqual((JSON.parse(read(r.runDir, 'metrics.json')) as RunMetrics).baseline, b);
   const row = studyComparison(r.metrics).at(-1)!;
   assert.match(row.name, /face-api expression net \(off the shelf, not trained here\)/);
   assert.equal(row.run, b.testAccuracy);
   // These classes are not the trial's dataset's: the report has no study comparison, but the baseline's table.
-  assert.deepEqual(baselineComparison(r.metrics).map((x) => x.run), [r.metrics.testAccuracy, b.testAccuracy]);
+  assert.deepEqual(
+    baselineComparison(r.metrics).map((x) => x.run),
+    [r.metrics.testAccuracy, b.testAccuracy],
+  );
   const report = read(r.runDir, 'report.html');
-  for (const text of ['This run vs the off-the-shelf baseline', 'face-api expression net (off the shelf, not trained here)']) assert.ok(report.includes(text), `report.html shows: ${text}`);
-  assert.match(read(r.runDir, 'run.log'), /face-api expression baseline \(off the shelf\) on the same test split: accuracy [01]\.\d{4}/);
+  for (const text of [
+    'This run vs the off-the-shelf baseline',
+    'face-api expression net (off the shelf, not trained here)',
+  ])
+    assert.ok(report.includes(text), `report.html shows: ${text}`);
+  assert.match(
+    read(r.runDir, 'run.log'),
+    /face-api expression baseline \(off the shelf\) on the same test split: accuracy [01]\.\d{4}/,
+  );
 
   // Face-mask classes are no expressions: no baseline, no row, even when asked for.
   const mask = await runExperiment(tiny({ outDir: path.join(tmp, 'no-baseline'), epochs: 1, baseline: true }));

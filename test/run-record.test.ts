@@ -36,7 +36,10 @@ test('createRunDir makes runs/<experiment>/<trial>/<timestamp>, never reusing a 
 });
 
 test('datasetFingerprint depends on paths and sizes, not on their order', () => {
-  const f = [{ relPath: 'a/1.png', size: 10 }, { relPath: 'b/2.png', size: 20 }];
+  const f = [
+    { relPath: 'a/1.png', size: 10 },
+    { relPath: 'b/2.png', size: 20 },
+  ];
   assert.equal(datasetFingerprint(f), datasetFingerprint([...f].reverse()));
   assert.notEqual(datasetFingerprint(f), datasetFingerprint([{ relPath: 'a/1.png', size: 11 }, f[1]]));
   assert.match(datasetFingerprint(f), /^[0-9a-f]{64}$/);
@@ -45,7 +48,16 @@ test('datasetFingerprint depends on paths and sizes, not on their order', () => 
 test('history and confusion CSVs', () => {
   const csv = historyCsv({ epochs: [0, 1], logs: { loss: [1.5, 1.25], val_loss: [2, 1.75] } });
   assert.equal(csv, 'epoch,loss,val_loss\n1,1.5,2\n2,1.25,1.75\n');
-  assert.equal(confusionCsv([[3, 1], [0, 4]], ['WithMask', 'Without,Mask']), 'true\\predicted,WithMask,"Without,Mask"\nWithMask,3,1\n"Without,Mask",0,4\n');
+  assert.equal(
+    confusionCsv(
+      [
+        [3, 1],
+        [0, 4],
+      ],
+      ['WithMask', 'Without,Mask'],
+    ),
+    'true\\predicted,WithMask,"Without,Mask"\nWithMask,3,1\n"Without,Mask",0,4\n',
+  );
 });
 
 test('packageVersions names node, tfjs and sharp', () => {
@@ -73,19 +85,32 @@ test('listRuns and compareRuns read run folders back', () => {
   try {
     const a = createRunDir(out, 'face-mask', 'resnet18-vgg', new Date('2026-01-01T00:00:00Z'));
     const b = createRunDir(out, 'face-mask', 'resnet18-vgg', new Date('2026-01-02T00:00:00Z'));
-    const config = (lr: number, created: string) => ({ created, run: { experiment: 'face-mask', trial: 'resnet18-vgg', scale: 'quick', optimizer: { kind: 'adam', lr } }, data: { kind: 'synthetic' } });
+    const config = (lr: number, created: string) => ({
+      created,
+      run: { experiment: 'face-mask', trial: 'resnet18-vgg', scale: 'quick', optimizer: { kind: 'adam', lr } },
+      data: { kind: 'synthetic' },
+    });
     writeJsonAtomic(path.join(a, 'config.json'), config(0.001, '2026-01-01T00:00:00.000Z'));
     writeJsonAtomic(path.join(b, 'config.json'), config(0.01, '2026-01-02T00:00:00.000Z'));
     writeJsonAtomic(path.join(a, 'metrics.json'), { testAccuracy: 0.75, epochsRun: 3 });
     const runs = listRuns(out);
-    assert.deepEqual(runs.map((r) => [r.dir, r.testAccuracy, r.complete, r.dataKind]), [[a, 0.75, true, 'synthetic'], [b, undefined, false, 'synthetic']]);
+    assert.deepEqual(
+      runs.map((r) => [r.dir, r.testAccuracy, r.complete, r.dataKind]),
+      [
+        [a, 0.75, true, 'synthetic'],
+        [b, undefined, false, 'synthetic'],
+      ],
+    );
     const table = formatRunsTable(runs, out);
     assert.match(table, /^experiment\s+trial\s+scale\s+date\s+data\s+test acc\s+folder/);
     assert.match(table, /face-mask\s+resnet18-vgg\s+quick\s+2026-01-01 00:00:00Z\s+synthetic\s+0\.7500/);
     assert.match(table, /incomplete/);
     const c = compareRuns(a, b);
     assert.deepEqual(c.config, [{ key: 'run.optimizer.lr', a: '0.001', b: '0.01' }]);
-    assert.deepEqual(c.metrics.find((m) => m.key === 'testAccuracy'), { key: 'testAccuracy', a: '0.75', b: undefined });
+    assert.deepEqual(
+      c.metrics.find((m) => m.key === 'testAccuracy'),
+      { key: 'testAccuracy', a: '0.75', b: undefined },
+    );
     assert.match(formatComparison(c), /run\.optimizer\.lr\s+0\.001\s+0\.01/);
     assert.throws(() => compareRuns(a, path.join(out, 'nope')), /config\.json is missing or not JSON/);
     assert.throws(() => listRuns(path.join(out, 'nope')), /does not exist/);

@@ -14,17 +14,28 @@ import { runExperiment } from '../lib/runner';
 const THRESHOLD = 0.85;
 const root = process.env.AFFECT_SAMPLE_DATA;
 const data = root && path.join(root, 'face-mask-12k-validation');
-const skip = !root ? 'AFFECT_SAMPLE_DATA is not set (the folder holding face-mask-12k-validation/)' : !fs.existsSync(data!) ? `${data} is missing` : false;
+const skip = !root
+  ? 'AFFECT_SAMPLE_DATA is not set (the folder holding face-mask-12k-validation/)'
+  : !fs.existsSync(data!)
+    ? `${data} is missing`
+    : false;
 
-test(`face-mask at the quick scale on real images reaches test accuracy >= ${THRESHOLD}`, { skip, timeout: 900_000 }, async () => {
-  await initBackend();
-  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-learning-'));
-  try {
-    const r = await runExperiment({ experiment: 'face-mask', data: data!, scale: 'quick', outDir, quiet: true });
-    assert.equal(r.metrics.dataKind, 'real sample');
-    assert.deepEqual([r.config.model.name, r.config.model.top], ['resnet18', 'vgg']);
-    assert.ok(r.metrics.testAccuracy >= THRESHOLD, `test accuracy ${r.metrics.testAccuracy} on ${r.evaluation.labels.length} real images`);
-  } finally {
-    fs.rmSync(outDir, { recursive: true, force: true });
-  }
-});
+test(
+  `face-mask at the quick scale on real images reaches test accuracy >= ${THRESHOLD}`,
+  { skip, timeout: 900_000 },
+  async () => {
+    await initBackend();
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-learning-'));
+    try {
+      const r = await runExperiment({ experiment: 'face-mask', data: data!, scale: 'quick', outDir, quiet: true });
+      assert.equal(r.metrics.dataKind, 'real sample');
+      assert.deepEqual([r.config.model.name, r.config.model.top], ['resnet18', 'vgg']);
+      assert.ok(
+        r.metrics.testAccuracy >= THRESHOLD,
+        `test accuracy ${r.metrics.testAccuracy} on ${r.evaluation.labels.length} real images`,
+      );
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -5,7 +5,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getTrial } from '../lib/experiments';
-import { generatedBlock, listReproductions, parseConfusionCsv, parseHistoryCsv, replaceGeneratedBlock, reproductionTable, writeReproduction } from '../lib/runner/reproduction';
+import {
+  generatedBlock,
+  listReproductions,
+  parseConfusionCsv,
+  parseHistoryCsv,
+  replaceGeneratedBlock,
+  reproductionTable,
+  writeReproduction,
+} from '../lib/runner/reproduction';
 import { repoRoot } from '../lib/paths';
 import { browserUnavailable } from '../lib/viz';
 
@@ -14,20 +22,41 @@ function fakeRun(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-repro-run-'));
   const config = {
     created: new Date(Date.now() - 3 * 3600e3).toISOString(),
-    run: { experiment: 'face-mask', trial: 'resnet18-vgg', scale: 'full', description: 'ResNet-18 + VGG top', epochs: 100, batchSize: 64, imageSize: 96 },
+    run: {
+      experiment: 'face-mask',
+      trial: 'resnet18-vgg',
+      scale: 'full',
+      description: 'ResNet-18 + VGG top',
+      epochs: 100,
+      batchSize: 64,
+      imageSize: 96,
+    },
     backend: { name: 'cpu', threads: 1, simd: false },
     seed: 27,
     classes: ['WithMask', 'WithoutMask'],
-    data: { kind: 'full Kaggle set', root: '/data/face-mask-12k', counts: { train: 10023, validation: 800, test: 992 } },
+    data: {
+      kind: 'full Kaggle set',
+      root: '/data/face-mask-12k',
+      counts: { train: 10023, validation: 800, test: 992 },
+    },
   };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   fs.writeFileSync(
     path.join(dir, 'history.csv'),
     'epoch,acc,loss,lr,val_acc,val_loss\n0,0.9,0.3,0.00001,0.95,0.2\n1,0.97,0.11,0.00001,0.98,0.05\n2,0.99,0.04,0.00001,0.975,0.07\n3,0.995,0.02,0.00001,0.97,0.09\n',
   );
-  fs.writeFileSync(path.join(dir, 'confusion.csv'), 'true\\predicted,WithMask,WithoutMask\nWithMask,470,13\nWithoutMask,9,500\n');
+  fs.writeFileSync(
+    path.join(dir, 'confusion.csv'),
+    'true\\predicted,WithMask,WithoutMask\nWithMask,470,13\nWithoutMask,9,500\n',
+  );
   const metrics = {
-    testAccuracy: 0.9778, testLoss: 0.061, epochsRun: 4, bestEpoch: 2, stopReason: 'early stopping', trainSeconds: 7200, dataKind: 'full Kaggle set',
+    testAccuracy: 0.9778,
+    testLoss: 0.061,
+    epochsRun: 4,
+    bestEpoch: 2,
+    stopReason: 'early stopping',
+    trainSeconds: 7200,
+    dataKind: 'full Kaggle set',
     perClass: [
       { name: 'WithMask', precision: 0.9812, recall: 0.9731, f1: 0.977, support: 483 },
       { name: 'WithoutMask', precision: 0.9747, recall: 0.9823, f1: 0.978, support: 509 },
@@ -44,14 +73,34 @@ test('writeReproduction: records copied, no weights, README compares best with b
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-repro-out-'));
   const r = await writeReproduction(run, out, { notes: 'Train images were resized to 96x96 JPEG.', svg: false });
   assert.deepEqual(r.files, ['config.json', 'history.csv', 'metrics.json', 'confusion.csv', 'README.md']);
-  assert.deepEqual(fs.readdirSync(out).sort(), ['README.md', 'config.json', 'confusion.csv', 'history.csv', 'metrics.json']);
-  assert.equal(fs.readFileSync(path.join(out, 'history.csv'), 'utf8'), fs.readFileSync(path.join(run, 'history.csv'), 'utf8'));
+  assert.deepEqual(fs.readdirSync(out).sort(), [
+    'README.md',
+    'config.json',
+    'confusion.csv',
+    'history.csv',
+    'metrics.json',
+  ]);
+  assert.equal(
+    fs.readFileSync(path.join(out, 'history.csv'), 'utf8'),
+    fs.readFileSync(path.join(run, 'history.csv'), 'utf8'),
+  );
   const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
   const p = getTrial('face-mask').trial.published;
-  assert.ok(readme.includes(`| test accuracy | 0.9778 | ${p.testAccuracy!.toFixed(4)} | ${(0.9778 - p.testAccuracy!).toFixed(4)} |`), readme);
+  assert.ok(
+    readme.includes(
+      `| test accuracy | 0.9778 | ${p.testAccuracy!.toFixed(4)} | ${(0.9778 - p.testAccuracy!).toFixed(4)} |`,
+    ),
+    readme,
+  );
   // best epoch 2 of the run (val loss 0.05) beside the study's best-epoch val loss; last epoch 4 (0.09) beside its last.
-  assert.match(readme, new RegExp(`\\| best epoch \\(2 / ${p.bestEpoch}\\): val loss \\| 0\\.0500 \\| ${p.best!.valLoss!.toFixed(4)} \\|`));
-  assert.match(readme, new RegExp(`\\| last epoch \\(4 / ${p.epochsRun}\\): val loss \\| 0\\.0900 \\| ${p.valLoss!.toFixed(4)} \\|`));
+  assert.match(
+    readme,
+    new RegExp(`\\| best epoch \\(2 / ${p.bestEpoch}\\): val loss \\| 0\\.0500 \\| ${p.best!.valLoss!.toFixed(4)} \\|`),
+  );
+  assert.match(
+    readme,
+    new RegExp(`\\| last epoch \\(4 / ${p.epochsRun}\\): val loss \\| 0\\.0900 \\| ${p.valLoss!.toFixed(4)} \\|`),
+  );
   // Confusion cells pair the run's and the study's counts by class name.
   const c = p.confusionClasses!.indexOf('WithoutMask');
   assert.ok(readme.includes(`| WithoutMask | 9 / ${p.confusion![c][1 - c]} | 500 / ${p.confusion![c][c]} |`), readme);
@@ -59,15 +108,27 @@ test('writeReproduction: records copied, no weights, README compares best with b
   assert.match(readme, /Wall time from start to finish 3 h 0 min; training 2 h 0 min of it/);
   fs.writeFileSync(path.join(run, 'run.log'), 'affect run face-mask\naffect run face-mask (resumed)\n');
   await writeReproduction(run, out, { svg: false });
-  assert.match(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), /including 1 stop\(s\) and resume\(s\); the last process trained for 2 h 0 min/);
+  assert.match(
+    fs.readFileSync(path.join(out, 'README.md'), 'utf8'),
+    /including 1 stop\(s\) and resume\(s\); the last process trained for 2 h 0 min/,
+  );
 });
 
 test('writeReproduction refuses an unfinished run and an output inside the run folder; parsers reject bad files', async () => {
   const run = fakeRun();
-  await assert.rejects(writeReproduction(run, path.join(run, 'record'), { svg: false }), /must not be inside the run folder/);
+  await assert.rejects(
+    writeReproduction(run, path.join(run, 'record'), { svg: false }),
+    /must not be inside the run folder/,
+  );
   fs.rmSync(path.join(run, 'metrics.json'));
-  await assert.rejects(writeReproduction(run, fs.mkdtempSync(path.join(os.tmpdir(), 'affect-repro-')), { svg: false }), /has not finished \(no metrics\.json\); resume it first/);
-  assert.throws(() => parseHistoryCsv('epoch,loss\n0,1,2\n', 'h.csv'), /^Error: h\.csv: line 2 has 3 cells, the header 2$/);
+  await assert.rejects(
+    writeReproduction(run, fs.mkdtempSync(path.join(os.tmpdir(), 'affect-repro-')), { svg: false }),
+    /has not finished \(no metrics\.json\); resume it first/,
+  );
+  assert.throws(
+    () => parseHistoryCsv('epoch,loss\n0,1,2\n', 'h.csv'),
+    /^Error: h\.csv: line 2 has 3 cells, the header 2$/,
+  );
   assert.throws(() => parseHistoryCsv('step,loss\n0,1\n', 'h.csv'), /first column must be "epoch"/);
   assert.throws(() => parseConfusionCsv('x,a,b\na,1,2\n', 'c.csv'), /expected a 2x2 matrix/);
   assert.deepEqual(parseHistoryCsv('epoch,loss,val_loss\n0,0.5,\n').logs.val_loss.map(Number.isNaN), [true]);
@@ -103,23 +164,54 @@ test('writeReproduction: a snapshot-ensemble run gets its ensemble row, member a
       fs.writeFileSync(path.join(dir, 'history.csv'), history);
       fs.writeFileSync(path.join(dir, 'confusion.csv'), 'true\\predicted,angry,happy\nangry,1,1\nhappy,0,2\n');
       if (ensembleCsv) fs.writeFileSync(path.join(dir, 'ensemble-confusion.csv'), ensembleCsv);
-      const perClass = [{ name: 'angry', precision: 1, recall: 0.5, f1: 0.667, support: 2 }, { name: 'happy', precision: 0.667, recall: 1, f1: 0.8, support: 2 }];
-      fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify({ testLoss: 0.9, trainSeconds: 60, dataKind: 'full Kaggle set', perClass, ...metrics }));
+      const perClass = [
+        { name: 'angry', precision: 1, recall: 0.5, f1: 0.667, support: 2 },
+        { name: 'happy', precision: 0.667, recall: 1, f1: 0.8, support: 2 },
+      ];
+      fs.writeFileSync(
+        path.join(dir, 'metrics.json'),
+        JSON.stringify({ testLoss: 0.9, trainSeconds: 60, dataKind: 'full Kaggle set', perClass, ...metrics }),
+      );
       return dir;
     };
-    const ens = run('fer-small-cnn', 'cnn4-ensemble', 'epoch,acc,loss,val_acc,val_loss\n0,0.4,1.5,0.4,1.5\n1,0.5,1.3,0.5,1.4\n', {
-      testAccuracy: 0.75,
-      epochsRun: 2,
-      ensemble: { testAccuracy: 0.875, testLoss: 0.5, members: 2, memberAt: [1000, 2000], unit: 'iteration', memberAccuracies: [0.5, 0.75], perClass: [{ name: 'angry', recall: 0.75 }, { name: 'happy', recall: 0.95 }] },
-      baseline: { testAccuracy: 0.625, images: 4 },
-    }, 'true\\predicted,angry,happy\nangry,2,0\nhappy,0,2\n');
+    const ens = run(
+      'fer-small-cnn',
+      'cnn4-ensemble',
+      'epoch,acc,loss,val_acc,val_loss\n0,0.4,1.5,0.4,1.5\n1,0.5,1.3,0.5,1.4\n',
+      {
+        testAccuracy: 0.75,
+        epochsRun: 2,
+        ensemble: {
+          testAccuracy: 0.875,
+          testLoss: 0.5,
+          members: 2,
+          memberAt: [1000, 2000],
+          unit: 'iteration',
+          memberAccuracies: [0.5, 0.75],
+          perClass: [
+            { name: 'angry', recall: 0.75 },
+            { name: 'happy', recall: 0.95 },
+          ],
+        },
+        baseline: { testAccuracy: 0.625, images: 4 },
+      },
+      'true\\predicted,angry,happy\nangry,2,0\nhappy,0,2\n',
+    );
     const r = await writeReproduction(ens, path.join(out, 'ens'), { svg: false });
     assert.ok(r.files.includes('ensemble-confusion.csv'));
     const md = fs.readFileSync(path.join(out, 'ens', 'README.md'), 'utf8');
     const published = getTrial('fer-small-cnn', 'cnn4-ensemble').trial.published;
-    assert.ok(md.includes(`| test accuracy, snapshot ensemble (2 / ${published.ensemble!.members} members) | 0.8750 | ${published.ensemble!.testAccuracy.toFixed(4)} |`), md);
+    assert.ok(
+      md.includes(
+        `| test accuracy, snapshot ensemble (2 / ${published.ensemble!.members} members) | 0.8750 | ${published.ensemble!.testAccuracy.toFixed(4)} |`,
+      ),
+      md,
+    );
     assert.match(md, /Each member alone: 0\.5000, 0\.7500/);
-    assert.match(md, /\| test accuracy, face-api expression net \(off the shelf, same test images\) \| 0\.6250 \| - \|/);
+    assert.match(
+      md,
+      /\| test accuracy, face-api expression net \(off the shelf, same test images\) \| 0\.6250 \| - \|/,
+    );
     assert.match(reproductionTable([ens], src).split('\n')[2], /\| 0\.8750 \/ 0\.6370 \| 0\.6250 \| 2 \|/);
     assert.match(md, /\| angry \| 0\.5000 \| 0\.7500 \| \+0\.2500 \|/);
     assert.match(md, /no EarlyStopping: the test figures are the last epoch's/);
@@ -149,7 +241,14 @@ test('reproductionTable: one row per record with run and published figures; gene
   try {
     const table = reproductionTable([dir], path.dirname(dir));
     const published = getTrial('face-mask').trial.published.testAccuracy!;
-    assert.ok(table.split('\n')[2].startsWith(`| 5 face-mask / resnet18-vgg | full Kaggle set, face-mask-12k (train 10023, test 992) | 0.9778 / ${published.toFixed(4)} |`), table);
+    assert.ok(
+      table
+        .split('\n')[2]
+        .startsWith(
+          `| 5 face-mask / resnet18-vgg | full Kaggle set, face-mask-12k (train 10023, test 992) | 0.9778 / ${published.toFixed(4)} |`,
+        ),
+      table,
+    );
     assert.ok(table.includes(`(${path.basename(dir)}/README.md)`));
     const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-repro-list-'));
     fs.cpSync(dir, path.join(parent, 'study', 'face-mask'), { recursive: true });
@@ -175,14 +274,23 @@ test('affect runs table: prints the table, rewrites a README block, and an unrea
   try {
     fs.cpSync(dir, path.join(records, 'face-mask'), { recursive: true });
     const readme = path.join(records, 'README.md');
-    fs.writeFileSync(readme, '# R\n<!-- reproductions:start (generated by affect runs table; do not edit) -->\n<!-- reproductions:end -->\n');
+    fs.writeFileSync(
+      readme,
+      '# R\n<!-- reproductions:start (generated by affect runs table; do not edit) -->\n<!-- reproductions:end -->\n',
+    );
     assert.equal(await main(['runs', 'table', '--records', records, '--readme', readme]), 0);
-    assert.equal(generatedBlock(fs.readFileSync(readme, 'utf8'), 'reproductions'), reproductionTable([path.join(records, 'face-mask')], records));
+    assert.equal(
+      generatedBlock(fs.readFileSync(readme, 'utf8'), 'reproductions'),
+      reproductionTable([path.join(records, 'face-mask')], records),
+    );
     const errors: string[] = [];
     const original = console.error;
     console.error = (...a: unknown[]) => errors.push(a.join(' '));
     try {
-      assert.equal(await main(['runs', 'table', '--records', records, '--readme', path.join(records, 'missing.md')]), 2);
+      assert.equal(
+        await main(['runs', 'table', '--records', records, '--readme', path.join(records, 'missing.md')]),
+        2,
+      );
     } finally {
       console.error = original;
     }

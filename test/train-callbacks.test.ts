@@ -6,8 +6,16 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  appendHistory, csvLogger, earlyStopping, historyRecorder, pyFloat, reduceLROnPlateau, terminateOnNaN,
-  type Callback, type TrainContext, type TrainHistory,
+  appendHistory,
+  csvLogger,
+  earlyStopping,
+  historyRecorder,
+  pyFloat,
+  reduceLROnPlateau,
+  terminateOnNaN,
+  type Callback,
+  type TrainContext,
+  type TrainHistory,
 } from '../lib/train';
 
 /** A context around a fake model whose "weights" are one scalar: the epoch that produced them. */
@@ -35,7 +43,12 @@ function fakeContext(initialEpoch = 0) {
 }
 
 /** Drives a callback through epochs with the given monitored values, as fit would; returns epochs run. */
-async function drive(cb: Callback, f: ReturnType<typeof fakeContext>, values: number[], key = 'val_loss'): Promise<number> {
+async function drive(
+  cb: Callback,
+  f: ReturnType<typeof fakeContext>,
+  values: number[],
+  key = 'val_loss',
+): Promise<number> {
   await cb.onTrainBegin?.(f.ctx);
   let e = f.ctx.params.initialEpoch;
   for (; e < values.length && !f.ctx.stopTraining; e++) {
@@ -47,7 +60,9 @@ async function drive(cb: Callback, f: ReturnType<typeof fakeContext>, values: nu
 }
 
 // The study's ResNet-18 run: improving to epoch 9 (1-based), then 10 epochs without improvement.
-const STUDY = [2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.45, 1.42, 1.4, 1.41, 1.43, 1.45, 1.5, 1.55, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1, 2.2];
+const STUDY = [
+  2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.45, 1.42, 1.4, 1.41, 1.43, 1.45, 1.5, 1.55, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1, 2.2,
+];
 
 test('EarlyStopping(patience 10, restore best) stops after 19 epochs and restores epoch 9, with Keras messages', async () => {
   await initBackend('cpu');
@@ -57,7 +72,10 @@ test('EarlyStopping(patience 10, restore best) stops after 19 epochs and restore
   assert.equal(f.weights(), 8, 'weights of the best epoch (0-based 8) restored');
   assert.equal(f.ctx.bestEpoch, 8);
   assert.equal(f.ctx.stoppedEpoch, 18);
-  assert.deepEqual(f.messages, ['Restoring model weights from the end of the best epoch: 9.', 'Epoch 19: early stopping']);
+  assert.deepEqual(f.messages, [
+    'Restoring model weights from the end of the best epoch: 9.',
+    'Epoch 19: early stopping',
+  ]);
 });
 
 test('EarlyStopping: minDelta, max mode (auto for acc), baseline, startFromEpoch, no restore by default', async () => {
@@ -69,7 +87,15 @@ test('EarlyStopping: minDelta, max mode (auto for acc), baseline, startFromEpoch
   assert.deepEqual(f.messages, []);
   // val_acc is maximised under mode auto.
   f = fakeContext();
-  assert.equal(await drive(earlyStopping({ monitor: 'val_acc', patience: 1, restoreBestWeights: true }), f, [0.5, 0.7, 0.6, 0.9], 'val_acc'), 3);
+  assert.equal(
+    await drive(
+      earlyStopping({ monitor: 'val_acc', patience: 1, restoreBestWeights: true }),
+      f,
+      [0.5, 0.7, 0.6, 0.9],
+      'val_acc',
+    ),
+    3,
+  );
   assert.equal(f.weights(), 1);
   // A baseline never reached: improvements do not reset the wait, so the first plateau epoch can stop training.
   const plateau = [1.0, 0.9, 0.95, 0.96, 0.97, 0.98];
@@ -144,12 +170,12 @@ test('pyFloat prints floats as Python repr does', () => {
   assert.equal(pyFloat(1e16), '1e+16');
 });
 
-test('TerminateOnNaN stops at the first invalid batch loss and names it', () => {
+test('TerminateOnNaN stops at the first invalid batch loss and names it', async () => {
   const f = fakeContext();
   const cb = terminateOnNaN();
-  cb.onBatchEnd?.(0, { loss: 1.2 }, f.ctx, 3);
+  await cb.onBatchEnd?.(0, { loss: 1.2 }, f.ctx, 3);
   assert.equal(f.ctx.stopTraining, false);
-  cb.onBatchEnd?.(5, { loss: NaN }, f.ctx, 3);
+  await cb.onBatchEnd?.(5, { loss: NaN }, f.ctx, 3);
   assert.equal(f.ctx.stopTraining, true);
   assert.equal(f.ctx.stoppedEpoch, 3);
   assert.match(f.ctx.stopReason!, /epoch 4, batch 5/);
@@ -164,7 +190,7 @@ test('history: appendHistory pads late metrics; historyRecorder records stop inf
   assert.deepEqual(h, { epochs: [0, 1, 2], logs: { loss: [1, 0.5, NaN], val_loss: [NaN, 0.7, 0.6] } });
   const f = fakeContext();
   const rec = historyRecorder();
-  rec.onEpochEnd?.(0, { loss: 2 }, f.ctx);
+  await rec.onEpochEnd?.(0, { loss: 2 }, f.ctx);
   f.ctx.stopReason = 'x';
   f.ctx.stoppedEpoch = 0;
   await rec.onTrainEnd?.(f.ctx, rec.history);
@@ -191,7 +217,10 @@ test('CSVLogger writes Keras columns, and a resumed run keeps earlier rows and d
     await cb.onTrainBegin?.(f.ctx);
     await cb.onEpochEnd?.(2, logs(2), f.ctx);
     lines = fs.readFileSync(file, 'utf8').trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(',')[0]), ['epoch', '0', '1', '2']);
+    assert.deepEqual(
+      lines.map((l) => l.split(',')[0]),
+      ['epoch', '0', '1', '2'],
+    );
     // A fresh run replaces the file.
     f = fakeContext(0);
     cb = csvLogger(file);

@@ -14,14 +14,31 @@ function sample(epoch: number): CheckpointData {
     seed: 3,
     history: { epochs: [0], logs: { loss: [NaN], lr: [Infinity] } },
     weightNames: ['dense/kernel', 'steps'],
-    weights: [tf.tensor2d([[1.5, -2], [3, 4]]), tf.tensor1d([7], 'int32')],
+    weights: [
+      tf.tensor2d([
+        [1.5, -2],
+        [3, 4],
+      ]),
+      tf.tensor1d([7], 'int32'),
+    ],
     optimizer: {
       config: { kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: false },
       iterations: 12,
       learningRate: 0.05,
-      slots: [{ momentum: tf.tensor2d([[0.5, 0], [0, 0.25]]) }, null],
+      slots: [
+        {
+          momentum: tf.tensor2d([
+            [0.5, 0],
+            [0, 0.25],
+          ]),
+        },
+        null,
+      ],
     },
-    callbacks: { EarlyStopping: { json: { wait: 2 }, tensors: [tf.scalar(9)] }, ReduceLROnPlateau: { json: { best: 'Infinity' } } },
+    callbacks: {
+      EarlyStopping: { json: { wait: 2 }, tensors: [tf.scalar(9)] },
+      ReduceLROnPlateau: { json: { best: 'Infinity' } },
+    },
     rngStates: { augment: makeRng('x').state() },
   };
 }
@@ -42,10 +59,13 @@ test('saveCheckpoint/readCheckpoint round-trip every part; only the newest `keep
     assert.equal(r.epoch, 3);
     assert.equal(r.seed, 3);
     assert.deepEqual(r.history, { epochs: [0], logs: { loss: [NaN], lr: [Infinity] } });
-    assert.deepEqual(r.weights.map((w) => [w.dtype, w.shape, Array.from(w.dataSync())]), [
-      ['float32', [2, 2], [1.5, -2, 3, 4]],
-      ['int32', [1], [7]],
-    ]);
+    assert.deepEqual(
+      r.weights.map((w) => [w.dtype, w.shape, Array.from(w.dataSync())]),
+      [
+        ['float32', [2, 2], [1.5, -2, 3, 4]],
+        ['int32', [1], [7]],
+      ],
+    );
     assert.equal(r.optimizer.iterations, 12);
     assert.deepEqual(Array.from(r.optimizer.slots[0]!.momentum.dataSync()), [0.5, 0, 0, 0.25]);
     assert.equal(r.optimizer.slots[1], null);

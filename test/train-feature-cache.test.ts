@@ -14,18 +14,36 @@ const BATCH = 4;
 /** A small backbone with batch norm (so inference mode matters) and a Dropout + Dense top. */
 function smallModel(): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 3] });
-  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({
+      filters: 4,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    })
+    .apply(input) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: 0.5, seed: 3 }).apply(x) as tf.SymbolicTensor;
-  const y = tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  const y = tf.layers
+    .dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: y });
 }
 
 function data(): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const rng = makeRng('feature-cache');
-  const x = tf.tensor4d(Float32Array.from({ length: N * 8 * 8 * 3 }, () => normal(rng)), [N, 8, 8, 3]);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: N }, (_, i) => i % 3), 'int32'), 3) as tf.Tensor2D;
+  const x = tf.tensor4d(
+    Float32Array.from({ length: N * 8 * 8 * 3 }, () => normal(rng)),
+    [N, 8, 8, 3],
+  );
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: N }, (_, i) => i % 3),
+      'int32',
+    ),
+    3,
+  ) as tf.Tensor2D;
   return { x, y };
 }
 
@@ -38,10 +56,13 @@ test('splitAtTop: top(backbone(x)) equals the model, and the parts share its wei
   const model = smallModel();
   const { backbone, top } = splitAtTop(model);
   assert.equal(backbone.outputs[0].shape[1], 4);
-  assert.deepEqual(top.layers.slice(1).map((l) => l.getClassName()), ['Dropout', 'Dense']);
+  assert.deepEqual(
+    top.layers.slice(1).map((l) => l.getClassName()),
+    ['Dropout', 'Dense'],
+  );
   const { x } = data();
   const whole = model.predict(x) as tf.Tensor;
-  const parts = top.predict(backbone.predict(x) as tf.Tensor) as tf.Tensor;
+  const parts = top.predict(backbone.predict(x)) as tf.Tensor;
   assert.ok(maxDiff(whole, parts) < 1e-6);
   assert.equal(top.layers[2], model.layers[model.layers.length - 1]);
   assert.throws(() => splitAtTop(model, 'nope'), /no layer named "nope"/);

@@ -13,8 +13,23 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, shuffled } from '../lib/random';
 import {
-  compileModel, csvLogger, epochBatches, lossAndAccuracy, regularizationPenalty, sparseCrossentropyFromLogits, earlyStopping, fit, latestCheckpoint, readCheckpoint, disposeCheckpoint, reduceLROnPlateau,
-  seedModelWeights, shuffleSeed, type Batch, type Callback, type TrainHistory,
+  compileModel,
+  csvLogger,
+  epochBatches,
+  lossAndAccuracy,
+  regularizationPenalty,
+  sparseCrossentropyFromLogits,
+  earlyStopping,
+  fit,
+  latestCheckpoint,
+  readCheckpoint,
+  disposeCheckpoint,
+  reduceLROnPlateau,
+  seedModelWeights,
+  shuffleSeed,
+  type Batch,
+  type Callback,
+  type TrainHistory,
 } from '../lib/train';
 
 const SEED = 7;
@@ -37,7 +52,11 @@ function makeData(seed: number) {
 }
 
 /** Batches of 8 in an order shuffled per epoch from shuffleSeed(seed, epoch): restorable on resume. */
-function source(data: { xs: Float32Array; ys: Int32Array }, shuffle: boolean, poison?: { epoch: number; batch: number }) {
+function source(
+  data: { xs: Float32Array; ys: Int32Array },
+  shuffle: boolean,
+  poison?: { epoch: number; batch: number },
+) {
   return (epoch: number): Batch[] => {
     const order = shuffle ? shuffled(makeRng(shuffleSeed(SEED, epoch)), [...Array(N).keys()]) : [...Array(N).keys()];
     const out: Batch[] = [];
@@ -46,7 +65,13 @@ function source(data: { xs: Float32Array; ys: Int32Array }, shuffle: boolean, po
       const x = new Float32Array(idx.length * SIDE * SIDE);
       idx.forEach((k, j) => x.set(data.xs.subarray(k * SIDE * SIDE, (k + 1) * SIDE * SIDE), j * SIDE * SIDE));
       if (poison && poison.epoch === epoch && poison.batch === b) x[0] = NaN;
-      out.push({ xs: tf.tensor4d(x, [idx.length, SIDE, SIDE, 1]), ys: tf.tensor1d(idx.map((k) => data.ys[k]), 'int32') });
+      out.push({
+        xs: tf.tensor4d(x, [idx.length, SIDE, SIDE, 1]),
+        ys: tf.tensor1d(
+          idx.map((k) => data.ys[k]),
+          'int32',
+        ),
+      });
     }
     return out;
   };
@@ -85,6 +110,13 @@ const callbacks = (): Callback[] => [
 ];
 
 const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+/** What a child training process writes to result-<mode>.json. */
+interface ChildResult {
+  history: TrainHistory;
+  weights: number[][];
+  ran: number[];
+}
 
 /** Disposes a model and its optimizer (whose slots the model does not own). */
 function disposeModel(m: tf.LayersModel): void {
@@ -149,7 +181,11 @@ if (process.env.TRAIN_FIT_CHILD) {
     const train = async (seed: number, epochs: number, dir?: string, resume = false, model = dropoutModel()) => {
       const random = Math.random;
       await fit(model, source(data, true), undefined, {
-        epochs, verbose: 0, seed, ...(dir ? { checkpoint: { dir } } : {}), ...(resume && dir ? { resumeFrom: dir } : {}),
+        epochs,
+        verbose: 0,
+        seed,
+        ...(dir ? { checkpoint: { dir } } : {}),
+        ...(resume && dir ? { resumeFrom: dir } : {}),
       });
       assert.equal(Math.random, random, 'fit must restore Math.random');
       const w = weightsOf(model);
@@ -225,8 +261,8 @@ if (process.env.TRAIN_FIT_CHILD) {
     assert.ok(runs[0].history.logs.loss[3] < runs[0].history.logs.loss[0], 'the model learns');
     assert.ok(runs[0].history.logs.lr[3] < runs[0].history.logs.lr[0], 'ReduceLROnPlateau lowered the lr');
     // Per epoch (after the optimizer's slots appear in epoch 1) and per call, the same tensors and bytes.
-    assert.deepEqual(counts, new Array(8).fill(counts[0]), `tensor counts per epoch: ${counts}`);
-    assert.deepEqual(bytes, new Array(8).fill(bytes[0]), `bytes per epoch: ${bytes}`);
+    assert.deepEqual(counts, new Array(8).fill(counts[0]), `tensor counts per epoch: ${counts.join(',')}`);
+    assert.deepEqual(bytes, new Array(8).fill(bytes[0]), `bytes per epoch: ${bytes.join(',')}`);
   });
 
   test('fit: a NaN loss stops training mid-epoch, names the batch, and does not checkpoint the broken epoch', async () => {
@@ -261,8 +297,12 @@ if (process.env.TRAIN_FIT_CHILD) {
     try {
       const data = makeData(SEED);
       const opts = (ckpt: string, epochs: number, resumeFrom?: string) => ({
-        epochs, verbose: 0 as const, seed: SEED, callbacks: [...callbacks(), csvLogger(path.join(ckpt, 'log.csv'))],
-        checkpoint: { dir: ckpt }, resumeFrom,
+        epochs,
+        verbose: 0 as const,
+        seed: SEED,
+        callbacks: [...callbacks(), csvLogger(path.join(ckpt, 'log.csv'))],
+        checkpoint: { dir: ckpt },
+        resumeFrom,
       });
       const whole = makeModel(SEED);
       const full = await fit(whole, lazySource(data, true), lazySource(data, false), opts(path.join(dir, 'a'), 5));
@@ -274,17 +314,38 @@ if (process.env.TRAIN_FIT_CHILD) {
       assert.deepEqual(Object.keys(ck.callbacks).sort(), ['EarlyStopping', 'ReduceLROnPlateau']);
       disposeCheckpoint(ck);
       const second = makeModel(99); // different initial weights: all must come from the checkpoint
-      const resumed = await fit(second, lazySource(data, true), lazySource(data, false), opts(path.join(dir, 'b'), 5, path.join(dir, 'b')));
+      const resumed = await fit(
+        second,
+        lazySource(data, true),
+        lazySource(data, false),
+        opts(path.join(dir, 'b'), 5, path.join(dir, 'b')),
+      );
       assert.deepEqual(resumed, full);
       assert.deepEqual(weightsOf(second), weightsOf(whole));
-      assert.equal(fs.readFileSync(path.join(dir, 'b', 'log.csv'), 'utf8'), fs.readFileSync(path.join(dir, 'a', 'log.csv'), 'utf8'));
+      assert.equal(
+        fs.readFileSync(path.join(dir, 'b', 'log.csv'), 'utf8'),
+        fs.readFileSync(path.join(dir, 'a', 'log.csv'), 'utf8'),
+      );
       const last = `epoch-${String(full.epochs.length).padStart(4, '0')}`;
-      assert.deepEqual(fs.readdirSync(path.join(dir, 'b')).sort(), [last, 'log.csv'], 'only the newest checkpoint is kept');
+      assert.deepEqual(
+        fs.readdirSync(path.join(dir, 'b')).sort(),
+        [last, 'log.csv'],
+        'only the newest checkpoint is kept',
+      );
       assert.throws(() => readCheckpoint(path.join(dir, 'none')), /no checkpoint found/);
-      await assert.rejects(fit(second, lazySource(data, true), undefined, { ...opts(path.join(dir, 'b'), 5, path.join(dir, 'b')), seed: 8 }), /seed 7, this run has seed 8/);
+      await assert.rejects(
+        fit(second, lazySource(data, true), undefined, {
+          ...opts(path.join(dir, 'b'), 5, path.join(dir, 'b')),
+          seed: 8,
+        }),
+        /seed 7, this run has seed 8/,
+      );
       const other = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3, activation: 'softmax' })] });
       compileModel(other, { kind: 'sgd' });
-      await assert.rejects(fit(other, lazySource(data, true), undefined, { epochs: 5, verbose: 0, resumeFrom: path.join(dir, 'b') }), /holds weights \[3x3x1x4, .*\], the model has \[2x3, 3\]/);
+      await assert.rejects(
+        fit(other, lazySource(data, true), undefined, { epochs: 5, verbose: 0, resumeFrom: path.join(dir, 'b') }),
+        /holds weights \[3x3x1x4, .*\], the model has \[2x3, 3\]/,
+      );
       disposeModel(other);
       [whole, first, second].forEach(disposeModel);
     } finally {
@@ -300,11 +361,21 @@ if (process.env.TRAIN_FIT_CHILD) {
       const model = makeModel(SEED);
       // Monitoring a metric that never improves after epoch 0: stop at epoch 1 with patience 1.
       const stopper = () => [earlyStopping({ monitor: 'lr', mode: 'max', patience: 1, restoreBestWeights: true })];
-      const h = await fit(model, lazySource(data, true), undefined, { epochs: 6, verbose: 0, callbacks: stopper(), checkpoint: { dir } });
+      const h = await fit(model, lazySource(data, true), undefined, {
+        epochs: 6,
+        verbose: 0,
+        callbacks: stopper(),
+        checkpoint: { dir },
+      });
       assert.equal(h.stoppedEpoch, 1);
       assert.equal(h.bestEpoch, 0);
       const again = makeModel(3);
-      const h2 = await fit(again, lazySource(data, true), undefined, { epochs: 6, verbose: 0, callbacks: stopper(), resumeFrom: dir });
+      const h2 = await fit(again, lazySource(data, true), undefined, {
+        epochs: 6,
+        verbose: 0,
+        callbacks: stopper(),
+        resumeFrom: dir,
+      });
       assert.deepEqual(h2, h);
       assert.deepEqual(weightsOf(again), weightsOf(model));
       [model, again].forEach(disposeModel);
@@ -313,7 +384,11 @@ if (process.env.TRAIN_FIT_CHILD) {
     }
   });
 
-  function runChild(mode: string, dir: string, onLine?: (line: string, kill: () => void) => void): Promise<NodeJS.Signals | number | null> {
+  function runChild(
+    mode: string,
+    dir: string,
+    onLine?: (line: string, kill: () => void) => void,
+  ): Promise<NodeJS.Signals | number | null> {
     const env: NodeJS.ProcessEnv = { ...process.env, TRAIN_FIT_CHILD: mode, TRAIN_FIT_DIR: dir };
     delete env.NODE_TEST_CONTEXT;
     const p = spawn(process.execPath, [__filename], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -342,7 +417,11 @@ if (process.env.TRAIN_FIT_CHILD) {
       let killedAt = '';
       const status = await runChild('killable', dir, (line, kill) => {
         // Kill once the epoch-2 checkpoint exists and the child is a few batches into epoch 3.
-        if (!killedAt && line === 'inside epoch 3 batch 2' && latestCheckpoint(path.join(dir, 'ckpt'))?.endsWith('epoch-0002')) {
+        if (
+          !killedAt &&
+          line === 'inside epoch 3 batch 2' &&
+          latestCheckpoint(path.join(dir, 'ckpt'))?.endsWith('epoch-0002')
+        ) {
           killedAt = line;
           kill();
         }
@@ -352,13 +431,16 @@ if (process.env.TRAIN_FIT_CHILD) {
       assert.ok(!fs.existsSync(path.join(dir, 'result-killable.json')));
       assert.equal(path.basename(latestCheckpoint(path.join(dir, 'ckpt'))!), 'epoch-0002');
       assert.equal(await runChild('resume', dir), 0);
-      const full = JSON.parse(fs.readFileSync(path.join(fullDir, 'result-full.json'), 'utf8'));
-      const resumed = JSON.parse(fs.readFileSync(path.join(dir, 'result-resume.json'), 'utf8'));
+      const full = JSON.parse(fs.readFileSync(path.join(fullDir, 'result-full.json'), 'utf8')) as ChildResult;
+      const resumed = JSON.parse(fs.readFileSync(path.join(dir, 'result-resume.json'), 'utf8')) as ChildResult;
       assert.ok(full.history.epochs.length >= 4, 'the run went on past the epoch it was killed in');
       assert.deepEqual(resumed.ran, full.ran.slice(2), 'the resumed run trained only the epochs after the checkpoint');
       assert.deepEqual(resumed.history, full.history);
       assert.deepEqual(resumed.weights, full.weights);
-      assert.equal(fs.readFileSync(path.join(dir, 'log.csv'), 'utf8'), fs.readFileSync(path.join(fullDir, 'log.csv'), 'utf8'));
+      assert.equal(
+        fs.readFileSync(path.join(dir, 'log.csv'), 'utf8'),
+        fs.readFileSync(path.join(fullDir, 'log.csv'), 'utf8'),
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(fullDir, { recursive: true, force: true });
@@ -368,13 +450,33 @@ if (process.env.TRAIN_FIT_CHILD) {
   test('validation loss is the mean crossentropy plus the L2 penalty (as Keras); tf.data datasets are accepted', async () => {
     await initBackend('cpu');
     const model = tf.sequential({
-      layers: [tf.layers.flatten({ inputShape: [1, 2, 1] }), tf.layers.dense({ units: 2, activation: 'softmax', useBias: false, kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }) })],
+      layers: [
+        tf.layers.flatten({ inputShape: [1, 2, 1] }),
+        tf.layers.dense({
+          units: 2,
+          activation: 'softmax',
+          useBias: false,
+          kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }),
+        }),
+      ],
     });
-    model.setWeights([tf.tensor2d([[1, -1], [2, 0]])]);
+    model.setWeights([
+      tf.tensor2d([
+        [1, -1],
+        [2, 0],
+      ]),
+    ]);
     compileModel(model, { kind: 'sgd', lr: 0 });
-    const make = () => tf.data.array([{ xs: tf.tensor4d([1, 0, 0, 1], [2, 1, 2, 1]), ys: tf.tensor1d([0, 1]) }]).map((b) => b as Batch);
+    const make = () =>
+      tf.data.array([{ xs: tf.tensor4d([1, 0, 0, 1], [2, 1, 2, 1]), ys: tf.tensor1d([0, 1]) }]).map((b) => b as Batch);
     assert.ok(Math.abs((await regularizationPenalty(model)) - 0.01 * (1 + 1 + 4)) < 1e-6);
-    const ce = sparseCrossentropyFromLogits(tf.tensor1d([0, 1]), tf.tensor2d([[1, -1], [2, 0]]));
+    const ce = sparseCrossentropyFromLogits(
+      tf.tensor1d([0, 1]),
+      tf.tensor2d([
+        [1, -1],
+        [2, 0],
+      ]),
+    );
     const expected = (ce.dataSync()[0] + ce.dataSync()[1]) / 2 + 0.06;
     // By hand: sample 0 logits (1, -1) -> -log(e/(e+1/e)); sample 1 logits (2, 0) -> -log(1/(e^2+1)).
     assert.ok(Math.abs(ce.dataSync()[0] + Math.log(Math.E / (Math.E + 1 / Math.E))) < 1e-5);
@@ -385,7 +487,12 @@ if (process.env.TRAIN_FIT_CHILD) {
     for await (const b of epochBatches(make(), 0)) n += b.xs.shape[0];
     assert.equal(n, 2);
     // With lr 0 the weights stay, so the training loss equals the validation loss on the same batch.
-    const h = await fit(model, () => make(), () => make(), { epochs: 1, verbose: 0, disposeBatches: false });
+    const h = await fit(
+      model,
+      () => make(),
+      () => make(),
+      { epochs: 1, verbose: 0, disposeBatches: false },
+    );
     assert.ok(Math.abs(h.logs.loss[0] - h.logs.val_loss[0]) < 1e-5);
     disposeModel(model);
   });

@@ -18,18 +18,29 @@ function refFromLogits(z: number[], y: number): number {
 /** Input [2] -> Dense(3) -> softmax, either as a Softmax layer or as the Dense's activation. */
 function saturated(form: 'layer' | 'dense'): tf.LayersModel {
   const input = tf.input({ shape: [2] });
-  let x = tf.layers.dense({ units: 3, activation: form === 'dense' ? 'softmax' : 'linear', name: 'logits' }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers
+    .dense({ units: 3, activation: form === 'dense' ? 'softmax' : 'linear', name: 'logits' })
+    .apply(input) as tf.SymbolicTensor;
   if (form === 'layer') x = tf.layers.softmax().apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: x });
   // Class 0's logit is 60 above the others for every input: probabilities of classes 1 and 2 underflow towards 0.
-  model.getLayer('logits').setWeights([tf.tensor2d([[10, -10, -10], [10, -10, -10]]), tf.tensor1d([20, 0, 0])]);
+  model.getLayer('logits').setWeights([
+    tf.tensor2d([
+      [10, -10, -10],
+      [10, -10, -10],
+    ]),
+    tf.tensor1d([20, 0, 0]),
+  ]);
   return model;
 }
 
 for (const backend of ['cpu', 'wasm'] as const) {
   test(`${backend}: a saturated wrong softmax still trains (Softmax layer and softmax Dense); tfjs' compiled loss does not`, async () => {
     await initBackend(backend);
-    const xs = tf.tensor2d([[1, 1], [1, 1]]);
+    const xs = tf.tensor2d([
+      [1, 1],
+      [1, 1],
+    ]);
     const ys = tf.tensor1d([1, 2]);
     for (const form of ['layer', 'dense'] as const) {
       // What tfjs' own loss does: clipped at 1e-7, the loss is -ln(1e-7) and nothing moves.
@@ -38,7 +49,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const before = stock.getWeights().map((w) => w.arraySync());
       const stockLoss = (await stock.trainOnBatch(xs, ys)) as number[];
       assert.ok(Math.abs(stockLoss[0] + Math.log(1e-7)) < 1e-3, `${form}: stock loss ${stockLoss[0]}`);
-      assert.deepEqual(stock.getWeights().map((w) => w.arraySync()), before, `${form}: tfjs' loss moved the weights`);
+      assert.deepEqual(
+        stock.getWeights().map((w) => w.arraySync()),
+        before,
+        `${form}: tfjs' loss moved the weights`,
+      );
 
       const model = saturated(form);
       compileModel(model, { kind: 'sgd', lr: 0.01 });
@@ -47,9 +62,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // logits (40, -20, -20): loss = logsumexp - z_y = 60 + log(1 + 2e-60) for both samples.
       assert.ok(Math.abs(loss - refFromLogits([40, -20, -20], 1)) < 1e-3, `${form}: loss ${loss}`);
       assert.equal(acc, 0);
-      const [kernel, bias] = model.getLayer('logits').getWeights().map((w) => w.arraySync() as number[] | number[][]);
+      const [kernel, bias] = model
+        .getLayer('logits')
+        .getWeights()
+        .map((w) => w.arraySync() as number[] | number[][]);
       // dL/dz = p - onehot = (1, -0.5, -0.5) averaged over the batch; SGD lr 0.01 moves the bias by -0.01 * that.
-      assert.ok(Math.abs((bias as number[])[0] - (20 - 0.01)) < 1e-5, `${form}: bias ${bias}`);
+      assert.ok(Math.abs((bias as number[])[0] - (20 - 0.01)) < 1e-5, `${form}: bias ${JSON.stringify(bias)}`);
       assert.ok(Math.abs((bias as number[])[1] - 0.005) < 1e-6);
       assert.ok(Math.abs((kernel as number[][])[0][1] - (-10 + 0.005)) < 1e-5);
       // predict still returns probabilities.
@@ -61,28 +79,59 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
-test('reference values: Keras\' documented example on probabilities, and logits against a float64 transcription', async () => {
+test("reference values: Keras' documented example on probabilities, and logits against a float64 transcription", async () => {
   await initBackend('cpu');
   // keras.losses.SparseCategoricalCrossentropy docs: y_true [1, 2], y_pred [[0.05, 0.95, 0], [0.1, 0.8, 0.1]] -> 1.177.
-  const probs = sparseCrossentropy(tf.tensor1d([1, 2]), tf.tensor2d([[0.05, 0.95, 0], [0.1, 0.8, 0.1]]));
+  const probs = sparseCrossentropy(
+    tf.tensor1d([1, 2]),
+    tf.tensor2d([
+      [0.05, 0.95, 0],
+      [0.1, 0.8, 0.1],
+    ]),
+  );
   assert.ok(Math.abs(probs.mean().dataSync()[0] - 1.177) < 5e-4, `${probs.mean().dataSync()[0]}`);
-  const z = [[2.5, -1, 0.3, 4], [-3, -3, 7, 0.01], [100, 0, -100, 50]];
+  const z = [
+    [2.5, -1, 0.3, 4],
+    [-3, -3, 7, 0.01],
+    [100, 0, -100, 50],
+  ];
   const y = [3, 0, 2];
   const got = sparseCrossentropyFromLogits(tf.tensor1d(y), tf.tensor2d(z)).dataSync();
-  z.forEach((row, i) => assert.ok(Math.abs(got[i] - refFromLogits(row, y[i])) < 1e-4 * Math.max(1, refFromLogits(row, y[i])), `${i}: ${got[i]}`));
+  z.forEach((row, i) =>
+    assert.ok(
+      Math.abs(got[i] - refFromLogits(row, y[i])) < 1e-4 * Math.max(1, refFromLogits(row, y[i])),
+      `${i}: ${got[i]}`,
+    ),
+  );
 });
 
 test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated, with L2), for SGD and Adam', async () => {
   await initBackend('cpu');
   const build = () => {
     const input = tf.input({ shape: [4] });
-    const h = tf.layers.dense({ units: 5, activation: 'relu', kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }), kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(input);
-    const out = tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(h) as tf.SymbolicTensor;
+    const h = tf.layers
+      .dense({
+        units: 5,
+        activation: 'relu',
+        kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }),
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+      })
+      .apply(input);
+    const out = tf.layers
+      .dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) })
+      .apply(h) as tf.SymbolicTensor;
     return tf.model({ inputs: input, outputs: out });
   };
-  const xs = tf.tensor2d([[0.1, -0.4, 1, 0.3], [0.5, 0.5, -0.2, 0], [-1, 0.2, 0.3, 0.7]]);
+  const xs = tf.tensor2d([
+    [0.1, -0.4, 1, 0.3],
+    [0.5, 0.5, -0.2, 0],
+    [-1, 0.2, 0.3, 0.7],
+  ]);
   const ys = tf.tensor1d([2, 0, 1]);
-  for (const optimizer of [{ kind: 'sgd' as const, lr: 0.1, momentum: 0.9 }, { kind: 'adam' as const, lr: 0.01 }]) {
+  for (const optimizer of [
+    { kind: 'sgd' as const, lr: 0.1, momentum: 0.9 },
+    { kind: 'adam' as const, lr: 0.01 },
+  ]) {
     const a = build();
     const b = build();
     compileModel(a, optimizer);
@@ -94,7 +143,9 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
     }
     const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
     const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
-    wa.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${optimizer.kind} weight ${i}[${j}]`)));
+    wa.forEach((w, i) =>
+      w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${optimizer.kind} weight ${i}[${j}]`)),
+    );
   }
 });
 
@@ -102,7 +153,16 @@ test('lossHead: models that do not end in a softmax use the probability form', a
   await initBackend('cpu');
   const sig = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3, activation: 'sigmoid' })] });
   assert.equal(lossHead(sig).fromLogits, false);
-  const lin = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3 }), tf.layers.activation({ activation: 'softmax' })] });
+  const lin = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [2], units: 3 }), tf.layers.activation({ activation: 'softmax' })],
+  });
   assert.equal(lossHead(lin).fromLogits, true);
-  await assert.rejects(trainStep(tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2 })] }), tf.zeros([1, 2]), tf.zeros([1])), /not compiled/);
+  await assert.rejects(
+    trainStep(
+      tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2 })] }),
+      tf.zeros([1, 2]),
+      tf.zeros([1]),
+    ),
+    /not compiled/,
+  );
 });

@@ -43,7 +43,11 @@ function assertClose(actual: Float32Array[], expected: Float32Array[], tol: numb
 /** Values of the optimizer's slots for `names`, as getState lists them (slot order per variable). */
 function slotValues(opt: ReturnType<typeof makeOptimizer>, names: string[]): Float32Array[] {
   const state = opt.getState(names);
-  const values = state.slots.flatMap((s) => Object.keys(s ?? {}).sort().map((k) => Float32Array.from((s as Record<string, tf.Tensor>)[k].dataSync())));
+  const values = state.slots.flatMap((s) =>
+    Object.keys(s ?? {})
+      .sort()
+      .map((k) => Float32Array.from((s as Record<string, tf.Tensor>)[k].dataSync())),
+  );
   tf.dispose(state.slots.flatMap((s) => Object.values(s ?? {})));
   return values;
 }
@@ -124,7 +128,13 @@ async function trainFrom(model: tf.LayersModel, start: tf.Tensor[], cfg: Optimiz
     if (step === LR_CUT_AFTER) opt.learningRate = opt.learningRate * 0.1;
     await trainStep(model, x, y);
   }
-  const out = [...values(trainable(model)), ...slotValues(opt, trainable(model).map((v) => v.name))];
+  const out = [
+    ...values(trainable(model)),
+    ...slotValues(
+      opt,
+      trainable(model).map((v) => v.name),
+    ),
+  ];
   tf.dispose([x, y]);
   opt.dispose();
   return out;
@@ -144,7 +154,10 @@ test('training steps with an L2 penalty: fused updates equal the tfjs update, an
     const before = setNativeOptimizerEnabled(false);
     const tfjs = await trainFrom(model, start, cfg).finally(() => setNativeOptimizerEnabled(before));
     assertClose(fused, tfjs, 1e-6, `${name}: fused vs tfjs`);
-    assert.ok(fused.some((w, i) => i < startValues.length && w.some((v, j) => v !== startValues[i][j])), `${name}: nothing trained`);
+    assert.ok(
+      fused.some((w, i) => i < startValues.length && w.some((v, j) => v !== startValues[i][j])),
+      `${name}: nothing trained`,
+    );
     assert.deepEqual(values(start), startValues, `${name}: the tensors the weights were set from changed`);
   }
   tf.dispose(start);
@@ -171,7 +184,10 @@ test('checkpoint/resume: an optimizer restored with setState continues exactly; 
     const b = l2Model();
     b.setWeights(a.getWeights());
     const optB = compileModel(b, cfg);
-    optB.setState(state, trainable(b).map((v) => v.name));
+    optB.setState(
+      state,
+      trainable(b).map((v) => v.name),
+    );
     const bStart = values(b.getWeights());
     await trainStep(a, x, y);
     assert.deepEqual(values(b.getWeights()), bStart, `${name}: a's step changed b's weights`);
@@ -180,9 +196,23 @@ test('checkpoint/resume: an optimizer restored with setState continues exactly; 
       await trainStep(b, x, y);
     }
     assert.deepEqual(values(trainable(b)), values(trainable(a)), `${name}: weights after resuming`);
-    assert.deepEqual(slotValues(optB, trainable(b).map((v) => v.name)), slotValues(optA, trainable(a).map((v) => v.name)), `${name}: slots after resuming`);
+    assert.deepEqual(
+      slotValues(
+        optB,
+        trainable(b).map((v) => v.name),
+      ),
+      slotValues(
+        optA,
+        trainable(a).map((v) => v.name),
+      ),
+      `${name}: slots after resuming`,
+    );
     assert.equal(optB.iterations, optA.iterations);
-    assert.deepEqual(state.slots.map((s) => (s ? values(Object.values(s)) : null)), saved, `${name}: the saved state changed`);
+    assert.deepEqual(
+      state.slots.map((s) => (s ? values(Object.values(s)) : null)),
+      saved,
+      `${name}: the saved state changed`,
+    );
     tf.dispose(state.slots.flatMap((s) => Object.values(s ?? {})));
     optA.dispose();
     optB.dispose();
@@ -258,13 +288,17 @@ test('adamUpdate and sgdUpdate compute Keras updates in place; bad arguments thr
   assertClose([wn, vel], [wNew, vNew], 1e-6, 'sgdUpdate Nesterov');
   addon.sgdUpdate(new Float32Array(0), new Float32Array(0), null, Float32Array.of(lr, 0), false);
 
-  const bad = (fn: () => void, re: RegExp) => assert.throws(fn, (e: Error) => e instanceof TypeError && re.test(e.message));
+  const bad = (fn: () => void, re: RegExp) =>
+    assert.throws(fn, (e: Error) => e instanceof TypeError && re.test(e.message));
   const a = () => new Float32Array(4);
   const sgd = /sgdUpdate needs/;
   const adam = /adamUpdate needs/;
   bad(() => (addon.sgdUpdate as (...args: unknown[]) => void)(a(), a(), null, Float32Array.of(0.1, 0)), sgd);
   bad(() => addon.sgdUpdate(a(), new Float32Array(3), null, Float32Array.of(0.1, 0), false), sgd);
-  bad(() => addon.sgdUpdate(a(), a(), new Float64Array(4) as unknown as Float32Array, Float32Array.of(0.1, 0), false), sgd);
+  bad(
+    () => addon.sgdUpdate(a(), a(), new Float64Array(4) as unknown as Float32Array, Float32Array.of(0.1, 0), false),
+    sgd,
+  );
   bad(() => addon.sgdUpdate(a(), a(), null, Float32Array.of(0.1), false), sgd);
   bad(() => addon.sgdUpdate(a(), a(), null, Float32Array.of(0.1, 0), 1 as unknown as boolean), sgd);
   bad(() => addon.adamUpdate(a(), a(), a(), null as unknown as Float32Array, k), adam);

@@ -27,7 +27,9 @@ function run(opt: KerasOptimizer, grads: number[][], lrAt?: (step: number) => nu
 function close(actual: number[][], expected: number[][], tol = 1e-6): void {
   assert.equal(actual.length, expected.length);
   actual.forEach((row, i) =>
-    row.forEach((v, j) => assert.ok(Math.abs(v - expected[i][j]) <= tol, `step ${i + 1} element ${j}: ${v} vs ${expected[i][j]}`)),
+    row.forEach((v, j) =>
+      assert.ok(Math.abs(v - expected[i][j]) <= tol, `step ${i + 1} element ${j}: ${v} vs ${expected[i][j]}`),
+    ),
   );
 }
 
@@ -72,7 +74,10 @@ test('SGD momentum follows Keras (v = m*v - lr*g; w += v), also after the lr cha
 test('SGD Nesterov: w += m*v - lr*g', async () => {
   await initBackend('cpu');
   // By hand: v1 = -0.05, w1 = 1 - 0.045 - 0.05 = 0.905; v2 = -0.055, w2 = 0.905 - 0.0495 - 0.01 = 0.8455.
-  close(run(makeOptimizer({ kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }), G.slice(0, 2)).map((r) => [r[0]]), [[0.905], [0.8455]]);
+  close(
+    run(makeOptimizer({ kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }), G.slice(0, 2)).map((r) => [r[0]]),
+    [[0.905], [0.8455]],
+  );
 });
 
 /** Keras' Adam written out in float64, for comparison. */
@@ -110,7 +115,10 @@ test('AdamW decays weights first (w -= lr*wd*w), then takes the Adam step', asyn
 
 test('optimizer state round-trips: a restored optimizer continues exactly', async () => {
   await initBackend('cpu');
-  for (const cfg of [{ kind: 'sgd', lr: 0.1, momentum: 0.9 }, { kind: 'adamw', lr: 0.01 }] as const) {
+  for (const cfg of [
+    { kind: 'sgd', lr: 0.1, momentum: 0.9 },
+    { kind: 'adamw', lr: 0.01 },
+  ] as const) {
     const a = makeOptimizer(cfg);
     const nameA = `opt_test_w${counter++}`;
     const nameB = `opt_test_w${counter++}`;
@@ -134,9 +142,20 @@ test('optimizer state round-trips: a restored optimizer continues exactly', asyn
 });
 
 test('optimizer configs get Keras defaults and bad values are rejected by name', () => {
-  assert.deepEqual(resolveOptimizerConfig({ kind: 'adam' }), { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+  assert.deepEqual(resolveOptimizerConfig({ kind: 'adam' }), {
+    kind: 'adam',
+    lr: 0.001,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+  });
   assert.deepEqual(resolveOptimizerConfig({ kind: 'adamw' }), {
-    kind: 'adamw', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: 0.004,
+    kind: 'adamw',
+    lr: 0.001,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+    weightDecay: 0.004,
   });
   assert.deepEqual(resolveOptimizerConfig({ kind: 'sgd' }), { kind: 'sgd', lr: 0.01, momentum: 0, nesterov: false });
   assert.throws(() => makeOptimizer({ kind: 'sgd', lr: -1 }), /invalid lr/);

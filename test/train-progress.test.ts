@@ -3,8 +3,14 @@ import assert from 'node:assert/strict';
 import { consoleProgress, formatLogs, notebookProgress, progressLine } from '../lib/train';
 
 test('progressLine draws a Keras-style bar with ETA, and the time per step once the epoch is done', () => {
-  assert.equal(progressLine(10, 40, 5, { loss: 0.5, acc: 0.25 }, 20), '10/40 [====>...............] - ETA: 15s - loss: 0.5000 - acc: 0.2500');
-  assert.equal(progressLine(40, 40, 80, { loss: 0.5 }, 20), '40/40 [====================] - 1:20 2000ms/step - loss: 0.5000');
+  assert.equal(
+    progressLine(10, 40, 5, { loss: 0.5, acc: 0.25 }, 20),
+    '10/40 [====>...............] - ETA: 15s - loss: 0.5000 - acc: 0.2500',
+  );
+  assert.equal(
+    progressLine(40, 40, 80, { loss: 0.5 }, 20),
+    '40/40 [====================] - 1:20 2000ms/step - loss: 0.5000',
+  );
   // Unknown epoch length (first epoch of a dataset without a size): a step count.
   assert.equal(progressLine(7, undefined, 3, {}), '7 steps - 3s');
   assert.equal(formatLogs({ val_loss: 1.23456, lr: 0.001 }), 'val_loss: 1.2346 - lr: 0.001000');

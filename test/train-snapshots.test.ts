@@ -6,7 +6,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { compileModel, evaluateEnsemble, fit, seedModelWeights, snapshotEnsemble, type Batch, type Snapshot } from '../lib/train';
+import {
+  compileModel,
+  evaluateEnsemble,
+  fit,
+  seedModelWeights,
+  snapshotEnsemble,
+  type Batch,
+  type Snapshot,
+} from '../lib/train';
 
 before(async () => {
   await initBackend();
@@ -37,7 +45,10 @@ test('snapshotEnsemble: one snapshot every N iterations, the last `keep` kept, e
   const cb = snapshotEnsemble({ every: 3, keep: 2 });
   await fit(model, batches(5), undefined, { epochs: 2, callbacks: [cb], verbose: 0 });
   // 10 iterations: snapshots at 3, 6, 9; the first dropped.
-  assert.deepEqual(cb.snapshots().map((s) => s.at), [6, 9]);
+  assert.deepEqual(
+    cb.snapshots().map((s) => s.at),
+    [6, 9],
+  );
   const [a, b] = cb.snapshots().map((s) => s.weights[0].arraySync());
   assert.notDeepEqual(a, b, 'different iterations, different weights');
   const now = model.getWeights()[0].arraySync();
@@ -52,7 +63,10 @@ test('snapshotEnsemble: per epoch when unit is epoch; bad settings are errors na
   compileModel(model, { kind: 'sgd', lr: 0.1 });
   const cb = snapshotEnsemble({ every: 2, unit: 'epoch' });
   await fit(model, batches(2), undefined, { epochs: 5, callbacks: [cb], verbose: 0 });
-  assert.deepEqual(cb.snapshots().map((s) => s.at), [2, 4]);
+  assert.deepEqual(
+    cb.snapshots().map((s) => s.at),
+    [2, 4],
+  );
   cb.dispose();
   model.dispose();
   assert.throws(() => snapshotEnsemble({ every: 0 }), /every must be a positive integer/);
@@ -70,18 +84,39 @@ test('snapshotEnsemble: a resumed run keeps the snapshots and the iteration coun
 
     const first = tinyModel();
     compileModel(first, { kind: 'adam', lr: 0.05 });
-    await fit(first, batches(3), undefined, { epochs: 2, callbacks: [snapshotEnsemble({ every: 4, keep: 3 })], verbose: 0, seed: 1, checkpoint: { dir } });
+    await fit(first, batches(3), undefined, {
+      epochs: 2,
+      callbacks: [snapshotEnsemble({ every: 4, keep: 3 })],
+      verbose: 0,
+      seed: 1,
+      checkpoint: { dir },
+    });
     const resumed = tinyModel();
     compileModel(resumed, { kind: 'adam', lr: 0.05 });
     const resumedCb = snapshotEnsemble({ every: 4, keep: 3 });
-    await fit(resumed, batches(3), undefined, { epochs: 4, callbacks: [resumedCb], verbose: 0, seed: 1, resumeFrom: dir, checkpoint: { dir } });
+    await fit(resumed, batches(3), undefined, {
+      epochs: 4,
+      callbacks: [resumedCb],
+      verbose: 0,
+      seed: 1,
+      resumeFrom: dir,
+      checkpoint: { dir },
+    });
 
     // 12 iterations: snapshots at 4, 8, 12 in both; the one at 4 was taken before the interruption.
-    assert.deepEqual(resumedCb.snapshots().map((s) => s.at), [4, 8, 12]);
-    assert.deepEqual(resumedCb.snapshots().map((s) => s.at), wholeCb.snapshots().map((s) => s.at));
+    assert.deepEqual(
+      resumedCb.snapshots().map((s) => s.at),
+      [4, 8, 12],
+    );
+    assert.deepEqual(
+      resumedCb.snapshots().map((s) => s.at),
+      wholeCb.snapshots().map((s) => s.at),
+    );
     resumedCb.snapshots().forEach((s, i) => {
       const w = wholeCb.snapshots()[i].weights;
-      s.weights.forEach((t, j) => assert.ok((tf.max(tf.abs(tf.sub(t, w[j]))).arraySync() as number) < 1e-6, `snapshot ${s.at} weight ${j}`));
+      s.weights.forEach((t, j) =>
+        assert.ok((tf.max(tf.abs(tf.sub(t, w[j]))).arraySync() as number) < 1e-6, `snapshot ${s.at} weight ${j}`),
+      );
     });
     for (const cb of [wholeCb, resumedCb]) cb.dispose();
     for (const m of [whole, first, resumed]) m.dispose();
@@ -95,8 +130,14 @@ test('evaluateEnsemble: predicts the class of the highest mean probability, repo
   const dense = model.getLayer('out');
   // Member A scores x0 for class 0 and x1 for class 1; member B scores x1 for class 1 (weaker) and x0 for class 2.
   const member = (kernel: number[][]): Snapshot => ({ at: 0, weights: [tf.tensor2d(kernel), tf.zeros([3])] });
-  const a = member([[4, 0, 0], [0, 1, 0]]);
-  const b = member([[0, 0, 3], [0, 2, 0]]);
+  const a = member([
+    [4, 0, 0],
+    [0, 1, 0],
+  ]);
+  const b = member([
+    [0, 0, 3],
+    [0, 2, 0],
+  ]);
   const own = dense.getWeights().map((w) => w.arraySync());
   // Image 1 (x = [1, 0]): A says 0 confidently, B says 2 less so: the mean favours 0.
   // Image 2 (x = [0, 1]): both favour 1.
@@ -109,15 +150,44 @@ test('evaluateEnsemble: predicts the class of the highest mean probability, repo
     const s = z.reduce((p, q) => p + q, 0);
     return z.map((v) => v / s);
   };
-  const mean = [[1, 0], [0, 1]].map((x) => probs([[4, 0, 0], [0, 1, 0]], x).map((p, c) => (p + probs([[0, 0, 3], [0, 2, 0]], x)[c]) / 2));
-  assert.deepEqual(e.predictions, mean.map((p) => p.indexOf(Math.max(...p))));
+  const mean = [
+    [1, 0],
+    [0, 1],
+  ].map((x) =>
+    probs(
+      [
+        [4, 0, 0],
+        [0, 1, 0],
+      ],
+      x,
+    ).map(
+      (p, c) =>
+        (p +
+          probs(
+            [
+              [0, 0, 3],
+              [0, 2, 0],
+            ],
+            x,
+          )[c]) /
+        2,
+    ),
+  );
+  assert.deepEqual(
+    e.predictions,
+    mean.map((p) => p.indexOf(Math.max(...p))),
+  );
   assert.deepEqual(e.predictions, [0, 1]);
   assert.equal(e.accuracy, 1);
   assert.deepEqual(e.memberAccuracies, [1, 0.5]);
   assert.equal(e.members, 2);
   const loss = -(Math.log(mean[0][0]) + Math.log(mean[1][1])) / 2;
   assert.ok(Math.abs(e.loss - loss) < 1e-5, `loss ${e.loss} vs ${loss}`);
-  assert.deepEqual(dense.getWeights().map((w) => w.arraySync()), own, 'the model keeps its own weights');
+  assert.deepEqual(
+    dense.getWeights().map((w) => w.arraySync()),
+    own,
+    'the model keeps its own weights',
+  );
   await assert.rejects(evaluateEnsemble(model, [], data, ['x', 'y', 'z']), /no snapshots/);
   tf.dispose([...a.weights, ...b.weights, xs]);
   model.dispose();

@@ -43,7 +43,9 @@ export function readOptionFile(option: string, file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`--${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(
+      `--${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }
 
@@ -93,7 +95,12 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   return { positionals, options, given };
 }
 
-function convert(opt: OptionSpec, key: string, raw: string, previous: ParsedArgs['options'][string]): string | number | string[] {
+function convert(
+  opt: OptionSpec,
+  key: string,
+  raw: string,
+  previous: ParsedArgs['options'][string],
+): string | number | string[] {
   if (opt.type === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`option --${key} needs a number, got "${raw}"`);
@@ -112,7 +119,8 @@ export function usage(spec: CommandSpec): string {
   for (const p of spec.positionals ?? []) lines.push(`  ${p.name.padEnd(24)} ${p.description}`);
   for (const o of spec.options) {
     const flag = `--${o.name}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type}>`}`;
-    const dflt = o.default !== undefined ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
+    const dflt =
+      o.default !== undefined ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
     const alias = o.aliases?.length ? ` (also ${o.aliases.map((a) => '--' + a).join(', ')})` : '';
     lines.push(`  ${flag.padEnd(24)} ${o.description}${dflt}${alias}`);
   }

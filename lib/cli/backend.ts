@@ -7,7 +7,12 @@ export const backendCommands: CommandSpec[] = [
     path: ['backend'],
     summary: 'show the backend training would use here, and why others were passed over',
     options: [
-      { name: 'backend', type: 'string', choices: BACKEND_NAMES, description: 'start this backend instead of the automatic choice' },
+      {
+        name: 'backend',
+        type: 'string',
+        choices: BACKEND_NAMES,
+        description: 'start this backend instead of the automatic choice',
+      },
       { name: 'json', type: 'boolean', default: false, description: 'print the full report as JSON' },
     ],
     async run(args) {

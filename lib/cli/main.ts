@@ -3,14 +3,22 @@
 import { ConfigError } from '../errors';
 import { CommandSpec, parseArgs, usage } from './args';
 import { dataCommands } from './data';
-import { runCommands } from './run';
+import { runCommands } from './run-commands';
 import { notebookCommands } from './notebook';
 import { weightsCommands } from './weights';
 import { backendCommands } from './backend';
 import { sweepCommands } from './sweep';
 import { predictCommands } from './predict';
 
-export const COMMANDS: CommandSpec[] = [...dataCommands, ...runCommands, ...notebookCommands, ...weightsCommands, ...backendCommands, ...predictCommands, ...sweepCommands];
+export const COMMANDS: CommandSpec[] = [
+  ...dataCommands,
+  ...runCommands,
+  ...notebookCommands,
+  ...weightsCommands,
+  ...backendCommands,
+  ...predictCommands,
+  ...sweepCommands,
+];
 
 function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | undefined {
   let best: CommandSpec | undefined;
@@ -58,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

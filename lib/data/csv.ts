@@ -13,7 +13,8 @@ function quote(v: string): string {
 
 /** A CSV document (header line + rows, "\n" line ends) for string columns, built as a danfojs DataFrame. */
 export function toCsv(columns: string[], rows: string[][]): string {
-  if (new Set(columns).size !== columns.length) throw new Error(`CSV columns must be distinct, got ${columns.join(', ')}`);
+  if (new Set(columns).size !== columns.length)
+    throw new Error(`CSV columns must be distinct, got ${columns.join(', ')}`);
   if (rows.length === 0) return columns.map(quote).join(',') + '\n';
   const data: Record<string, string[]> = {};
   columns.forEach((c, j) => (data[quote(c)] = rows.map((r) => quote(r[j]))));
@@ -42,11 +43,15 @@ export async function readCsv(file: string): Promise<CsvTable> {
   let df: Danfo.DataFrame;
   try {
     // danfojs's option type omits Papaparse's 'greedy' (skip whitespace-only lines), which it passes through.
-    df = await dfd().readCSV(file, { dynamicTyping: false, skipEmptyLines: 'greedy', header: true } as Parameters<typeof Danfo.readCSV>[1]);
+    df = await dfd().readCSV(file, { dynamicTyping: false, skipEmptyLines: 'greedy', header: true } as Parameters<
+      typeof Danfo.readCSV
+    >[1]);
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
-  const rows = (df.values as unknown[][]).map((r) => r.map((v) => (v === null || v === undefined ? '' : String(v))));
+  const rows = (df.values as (string | number | boolean | null | undefined)[][]).map((r) =>
+    r.map((v) => (v === null || v === undefined ? '' : String(v))),
+  );
   return { columns: df.columns, rows, lines: rows.map((_, i) => starts[i + 1]) };
 }
 

@@ -7,13 +7,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { AugmentPool, type AugmentSpec, STUDY_AUGMENTATION, compileAugmentation, loadAugmentation } from './augment';
+import {
+  AugmentPool,
+  type AugmentSpec,
+  STUDY_AUGMENT_PIPELINE,
+  compileAugmentation,
+  loadAugmentation,
+} from './augment';
 import { toCsv } from './csv';
 import { type RgbImage, decodeRgb } from './image';
 import { ConfigError } from '../errors';
 import { checkOutputOutside, checkWritable, fileInside } from '../fs';
 import { checkDiskRoom, checkOutputCount } from './limits';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, runUntilFailure, writeFileAtomic, writeUnlessDone } from './outdir';
+import {
+  type OutputIO,
+  beginOutput,
+  copyFileAtomic,
+  defaultIO,
+  finishOutput,
+  runUntilFailure,
+  writeFileAtomic,
+  writeUnlessDone,
+} from './outdir';
 import { type ProgressOptions, progressBar } from './progress';
 import { type BadImage, type ImageEntry, type OnBadImage, mapLimit, scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
@@ -46,8 +61,10 @@ export function roundHalfEven(x: number): number {
 function checkPlanOptions(o: PlanOptions): Required<PlanOptions> {
   const trainSplit = o.trainSplit ?? 0.8;
   const globalMultiplier = o.globalMultiplier ?? 1;
-  if (!(trainSplit > 0.5 && trainSplit < 1)) throw new ConfigError(`--train-split: train split must be > 0.5 and < 1, got ${trainSplit}`);
-  if (!(globalMultiplier >= 1 && Number.isFinite(globalMultiplier))) throw new ConfigError(`--global-multiplier: global multiplier must be >= 1, got ${globalMultiplier}`);
+  if (!(trainSplit > 0.5 && trainSplit < 1))
+    throw new ConfigError(`--train-split: train split must be > 0.5 and < 1, got ${trainSplit}`);
+  if (!(globalMultiplier >= 1 && Number.isFinite(globalMultiplier)))
+    throw new ConfigError(`--global-multiplier: global multiplier must be >= 1, got ${globalMultiplier}`);
   return { trainSplit, globalMultiplier, balanceTrain: o.balanceTrain ?? false, balanceTest: o.balanceTest ?? false };
 }
 
@@ -57,7 +74,10 @@ function checkPlanOptions(o: PlanOptions): Required<PlanOptions> {
  * m = global * target / count, and when m > 1 the class gets ceil(m * count) - count augmented copies.
  * An empty part gets no copies (there is nothing to sample from).
  */
-export function planSplit(countsPerClass: Record<string, number>, options: PlanOptions = {}): Record<string, SplitCounts> {
+export function planSplit(
+  countsPerClass: Record<string, number>,
+  options: PlanOptions = {},
+): Record<string, SplitCounts> {
   const o = checkPlanOptions(options);
   const sizes = Object.values(countsPerClass);
   const largest = Math.max(0, ...sizes);
@@ -72,7 +92,12 @@ export function planSplit(countsPerClass: Record<string, number>, options: PlanO
   for (const [c, n] of Object.entries(countsPerClass)) {
     const train = roundHalfEven(o.trainSplit * n);
     const test = n - train;
-    out[c] = { train, test, trainAug: extra(o.balanceTrain, largestTrain, train), testAug: extra(o.balanceTest, largestTest, test) };
+    out[c] = {
+      train,
+      test,
+      trainAug: extra(o.balanceTrain, largestTrain, train),
+      testAug: extra(o.balanceTest, largestTest, test),
+    };
   }
   return out;
 }
@@ -148,42 +173,67 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   const seed = String(options.seed ?? 27);
   const inPlace = options.inPlace ?? false;
   const root = findImageRoot(input);
-  if (inPlace && root === input) throw new Error(`--in-place needs the original layout ${input}/train/<class>/...; ${input}/train does not exist`);
+  if (inPlace && root === input)
+    throw new Error(`--in-place needs the original layout ${input}/train/<class>/...; ${input}/train does not exist`);
   if (!inPlace && !options.output) throw new ConfigError('datasplit needs an output folder (or in-place mode)');
   const output = inPlace ? input : path.resolve(options.output!);
   if (!inPlace) checkOutputOutside({ path: output, what: 'output' }, [{ path: input, what: 'input' }]);
   const augSource = typeof options.augment === 'string' ? path.resolve(options.augment) : 'augmentation pipeline';
-  const spec = typeof options.augment === 'string' ? loadAugmentation(augSource).spec : compileAugmentation(options.augment ?? STUDY_AUGMENTATION).spec;
+  const spec =
+    typeof options.augment === 'string'
+      ? loadAugmentation(augSource).spec
+      : compileAugmentation(options.augment ?? STUDY_AUGMENT_PIPELINE).spec;
   const csvNames = { train: options.trainCsv ?? 'train.csv', test: options.testCsv ?? 'test.csv' };
   const columns = [options.labelColumn ?? 'label', options.filenameColumn ?? 'filename'];
-  if (columns[0] === columns[1]) throw new ConfigError(`--label-column and --filename-column must differ, both are "${columns[0]}"`);
-  if (csvNames.train === csvNames.test) throw new ConfigError(`--train-csv and --test-csv must differ, both are "${csvNames.train}"`);
-  for (const [part, flag] of [['train', '--train-csv'], ['test', '--test-csv']] as const) {
+  if (columns[0] === columns[1])
+    throw new ConfigError(`--label-column and --filename-column must differ, both are "${columns[0]}"`);
+  if (csvNames.train === csvNames.test)
+    throw new ConfigError(`--train-csv and --test-csv must differ, both are "${csvNames.train}"`);
+  for (const [part, flag] of [
+    ['train', '--train-csv'],
+    ['test', '--test-csv'],
+  ] as const) {
     const name = csvNames[part];
     // A name with a folder could land in a class folder (or, through `..` or a link, anywhere): only plain names.
-    if (name !== path.basename(name) || name === '.' || name === '..' || name === '') throw new ConfigError(`${flag} "${name}" must be a plain file name, written in the output folder ${output}`);
+    if (name !== path.basename(name) || name === '.' || name === '..' || name === '')
+      throw new ConfigError(`${flag} "${name}" must be a plain file name, written in the output folder ${output}`);
     fileInside(output, name, flag);
   }
   checkWritable(output, 'output folder');
   const balancing = plan.balanceTrain || plan.balanceTest;
   const fingerprint = {
-    input, output, seed, inPlace, ...plan, globalMultiplier: balancing ? plan.globalMultiplier : 1,
-    augment: balancing ? spec : null, csvNames, columns, onBadImage: options.onBadImage ?? 'skip',
+    input,
+    output,
+    seed,
+    inPlace,
+    ...plan,
+    globalMultiplier: balancing ? plan.globalMultiplier : 1,
+    augment: balancing ? spec : null,
+    csvNames,
+    columns,
+    onBadImage: options.onBadImage ?? 'skip',
   };
 
-  const { plan: p, resumed } = await beginOutput<SplitPlan>(output, 'datasplit', fingerprint, async () => {
-    if (inPlace) {
-      for (const f of ['test', csvNames.train, csvNames.test]) {
-        if (fs.existsSync(path.join(input, f))) throw new Error(`in-place split: ${path.join(input, f)} already exists; it would be overwritten`);
+  const { plan: p, resumed } = await beginOutput<SplitPlan>(
+    output,
+    'datasplit',
+    fingerprint,
+    async () => {
+      if (inPlace) {
+        for (const f of ['test', csvNames.train, csvNames.test]) {
+          if (fs.existsSync(path.join(input, f)))
+            throw new Error(`in-place split: ${path.join(input, f)} already exists; it would be overwritten`);
+        }
       }
-    }
-    const onBad = options.onBadImage ?? 'skip';
-    const scan = await scanImageFolder(root, { onBadImage: onBad });
-    // Before decoding anything: an output that cannot fit (memory for the plan, or the disk) is refused now.
-    checkPlanSize(output, scan.entries, planSplit(scan.counts, plan));
-    const entries = await keepDecodable(scan.entries, scan.bad, onBad);
-    return makePlan(scan.classes, entries, scan.bad, { ...plan, seed, inPlace });
-  }, { allowNonEmpty: inPlace });
+      const onBad = options.onBadImage ?? 'skip';
+      const scan = await scanImageFolder(root, { onBadImage: onBad });
+      // Before decoding anything: an output that cannot fit (memory for the plan, or the disk) is refused now.
+      checkPlanSize(output, scan.entries, planSplit(scan.counts, plan));
+      const entries = await keepDecodable(scan.entries, scan.bad, onBad);
+      return makePlan(scan.classes, entries, scan.bad, { ...plan, seed, inPlace });
+    },
+    { allowNonEmpty: inPlace },
+  );
 
   const io = options.io ?? defaultIO;
   const total = p.jobs.reduce((a, j) => a + j.length, 0);
@@ -191,7 +241,9 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
   const pool = p.jobs[1].length ? new AugmentPool(spec, { threads: options.threads, source: augSource }) : undefined;
   try {
     const [copies, augs] = p.jobs;
-    await runUntilFailure(copies, 8, (job) => writeUnlessDone(path.join(output, job.dest), (dest) => copyOrMove(job, dest, io)).then(() => bar?.tick()));
+    await runUntilFailure(copies, 8, (job) =>
+      writeUnlessDone(path.join(output, job.dest), (dest) => copyOrMove(job, dest, io)).then(() => bar?.tick()),
+    );
     // Copies of one original run together, so it is decoded once however many copies it gets.
     await runUntilFailure(groupBySource(augs), 8, (group) => {
       let original: Promise<RgbImage> | undefined;
@@ -199,7 +251,9 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
         await writeUnlessDone(path.join(output, job.dest), async (dest) => {
           original ??= decodeRgb(path.join(output, job.src));
           const img = await pool!.augment(await original, job.seed!);
-          const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+          const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+            .png()
+            .toBuffer();
           await writeFileAtomic(dest, png, io);
         });
         bar?.tick();
@@ -212,7 +266,9 @@ export async function datasplit(options: DatasplitOptions): Promise<DatasplitRes
     const marker = path.join(input, SYNTHETIC_MARKER);
     if (!inPlace && fs.existsSync(marker)) await copyFileAtomic(marker, path.join(output, SYNTHETIC_MARKER), io);
   } catch (e) {
-    throw new Error(`datasplit: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+    throw new Error(
+      `datasplit: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`,
+    );
   } finally {
     await pool?.close();
   }
@@ -232,7 +288,9 @@ function checkPlanSize(output: string, entries: readonly ImageEntry[], counts: R
   checkOutputCount(copies + augmented, '--global-multiplier (with --balance-train/--balance-test)');
   // Augmented copies are PNGs of decoded originals: count them at a few times an average input file.
   const sample = entries.filter((_, i) => i % Math.max(1, Math.floor(entries.length / 200)) === 0);
-  const mean = sample.reduce((a, e) => a + (fs.statSync(e.rawPath ?? e.path, { throwIfNoEntry: false })?.size ?? 0), 0) / Math.max(1, sample.length);
+  const mean =
+    sample.reduce((a, e) => a + (fs.statSync(e.rawPath ?? e.path, { throwIfNoEntry: false })?.size ?? 0), 0) /
+    Math.max(1, sample.length);
   checkDiskRoom(output, mean * (copies + 3 * augmented), `${copies} copies and ${augmented} augmented images`);
 }
 
@@ -241,11 +299,20 @@ function checkPlanSize(output: string, entries: readonly ImageEntry[], counts: R
  * or oversized one is skipped (added to `bad`) or fails here, naming the input file, rather than half-way through a run.
  */
 async function keepDecodable(entries: ImageEntry[], bad: BadImage[], onBad: OnBadImage): Promise<ImageEntry[]> {
-  const read = async (e: ImageEntry) => (e.rawPath ? decodeRgb(await fs.promises.readFile(e.rawPath), { name: e.path }) : decodeRgb(e.path));
-  const errors = await mapLimit(entries, 4, (e) => read(e).then(() => undefined, (err: Error) => err.message));
+  const read = async (e: ImageEntry) =>
+    e.rawPath ? decodeRgb(await fs.promises.readFile(e.rawPath), { name: e.path }) : decodeRgb(e.path);
+  const errors = await mapLimit(entries, 4, (e) =>
+    read(e).then(
+      () => undefined,
+      (err: Error) => err.message,
+    ),
+  );
   const first = errors.findIndex((m) => m !== undefined);
   if (first >= 0 && onBad === 'fail') throw new Error(`bad image ${entries[first].path}: ${errors[first]}`);
-  entries.forEach((e, i) => errors[i] !== undefined && bad.push({ path: e.path, reason: errors[i]! }));
+  entries.forEach((e, i) => {
+    const reason = errors[i];
+    if (reason !== undefined) bad.push({ path: e.path, reason });
+  });
   return entries.filter((_, i) => errors[i] === undefined);
 }
 
@@ -277,7 +344,12 @@ function makePlan(
         taken.add(inClass(e));
         csv[part].push([c, inClass(e)]);
         if (o.inPlace && part === 'train') continue;
-        copies.push({ op: o.inPlace ? 'move' : 'copy', src: e.path, ...(e.rawPath ? { rawSrc: e.rawPath.toString('base64') } : {}), dest });
+        copies.push({
+          op: o.inPlace ? 'move' : 'copy',
+          src: e.path,
+          ...(e.rawPath ? { rawSrc: e.rawPath.toString('base64') } : {}),
+          dest,
+        });
       }
       const k = part === 'train' ? n.trainAug : n.testAug;
       const sources = sampleWithReplacement(makeRng(`${o.seed}:augment-sources:${part}:${c}`), parts[part], k);
@@ -287,7 +359,12 @@ function makePlan(
         for (let j = 1; taken.has(name); j++) name = `aug_${String(i).padStart(6, '0')}_${stem}_${j}.png`;
         taken.add(name);
         csv[part].push([c, name]);
-        augs.push({ op: 'augment', src: `${part}/${c}/${inClass(e)}`, dest: `${part}/${c}/${name}`, seed: `${o.seed}:augment:${part}:${c}:${i}` });
+        augs.push({
+          op: 'augment',
+          src: `${part}/${c}/${inClass(e)}`,
+          dest: `${part}/${c}/${name}`,
+          seed: `${o.seed}:augment:${part}:${c}:${i}`,
+        });
       });
     }
   }
@@ -305,7 +382,11 @@ async function copyOrMove(job: Job, dest: string, io: OutputIO): Promise<void> {
 /** Jobs grouped by `src`, in order of first appearance. */
 function groupBySource(jobs: Job[]): Job[][] {
   const groups = new Map<string, Job[]>();
-  for (const j of jobs) groups.get(j.src)?.push(j) ?? groups.set(j.src, [j]);
+  for (const j of jobs) {
+    const group = groups.get(j.src);
+    if (group) group.push(j);
+    else groups.set(j.src, [j]);
+  }
   return [...groups.values()];
 }
 
@@ -318,6 +399,7 @@ export function formatSplitSummary(r: DatasplitResult): string {
   const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
   const fmt = (row: string[]) => row.map((v, j) => (j === 0 ? v.padEnd(widths[j]) : v.padStart(widths[j]))).join('  ');
   const lines = [`${r.output}${r.resumed ? ' (resumed an interrupted run)' : ''}`, fmt(head), ...rows.map(fmt)];
-  if (r.bad.length) lines.push(`${r.bad.length} unreadable file(s) skipped:`, ...r.bad.map((b) => `  ${b.path}: ${b.reason}`));
+  if (r.bad.length)
+    lines.push(`${r.bad.length} unreadable file(s) skipped:`, ...r.bad.map((b) => `  ${b.path}: ${b.reason}`));
   return lines.join('\n');
 }

@@ -10,11 +10,23 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { checkOutputOutside, checkWritable } from '../fs';
 import { FER2013_CLASSES, FER2013_USAGES, fer2013Rows, type Fer2013Usage } from './fer2013';
-import { type OutputIO, beginOutput, defaultIO, finishOutput, runUntilFailure, writeFileAtomic, writeUnlessDone } from './outdir';
+import {
+  type OutputIO,
+  beginOutput,
+  defaultIO,
+  finishOutput,
+  runUntilFailure,
+  writeFileAtomic,
+  writeUnlessDone,
+} from './outdir';
 import { type ProgressOptions, progressBar } from './progress';
 
 /** The split folder of each Usage. */
-export const FER2013_SPLIT_FOLDERS: Readonly<Record<Fer2013Usage, string>> = { Training: 'train', PublicTest: 'test', PrivateTest: 'private-test' };
+export const FER2013_SPLIT_FOLDERS: Readonly<Record<Fer2013Usage, string>> = {
+  Training: 'train',
+  PublicTest: 'test',
+  PrivateTest: 'private-test',
+};
 
 const SIDE = 48;
 /** Rows converted at a time: enough PNG encodes in flight to keep sharp's threads busy, few enough to stay streaming. */
@@ -50,18 +62,26 @@ export function fer2013ImagePath(row: { row: number; emotion: number; usage: str
 export async function fer2013ToFolders(options: Fer2013ToFoldersOptions): Promise<Fer2013FoldersResult> {
   const csv = path.resolve(options.csv);
   const output = path.resolve(options.output);
-  if (!fs.existsSync(csv) || !fs.statSync(csv).isFile()) throw new Error(`FER2013 CSV ${csv} does not exist or is not a file`);
+  if (!fs.existsSync(csv) || !fs.statSync(csv).isFile())
+    throw new Error(`FER2013 CSV ${csv} does not exist or is not a file`);
   checkOutputOutside({ path: output, what: 'output' }, [{ path: csv, what: 'input CSV' }]);
   checkWritable(output, 'output folder');
   const st = fs.statSync(csv);
   // The CSV's size and time identify it for a resume without reading it twice.
-  const { resumed } = await beginOutput(output, 'fer2013-to-folders', { csv, size: st.size, mtimeMs: st.mtimeMs }, async () => null);
+  const { resumed } = await beginOutput(
+    output,
+    'fer2013-to-folders',
+    { csv, size: st.size, mtimeMs: st.mtimeMs },
+    async () => null,
+  );
   const io = options.io ?? defaultIO;
   const counts: Record<string, Record<string, number>> = {};
   const bar = progressBar('fer2013 to folders', approximateRows(st.size), options.progress);
   let total = 0;
   const flush = async (rows: { dest: string; pixels: Uint8Array }[]) => {
-    await runUntilFailure(rows, 8, (r) => writeUnlessDone(r.dest, async (d) => writeFileAtomic(d, await encodeGrayPng(r.pixels), io)));
+    await runUntilFailure(rows, 8, (r) =>
+      writeUnlessDone(r.dest, async (d) => writeFileAtomic(d, await encodeGrayPng(r.pixels), io)),
+    );
     bar?.tick(rows.length);
   };
   try {
@@ -80,9 +100,13 @@ export async function fer2013ToFolders(options: Fer2013ToFoldersOptions): Promis
     }
     await flush(chunk);
   } catch (e) {
-    throw new Error(`fer2013 to folders: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+    throw new Error(
+      `fer2013 to folders: ${(e as Error).message}. The output ${output} is incomplete (it holds ` +
+        `.incomplete); rerun the same command to resume, or delete it`,
+    );
   }
-  if (total === 0) throw new Error(`FER2013 CSV ${csv} has a header but no rows; the output ${output} is left incomplete`);
+  if (total === 0)
+    throw new Error(`FER2013 CSV ${csv} has a header but no rows; the output ${output} is left incomplete`);
   bar?.finish();
   finishOutput(output);
   return { output, counts, total, resumed };
@@ -93,7 +117,9 @@ const approximateRows = (bytes: number) => Math.max(1, Math.round(bytes / 8700))
 
 /** A 48x48 gray image as a lossless 8-bit one-channel PNG. */
 export function encodeGrayPng(pixels: Uint8Array): Promise<Buffer> {
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: SIDE, height: SIDE, channels: 1 } })
+  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
+    raw: { width: SIDE, height: SIDE, channels: 1 },
+  })
     .toColourspace('b-w') // else sharp writes the gray values three times (RGB)
     .png()
     .toBuffer();
@@ -128,12 +154,23 @@ interface ImageRow {
 
 /** The split folders of `input` with their Usage (folder names case-insensitive; `privatetest` and `private_test` also accepted). */
 function splitFolders(input: string): { dir: string; usage: Fer2013Usage }[] {
-  const byName = new Map<string, Fer2013Usage>([['train', 'Training'], ['training', 'Training'], ['test', 'PublicTest'], ['publictest', 'PublicTest'], ['private-test', 'PrivateTest'], ['privatetest', 'PrivateTest'], ['private_test', 'PrivateTest']]);
+  const byName = new Map<string, Fer2013Usage>([
+    ['train', 'Training'],
+    ['training', 'Training'],
+    ['test', 'PublicTest'],
+    ['publictest', 'PublicTest'],
+    ['private-test', 'PrivateTest'],
+    ['privatetest', 'PrivateTest'],
+    ['private_test', 'PrivateTest'],
+  ]);
   const found: { dir: string; usage: Fer2013Usage }[] = [];
   for (const d of fs.readdirSync(input, { withFileTypes: true })) {
     const usage = byName.get(d.name.toLowerCase());
     if (!d.isDirectory() || !usage) continue;
-    if (found.some((f) => f.usage === usage)) throw new Error(`${input} has two folders for ${usage} (${found.find((f) => f.usage === usage)!.dir} and ${d.name})`);
+    if (found.some((f) => f.usage === usage))
+      throw new Error(
+        `${input} has two folders for ${usage} (${found.find((f) => f.usage === usage)!.dir} and ${d.name})`,
+      );
     found.push({ dir: path.join(input, d.name), usage });
   }
   return found.sort((a, b) => FER2013_USAGES.indexOf(a.usage) - FER2013_USAGES.indexOf(b.usage));
@@ -142,16 +179,31 @@ function splitFolders(input: string): { dir: string; usage: Fer2013Usage }[] {
 /** Every image under the split and class folders (names only, no pixels), in CSV order. */
 function listImages(input: string): { rows: ImageRow[]; orderedByRow: boolean } {
   const splits = splitFolders(input);
-  if (splits.length === 0) throw new Error(`${input} has no split folder (train, test or private-test) of FER2013 class folders`);
+  if (splits.length === 0)
+    throw new Error(`${input} has no split folder (train, test or private-test) of FER2013 class folders`);
   const rows: ImageRow[] = [];
   for (const s of splits) {
-    for (const c of fs.readdirSync(s.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+    for (const c of fs
+      .readdirSync(s.dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()) {
       const emotion = (FER2013_CLASSES as readonly string[]).indexOf(c);
-      if (emotion < 0) throw new Error(`${path.join(s.dir, c)}: "${c}" is not a FER2013 class (${FER2013_CLASSES.join(', ')})`);
+      if (emotion < 0)
+        throw new Error(`${path.join(s.dir, c)}: "${c}" is not a FER2013 class (${FER2013_CLASSES.join(', ')})`);
       // Every visible file: one that is not an image is an error when read, never silently left out.
-      for (const name of fs.readdirSync(path.join(s.dir, c)).filter((f) => !f.startsWith('.')).sort()) {
+      for (const name of fs
+        .readdirSync(path.join(s.dir, c))
+        .filter((f) => !f.startsWith('.'))
+        .sort()) {
         const m = NAME_RE.exec(name);
-        rows.push({ file: path.join(s.dir, c, name), emotion, usage: s.usage, name, n: m && m[1] === s.usage ? Number(m[2]) : undefined });
+        rows.push({
+          file: path.join(s.dir, c, name),
+          emotion,
+          usage: s.usage,
+          name,
+          n: m && m[1] === s.usage ? Number(m[2]) : undefined,
+        });
       }
     }
   }
@@ -169,12 +221,14 @@ export async function readGray48(file: string): Promise<Uint8Array> {
     throw new Error(`${file} is not a readable image (${(e as Error).message})`);
   }
   const { data, info } = decoded;
-  if (info.width !== SIDE || info.height !== SIDE) throw new Error(`${file} is ${info.width}x${info.height}; FER2013 images are ${SIDE}x${SIDE}`);
+  if (info.width !== SIDE || info.height !== SIDE)
+    throw new Error(`${file} is ${info.width}x${info.height}; FER2013 images are ${SIDE}x${SIDE}`);
   const ch = info.channels;
   const gray = new Uint8Array(SIDE * SIDE);
   for (let i = 0, o = 0; o < gray.length; i += ch, o++) {
     // Three colour channels must agree, or converting to gray would lose what the file holds.
-    if (ch >= 3 && (data[i] !== data[i + 1] || data[i] !== data[i + 2])) throw new Error(`${file} is not grayscale (pixel ${o} is ${data[i]},${data[i + 1]},${data[i + 2]})`);
+    if (ch >= 3 && (data[i] !== data[i + 1] || data[i] !== data[i + 2]))
+      throw new Error(`${file} is not grayscale (pixel ${o} is ${data[i]},${data[i + 1]},${data[i + 2]})`);
     gray[o] = data[i];
   }
   return gray;
@@ -188,7 +242,8 @@ export async function readGray48(file: string): Promise<Uint8Array> {
 export async function foldersToFer2013(options: FoldersToFer2013Options): Promise<Fer2013CsvResult> {
   const input = path.resolve(options.input);
   const output = path.resolve(options.output);
-  if (!fs.existsSync(input) || !fs.statSync(input).isDirectory()) throw new Error(`input folder ${input} does not exist or is not a folder`);
+  if (!fs.existsSync(input) || !fs.statSync(input).isDirectory())
+    throw new Error(`input folder ${input} does not exist or is not a folder`);
   checkOutputOutside({ path: output, what: 'output CSV' }, [{ path: input, what: 'input' }]);
   if (fs.existsSync(output)) throw new Error(`output CSV ${output} exists; choose a new file name`);
   checkWritable(path.dirname(output), 'output folder');
@@ -198,7 +253,8 @@ export async function foldersToFer2013(options: FoldersToFer2013Options): Promis
   const counts: Record<string, number> = {};
   const bar = progressBar('fer2013 to csv', rows.length, options.progress);
   const out = fs.createWriteStream(tmp);
-  const write = (text: string) => (out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  const write = (text: string) =>
+    out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r()));
   const closed = new Promise<void>((resolve, reject) => {
     out.on('close', resolve);
     out.on('error', reject);
@@ -230,8 +286,16 @@ export async function foldersToFer2013(options: FoldersToFer2013Options): Promis
 export function formatFer2013Summary(r: Fer2013FoldersResult | Fer2013CsvResult): string {
   if ('orderedByRow' in r) {
     const parts = Object.entries(r.counts).map(([u, n]) => `${u} ${n}`);
-    return `${r.output}: ${r.total} rows (${parts.join(', ')})${r.orderedByRow ? ', in the order of the row numbers in the file names' : ', ordered by split, class and file name'}`;
+    return (
+      `${r.output}: ${r.total} rows ` +
+      `(${parts.join(', ')})${r.orderedByRow ? ', in the order of the row numbers in the file names' : ', ordered by split, class and file name'}`
+    );
   }
-  const parts = Object.entries(r.counts).map(([split, c]) => `${split} ${Object.values(c).reduce((a, b) => a + b, 0)} (${Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ')})`);
+  const parts = Object.entries(r.counts).map(
+    ([split, c]) =>
+      `${split} ${Object.values(c).reduce((a, b) => a + b, 0)} (${Object.entries(c)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
+  );
   return `${r.output}: ${r.total} images${r.resumed ? ' (resumed)' : ''}; ${parts.join('; ')}`;
 }

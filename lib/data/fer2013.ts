@@ -29,9 +29,13 @@ export interface Fer2013Source extends ImageSource {
  */
 export async function readFer2013(file: string, opts: Fer2013Options = {}): Promise<Fer2013Source> {
   const usages = opts.usage === undefined ? undefined : ([] as string[]).concat(opts.usage);
-  for (const u of usages ?? []) if (!(FER2013_USAGES as readonly string[]).includes(u)) throw new Error(`FER2013 usage "${u}" is not one of ${FER2013_USAGES.join(', ')}`);
+  for (const u of usages ?? [])
+    if (!(FER2013_USAGES as readonly string[]).includes(u))
+      throw new Error(`FER2013 usage "${u}" is not one of ${FER2013_USAGES.join(', ')}`);
   const drop = opts.dropClasses ?? [];
-  for (const c of drop) if (!(FER2013_CLASSES as readonly string[]).includes(c)) throw new Error(`cannot drop FER2013 class "${c}": classes are ${FER2013_CLASSES.join(', ')}`);
+  for (const c of drop)
+    if (!(FER2013_CLASSES as readonly string[]).includes(c))
+      throw new Error(`cannot drop FER2013 class "${c}": classes are ${FER2013_CLASSES.join(', ')}`);
   const classes = FER2013_CLASSES.filter((c) => !drop.includes(c));
   if (classes.length === 0) throw new Error('dropClasses leaves no FER2013 class');
   // FER code -> new label, or -1 when dropped.
@@ -40,14 +44,20 @@ export async function readFer2013(file: string, opts: Fer2013Options = {}): Prom
   const pixels: Uint8Array[] = [];
   const labels: number[] = [];
   const kept: string[] = [];
-  for await (const row of fer2013Rows(file, { needUsage: usages !== undefined, keep: (code, usage) => remap[code] >= 0 && (!usages || usages.includes(usage)) })) {
+  for await (const row of fer2013Rows(file, {
+    needUsage: usages !== undefined,
+    keep: (code, usage) => remap[code] >= 0 && (!usages || usages.includes(usage)),
+  })) {
     pixels.push(row.pixels);
     labels.push(remap[row.emotion]);
     kept.push(row.usage);
   }
-  if (pixels.length === 0) throw new Error(`FER2013 CSV ${file} has no rows for the selection (usage ${usages?.join(', ') ?? 'any'})`);
+  if (pixels.length === 0)
+    throw new Error(`FER2013 CSV ${file} has no rows for the selection (usage ${usages?.join(', ') ?? 'any'})`);
 
-  const describe = `FER2013 ${file}${usages ? ` (${usages.join('+')})` : ''}: ${pixels.length} images, ${classes.length} classes${drop.length ? ` (dropped ${drop.join(', ')})` : ''}`;
+  const describe =
+    `FER2013 ${file}${usages ? ` (${usages.join('+')})` : ''}: ${pixels.length} images, ` +
+    `${classes.length} classes${drop.length ? ` (dropped ${drop.join(', ')})` : ''}`;
   return {
     classes: [...classes],
     size: pixels.length,
@@ -80,7 +90,10 @@ export interface Fer2013Row {
  * and `pixels` and may name `Usage`, in any order. A malformed row is an error naming the file and line. `keep` skips a
  * row before its pixels are parsed; `needUsage` makes a file without a Usage column an error.
  */
-export async function* fer2013Rows(file: string, opts: { needUsage?: boolean; keep?: (emotion: number, usage: string) => boolean } = {}): AsyncGenerator<Fer2013Row> {
+export async function* fer2013Rows(
+  file: string,
+  opts: { needUsage?: boolean; keep?: (emotion: number, usage: string) => boolean } = {},
+): AsyncGenerator<Fer2013Row> {
   if (!fs.existsSync(file)) throw new Error(`FER2013 CSV ${file} does not exist`);
   const rl = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let col: { emotion: number; pixels: number; usage: number } | undefined;
@@ -97,15 +110,19 @@ export async function* fer2013Rows(file: string, opts: { needUsage?: boolean; ke
       if (!col) {
         const names = fields.map((f) => f.toLowerCase());
         col = { emotion: names.indexOf('emotion'), pixels: names.indexOf('pixels'), usage: names.indexOf('usage') };
-        if (col.emotion < 0 || col.pixels < 0) fail(`header must name the columns emotion and pixels (and optionally Usage), got "${text.slice(0, 80)}"`);
+        if (col.emotion < 0 || col.pixels < 0)
+          fail(`header must name the columns emotion and pixels (and optionally Usage), got "${text.slice(0, 80)}"`);
         if (opts.needUsage && col.usage < 0) fail('cannot select by usage: the file has no Usage column');
         continue;
       }
-      if (fields.length !== (col.usage < 0 ? 2 : 3)) fail(`expected ${col.usage < 0 ? 2 : 3} fields, got ${fields.length}`);
+      if (fields.length !== (col.usage < 0 ? 2 : 3))
+        fail(`expected ${col.usage < 0 ? 2 : 3} fields, got ${fields.length}`);
       const usage = col.usage < 0 ? '' : fields[col.usage];
-      if (col.usage >= 0 && !(FER2013_USAGES as readonly string[]).includes(usage)) fail(`Usage "${usage}" is not one of ${FER2013_USAGES.join(', ')}`);
+      if (col.usage >= 0 && !(FER2013_USAGES as readonly string[]).includes(usage))
+        fail(`Usage "${usage}" is not one of ${FER2013_USAGES.join(', ')}`);
       const code = Number(fields[col.emotion]);
-      if (!Number.isInteger(code) || code < 0 || code >= FER2013_CLASSES.length || fields[col.emotion] === '') fail(`emotion "${fields[col.emotion]}" is not an integer 0..6`);
+      if (!Number.isInteger(code) || code < 0 || code >= FER2013_CLASSES.length || fields[col.emotion] === '')
+        fail(`emotion "${fields[col.emotion]}" is not an integer 0..6`);
       const index = row++;
       if (opts.keep && !opts.keep(code, usage)) continue;
       const img = parsePixels(fields[col.pixels]);
@@ -118,7 +135,10 @@ export async function* fer2013Rows(file: string, opts: { needUsage?: boolean; ke
   if (!col) throw new Error(`FER2013 CSV ${file} is empty`);
 }
 
-/** Parses 2304 space-separated integers 0..255 into a 48x48 image, or returns what is wrong (a char loop: cheaper than split + Number over 82 M values). */
+/**
+ * Parses 2304 space-separated integers 0..255 into a 48x48 image, or returns what is wrong (a char loop: cheaper than
+ * split + Number over 82 M values).
+ */
 function parsePixels(text: string): Uint8Array | string {
   const img = new Uint8Array(SIDE * SIDE);
   let n = 0;

@@ -35,23 +35,32 @@ export interface GroupSplitOptions {
  * so the split is stratified as far as whole groups allow (when no group fits, the first one is held out). The same
  * groups, labels, fraction and seed give the same split. Fewer than two groups is an error.
  */
-export function groupSplit(groups: readonly string[], opts: GroupSplitOptions): { train: number[]; validation: number[] } {
-  if (!(opts.fraction > 0 && opts.fraction < 1)) throw new Error(`groupSplit: fraction must be between 0 and 1 (exclusive), got ${opts.fraction}`);
+export function groupSplit(
+  groups: readonly string[],
+  opts: GroupSplitOptions,
+): { train: number[]; validation: number[] } {
+  if (!(opts.fraction > 0 && opts.fraction < 1))
+    throw new Error(`groupSplit: fraction must be between 0 and 1 (exclusive), got ${opts.fraction}`);
   const labels = opts.labels;
-  if (labels && labels.length !== groups.length) throw new Error(`groupSplit: ${labels.length} labels for ${groups.length} images`);
+  if (labels && labels.length !== groups.length)
+    throw new Error(`groupSplit: ${labels.length} labels for ${groups.length} images`);
   const members = new Map<string, number[]>();
   groups.forEach((g, i) => {
     const m = members.get(g);
     if (m) m.push(i);
     else members.set(g, [i]);
   });
-  if (members.size < 2) throw new Error(`groupSplit: ${members.size} group(s) in ${groups.length} images; holding out whole groups needs at least two`);
+  if (members.size < 2)
+    throw new Error(
+      `groupSplit: ${members.size} group(s) in ${groups.length} images; holding out whole groups needs at least two`,
+    );
   const label = (i: number) => (labels ? labels[i] : 0);
   const classes = [...new Set(Array.from(groups, (_, i) => label(i)))].sort((a, b) => a - b);
   const target = new Map(classes.map((c) => [c, 0]));
   for (let i = 0; i < groups.length; i++) target.set(label(i), target.get(label(i))! + opts.fraction);
   const held = new Map(classes.map((c) => [c, 0]));
-  const distance = (extra?: Map<number, number>) => classes.reduce((s, c) => s + Math.abs(target.get(c)! - held.get(c)! - (extra?.get(c) ?? 0)), 0);
+  const distance = (extra?: Map<number, number>) =>
+    classes.reduce((s, c) => s + Math.abs(target.get(c)! - held.get(c)! - (extra?.get(c) ?? 0)), 0);
   const order = shuffled(makeRng(opts.seed), [...members.keys()].sort());
   const out = new Set<string>();
   for (const g of order) {
@@ -68,7 +77,10 @@ export function groupSplit(groups: readonly string[], opts: GroupSplitOptions): 
   const validation: number[] = [];
   groups.forEach((g, i) => (out.has(g) ? validation : train).push(i));
   if (train.length === 0 || validation.length === 0) {
-    throw new Error(`groupSplit: holding out ${opts.fraction} of ${groups.length} images in ${members.size} groups leaves an empty ${train.length ? 'held-out' : 'training'} part`);
+    throw new Error(
+      `groupSplit: holding out ${opts.fraction} of ${groups.length} images in ${members.size} ` +
+        `groups leaves an empty ${train.length ? 'held-out' : 'training'} part`,
+    );
   }
   return { train, validation };
 }
@@ -92,8 +104,12 @@ export function binaryClassNames(b: BinaryLabels): [string, string] {
 export function binaryClasses(scan: ScanResult, b: BinaryLabels): ScanResult {
   const negatives = b.negative === 'rest' ? scan.classes.filter((c) => c !== b.positive) : b.negative;
   const unknown = [b.positive, ...negatives].filter((c) => !scan.classes.includes(c));
-  if (unknown.length) throw new Error(`binary: ${unknown.map((c) => `"${c}"`).join(', ')} not found; ${scan.root} has the classes ${scan.classes.join(', ')}`);
-  if (negatives.includes(b.positive)) throw new Error(`binary: "${b.positive}" is both the positive class and a negative one`);
+  if (unknown.length)
+    throw new Error(
+      `binary: ${unknown.map((c) => `"${c}"`).join(', ')} not found; ${scan.root} has the classes ${scan.classes.join(', ')}`,
+    );
+  if (negatives.includes(b.positive))
+    throw new Error(`binary: "${b.positive}" is both the positive class and a negative one`);
   if (negatives.length === 0) throw new Error(`binary: ${scan.root} has no class besides "${b.positive}"`);
   const [pos, neg] = binaryClassNames(b);
   if (pos === neg) throw new Error(`binary: the positive class and the negative side are both named "${pos}"`);

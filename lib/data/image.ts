@@ -28,10 +28,10 @@ export interface DecodeOptions {
 /** [height, width] from a size option, checked. */
 export function sizeHW(size: number | [number, number]): [number, number] {
   const hw: [number, number] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
-  if (!hw.every((v) => Number.isInteger(v) && v > 0)) throw new Error(`image size must be positive integers, got ${JSON.stringify(size)}`);
+  if (!hw.every((v) => Number.isInteger(v) && v > 0))
+    throw new Error(`image size must be positive integers, got ${JSON.stringify(size)}`);
   return hw;
 }
-
 
 const firstLine = (s: string) => s.split('\n')[0].trim();
 
@@ -42,18 +42,30 @@ const firstLine = (s: string) => s.split('\n')[0].trim();
  * EXIF orientation and embedded ICC profiles are ignored, as TensorFlow ignores them (pixel values are taken as stored).
  * Truncated or corrupt files and images over the pixel limit are errors naming the file.
  */
-export async function decodeRgb(input: string | Buffer, opts: { pixelLimit?: number; name?: string } = {}): Promise<RgbImage> {
+export async function decodeRgb(
+  input: string | Buffer,
+  opts: { pixelLimit?: number; name?: string } = {},
+): Promise<RgbImage> {
   const name = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
   const limit = opts.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
   try {
     // failOn 'truncated' rejects cut-off files but accepts the harmless libjpeg warnings that TensorFlow accepts too.
-    const { data, info } = await sharp(input, { limitInputPixels: limit, failOn: 'truncated', pages: 1, ignoreIcc: true })
+    const { data, info } = await sharp(input, {
+      limitInputPixels: limit,
+      failOn: 'truncated',
+      pages: 1,
+      ignoreIcc: true,
+    })
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width };
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      height: info.height,
+      width: info.width,
+    };
   } catch (e) {
     throw await decodeFailure(input, name, limit, (e as Error).message);
   }
@@ -77,17 +89,29 @@ async function decodeFailure(input: string | Buffer, name: string, limit: number
   if (bytes.length === 0) return new Error(`image ${name} is empty (0 bytes)`);
   const format = detectImageFormat(bytes.subarray(0, 12));
   if (!format) return new Error(`${name} is not a supported image (JPEG, PNG, WebP, GIF, TIFF)`);
-  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
-  if (meta?.width && meta.height && meta.width * meta.height > limit) return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
-  if (isCutShort(bytes, format)) return new Error(`image ${name} is truncated or corrupt: the ${format.toUpperCase()} data ends early`);
-  const retry = retryQueue.then(() => sharp(bytes, { limitInputPixels: limit, failOn: 'truncated', pages: 1, ignoreIcc: true }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer());
+  const meta = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  if (meta?.width && meta.height && meta.width * meta.height > limit)
+    return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
+  if (isCutShort(bytes, format))
+    return new Error(`image ${name} is truncated or corrupt: the ${format.toUpperCase()} data ends early`);
+  const retry = retryQueue.then(() =>
+    sharp(bytes, { limitInputPixels: limit, failOn: 'truncated', pages: 1, ignoreIcc: true })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer(),
+  );
   retryQueue = retry.catch(() => undefined);
   const msg = await retry.then(
     () => first,
     (e: Error) => e.message,
   );
-  if (/pixel limit/i.test(msg)) return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
-  if (/premature end|truncat|end of (stream|file|data)|unexpected end|incomplete|EOF/i.test(msg)) return new Error(`image ${name} is truncated or corrupt: ${firstLine(msg)}`);
+  if (/pixel limit/i.test(msg))
+    return new Error(`image ${name} is larger than the pixel limit of ${limit} pixels (a decompression bomb?)`);
+  if (/premature end|truncat|end of (stream|file|data)|unexpected end|incomplete|EOF/i.test(msg))
+    return new Error(`image ${name} is truncated or corrupt: ${firstLine(msg)}`);
   return new Error(`cannot decode image ${name}: ${firstLine(msg)}`);
 }
 

@@ -18,7 +18,11 @@ export const MAX_SYNTH_SIZE = 4096;
 /** Refuses (ConfigError naming `option`) a plan of more than MAX_OUTPUT_IMAGES files. */
 export function checkOutputCount(count: number, option: string): void {
   if (!(count <= MAX_OUTPUT_IMAGES)) {
-    throw new ConfigError(`${option} asks for ${Number.isFinite(count) ? count.toLocaleString('en-US') : count} images; the limit is ${MAX_OUTPUT_IMAGES.toLocaleString('en-US')}, because every planned file is held in memory and in the .incomplete marker`);
+    throw new ConfigError(
+      `${option} asks for ${Number.isFinite(count) ? count.toLocaleString('en-US') : count} ` +
+        `images; the limit is ${MAX_OUTPUT_IMAGES.toLocaleString('en-US')}, because every planned ` +
+        `file is held in memory and in the .incomplete marker`,
+    );
   }
 }
 
@@ -39,5 +43,8 @@ const gb = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
 /** Refuses (ConfigError) an output whose estimated `bytes` exceed the free space where `dir` would be written. */
 export function checkDiskRoom(dir: string, bytes: number, what: string): void {
   const free = freeBytes(dir);
-  if (free !== undefined && bytes > free) throw new ConfigError(`${what} need about ${gb(bytes)} on disk, but the file system of ${dir} has ${gb(free)} free`);
+  if (free !== undefined && bytes > free)
+    throw new ConfigError(
+      `${what} need about ${gb(bytes)} on disk, but the file system of ${dir} has ${gb(free)} free`,
+    );
 }

@@ -44,14 +44,20 @@ export async function beginOutput<P>(
   if (fs.existsSync(marker)) {
     let m: Marker<P>;
     try {
-      m = JSON.parse(fs.readFileSync(marker, 'utf8'));
+      m = JSON.parse(fs.readFileSync(marker, 'utf8')) as Marker<P>;
     } catch (e) {
       throw new Error(`${marker} is unreadable (${(e as Error).message}); delete the folder ${dir} and run again`);
     }
-    if (m.tool !== tool) throw new Error(`${dir} holds an incomplete run of another command (${m.tool}); rerun that command to finish it, or delete the folder`);
+    if (m.tool !== tool)
+      throw new Error(
+        `${dir} holds an incomplete run of another command (${m.tool}); rerun that command to finish it, or delete the folder`,
+      );
     const differ = optionDifferences(m.options, options);
     if (differ.length) {
-      throw new ConfigError(`${dir} holds an incomplete ${tool} run with other options: ${differ.join('; ')}. Rerun it with the options it started with to finish it, or delete the folder`);
+      throw new ConfigError(
+        `${dir} holds an incomplete ${tool} run with other options: ${differ.join('; ')}. Rerun it ` +
+          `with the options it started with to finish it, or delete the folder`,
+      );
     }
     removeTempFiles(dir);
     return { plan: m.plan, resumed: true };
@@ -59,7 +65,8 @@ export async function beginOutput<P>(
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`output ${dir} exists and is not a folder`);
     // A run killed between creating the folder and renaming its marker into place leaves only the marker's temp file.
-    if (!opts.allowNonEmpty && fs.readdirSync(dir).some((n) => !isMarkerTemp(n))) throw new Error(`output folder ${dir} is not empty; choose a new or empty folder`);
+    if (!opts.allowNonEmpty && fs.readdirSync(dir).some((n) => !isMarkerTemp(n)))
+      throw new Error(`output folder ${dir} is not empty; choose a new or empty folder`);
   }
   const plan = await makePlan();
   try {
@@ -75,13 +82,16 @@ export async function beginOutput<P>(
 /** The options that differ between a stored run and this one, as `name: stored X, now Y` (nested keys dotted). */
 export function optionDifferences(stored: unknown, now: unknown): string[] {
   const flat = (v: unknown, prefix: string, out: Map<string, string>) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      for (const [k, x] of Object.entries(v)) flat(x, prefix ? `${prefix}.${k}` : k, out);
     else out.set(prefix, JSON.stringify(v) ?? 'unset');
     return out;
   };
   const [a, b] = [flat(stored, '', new Map()), flat(now, '', new Map())];
   const cut = (x: string) => (x.length > 80 ? `${x.slice(0, 77)}...` : x);
-  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: stored ${cut(a.get(k) ?? 'unset')}, now ${cut(b.get(k) ?? 'unset')}`);
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((k) => `${k}: stored ${cut(a.get(k) ?? 'unset')}, now ${cut(b.get(k) ?? 'unset')}`);
 }
 
 /** Marks `dir` complete: the last step of a run. */
@@ -145,7 +155,11 @@ function removeTempFiles(dir: string): void {
 }
 
 /** Runs `fn` on `items`, `limit` at a time; after the first failure no new item starts, and that error is thrown once all settle. */
-export async function runUntilFailure<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function runUntilFailure<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let failure: Error | undefined;
   await mapLimit(items, limit, async (item) => {
     if (failure) return;

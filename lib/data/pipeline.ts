@@ -24,13 +24,24 @@ export interface ValidationSplitOptions {
  * rest for training (29,217 -> 23,374 + 5,843 at 0.2). The same n, fraction and seed always give the same split.
  * (Keras shuffles with NumPy's RNG, so the members differ from Keras's; the sizes and the rule match.)
  */
-export function validationSplit(nOrLabels: number | ArrayLike<number>, opts: ValidationSplitOptions): { train: number[]; validation: number[] } {
+export function validationSplit(
+  nOrLabels: number | ArrayLike<number>,
+  opts: ValidationSplitOptions,
+): { train: number[]; validation: number[] } {
   const n = typeof nOrLabels === 'number' ? nOrLabels : nOrLabels.length;
-  if (!Number.isInteger(n) || n < 0) throw new Error(`validationSplit: the number of images must be a non-negative integer, got ${n}`);
-  if (!(opts.fraction > 0 && opts.fraction < 1)) throw new Error(`validationSplit: fraction must be between 0 and 1 (exclusive), got ${opts.fraction}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`validationSplit: the number of images must be a non-negative integer, got ${n}`);
+  if (!(opts.fraction > 0 && opts.fraction < 1))
+    throw new Error(`validationSplit: fraction must be between 0 and 1 (exclusive), got ${opts.fraction}`);
   const nVal = Math.floor(opts.fraction * n);
-  if (nVal === 0 || nVal === n) throw new Error(`validationSplit: fraction ${opts.fraction} of ${n} images leaves an empty ${nVal === 0 ? 'validation' : 'training'} set`);
-  const order = shuffled(makeRng(opts.seed), Array.from({ length: n }, (_, i) => i));
+  if (nVal === 0 || nVal === n)
+    throw new Error(
+      `validationSplit: fraction ${opts.fraction} of ${n} images leaves an empty ${nVal === 0 ? 'validation' : 'training'} set`,
+    );
+  const order = shuffled(
+    makeRng(opts.seed),
+    Array.from({ length: n }, (_, i) => i),
+  );
   return { train: order.slice(0, n - nVal), validation: order.slice(n - nVal) };
 }
 
@@ -65,7 +76,12 @@ function checkIndices(source: ImageSource, indices: readonly number[]): void {
   for (const i of indices) checkIndex(i, source.size, source.describe);
 }
 
-async function readBatch(source: ImageSource, batch: readonly number[], hw: [number, number], concurrency: number): Promise<RawBatch> {
+async function readBatch(
+  source: ImageSource,
+  batch: readonly number[],
+  hw: [number, number],
+  concurrency: number,
+): Promise<RawBatch> {
   const per = hw[0] * hw[1] * 3;
   const images = new Uint8Array(batch.length * per);
   await mapLimit(batch, concurrency, async (idx, k) => {
@@ -108,7 +124,11 @@ export async function* readBatches(
  * A tf.data dataset of `{ xs: [b, h, w, 3], ys: [b] }` over `indices` of `source`, decoded on the fly. With shuffle, each
  * pass (epoch) uses a new seeded order (seed, pass number), so a run is reproducible; without it the order is `indices`'.
  */
-export function imageDataset(source: ImageSource, indices: readonly number[], opts: ImageDatasetOptions = {}): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor1D }> {
+export function imageDataset(
+  source: ImageSource,
+  indices: readonly number[],
+  opts: ImageDatasetOptions = {},
+): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor1D }> {
   checkIndices(source, indices);
   if (indices.length === 0) throw new Error(`imageDataset: no images selected from ${source.describe}`);
   const seed = opts.seed ?? 0;
@@ -149,7 +169,11 @@ export async function loadAll(
   const hw = sizeHW(size);
   const bytes = idx.length * hw[0] * hw[1] * 3;
   const max = opts.maxBytes ?? 2 ** 31;
-  if (bytes > max) throw new Error(`loadAll: ${idx.length} images at ${hw.join('x')} need ${(bytes / 2 ** 30).toFixed(1)} GiB, over the ${(max / 2 ** 30).toFixed(1)} GiB limit: stream them with imageDataset`);
+  if (bytes > max)
+    throw new Error(
+      `loadAll: ${idx.length} images at ${hw.join('x')} need ${(bytes / 2 ** 30).toFixed(1)} ` +
+        `GiB, over the ${(max / 2 ** 30).toFixed(1)} GiB limit: stream them with imageDataset`,
+    );
   checkIndices(source, idx);
   const b = await readBatch(source, idx, hw, Math.max(1, opts.concurrency ?? 4));
   return { images: b.images, labels: b.labels, shape: b.shape, classes: [...source.classes] };
@@ -166,7 +190,8 @@ export function memorySource(loaded: LoadedImages, describe = `${loaded.shape[0]
     describe,
     async read(index, size) {
       checkIndex(index, n, describe);
-      if (size[0] !== h || size[1] !== w) throw new Error(`${describe} holds ${h}x${w} images; cannot read them at ${size[0]}x${size[1]}`);
+      if (size[0] !== h || size[1] !== w)
+        throw new Error(`${describe} holds ${h}x${w} images; cannot read them at ${size[0]}x${size[1]}`);
       return loaded.images.subarray(index * per, (index + 1) * per);
     },
   };

@@ -9,7 +9,11 @@ export interface ProgressOptions {
 }
 
 /** The data tools' `progress` option (true, options, or off) as a Progress, or undefined when off. */
-export function progressBar(label: string, total: number, opt: boolean | ProgressOptions | undefined): Progress | undefined {
+export function progressBar(
+  label: string,
+  total: number,
+  opt: boolean | ProgressOptions | undefined,
+): Progress | undefined {
   if (!opt) return undefined;
   return new Progress(label, total, opt === true ? {} : opt);
 }
@@ -22,7 +26,11 @@ export class Progress {
   private readonly tty: boolean;
   private readonly every: number;
 
-  constructor(private readonly label: string, private readonly total: number, opts: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    opts: ProgressOptions = {},
+  ) {
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
     this.every = (opts.everySeconds ?? 5) * 1000;
@@ -33,7 +41,10 @@ export class Progress {
     const secs = (Date.now() - this.start) / 1000;
     const rate = secs > 0 ? this.done / secs : 0;
     const pct = this.total ? Math.floor((100 * this.done) / this.total) : 100;
-    return `${this.label} ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s ETA ${formatSeconds(rate > 0 ? (this.total - this.done) / rate : NaN)}`;
+    return (
+      `${this.label} ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s ETA ` +
+      `${formatSeconds(rate > 0 ? (this.total - this.done) / rate : NaN)}`
+    );
   }
 
   tick(n = 1): void {

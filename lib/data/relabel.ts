@@ -11,7 +11,15 @@ import * as path from 'node:path';
 import { readCsv } from './csv';
 import { findImageRoot } from './datasplit';
 import { checkOutputOutside, checkWritable } from '../fs';
-import { type OutputIO, beginOutput, copyFileAtomic, defaultIO, finishOutput, runUntilFailure, writeUnlessDone } from './outdir';
+import {
+  type OutputIO,
+  beginOutput,
+  copyFileAtomic,
+  defaultIO,
+  finishOutput,
+  runUntilFailure,
+  writeUnlessDone,
+} from './outdir';
 import { type ProgressOptions, progressBar } from './progress';
 import { scanImageFolder } from './scan';
 import { SYNTHETIC_MARKER } from './synth';
@@ -81,7 +89,9 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
   checkWritable(output, 'output folder');
   const legacy = options.legacy ?? false;
   const fingerprint = { input, output, labelsFile, onMissing, legacy };
-  const { plan, resumed } = await beginOutput<RelabelPlan>(output, 'relabel', fingerprint, () => makePlan(input, labelsFile, onMissing, legacy));
+  const { plan, resumed } = await beginOutput<RelabelPlan>(output, 'relabel', fingerprint, () =>
+    makePlan(input, labelsFile, onMissing, legacy),
+  );
   const io = options.io ?? defaultIO;
   const bar = progressBar('relabel', plan.copies.length, options.progress);
   try {
@@ -93,12 +103,25 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
     const marker = path.join(input, SYNTHETIC_MARKER);
     if (fs.existsSync(marker)) await copyFileAtomic(marker, path.join(output, SYNTHETIC_MARKER), io);
   } catch (e) {
-    throw new Error(`relabel: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`);
+    throw new Error(
+      `relabel: ${(e as Error).message}. The output ${output} is incomplete (it holds .incomplete); rerun the same command to resume, or delete it`,
+    );
   }
   bar?.finish();
   finishOutput(output);
   const { counts, renamed, missing, unlisted, legacyLost, inputImages } = plan;
-  return { output, resumed, legacy, inputImages, copied: plan.copies.length, counts, renamed, missing, unlisted, legacyLost };
+  return {
+    output,
+    resumed,
+    legacy,
+    inputImages,
+    copied: plan.copies.length,
+    counts,
+    renamed,
+    missing,
+    unlisted,
+    legacyLost,
+  };
 }
 
 /**
@@ -109,25 +132,39 @@ export async function relabel(options: RelabelOptions): Promise<RelabelResult> {
  * later row wins; and an image overwritten before its own row moves it away is lost, its row then moving the bytes
  * that replaced it. Unlisted images stay where they are.
  */
-export function simulateOriginal(images: readonly string[], rows: readonly { pth: string; label: string }[]): Map<string, string> {
+export function simulateOriginal(
+  images: readonly string[],
+  rows: readonly { pth: string; label: string }[],
+): Map<string, string> {
   const at = new Map(images.map((p) => [p, p]));
   for (const { pth, label } of rows) {
     if (pth.split('/')[0] === label) continue;
     const bytes = at.get(pth);
-    if (bytes === undefined) throw new Error(`relabel: ${pth} is gone when its row is reached; the original relabel.py stops here with FileNotFoundError`);
+    if (bytes === undefined)
+      throw new Error(
+        `relabel: ${pth} is gone when its row is reached; the original relabel.py stops here with FileNotFoundError`,
+      );
     at.set(`${label}/${path.posix.basename(pth)}`, bytes);
     at.delete(pth);
   }
   return at;
 }
 
-async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | 'fail', legacy: boolean): Promise<RelabelPlan> {
+async function makePlan(
+  input: string,
+  labelsFile: string,
+  onMissing: 'skip' | 'fail',
+  legacy: boolean,
+): Promise<RelabelPlan> {
   const root = findImageRoot(input);
   const scan = await scanImageFolder(root);
   const table = await readCsv(labelsFile);
   const col = (name: string) => {
     const j = table.columns.indexOf(name);
-    if (j < 0) throw new Error(`${labelsFile}: line 1: no "${name}" column (columns: ${table.columns.map((c) => JSON.stringify(c)).join(', ')}); expected pth and label`);
+    if (j < 0)
+      throw new Error(
+        `${labelsFile}: line 1: no "${name}" column (columns: ${table.columns.map((c) => JSON.stringify(c)).join(', ')}); expected pth and label`,
+      );
     return j;
   };
   const [pthCol, labelCol] = [col('pth'), col('label')];
@@ -140,16 +177,24 @@ async function makePlan(input: string, labelsFile: string, onMissing: 'skip' | '
     const pth = r[pthCol].replace(/\\/g, '/');
     const label = r[labelCol];
     if (!scan.classes.includes(label)) {
-      throw new Error(`${labelsFile}: line ${line}: unknown label "${label}" for ${pth}; labels must be class folders of ${root}: ${scan.classes.join(', ')}`);
+      throw new Error(
+        `${labelsFile}: line ${line}: unknown label "${label}" for ${pth}; labels must be class folders of ${root}: ${scan.classes.join(', ')}`,
+      );
     }
     const prev = seen.get(pth);
     if (prev) {
-      if (prev.label !== label) throw new Error(`${labelsFile}: line ${line}: ${pth} is labelled "${label}" here and "${prev.label}" on line ${prev.line}`);
+      if (prev.label !== label)
+        throw new Error(
+          `${labelsFile}: line ${line}: ${pth} is labelled "${label}" here and "${prev.label}" on line ${prev.line}`,
+        );
       return;
     }
     seen.set(pth, { label, line });
     if (!exists.has(pth)) {
-      if (onMissing === 'fail') throw new Error(`${labelsFile}: line ${line}: image ${path.join(root, pth)} does not exist or is not a readable image`);
+      if (onMissing === 'fail')
+        throw new Error(
+          `${labelsFile}: line ${line}: image ${path.join(root, pth)} does not exist or is not a readable image`,
+        );
       missing.push({ line, pth });
       return;
     }
@@ -200,9 +245,22 @@ export function formatRelabelSummary(r: RelabelResult, legacyReport = false): st
   const what = r.legacy ? 'images copied as the original relabel.py leaves them (--legacy)' : 'images copied';
   const lines = [`${r.output}: ${r.copied} ${what}${r.resumed ? ' (resumed an interrupted run)' : ''}`];
   for (const [label, n] of Object.entries(r.counts).sort()) lines.push(`  ${label.padEnd(12)} ${n}`);
-  if (r.renamed.length) lines.push(`${r.renamed.length} images renamed to avoid a file-name collision, e.g. ${r.renamed[0].from} -> ${r.renamed[0].to}`);
-  if (r.missing.length) lines.push(`${r.missing.length} rows skipped (image missing), e.g. line ${r.missing[0].line}: ${r.missing[0].pth}`);
-  if (r.unlisted.length) lines.push(`${r.unlisted.length} images not listed in the labels file (${r.legacy ? 'kept in their folder, as the original did' : 'not copied'}), e.g. ${r.unlisted[0]}`);
-  if (r.legacy || legacyReport) lines.push(`the original relabel.py loses ${r.legacyLost} of the input's ${r.inputImages} images to file-name collisions (keeps ${r.inputImages - r.legacyLost})`);
+  if (r.renamed.length)
+    lines.push(
+      `${r.renamed.length} images renamed to avoid a file-name collision, e.g. ${r.renamed[0].from} -> ${r.renamed[0].to}`,
+    );
+  if (r.missing.length)
+    lines.push(`${r.missing.length} rows skipped (image missing), e.g. line ${r.missing[0].line}: ${r.missing[0].pth}`);
+  if (r.unlisted.length)
+    lines.push(
+      `${r.unlisted.length} images not listed in the labels file ` +
+        `(${r.legacy ? 'kept in their folder, as the original did' : 'not copied'}), e.g. ` +
+        `${r.unlisted[0]}`,
+    );
+  if (r.legacy || legacyReport)
+    lines.push(
+      `the original relabel.py loses ${r.legacyLost} of the input's ${r.inputImages} images to ` +
+        `file-name collisions (keeps ${r.inputImages - r.legacyLost})`,
+    );
   return lines.join('\n');
 }

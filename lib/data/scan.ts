@@ -1,4 +1,7 @@
-/** Scans an image folder laid out as `root/<class>/<files>` (Keras image_dataset_from_directory's layout), deciding each file's type by its content. */
+/**
+ * Scans an image folder laid out as `root/<class>/<files>` (Keras image_dataset_from_directory's layout), deciding each
+ * file's type by its content.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -81,7 +84,7 @@ async function sniff(file: string | Buffer): Promise<{ format: ImageFormat } | {
 
 function listDir(dir: string | Buffer, what: string, shown = String(dir)): fs.Dirent[] {
   try {
-    return fs.readdirSync(dir as string, { withFileTypes: true });
+    return fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`${what} ${shown} does not exist`);
@@ -105,7 +108,9 @@ const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 export function classFolders(root: string): string[] {
   const absRoot = path.resolve(root);
   return listDir(absRoot, 'image folder')
-    .filter((d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && isDirQuiet(path.join(absRoot, d.name)))))
+    .filter(
+      (d) => !isHidden(d.name) && (d.isDirectory() || (d.isSymbolicLink() && isDirQuiet(path.join(absRoot, d.name)))),
+    )
     .map((d) => d.name)
     .sort(byName);
 }
@@ -123,10 +128,14 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
   let classes = subdirs;
   if (opts.classes) {
     const missing = opts.classes.filter((c) => !subdirs.includes(c));
-    if (missing.length) throw new Error(`image folder ${absRoot} has no class folder(s) ${missing.join(', ')}; found: ${subdirs.join(', ') || '(none)'}`);
+    if (missing.length)
+      throw new Error(
+        `image folder ${absRoot} has no class folder(s) ${missing.join(', ')}; found: ${subdirs.join(', ') || '(none)'}`,
+      );
     classes = [...opts.classes];
   }
-  if (classes.length === 0) throw new Error(`image folder ${absRoot} has no class subfolders (expected ${absRoot}/<class>/<image files>)`);
+  if (classes.length === 0)
+    throw new Error(`image folder ${absRoot} has no class subfolders (expected ${absRoot}/<class>/<image files>)`);
 
   const entries: ImageEntry[] = [];
   const bad: BadImage[] = [];
@@ -159,14 +168,27 @@ export async function scanImageFolder(root: string, opts: ScanOptions = {}): Pro
         continue;
       }
       seen.set(real, file.path);
-      entries.push({ path: file.path, ...(file.raw ? { rawPath: file.raw } : {}), relPath: path.relative(absRoot, file.path).split(path.sep).join('/'), label, className, format: r.format });
+      entries.push({
+        path: file.path,
+        ...(file.raw ? { rawPath: file.raw } : {}),
+        relPath: path.relative(absRoot, file.path).split(path.sep).join('/'),
+        label,
+        className,
+        format: r.format,
+      });
       n++;
     }
     // A folder of non-images (a run folder, notes) is not a class of 0 images.
-    if (n === 0) throw new Error(`class folder ${classDir} holds no readable image (${files.length + problems.length} file(s), none an image: e.g. ${bad[bad.length - 1]?.path ?? files[0]?.path}); remove it or move it out of ${absRoot}`);
+    if (n === 0)
+      throw new Error(
+        `class folder ${classDir} holds no readable image (${files.length + problems.length} ` +
+          `file(s), none an image: e.g. ${bad[bad.length - 1]?.path ?? files[0]?.path}); remove it ` +
+          `or move it out of ${absRoot}`,
+      );
     counts[className] = n;
   }
-  if (entries.length === 0) throw new Error(`image folder ${absRoot} holds no readable images (${bad.length} bad file(s))`);
+  if (entries.length === 0)
+    throw new Error(`image folder ${absRoot} holds no readable images (${bad.length} bad file(s))`);
   return { root: absRoot, classes, entries, bad, counts };
 }
 
@@ -195,19 +217,38 @@ function walkFiles(dir: string, visited: Set<string>, rawDir?: Buffer): { files:
   const files: FoundFile[] = [];
   const problems: BadImage[] = [];
   const real = realFile(rawDir ?? dir);
-  if (visited.has(real)) return { files, problems: [{ path: dir, reason: 'a symbolic link to a folder already scanned (a loop, or a second link to one folder); skipped' }] };
+  if (visited.has(real))
+    return {
+      files,
+      problems: [
+        {
+          path: dir,
+          reason: 'a symbolic link to a folder already scanned (a loop, or a second link to one folder); skipped',
+        },
+      ],
+    };
   visited.add(real);
   for (const d of listDirRaw(rawDir ?? dir, dir)) {
     if (isHidden(d.name)) continue;
     const p = path.join(dir, d.name);
-    const raw = d.raw ? Buffer.concat([rawDir ?? Buffer.from(dir), Buffer.from(path.sep), d.raw]) : rawDir && Buffer.concat([rawDir, Buffer.from(path.sep + d.name)]);
+    const raw = d.raw
+      ? Buffer.concat([rawDir ?? Buffer.from(dir), Buffer.from(path.sep), d.raw])
+      : rawDir && Buffer.concat([rawDir, Buffer.from(path.sep + d.name)]);
     let stat: fs.Stats | fs.Dirent | undefined = d.dirent;
     if (d.dirent.isSymbolicLink()) {
       try {
         stat = fs.statSync(raw ?? p);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        problems.push({ path: p, reason: code === 'ENOENT' ? 'a dangling symbolic link (its target does not exist)' : code === 'ELOOP' ? 'a symbolic link loop' : `an unresolvable symbolic link (${code ?? (e as Error).message})` });
+        problems.push({
+          path: p,
+          reason:
+            code === 'ENOENT'
+              ? 'a dangling symbolic link (its target does not exist)'
+              : code === 'ELOOP'
+                ? 'a symbolic link loop'
+                : `an unresolvable symbolic link (${code ?? (e as Error).message})`,
+        });
         continue;
       }
     }
@@ -221,22 +262,29 @@ function walkFiles(dir: string, visited: Set<string>, rawDir?: Buffer): { files:
   return { files, problems };
 }
 
-/** A folder's entries, sorted by name; names that are not valid UTF-8 keep their bytes in `raw`. */
-function listDirRaw(dir: string | Buffer, shown: string): { name: string; raw?: Buffer; dirent: fs.Dirent }[] {
+/** A folder entry; a name that is not valid UTF-8 keeps its bytes in `raw`. */
+interface RawEntry {
+  name: string;
+  raw?: Buffer;
+  dirent: fs.Dirent;
+}
+
+/** A folder's entries, sorted by name. */
+function listDirRaw(dir: string | Buffer, shown: string): RawEntry[] {
   const list = listDir(dir, 'class folder', shown);
-  const out = list.map((dirent) => ({ name: dirent.name, dirent }) as { name: string; raw?: Buffer; dirent: fs.Dirent });
+  const out = list.map((dirent): RawEntry => ({ name: dirent.name, dirent }));
   if (out.some((e) => e.name.includes('\uFFFD'))) {
     // Decoding replaced bytes: list again as bytes, in the same order, to keep a name that can open the file.
     const raws = fs.readdirSync(dir, { encoding: 'buffer', withFileTypes: true });
     const byText = new Map<string, fs.Dirent<Buffer>[]>();
     for (const r of raws) {
-      const n = (r.name as unknown as Buffer).toString('utf8');
+      const n = r.name.toString('utf8');
       byText.set(n, [...(byText.get(n) ?? []), r]);
     }
     for (const e of out) {
       if (!e.name.includes('\uFFFD')) continue;
       const r = byText.get(e.name)!.shift()!;
-      e.raw = r.name as unknown as Buffer;
+      e.raw = r.name;
       e.dirent = r as unknown as fs.Dirent;
     }
   }
@@ -244,7 +292,11 @@ function listDirRaw(dir: string | Buffer, shown: string): { name: string; raw?: 
 }
 
 /** Maps with at most `limit` calls in flight, keeping order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -264,10 +316,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export function dropClasses(scan: ScanResult, drop: readonly string[]): ScanResult {
   if (drop.length === 0) return scan;
   const unknown = drop.filter((c) => !scan.classes.includes(c));
-  if (unknown.length) throw new Error(`cannot drop ${unknown.map((c) => `"${c}"`).join(', ')}: ${scan.root} has the classes ${scan.classes.join(', ')}`);
+  if (unknown.length)
+    throw new Error(
+      `cannot drop ${unknown.map((c) => `"${c}"`).join(', ')}: ${scan.root} has the classes ${scan.classes.join(', ')}`,
+    );
   const classes = scan.classes.filter((c) => !drop.includes(c));
   if (classes.length === 0) throw new Error(`dropping ${drop.join(', ')} leaves no class in ${scan.root}`);
-  const entries = scan.entries.filter((e) => !drop.includes(e.className)).map((e) => ({ ...e, label: classes.indexOf(e.className) }));
+  const entries = scan.entries
+    .filter((e) => !drop.includes(e.className))
+    .map((e) => ({ ...e, label: classes.indexOf(e.className) }));
   const counts = Object.fromEntries(Object.entries(scan.counts).filter(([c]) => !drop.includes(c)));
   return { ...scan, classes, entries, counts };
 }
@@ -275,12 +332,19 @@ export function dropClasses(scan: ScanResult, drop: readonly string[]): ScanResu
 /** A human-readable summary: root, class order with counts, and each bad file with its reason. */
 export function formatScanSummary(r: ScanResult): string {
   const width = Math.max(5, ...r.classes.map((c) => c.length));
-  const lines = [`${r.root}: ${r.entries.length} images in ${r.classes.length} classes${r.bad.length ? `, ${r.bad.length} bad file(s) skipped` : ''}`];
+  const lines = [
+    `${r.root}: ${r.entries.length} images in ${r.classes.length} classes${r.bad.length ? `, ${r.bad.length} bad file(s) skipped` : ''}`,
+  ];
   lines.push(`  ${'label'.padStart(5)}  ${'class'.padEnd(width)}  images`);
-  for (const [i, c] of r.classes.entries()) lines.push(`  ${String(i).padStart(5)}  ${c.padEnd(width)}  ${r.counts[c]}`);
+  for (const [i, c] of r.classes.entries())
+    lines.push(`  ${String(i).padStart(5)}  ${c.padEnd(width)}  ${r.counts[c]}`);
   const formats: Record<string, number> = {};
   for (const e of r.entries) formats[e.format] = (formats[e.format] ?? 0) + 1;
-  lines.push(`  formats: ${Object.entries(formats).map(([f, n]) => `${f} ${n}`).join(', ')}`);
+  lines.push(
+    `  formats: ${Object.entries(formats)
+      .map(([f, n]) => `${f} ${n}`)
+      .join(', ')}`,
+  );
   if (r.bad.length) {
     lines.push('  bad files:');
     for (const b of r.bad) lines.push(`    ${b.path}: ${b.reason}`);
@@ -289,7 +353,10 @@ export function formatScanSummary(r: ScanResult): string {
 }
 
 /** Split subfolders (e.g. Face Mask 12K's Train/Validation/Test) of `root`, found case-insensitively; keys are the canonical names asked for. */
-export function findSplits(root: string, names: readonly string[] = ['Train', 'Validation', 'Test']): Record<string, string> {
+export function findSplits(
+  root: string,
+  names: readonly string[] = ['Train', 'Validation', 'Test'],
+): Record<string, string> {
   const dirs = listDir(path.resolve(root), 'dataset folder').filter((d) => d.isDirectory() && !isHidden(d.name));
   const out: Record<string, string> = {};
   for (const name of names) {

@@ -18,7 +18,8 @@ export interface ImageSource {
 
 /** Throws unless `index` is a valid image index of a source with `size` images. */
 export function checkIndex(index: number, size: number, describe: string): void {
-  if (!Number.isInteger(index) || index < 0 || index >= size) throw new Error(`image index ${index} is out of range for ${describe} (0..${size - 1})`);
+  if (!Number.isInteger(index) || index < 0 || index >= size)
+    throw new Error(`image index ${index} is out of range for ${describe} (0..${size - 1})`);
 }
 
 /** An ImageSource over a scanned folder: files are decoded (by content) and resized on each read. */

@@ -2,7 +2,11 @@
 import type { CallbackConfig, DataConfig, ModelConfig, ScaleSettings, TrainingSettings } from './types';
 
 /** EarlyStopping(val_loss, patience 10, restore_best_weights=True): used in every experiment of the study. */
-export const STUDY_EARLY_STOPPING: NonNullable<CallbackConfig['earlyStopping']> = { monitor: 'val_loss', patience: 10, restoreBestWeights: true };
+export const STUDY_EARLY_STOPPING: NonNullable<CallbackConfig['earlyStopping']> = {
+  monitor: 'val_loss',
+  patience: 10,
+  restoreBestWeights: true,
+};
 
 /** The study's images: 96x96 RGB. */
 export const STUDY_IMAGE_SIZE = 96;
@@ -25,13 +29,24 @@ export function describeModel(m: ModelConfig): string {
  * evaluates far below what it has learnt (ResNet-18 + VGG top on CK+: test accuracy 0.31 at batch 32, 0.80 at batch 16,
  * in the same time). `lr` replaces a published rate that cannot learn in this budget; its reason is printed and recorded.
  */
-export function quickScale(trial: Pick<TrainingSettings, 'batchSize' | 'optimizer'>, extra: { epochs?: number; lr?: ScaleSettings['lr'] } = {}): ScaleSettings {
-  const s = { imageSize: 48, epochs: extra.epochs ?? 8, batchSize: Math.min(trial.batchSize, 16), trainPerClass: 250, testPerClass: 75 };
+export function quickScale(
+  trial: Pick<TrainingSettings, 'batchSize' | 'optimizer'>,
+  extra: { epochs?: number; lr?: ScaleSettings['lr'] } = {},
+): ScaleSettings {
+  const s = {
+    imageSize: 48,
+    epochs: extra.epochs ?? 8,
+    batchSize: Math.min(trial.batchSize, 16),
+    trainPerClass: 250,
+    testPerClass: 75,
+  };
   const lr = extra.lr ? `, lr ${extra.lr.value} instead of ${trial.optimizer.lr}` : '';
   return {
     ...s,
     ...(extra.lr ? { lr: extra.lr } : {}),
-    description: `quick: ${s.imageSize} px, at most ${s.trainPerClass} train / ${s.testPerClass} test images per class, ${s.epochs} epochs, batch ${s.batchSize}${lr}`,
+    description:
+      `quick: ${s.imageSize} px, at most ${s.trainPerClass} train / ${s.testPerClass} test ` +
+      `images per class, ${s.epochs} epochs, batch ${s.batchSize}${lr}`,
   };
 }
 
@@ -40,5 +55,12 @@ export const scaledLr = (lr: number, k: number): number => Number((k * lr).toPre
 
 /** Smoke scale: the published set-up (batch size included) on 2 train / 1 test images per class at 32 px for one epoch. */
 export function smokeScale(trial: Pick<TrainingSettings, 'batchSize'>): ScaleSettings {
-  return { imageSize: 32, epochs: 1, batchSize: trial.batchSize, trainPerClass: 2, testPerClass: 1, description: 'smoke: the published set-up on 2 train / 1 test images per class at 32 px, 1 epoch' };
+  return {
+    imageSize: 32,
+    epochs: 1,
+    batchSize: trial.batchSize,
+    trainPerClass: 2,
+    testPerClass: 1,
+    description: 'smoke: the published set-up on 2 train / 1 test images per class at 32 px, 1 epoch',
+  };
 }

@@ -12,7 +12,8 @@ export const faceMask: Experiment = {
   trials: [
     {
       name: 'resnet18-vgg',
-      description: 'ResNet-18 + VGG top (Flatten, Dropout 0.2, Dense 4096 x2), Adam lr 1e-5, batch 64, up to 100 epochs, on face-mask-12k',
+      description:
+        'ResNet-18 + VGG top (Flatten, Dropout 0.2, Dense 4096 x2), Adam lr 1e-5, batch 64, up to 100 epochs, on face-mask-12k',
       model,
       optimizer: { kind: 'adam', lr: 1e-5, beta1: 0.9, beta2: 0.999 },
       batchSize: 64,
@@ -35,11 +36,22 @@ export const faceMask: Experiment = {
           [472, 11],
           [10, 499],
         ],
-        perClass: { WithMask: { precision: 0.9793, recall: 0.9772 }, WithoutMask: { precision: 0.9784, recall: 0.9804 } },
+        perClass: {
+          WithMask: { precision: 0.9793, recall: 0.9772 },
+          WithoutMask: { precision: 0.9784, recall: 0.9804 },
+        },
       },
       quick: quickScale(
         { batchSize: 64, optimizer: { kind: 'adam', lr: 1e-5 } },
-        { epochs: 10, lr: { value: 1e-4, reason: 'Adam at 1e-5 learns slowly in a quick run (validation accuracy 0.89 after 10 epochs on the synthetic set, 0.95 at 1e-4), so quick uses 1e-4' } },
+        {
+          epochs: 10,
+          lr: {
+            value: 1e-4,
+            reason:
+              'Adam at 1e-5 learns slowly in a quick run (validation accuracy 0.89 after 10 epochs on ' +
+              'the synthetic set, 0.95 at 1e-4), so quick uses 1e-4',
+          },
+        },
       ),
     },
   ],

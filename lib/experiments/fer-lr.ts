@@ -22,7 +22,10 @@ const callbacks = (restoreBestWeights: boolean): CallbackConfig => ({
 function adamTrial(lr: number, restore: boolean, published: PublishedResult): Trial {
   return {
     name: `adam-lr${lr.toExponential()}${restore ? '-restore' : ''}`,
-    description: `4-layer CNN (the project's own network is not described), Adam lr ${lr}, batch 128, up to 50 epochs, EarlyStopping(patience 7, restore_best_weights=${restore ? 'True' : 'False'}), ReduceLROnPlateau(0.1, 5), on FER2013 (7 classes, 48x48 grayscale)`,
+    description:
+      `4-layer CNN (the project's own network is not described), Adam lr ${lr}, batch 128, up to ` +
+      `50 epochs, EarlyStopping(patience 7, restore_best_weights=${restore ? 'True' : 'False'}), ` +
+      `ReduceLROnPlateau(0.1, 5), on FER2013 (7 classes, 48x48 grayscale)`,
     model: { name: 'cnn4', top: 'dense', normalize: true },
     optimizer: { kind: 'adam', lr },
     batchSize: 128,
@@ -38,7 +41,8 @@ function adamTrial(lr: number, restore: boolean, published: PublishedResult): Tr
 
 const majority: Trial = {
   name: 'majority',
-  description: 'majority-class baseline: always the most frequent training class, scored by the training class frequencies; nothing is trained',
+  description:
+    'majority-class baseline: always the most frequent training class, scored by the training class frequencies; nothing is trained',
   model: { name: 'majority', top: 'dense' },
   optimizer: { kind: 'adam', lr: 1e-3 },
   batchSize: 128,
@@ -53,7 +57,10 @@ const majority: Trial = {
 export const ferLr: Experiment = {
   name: 'fer-lr',
   title: 'Majority baseline and learning rates on FER2013',
-  description: 'The majority-class baseline, then Adam at 0.01, 0.001 and 0.0001 (batch 128, up to 50 epochs, EarlyStopping patience 7, ReduceLROnPlateau 0.1 / 5) on FER2013, 7 classes at 48x48x1, without and with restoring the best weights',
+  description:
+    'The majority-class baseline, then Adam at 0.01, 0.001 and 0.0001 (batch 128, up to 50 ' +
+    'epochs, EarlyStopping patience 7, ReduceLROnPlateau 0.1 / 5) on FER2013, 7 classes at ' +
+    '48x48x1, without and with restoring the best weights',
   trials: [
     majority,
     adamTrial(1e-2, false, { valAcc: 0.21, notes: 'far too high: 21% validation accuracy' }),

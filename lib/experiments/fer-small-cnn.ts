@@ -3,12 +3,19 @@
  * (a snapshot every 1,000 iterations, the mean softmax of 9 snapshots, the class with the highest mean score).
  */
 import { quickScale } from './common';
-import type { DataConfig, Experiment, OptimizerConfig, PublishedResult, Trial } from './types';
+import type { DataConfig, Experiment, PublishedResult, Trial, TrialOptimizer } from './types';
 
-export const FER_SMALL_CNN_SOURCE = 'FER2013 project "two small CNNs and checkpoint ensembles" (summarised in affect-lab issue 12)';
+export const FER_SMALL_CNN_SOURCE =
+  'FER2013 project "two small CNNs and checkpoint ensembles" (summarised in affect-lab issue 12)';
 
 /** FER2013 without disgust, 48x48 grayscale; train/ split 90/10 into train and validation, test/ (PublicTest) for test. */
-export const FER6_DATA: DataConfig = { dataset: 'fer2013', grayscale: true, drop: ['disgust'], validationFraction: 0.1, testFraction: 0.25 };
+export const FER6_DATA: DataConfig = {
+  dataset: 'fer2013',
+  grayscale: true,
+  drop: ['disgust'],
+  validationFraction: 0.1,
+  testFraction: 0.25,
+};
 
 /**
  * The project gives its iterations (snapshots every 1,000, about 10,000 in all) but not its optimizer or batch size,
@@ -17,14 +24,17 @@ export const FER6_DATA: DataConfig = { dataset: 'fer2013', grayscale: true, drop
  * iterations on, while at 1e-4 the 4-layer net had 0.45 validation accuracy after 3,600 iterations here (still rising
  * by about 0.01 an epoch). 25 epochs of the 25,446 training images at batch 64 are 9,950 iterations: 9 snapshots.
  */
-const OPTIMIZER: OptimizerConfig = { kind: 'adam', lr: 1e-3 };
+const OPTIMIZER: TrialOptimizer = { kind: 'adam', lr: 1e-3 };
 const BATCH = 64;
 const EPOCHS = 25;
 
 function trial(name: string, model: 'cnn4' | 'cnn5', what: string, published: PublishedResult): Trial {
   return {
     name,
-    description: `${what}, Adam lr 1e-3 and batch 64 (assumed), ${EPOCHS} epochs (about 10,000 iterations), snapshot every 1,000 iterations, ensemble of the last 9, on FER2013 without disgust (6 classes, 48x48 grayscale)`,
+    description:
+      `${what}, Adam lr 1e-3 and batch 64 (assumed), ${EPOCHS} epochs (about 10,000 iterations), ` +
+      `snapshot every 1,000 iterations, ensemble of the last 9, on FER2013 without disgust (6 ` +
+      `classes, 48x48 grayscale)`,
     model: { name: model, top: 'dense', normalize: true },
     optimizer: OPTIMIZER,
     batchSize: BATCH,
@@ -34,14 +44,21 @@ function trial(name: string, model: 'cnn4' | 'cnn5', what: string, published: Pu
     data: FER6_DATA,
     snapshots: { every: 1000, unit: 'iteration', keep: 9 },
     published: { ...published, source: FER_SMALL_CNN_SOURCE },
-    quick: { ...quickScale({ batchSize: BATCH, optimizer: OPTIMIZER }), snapshots: { every: 1, unit: 'epoch', keep: 5 } },
+    quick: {
+      ...quickScale({ batchSize: BATCH, optimizer: OPTIMIZER }),
+      snapshots: { every: 1, unit: 'epoch', keep: 5 },
+    },
   };
 }
 
 export const ferSmallCnn: Experiment = {
   name: 'fer-small-cnn',
   title: 'Small CNNs and snapshot ensembles on FER2013',
-  description: "A 4-layer CNN (conv 5x5 16 and 36 with max pooling, dense 128, no regularisation) and a 5-layer CNN (conv 5x5 32, 64, 64 with max pooling, 30% dropout, dense 128) on FER2013 without 'disgust', each also evaluated as an ensemble of 9 snapshots taken every 1,000 iterations",
+  description:
+    'A 4-layer CNN (conv 5x5 16 and 36 with max pooling, dense 128, no regularisation) and a ' +
+    '5-layer CNN (conv 5x5 32, 64, 64 with max pooling, 30% dropout, dense 128) on FER2013 ' +
+    "without 'disgust', each also evaluated as an ensemble of 9 snapshots taken every 1,000 " +
+    'iterations',
   trials: [
     trial('cnn4-ensemble', 'cnn4', '4-layer CNN (conv 5x5 16 + pool, conv 5x5 36 + pool, dense 128, dense 6)', {
       testAccuracy: 0.62,

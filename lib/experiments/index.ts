@@ -14,11 +14,22 @@ import { smokeScale } from './common';
 import { SCALES, type Experiment, type RunConfig, type Scale, type Trial } from './types';
 
 export * from './types';
-export { STUDY_AUGMENTATION } from './pretrained';
+export { STUDY_AUGMENT_LAYERS } from './pretrained';
 export { describeModel } from './common';
 
 /** The study's in its order (1 baseline, 2 adam-sweep, 3 vgg-top, 4 pretrained, 5 face-mask), then the FER projects'. */
-export const EXPERIMENTS: readonly Experiment[] = [baseline, adamSweep, vggTop, pretrained, faceMask, ferSmallCnn, ferLr, ferTransfer, ferResnet, smallDataVariance];
+export const EXPERIMENTS: readonly Experiment[] = [
+  baseline,
+  adamSweep,
+  vggTop,
+  pretrained,
+  faceMask,
+  ferSmallCnn,
+  ferLr,
+  ferTransfer,
+  ferResnet,
+  smallDataVariance,
+];
 
 /** Accepted experiment names: each name and, for the study's, its number ('1'..'5'). */
 export function experimentNames(): string[] {
@@ -48,11 +59,17 @@ export function getExperiment(nameOrNumber: string | number): Experiment {
 }
 
 /** A trial of an experiment (its default trial when `trial` is omitted); an unknown one is an error listing the experiment's trials. */
-export function getTrial(experiment: string | number | Experiment, trial?: string): { experiment: Experiment; trial: Trial } {
+export function getTrial(
+  experiment: string | number | Experiment,
+  trial?: string,
+): { experiment: Experiment; trial: Trial } {
   const exp = typeof experiment === 'object' ? experiment : getExperiment(experiment);
   const name = trial ?? exp.defaultTrial;
   const found = exp.trials.find((t) => t.name === name);
-  if (!found) throw new ConfigError(`experiment ${exp.name} has no trial "${name}"; accepted trials: ${exp.trials.map((t) => t.name).join(', ')}`);
+  if (!found)
+    throw new ConfigError(
+      `experiment ${exp.name} has no trial "${name}"; accepted trials: ${exp.trials.map((t) => t.name).join(', ')}`,
+    );
   return { experiment: exp, trial: found };
 }
 
@@ -72,7 +89,13 @@ export interface TrialOverrides {
  * and its reason included; smoke: the published set-up on a handful of tiny images), then `overrides`, then validated.
  * Errors are ConfigErrors naming the option and the accepted values.
  */
-export function resolveTrial(experiment: string | number, trial: string | undefined, scale: Scale, seed: number, overrides: TrialOverrides = {}): RunConfig {
+export function resolveTrial(
+  experiment: string | number,
+  trial: string | undefined,
+  scale: Scale,
+  seed: number,
+  overrides: TrialOverrides = {},
+): RunConfig {
   if (!SCALES.includes(scale)) throw new ConfigError(`unknown scale "${scale}"; accepted: ${SCALES.join(', ')}`);
   const { experiment: exp, trial: t } = getTrial(experiment, trial);
   const q = scale === 'quick' ? t.quick : scale === 'smoke' ? smokeScale(t) : undefined;
@@ -88,11 +111,18 @@ export function resolveTrial(experiment: string | number, trial: string | undefi
     optimizer: { ...t.optimizer, ...(lr ? { lr: lr.value } : {}) },
     batchSize: q?.batchSize ?? t.batchSize,
     // A trial with nothing to train (0 epochs) keeps 0 at every scale.
-    epochs: t.epochs === 0 ? 0 : q?.epochs ?? t.epochs,
+    epochs: t.epochs === 0 ? 0 : (q?.epochs ?? t.epochs),
     imageSize: q?.imageSize ?? t.imageSize,
     callbacks: structuredClone(t.callbacks),
     data: structuredClone(t.data),
-    ...(t.snapshots ? { snapshots: { ...(q?.snapshots ?? (scale === 'smoke' ? { ...t.snapshots, every: 1, unit: 'iteration' as const } : t.snapshots)) } } : {}),
+    ...(t.snapshots
+      ? {
+          snapshots: {
+            ...(q?.snapshots ??
+              (scale === 'smoke' ? { ...t.snapshots, every: 1, unit: 'iteration' as const } : t.snapshots)),
+          },
+        }
+      : {}),
     ...(q?.trainPerClass ? { trainPerClass: q.trainPerClass } : {}),
     ...(q?.testPerClass ? { testPerClass: q.testPerClass } : {}),
     seed,
@@ -131,29 +161,50 @@ export function validateRunConfig(cfg: RunConfig): void {
   // 0 epochs: evaluate the model as built (Keras' fit(epochs=0)); the majority baseline has nothing to train.
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 0)) bad('epochs', cfg.epochs, 'must be an integer >= 0');
   if (!isPosInt(cfg.batchSize)) bad('batchSize', cfg.batchSize, 'must be a positive integer');
-  if (!isPosInt(cfg.imageSize) || cfg.imageSize < 8) bad('imageSize', cfg.imageSize, 'must be an integer of at least 8 pixels');
+  if (!isPosInt(cfg.imageSize) || cfg.imageSize < 8)
+    bad('imageSize', cfg.imageSize, 'must be an integer of at least 8 pixels');
   if (!Number.isInteger(cfg.seed)) bad('seed', cfg.seed, 'must be an integer');
   const o = cfg.optimizer;
   if (!['sgd', 'adam', 'adamw'].includes(o.kind)) bad('optimizer.kind', o.kind, 'accepted: sgd, adam, adamw');
   if (!(Number.isFinite(o.lr) && o.lr > 0)) bad('lr', o.lr, 'must be a number > 0');
-  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1)) bad('optimizer.momentum', o.momentum, 'must be in [0, 1)');
-  for (const k of ['beta1', 'beta2'] as const) if (o[k] !== undefined && !((o[k] as number) >= 0 && (o[k] as number) < 1)) bad(`optimizer.${k}`, o[k], 'must be in [0, 1)');
+  if (o.momentum !== undefined && !(o.momentum >= 0 && o.momentum < 1))
+    bad('optimizer.momentum', o.momentum, 'must be in [0, 1)');
+  for (const k of ['beta1', 'beta2'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(v >= 0 && v < 1)) bad(`optimizer.${k}`, v, 'must be in [0, 1)');
+  }
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) bad('optimizer.weightDecay', o.weightDecay, 'must be >= 0');
   if (cfg.model.l2 !== undefined && !(cfg.model.l2 >= 0)) bad('model.l2', cfg.model.l2, 'must be >= 0');
-  if (cfg.model.dropoutRate !== undefined && !(cfg.model.dropoutRate >= 0 && cfg.model.dropoutRate < 1)) bad('model.dropoutRate', cfg.model.dropoutRate, 'must be in [0, 1)');
-  for (const k of ['validationFraction', 'testFraction'] as const) if (!(cfg.data[k] > 0 && cfg.data[k] < 1)) bad(`data.${k}`, cfg.data[k], 'must be between 0 and 1 (exclusive)');
-  for (const k of ['trainPerClass', 'testPerClass'] as const) if (cfg[k] !== undefined && !isPosInt(cfg[k])) bad(k, cfg[k], 'must be a positive integer (as an option, 0 means all images)');
+  if (cfg.model.dropoutRate !== undefined && !(cfg.model.dropoutRate >= 0 && cfg.model.dropoutRate < 1))
+    bad('model.dropoutRate', cfg.model.dropoutRate, 'must be in [0, 1)');
+  for (const k of ['validationFraction', 'testFraction'] as const)
+    if (!(cfg.data[k] > 0 && cfg.data[k] < 1)) bad(`data.${k}`, cfg.data[k], 'must be between 0 and 1 (exclusive)');
+  for (const k of ['trainPerClass', 'testPerClass'] as const)
+    if (cfg[k] !== undefined && !isPosInt(cfg[k]))
+      bad(k, cfg[k], 'must be a positive integer (as an option, 0 means all images)');
   const es = cfg.callbacks.earlyStopping;
-  if (es && !(Number.isInteger(es.patience) && es.patience >= 0)) bad('callbacks.earlyStopping.patience', es.patience, 'must be an integer >= 0');
+  if (es && !(Number.isInteger(es.patience) && es.patience >= 0))
+    bad('callbacks.earlyStopping.patience', es.patience, 'must be an integer >= 0');
   const rl = cfg.callbacks.reduceLROnPlateau;
-  if (rl && !(rl.factor > 0 && rl.factor < 1)) bad('callbacks.reduceLROnPlateau.factor', rl.factor, 'must be in (0, 1)');
+  if (rl && !(rl.factor > 0 && rl.factor < 1))
+    bad('callbacks.reduceLROnPlateau.factor', rl.factor, 'must be in (0, 1)');
   const sn = cfg.snapshots;
-  if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit))) bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');
-  if (cfg.data.drop && !(Array.isArray(cfg.data.drop) && cfg.data.drop.every((c) => typeof c === 'string' && c !== ''))) bad('data.drop', cfg.data.drop, 'must be a list of class names');
+  if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit)))
+    bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');
+  if (cfg.data.drop && !(Array.isArray(cfg.data.drop) && cfg.data.drop.every((c) => typeof c === 'string' && c !== '')))
+    bad('data.drop', cfg.data.drop, 'must be a list of class names');
   const { group, binary, splitSeed } = cfg.data;
-  if (group !== undefined && !validRegExp(group)) bad('data.group', group, 'must be a regular expression (source text) with a capture group naming the group');
+  if (group !== undefined && !validRegExp(group))
+    bad('data.group', group, 'must be a regular expression (source text) with a capture group naming the group');
   const className = (c: unknown) => typeof c === 'string' && c !== '';
-  if (binary !== undefined && !(className(binary.positive) && (binary.negative === 'rest' || (Array.isArray(binary.negative) && binary.negative.length > 0 && binary.negative.every(className))))) {
+  if (
+    binary !== undefined &&
+    !(
+      className(binary.positive) &&
+      (binary.negative === 'rest' ||
+        (Array.isArray(binary.negative) && binary.negative.length > 0 && binary.negative.every(className)))
+    )
+  ) {
     bad('data.binary', binary, "must be { positive: a class, negative: 'rest' or a list of classes }");
   }
   if (splitSeed !== undefined && !Number.isInteger(splitSeed)) bad('data.splitSeed', splitSeed, 'must be an integer');

@@ -7,8 +7,8 @@ export type { TopKind };
 
 export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
 
-/** Mirrors lib/train's makeOptimizer options; omitted fields take Keras's defaults there. */
-export interface OptimizerConfig {
+/** A trial's optimizer as declared; lib/train's OptimizerConfig takes it as is, and omitted fields take Keras's defaults there. */
+export interface TrialOptimizer {
   kind: OptimizerKind;
   lr: number;
   momentum?: number;
@@ -119,7 +119,7 @@ export const SCALES: readonly Scale[] = ['smoke', 'quick', 'full'];
 /** What a trial trains with; shared by the documented trial and the config resolved for one run. */
 export interface TrainingSettings {
   model: ModelConfig;
-  optimizer: OptimizerConfig;
+  optimizer: TrialOptimizer;
   batchSize: number;
   /** Upper bound on epochs (EarlyStopping usually ends sooner). */
   epochs: number;

@@ -15,7 +15,7 @@ export function realPath(p: string): string {
   const abs = path.resolve(p);
   const rest: string[] = [];
   let cur = abs;
-  for (let hops = 0; ; ) {
+  for (let hops = 0; ;) {
     try {
       return path.join(fs.realpathSync.native(cur), ...rest.reverse());
     } catch (e) {
@@ -80,7 +80,9 @@ export function checkOutputOutside(output: NamedPath, inputs: readonly NamedPath
   checkNotInside(output, inputs);
   for (const input of inputs) {
     if (isInsideReal(input.path, output.path)) {
-      throw new ConfigError(`${output.what} ${output.path} contains the ${input.what} ${input.path}; choose an output outside it`);
+      throw new ConfigError(
+        `${output.what} ${output.path} contains the ${input.what} ${input.path}; choose an output outside it`,
+      );
     }
   }
 }
@@ -93,7 +95,11 @@ export function checkNotInside(output: NamedPath, inputs: readonly NamedPath[]):
   for (const input of inputs) {
     if (!isInsideReal(output.path, input.path)) continue;
     const [o, i] = [realPath(output.path), realPath(input.path)];
-    throw new ConfigError(`${output.what} ${output.path} is inside the ${input.what} ${input.path}${o !== path.resolve(output.path) || i !== path.resolve(input.path) ? ` (real paths ${o} and ${i})` : ''}; nothing is written into an input: choose an output outside it`);
+    throw new ConfigError(
+      `${output.what} ${output.path} is inside the ${input.what} ` +
+        `${input.path}${o !== path.resolve(output.path) || i !== path.resolve(input.path) ? ` (real paths ${o} and ${i})` : ''}; ` +
+        `nothing is written into an input: choose an output outside it`,
+    );
   }
 }
 
@@ -103,7 +109,10 @@ export function checkNotInside(output: NamedPath, inputs: readonly NamedPath[]):
  */
 export function fileInside(dir: string, name: string, what: string): string {
   const file = path.resolve(dir, name);
-  if (!isStrictlyInside(file, dir)) throw new ConfigError(`${what} "${name}" leads outside the output folder ${dir} (to ${realPath(file)}); give a file name inside it`);
+  if (!isStrictlyInside(file, dir))
+    throw new ConfigError(
+      `${what} "${name}" leads outside the output folder ${dir} (to ${realPath(file)}); give a file name inside it`,
+    );
   return file;
 }
 
@@ -133,7 +142,14 @@ export function checkWritable(dir: string, what: string): void {
     fs.rmSync(probe, { force: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EROFS' ? 'read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : (e as Error).message;
+    const why =
+      code === 'EROFS'
+        ? 'read-only file system'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'ENOSPC'
+            ? 'no space left on the device'
+            : (e as Error).message;
     throw new Error(`${what} ${dir}: ${why} (cannot create files in ${cur})`);
   }
 }

@@ -136,7 +136,13 @@ setInterval(() => { const t = new Date(); try { fs.utimesSync(workerData.file, t
  */
 export function acquireLock(file: string, opts: LockOptions = {}): Lock {
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
-  const owner: LockOwner = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), ...(opts.command ? { command: opts.command } : {}), nonce: crypto.randomBytes(6).toString('hex') };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    started: new Date().toISOString(),
+    ...(opts.command ? { command: opts.command } : {}),
+    nonce: crypto.randomBytes(6).toString('hex'),
+  };
   let tookOver: LockOwner | undefined;
   for (let attempt = 0; ; attempt++) {
     if (createExclusive(file, owner)) break;
@@ -145,7 +151,10 @@ export function acquireLock(file: string, opts: LockOptions = {}): Lock {
     const refuse = () =>
       new LockedError(
         held
-          ? `${file} is held by ${held.command ?? 'another process'} (pid ${held.pid} on ${held.host}, since ${held.started}); only one process may write this folder at a time. If that process is gone, the lock is taken over once it is stale (at once on the same host, after ${Math.round(staleMs / 1000)} s without a heartbeat from another host)`
+          ? `${file} is held by ${held.command ?? 'another process'} (pid ${held.pid} on ${held.host}, ` +
+              `since ${held.started}); only one process may write this folder at a time. If that process ` +
+              `is gone, the lock is taken over once it is stale (at once on the same host, after ` +
+              `${Math.round(staleMs / 1000)} s without a heartbeat from another host)`
           : `${file} is held by another process (its lock file is being written); try again`,
         held,
       );
@@ -163,7 +172,10 @@ export function acquireLock(file: string, opts: LockOptions = {}): Lock {
     // Another process is taking it over: give it a moment to finish before looking again.
     else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  const worker = new Worker(HEARTBEAT_SOURCE, { eval: true, workerData: { file, ms: opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS } });
+  const worker = new Worker(HEARTBEAT_SOURCE, {
+    eval: true,
+    workerData: { file, ms: opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS },
+  });
   worker.unref();
   let released = false;
   const release = () => {
@@ -172,7 +184,8 @@ export function acquireLock(file: string, opts: LockOptions = {}): Lock {
     void worker.terminate();
     process.removeListener('exit', release);
     const now = readOwner(file);
-    if (now && now.pid === owner.pid && now.host === owner.host && now.nonce === owner.nonce) fs.rmSync(file, { force: true });
+    if (now && now.pid === owner.pid && now.host === owner.host && now.nonce === owner.nonce)
+      fs.rmSync(file, { force: true });
   };
   process.on('exit', release);
   return { file, owner, ...(tookOver ? { tookOver } : {}), release };

@@ -3,8 +3,8 @@
  * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, batched matrix products (dense layers) as
  * sgemm, plus the channel-broadcast arithmetic, batch norm, leading-axes reduction, max-pool gradient and square root
  * that training needs next, computed in place on wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
- * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (issue 6).
- * Everything works without it: lib/kernels/wasm.ts uses it when `nativeConv()` returns one, else its wasm kernels.
+ * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (bench/training.ts).
+ * Everything works without it: lib/kernels/native-dispatch.ts uses it when `nativeConv()` returns one, else the wasm kernels.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,7 +22,13 @@ export interface NativeConvAddon {
    */
   binaryRows(op: number, full: Float32Array, small: Float32Array, out: Float32Array, smallFirst: boolean): void;
   /** Batch norm along the last axis: out = (x - mean) * factor + offset, the three vectors repeated along x's rows. */
-  normalizeRows(x: Float32Array, mean: Float32Array, factor: Float32Array, offset: Float32Array, out: Float32Array): void;
+  normalizeRows(
+    x: Float32Array,
+    mean: Float32Array,
+    factor: Float32Array,
+    offset: Float32Array,
+    out: Float32Array,
+  ): void;
   /**
    * out = a * b per batch (each transposed as `geometry` says, a batch size of 1 shared), + bias per column when
    * not null, then ReLU when asked; `geometry` from `matMulGeometry`.
@@ -38,7 +44,13 @@ export interface NativeConvAddon {
    * Keras SGD in place, in one pass: `v = momentum*v - lr*g; w += v` (Nesterov `w += momentum*v - lr*g`), or
    * `w -= lr*g` when `velocity` is null. The arrays have one length and do not overlap.
    */
-  sgdUpdate(w: Float32Array, g: Float32Array, velocity: Float32Array | null, coefficients: Float32Array, nesterov: boolean): void;
+  sgdUpdate(
+    w: Float32Array,
+    g: Float32Array,
+    velocity: Float32Array | null,
+    coefficients: Float32Array,
+    nesterov: boolean,
+  ): void;
   /**
    * Keras Adam in place, in one pass, with coefficients [decay, 1 - beta1, 1 - beta2, alpha, epsilon]: `w -= decay*w`
    * (AdamW; skipped when 0), `m += (g - m)(1 - beta1)`, `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`.
@@ -50,8 +62,7 @@ export interface NativeConvAddon {
 }
 
 export type NativeStatus =
-  | { available: true; path: string; blas: string; threads: number }
-  | { available: false; path: string; reason: string };
+  { available: true; path: string; blas: string; threads: number } | { available: false; path: string; reason: string };
 
 /** Where `npm run build` puts the addon. */
 export const NATIVE_ADDON_PATH = path.join(repoRoot, 'native', 'build', 'Release', 'affect_native.node');
@@ -74,9 +85,17 @@ export function loadNativeConv(): NativeStatus {
   if (process.env.AFFECT_NATIVE === '0') {
     loaded = { status: { available: false, path: p, reason: 'turned off by AFFECT_NATIVE=0' } };
   } else if (threads !== undefined && (!Number.isInteger(n) || n < 1)) {
-    loaded = { status: { available: false, path: p, reason: `AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"` } };
+    loaded = {
+      status: {
+        available: false,
+        path: p,
+        reason: `AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"`,
+      },
+    };
   } else if (!fs.existsSync(p)) {
-    loaded = { status: { available: false, path: p, reason: 'not built (npm run build needs g++ and libopenblas-dev)' } };
+    loaded = {
+      status: { available: false, path: p, reason: 'not built (npm run build needs g++ and libopenblas-dev)' },
+    };
   } else {
     try {
       const addon = requireWithCoreType(p);
@@ -93,8 +112,19 @@ export function loadNativeConv(): NativeStatus {
 }
 
 const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
-  'conv2d', 'conv2dBackpropFilter', 'conv2dBackpropInput', 'matMul', 'binaryRows', 'normalizeRows', 'maxPoolGrad', 'sumRows', 'sqrt',
-  'sgdUpdate', 'adamUpdate', 'info', 'setThreads',
+  'conv2d',
+  'conv2dBackpropFilter',
+  'conv2dBackpropInput',
+  'matMul',
+  'binaryRows',
+  'normalizeRows',
+  'maxPoolGrad',
+  'sumRows',
+  'sqrt',
+  'sgdUpdate',
+  'adamUpdate',
+  'info',
+  'setThreads',
 ];
 
 /**
@@ -178,17 +208,34 @@ export async function withNativeConv<T>(on: boolean, fn: () => Promise<T> | T): 
 /** The addon's geometry vector: [B,H,W,Ci, OH,OW,Co, KH,KW, sh,sw, dh,dw, top,left] of an NHWC convolution. */
 export function convGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
   return Int32Array.from([
-    c.batchSize, c.inHeight, c.inWidth, c.inChannels,
-    c.outHeight, c.outWidth, c.outChannels,
-    c.filterHeight, c.filterWidth,
-    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
-    c.padInfo.top, c.padInfo.left,
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.outChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
   ]);
 }
 
 /** The addon's matrix-product geometry: [batchA, batchB, M, K, N, transposeA, transposeB, relu] (flags as 0/1). */
 export function matMulGeometry(g: {
-  batchA: number; batchB: number; M: number; K: number; N: number; transposeA: boolean; transposeB: boolean; relu: boolean;
+  batchA: number;
+  batchB: number;
+  M: number;
+  K: number;
+  N: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  relu: boolean;
 }): Int32Array {
   return Int32Array.from([g.batchA, g.batchB, g.M, g.K, g.N, +g.transposeA, +g.transposeB, +g.relu]);
 }
@@ -196,10 +243,19 @@ export function matMulGeometry(g: {
 /** The addon's max-pool geometry: [B,H,W,C, OH,OW, FH,FW (effective), sh,sw, dh,dw, top,left]. */
 export function poolGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
   return Int32Array.from([
-    c.batchSize, c.inHeight, c.inWidth, c.inChannels,
-    c.outHeight, c.outWidth,
-    c.effectiveFilterHeight, c.effectiveFilterWidth,
-    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth,
-    c.padInfo.top, c.padInfo.left,
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.effectiveFilterHeight,
+    c.effectiveFilterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
   ]);
 }

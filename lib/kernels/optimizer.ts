@@ -1,12 +1,12 @@
 /**
- * The optimizers' fused updates on the wasm backend (issue 13): the native addon updates a weight and its moments in
+ * The optimizers' fused updates on the wasm backend: the native addon updates a weight and its moments in
  * one pass over wasm memory, in place, where the tfjs update takes 4-9 elementwise kernels, each a full pass that
  * allocates its output. lib/train/optimizers.ts calls these first and runs its tfjs update when they return false
  * (another backend, no addon, or a dtype other than float32).
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeOptimizer, type NativeConvAddon } from './native';
-import type { WasmBackendLike } from './wasm';
+import type { WasmBackendLike } from './wasm-memory';
 
 interface WasmBackendWithRefs extends WasmBackendLike {
   refCount(dataId: tf.DataId): number;
@@ -35,7 +35,9 @@ export interface AdamStep {
 export function fusedSgdUpdate(w: tf.Variable, g: tf.Tensor, velocity: tf.Variable | undefined, s: SgdStep): boolean {
   // Float32Array rounds each setting as the tfjs update's float32 scalars do.
   const k = Float32Array.of(s.lr, s.momentum);
-  return fusedUpdate(velocity ? [w, velocity] : [w], g, (addon, [wv, vv], gv) => addon.sgdUpdate(wv, gv, vv ?? null, k, s.nesterov));
+  return fusedUpdate(velocity ? [w, velocity] : [w], g, (addon, [wv, vv], gv) =>
+    addon.sgdUpdate(wv, gv, vv ?? null, k, s.nesterov),
+  );
 }
 
 /** Keras Adam (AdamW with a decay) on `w` and its moments `m`, `v` natively; false when the update is not for the native path. */
@@ -45,7 +47,9 @@ export function fusedAdamUpdate(w: tf.Variable, g: tf.Tensor, m: tf.Variable, v:
 }
 
 function fusedUpdate(
-  targets: tf.Variable[], g: tf.Tensor, run: (addon: NativeConvAddon, targets: Float32Array[], g: Float32Array) => void,
+  targets: tf.Variable[],
+  g: tf.Tensor,
+  run: (addon: NativeConvAddon, targets: Float32Array[], g: Float32Array) => void,
 ): boolean {
   const addon = nativeOptimizer();
   if (!addon || tf.getBackend() !== 'wasm' || [g, ...targets].some((t) => t.dtype !== 'float32')) return false;
@@ -61,7 +65,7 @@ function fusedUpdate(
 
 /**
  * Gives `v` a copy of its buffer when other tensors share it, so that the in-place update reaches `v` alone: tensors
- * share buffers after clone() and Identity (lib/kernels/wasm.ts), tf.variable(t) and v.assign(t) (getState's copies,
+ * share buffers after clone() and Identity (lib/kernels/wasm-kernels.ts), tf.variable(t) and v.assign(t) (getState's copies,
  * setState, setWeights). A count other than 1 includes data not yet moved to wasm (count 0).
  */
 function ownBuffer(backend: WasmBackendWithRefs, v: tf.Variable): void {

@@ -1,5 +1,5 @@
 /**
- * Entry file of each pthread worker of the threaded SIMD wasm build in Node (see configureWasmThreads in ./wasm.ts).
+ * Entry file of each pthread worker of the threaded SIMD wasm build in Node (see configureWasmThreads in ./wasm-threads.ts).
  * The stock backend starts workers from a blob: URL, which Node's worker_threads refuse (ERR_WORKER_PATH);
  * this real file runs the same worker code, and points its "import the main script" step at the package's
  * real main script instead of the blob the main thread sends.

@@ -10,7 +10,9 @@ type Kwargs = Record<string, unknown>;
 export type Regularizer = ReturnType<typeof tf.regularizers.l2>;
 
 // tfjs exports only the factory, not the class: take the class from an instance (cheap: nothing is built).
-const TfjsBatchNormalization = tf.layers.batchNormalization({}).constructor as new (args?: BatchNormArgs) => tf.layers.Layer;
+const TfjsBatchNormalization = tf.layers.batchNormalization({}).constructor as new (
+  args?: BatchNormArgs,
+) => tf.layers.Layer;
 
 /**
  * BatchNormalization that, like Keras (TF 2), runs in inference mode whenever the layer is frozen
@@ -25,7 +27,9 @@ export class BatchNormalization extends TfjsBatchNormalization {
   }
 }
 // The cast: tfjs' constructor type does not see through the runtime-derived base class.
-tf.serialization.registerClass(BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+tf.serialization.registerClass(
+  BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
 
 export function batchNorm(args: BatchNormArgs): BatchNormalization {
   return new BatchNormalization(args);
@@ -54,7 +58,12 @@ export const TORCH_STD_RGB: readonly [number, number, number] = [0.229, 0.224, 0
 
 /** Keras' `preprocess_input` in "torch" mode (DenseNet): scale 0..255 to 0..1, subtract the ImageNet means, divide by the standard deviations. */
 export function torchPreprocessInput(images: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.div(tf.sub(tf.div(tf.cast(images, 'float32'), 255), tf.tensor1d([...TORCH_MEAN_RGB])), tf.tensor1d([...TORCH_STD_RGB])));
+  return tf.tidy(() =>
+    tf.div(
+      tf.sub(tf.div(tf.cast(images, 'float32'), 255), tf.tensor1d([...TORCH_MEAN_RGB])),
+      tf.tensor1d([...TORCH_STD_RGB]),
+    ),
+  );
 }
 
 /** `torchPreprocessInput` as a layer, so a saved model carries its preprocessing. */
@@ -83,7 +92,9 @@ export interface InputOptions {
 export function inputStem(opts: InputOptions, inputName = 'input'): { input: tf.SymbolicTensor; x: tf.SymbolicTensor } {
   const [h, w, c] = opts.inputShape ?? [];
   if (![h, w, c].every((n) => Number.isInteger(n) && n > 0)) {
-    throw new Error(`models: inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(opts.inputShape)}`);
+    throw new Error(
+      `models: inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(opts.inputShape)}`,
+    );
   }
   const input = tf.input({ shape: [h, w, c], name: inputName });
   let x = input;
@@ -133,7 +144,8 @@ export function kerasStage(layerName: string): number | undefined {
  * their moving statistics stay as loaded, as with Keras' `trainable = False`. Call before compiling.
  */
 export function freezeStages(model: tf.LayersModel, upTo: number): void {
-  if (!(Number.isInteger(upTo) && upTo >= 0 && upTo <= KERAS_STAGES)) throw new Error(`models: freezeUpTo must be an integer 0..${KERAS_STAGES} (0: the stem only), got ${upTo}`);
+  if (!(Number.isInteger(upTo) && upTo >= 0 && upTo <= KERAS_STAGES))
+    throw new Error(`models: freezeUpTo must be an integer 0..${KERAS_STAGES} (0: the stem only), got ${upTo}`);
   setTrainable(model, true);
   for (const layer of model.layers) {
     const stage = kerasStage(layer.name);
@@ -143,7 +155,8 @@ export function freezeStages(model: tf.LayersModel, upTo: number): void {
 
 /** Parameters per stage of a Keras ImageNet backbone and its top, trainable and frozen: what `freezeStages` left to train. */
 export function stageParams(model: tf.LayersModel): { stage: string; trainable: number; frozen: number }[] {
-  const label = (s: number | undefined) => (s === undefined ? 'other (input, pooling, top)' : s === 0 ? 'stem (conv1, pool1)' : `stage ${s} (conv${s + 1})`);
+  const label = (s: number | undefined) =>
+    s === undefined ? 'other (input, pooling, top)' : s === 0 ? 'stem (conv1, pool1)' : `stage ${s} (conv${s + 1})`;
   const rows = new Map<string, { stage: string; trainable: number; frozen: number; order: number }>();
   for (const layer of model.layers) {
     const s = kerasStage(layer.name);
@@ -156,16 +169,22 @@ export function stageParams(model: tf.LayersModel): { stage: string; trainable: 
     }
     rows.set(row.stage, row);
   }
-  return [...rows.values()].sort((a, b) => a.order - b.order).map(({ stage, trainable, frozen }) => ({ stage, trainable, frozen }));
+  return [...rows.values()]
+    .sort((a, b) => a.order - b.order)
+    .map(({ stage, trainable, frozen }) => ({ stage, trainable, frozen }));
 }
 
 /**
  * Keras applications' head: with `includeTop`, global average pooling and a softmax Dense of `classes` named
  * 'predictions'; without it, `pooling` 'avg' or 'max' (a feature vector) or none (the last feature map).
  */
-export function applicationHead(x: tf.SymbolicTensor, o: { includeTop?: boolean; classes?: number; pooling?: 'avg' | 'max' }): tf.SymbolicTensor {
+export function applicationHead(
+  x: tf.SymbolicTensor,
+  o: { includeTop?: boolean; classes?: number; pooling?: 'avg' | 'max' },
+): tf.SymbolicTensor {
   if (o.includeTop) {
-    if (!(Number.isInteger(o.classes) && o.classes! > 0)) throw new Error(`models: includeTop needs a positive integer number of classes, got ${o.classes}`);
+    if (!(Number.isInteger(o.classes) && o.classes! > 0))
+      throw new Error(`models: includeTop needs a positive integer number of classes, got ${o.classes}`);
     const pooled = apply(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
     return apply(tf.layers.dense({ units: o.classes!, activation: 'softmax', name: 'predictions' }), pooled);
   }

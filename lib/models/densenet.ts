@@ -38,14 +38,30 @@ export interface DenseNetOptions extends Partial<InputOptions> {
 /** The architecture of Keras' `DenseNet121` / `DenseNet169`, with fresh weights and Keras' layer names. */
 export function densenet(depth: DenseNetDepth, opts: DenseNetOptions = {}): tf.LayersModel {
   const blocks = DENSENET_BLOCKS[depth];
-  if (!blocks) throw new Error(`models: no DenseNet of depth ${depth}; accepted: ${Object.keys(DENSENET_BLOCKS).join(', ')}`);
+  if (!blocks)
+    throw new Error(`models: no DenseNet of depth ${depth}; accepted: ${Object.keys(DENSENET_BLOCKS).join(', ')}`);
   const o = { inputShape: [224, 224, 3] as [number, number, number], includeTop: true, classes: 1000, ...opts };
-  if (o.preprocess && o.afterInput !== undefined) throw new Error('models: DenseNet takes preprocess or afterInput, not both');
-  const { input, x: start } = inputStem({ ...o, afterInput: o.preprocess ? new TorchPreprocess({ name: 'preprocess' }) : o.afterInput }, 'input_1');
+  if (o.preprocess && o.afterInput !== undefined)
+    throw new Error('models: DenseNet takes preprocess or afterInput, not both');
+  const { input, x: start } = inputStem(
+    { ...o, afterInput: o.preprocess ? new TorchPreprocess({ name: 'preprocess' }) : o.afterInput },
+    'input_1',
+  );
   const bn = (t: tf.SymbolicTensor, name: string) => apply(batchNorm({ axis: 3, epsilon: BN_EPSILON, name }), t);
   const relu = (t: tf.SymbolicTensor, name: string) => apply(tf.layers.activation({ activation: 'relu', name }), t);
   const conv = (t: tf.SymbolicTensor, filters: number, kernel: number, name: string, strides = 1) =>
-    apply(tf.layers.conv2d({ filters, kernelSize: kernel, strides, padding: kernel === 3 ? 'same' : 'valid', useBias: false, kernelInitializer: 'glorotUniform', name }), t);
+    apply(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: kernel,
+        strides,
+        padding: kernel === 3 ? 'same' : 'valid',
+        useBias: false,
+        kernelInitializer: 'glorotUniform',
+        name,
+      }),
+      t,
+    );
   const channels = (t: tf.SymbolicTensor) => t.shape[3] as number;
 
   let x = apply(tf.layers.zeroPadding2d({ padding: 3, name: 'zero_padding2d' }), start);
@@ -96,10 +112,16 @@ export interface LoadDenseNetOptions extends DenseNetOptions {
 }
 
 /** Keras' `DenseNet<depth>(weights="imagenet", ...)` from a Keras `.h5` weights file, matched by layer name. */
-export async function loadImagenetDenseNet(depth: DenseNetDepth, opts: LoadDenseNetOptions = {}): Promise<tf.LayersModel> {
+export async function loadImagenetDenseNet(
+  depth: DenseNetDepth,
+  opts: LoadDenseNetOptions = {},
+): Promise<tf.LayersModel> {
   const file = opts.h5 ?? densenetWeightsFile(depth);
   if (!fs.existsSync(file)) {
-    throw new Error(`models: DenseNet-${depth} ImageNet weights ${file} are missing: affect-lab cannot download them; copy Keras' ${densenetWeightsFileName(depth)} there`);
+    throw new Error(
+      `models: DenseNet-${depth} ImageNet weights ${file} are missing: affect-lab cannot ` +
+        `download them; copy Keras' ${densenetWeightsFileName(depth)} there`,
+    );
   }
   const model = densenet(depth, opts);
   try {

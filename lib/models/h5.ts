@@ -12,7 +12,10 @@ import { NamedArray, AssignReport, setWeightsByName } from './io';
 type H5Module = typeof H5;
 
 // h5wasm is an ES module; TypeScript compiles `import()` to `require()` for CommonJS, so import it at run time.
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<{ default: H5Module }>;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- on purpose: see the line above
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  s: string,
+) => Promise<{ default: H5Module }>;
 let h5: Promise<H5Module> | undefined;
 async function h5wasm(): Promise<H5Module> {
   h5 ??= importEsm('h5wasm/node').then(async (m) => {
@@ -44,13 +47,15 @@ export async function readKerasH5Weights(file: string): Promise<Map<string, Name
     const out = new Map<string, NamedArray>();
     for (const layer of layerNames) {
       const g = root.get(layer);
-      if (!(g instanceof lib.Group)) throw new Error(`models: ${file}: layer "${layer}" listed in layer_names has no group`);
+      if (!(g instanceof lib.Group))
+        throw new Error(`models: ${file}: layer "${layer}" listed in layer_names has no group`);
       const names = g.attrs['weight_names'] ? strings(g.attrs['weight_names'].value) : [];
       for (const name of names) {
         const d = g.get(name);
         if (!(d instanceof lib.Dataset)) throw new Error(`models: ${file}: dataset /${layer}/${name} is missing`);
         const v = d.value;
-        if (!(v instanceof Float32Array || v instanceof Float64Array)) throw new Error(`models: ${file}: /${layer}/${name} is not a float array`);
+        if (!(v instanceof Float32Array || v instanceof Float64Array))
+          throw new Error(`models: ${file}: /${layer}/${name} is not a float array`);
         out.set(tfjsName(name), { shape: d.shape ?? [], data: v instanceof Float32Array ? v : Float32Array.from(v) });
       }
     }
@@ -68,7 +73,10 @@ export async function writeKerasH5Weights(model: tf.LayersModel, file: string): 
   const f = new lib.File(tmp, 'w');
   try {
     const layers = model.layers.filter((l) => l.weights.length > 0);
-    f.create_attribute('layer_names', layers.map((l) => l.name));
+    f.create_attribute(
+      'layer_names',
+      layers.map((l) => l.name),
+    );
     f.create_attribute('backend', 'tensorflow');
     // h5wasm does not create intermediate groups: make each level of a path such as `conv1/conv` (DenseNet's names) in turn.
     const groupAt = (base: H5.Group, parts: string[]) =>

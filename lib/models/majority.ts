@@ -16,13 +16,20 @@ export interface MajorityOptions {
 export function majorityClassifier(o: MajorityOptions): tf.LayersModel {
   const total = o.classCounts.reduce((a, b) => a + b, 0);
   if (o.classCounts.length < 2 || !o.classCounts.every((c) => Number.isInteger(c) && c >= 0) || total === 0) {
-    throw new Error(`models: majority needs at least 2 classes and non-negative integer training counts, got [${o.classCounts.join(', ')}]`);
+    throw new Error(
+      `models: majority needs at least 2 classes and non-negative integer training counts, got [${o.classCounts.join(', ')}]`,
+    );
   }
   // A class absent from training gets a tiny score rather than log(0).
   const logPrior = o.classCounts.map((c) => Math.log(Math.max(c, 1e-6) / total));
   const input = tf.input({ shape: o.inputShape });
   const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(input) as tf.SymbolicTensor;
-  const dense = tf.layers.dense({ units: o.classCounts.length, kernelInitializer: 'zeros', trainable: false, name: 'prior' });
+  const dense = tf.layers.dense({
+    units: o.classCounts.length,
+    kernelInitializer: 'zeros',
+    trainable: false,
+    name: 'prior',
+  });
   const logits = dense.apply(pooled) as tf.SymbolicTensor;
   const output = tf.layers.softmax({ name: 'predictions' }).apply(logits) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output, name: o.name ?? 'majority' });

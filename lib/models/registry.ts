@@ -7,7 +7,13 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
 import { freezeStages, setTrainable } from './common';
-import { densenet, densenetWeightsFile, densenetWeightsFileName, loadImagenetDenseNet, type DenseNetDepth } from './densenet';
+import {
+  densenet,
+  densenetWeightsFile,
+  densenetWeightsFileName,
+  loadImagenetDenseNet,
+  type DenseNetDepth,
+} from './densenet';
 import { imagenetResNet50, loadImagenetResNet50, resnet50WeightsFile } from './imagenet';
 import { resnet, type InitializerLike, type ResNetDepth } from './resnet';
 import { majorityClassifier } from './majority';
@@ -99,7 +105,11 @@ const resnetEntry = (depth: ResNetDepth): ModelEntry => ({
   },
 });
 
-const smallCnnEntry = (name: 'cnn4' | 'cnn5' | 'small-bn-cnn', build: typeof cnn4, description: string): ModelEntry => ({
+const smallCnnEntry = (
+  name: 'cnn4' | 'cnn5' | 'small-bn-cnn',
+  build: typeof cnn4,
+  description: string,
+): ModelEntry => ({
   name,
   description,
   task: 'image-classification',
@@ -123,7 +133,10 @@ const smallCnnEntry = (name: 'cnn4' | 'cnn5' | 'small-bn-cnn', build: typeof cnn
  */
 function freezeBackbone(model: tf.LayersModel, a: BuilderArgs): tf.LayersModel {
   if (a.freezeUpTo !== undefined) {
-    if (a.frozen) throw new ConfigError('models: give frozen: true (the whole backbone) or freezeUpTo (stem and stages 1..k), not both');
+    if (a.frozen)
+      throw new ConfigError(
+        'models: give frozen: true (the whole backbone) or freezeUpTo (stem and stages 1..k), not both',
+      );
     try {
       freezeStages(model, a.freezeUpTo);
     } catch (e) {
@@ -137,7 +150,9 @@ function freezeBackbone(model: tf.LayersModel, a: BuilderArgs): tf.LayersModel {
 
 const densenetEntry = (depth: DenseNetDepth): ModelEntry => ({
   name: `densenet${depth}-imagenet`,
-  description: `Keras DenseNet${depth}(weights="imagenet", pooling="avg") with torch preprocessing inside the model; the weights are Keras' .h5 file, which affect-lab cannot download`,
+  description:
+    `Keras DenseNet${depth}(weights="imagenet", pooling="avg") with torch preprocessing inside ` +
+    `the model; the weights are Keras' .h5 file, which affect-lab cannot download`,
   task: 'image-classification',
   tops: ['pretrained'],
   options: ['frozen', 'freezeUpTo'],
@@ -157,7 +172,8 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
   ...([18, 34, 50, 101, 152] as const).map(resnetEntry),
   {
     name: 'resnet50-imagenet',
-    description: 'Keras ResNet50(weights="imagenet", pooling="avg") with caffe preprocessing inside the model (experiment 4)',
+    description:
+      'Keras ResNet50(weights="imagenet", pooling="avg") with caffe preprocessing inside the model (experiment 4)',
     task: 'image-classification',
     tops: ['pretrained'],
     options: ['frozen', 'freezeUpTo'],
@@ -171,12 +187,25 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
     },
   },
   ...([121, 169] as const).map(densenetEntry),
-  smallCnnEntry('cnn4', cnn4, 'the 4-layer CNN of a FER2013 project (conv 5x5 16 and 36, dense 128): small and fast on a CPU'),
-  smallCnnEntry('cnn5', cnn5, 'the 5-layer CNN of a FER2013 project (conv 5x5 32, 64, 64, 30% dropout, dense 128): small and fast on a CPU'),
-  smallCnnEntry('small-bn-cnn', smallBnCnn, 'the small-data net of a JAFFE project (BatchNormalization on the input, conv 3x3 8, 16, 32, 64 each + max pool, dense softmax)'),
+  smallCnnEntry(
+    'cnn4',
+    cnn4,
+    'the 4-layer CNN of a FER2013 project (conv 5x5 16 and 36, dense 128): small and fast on a CPU',
+  ),
+  smallCnnEntry(
+    'cnn5',
+    cnn5,
+    'the 5-layer CNN of a FER2013 project (conv 5x5 32, 64, 64, 30% dropout, dense 128): small and fast on a CPU',
+  ),
+  smallCnnEntry(
+    'small-bn-cnn',
+    smallBnCnn,
+    'the small-data net of a JAFFE project (BatchNormalization on the input, conv 3x3 8, 16, 32, 64 each + max pool, dense softmax)',
+  ),
   {
     name: 'majority',
-    description: 'the majority-class baseline: ignores the image and scores each class by its share of the training labels',
+    description:
+      'the majority-class baseline: ignores the image and scores each class by its share of the training labels',
     task: 'image-classification',
     tops: ['dense'],
     options: [],
@@ -191,7 +220,8 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
 /** A registry entry by name; an unknown name is a ConfigError listing the known ones. */
 export function modelEntry(name: string): ModelEntry {
   const entry = MODEL_REGISTRY.find((e) => e.name === name);
-  if (!entry) throw new ConfigError(`models: unknown model "${name}"; known: ${MODEL_REGISTRY.map((e) => e.name).join(', ')}`);
+  if (!entry)
+    throw new ConfigError(`models: unknown model "${name}"; known: ${MODEL_REGISTRY.map((e) => e.name).join(', ')}`);
   return entry;
 }
 
@@ -226,14 +256,24 @@ export function topLayerCount(top: TopKind, classes: number): number {
 export async function buildModel(name: string, o: BuildOptions): Promise<tf.LayersModel> {
   const entry = modelEntry(name);
   const { inputShape, outputUnits, top = entry.tops[0], weights, kernelInitializer, classCounts, ...options } = o;
-  if (!entry.tops.includes(top)) throw new ConfigError(`models: ${name} takes the ${entry.tops.join(' or ')} top, not "${top}"`);
+  if (!entry.tops.includes(top))
+    throw new ConfigError(`models: ${name} takes the ${entry.tops.join(' or ')} top, not "${top}"`);
   for (const [key, value] of Object.entries(options)) {
-    if (!MODEL_OPTIONS.includes(key as ModelOption)) throw new ConfigError(`models: unknown option "${key}"; known: ${MODEL_OPTIONS.join(', ')}`);
+    if (!MODEL_OPTIONS.includes(key as ModelOption))
+      throw new ConfigError(`models: unknown option "${key}"; known: ${MODEL_OPTIONS.join(', ')}`);
     if (value !== undefined && value !== false && !entry.options.includes(key as ModelOption)) {
       throw new ConfigError(`models: ${name} does not accept option "${key}"; accepted: ${entry.options.join(', ')}`);
     }
   }
   const own = top === 'dense';
-  const model = await entry.build({ ...options, inputShape, outputUnits, includeTop: own, pretrained: weights !== 'random', kernelInitializer, classCounts });
+  const model = await entry.build({
+    ...options,
+    inputShape,
+    outputUnits,
+    includeTop: own,
+    pretrained: weights !== 'random',
+    kernelInitializer,
+    classCounts,
+  });
   return own ? model : withTop(model, TOPS[top], outputUnits);
 }

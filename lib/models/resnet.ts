@@ -60,7 +60,11 @@ interface VariantRules {
 
 const VARIANTS: Record<ResNetVariant, VariantRules> = {
   // The study: valid stem and pool, stride 2 in every first bottleneck block, ReLU before the add in basic blocks.
-  study: { padStem: false, firstStride: (kind, stage) => (kind === 'bottleneck' || stage > 0 ? 2 : 1), reluBeforeAdd: true },
+  study: {
+    padStem: false,
+    firstStride: (kind, stage) => (kind === 'bottleneck' || stage > 0 ? 2 : 1),
+    reluBeforeAdd: true,
+  },
   paper: { padStem: true, firstStride: (_kind, stage) => (stage > 0 ? 2 : 1), reluBeforeAdd: false },
 };
 
@@ -75,9 +79,14 @@ interface ConvSpec {
  * The convolutional body of a ResNet (stem and four stages), applied to `x`. Returns the last feature map.
  * Shared by the study's ResNets and the ImageNet ResNet-50.
  */
-export function resnetFeatures(x: tf.SymbolicTensor, arch: ResNetArchitecture, opts: FeatureOptions = {}): tf.SymbolicTensor {
+export function resnetFeatures(
+  x: tf.SymbolicTensor,
+  arch: ResNetArchitecture,
+  opts: FeatureOptions = {},
+): tf.SymbolicTensor {
   const rules = VARIANTS[opts.variant ?? 'study'];
-  if (!rules) throw new Error(`models: unknown ResNet variant "${opts.variant}"; accepted: ${Object.keys(VARIANTS).join(', ')}`);
+  if (!rules)
+    throw new Error(`models: unknown ResNet variant "${opts.variant}"; accepted: ${Object.keys(VARIANTS).join(', ')}`);
   const epsilon = opts.bnEpsilon ?? 1e-3;
   const conv = (t: tf.SymbolicTensor, c: ConvSpec) =>
     apply(
@@ -136,13 +145,17 @@ export function resnet(depth: ResNetDepth, options: ResNetOptions): tf.LayersMod
   const arch = RESNET_ARCHITECTURES[depth];
   if (!arch) throw new Error(`models: no ResNet of depth ${depth}; accepted: ${RESNET_DEPTHS.join(', ')}`);
   const o = { outputUnits: 1000, includeTop: true, flatten: false, dropoutRate: 0, ...options };
-  if (!(o.dropoutRate >= 0 && o.dropoutRate < 1)) throw new Error(`models: dropoutRate must be in [0, 1), got ${o.dropoutRate}`);
+  if (!(o.dropoutRate >= 0 && o.dropoutRate < 1))
+    throw new Error(`models: dropoutRate must be in [0, 1), got ${o.dropoutRate}`);
   if (o.includeTop && !(Number.isInteger(o.outputUnits) && o.outputUnits > 0)) {
     throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
   }
   const { input, x: start } = inputStem(o, 'input_1');
   let x = resnetFeatures(start, arch, o);
-  x = apply(o.flatten ? tf.layers.flatten({ name: 'flatten' }) : tf.layers.globalAveragePooling2d({ name: 'avg_pool' }), x);
+  x = apply(
+    o.flatten ? tf.layers.flatten({ name: 'flatten' }) : tf.layers.globalAveragePooling2d({ name: 'avg_pool' }),
+    x,
+  );
   if (o.dropoutRate > 0) x = apply(tf.layers.dropout({ rate: o.dropoutRate, name: 'dropout' }), x);
   if (o.includeTop) {
     x = apply(

@@ -18,12 +18,23 @@ interface SmallCnnSpec {
 }
 
 function smallCnn(spec: SmallCnnSpec, o: SmallCnnOptions, defaultName: string): tf.LayersModel {
-  if (!(Number.isInteger(o.outputUnits) && o.outputUnits > 0)) throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
+  if (!(Number.isInteger(o.outputUnits) && o.outputUnits > 0))
+    throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
   const { input, x: start } = inputStem(o);
   const kernel = { kernelInitializer: o.kernelInitializer ?? 'glorotUniform', kernelRegularizer: o.kernelRegularizer };
   let x = start;
   spec.convFilters.forEach((filters, i) => {
-    x = apply(tf.layers.conv2d({ filters, kernelSize: 5, padding: 'same', activation: 'relu', name: `conv${i + 1}`, ...kernel }), x);
+    x = apply(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: 5,
+        padding: 'same',
+        activation: 'relu',
+        name: `conv${i + 1}`,
+        ...kernel,
+      }),
+      x,
+    );
     x = apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `pool${i + 1}` }), x);
   });
   x = apply(tf.layers.flatten({ name: 'flatten' }), x);
@@ -49,12 +60,23 @@ export function cnn5(options: SmallCnnOptions): tf.LayersModel {
  * 'same', so any input from 16 px up keeps a spatial map through the four pools.
  */
 export function smallBnCnn(o: SmallCnnOptions): tf.LayersModel {
-  if (!(Number.isInteger(o.outputUnits) && o.outputUnits > 0)) throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
+  if (!(Number.isInteger(o.outputUnits) && o.outputUnits > 0))
+    throw new Error(`models: outputUnits must be a positive integer, got ${o.outputUnits}`);
   const { input, x: start } = inputStem(o);
   const kernel = { kernelInitializer: o.kernelInitializer ?? 'glorotUniform', kernelRegularizer: o.kernelRegularizer };
   let x = apply(batchNorm({ name: 'input_bn' }), start);
   [8, 16, 32, 64].forEach((filters, i) => {
-    x = apply(tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', name: `conv${i + 1}`, ...kernel }), x);
+    x = apply(
+      tf.layers.conv2d({
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        name: `conv${i + 1}`,
+        ...kernel,
+      }),
+      x,
+    );
     x = apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `pool${i + 1}` }), x);
   });
   x = apply(tf.layers.flatten({ name: 'flatten' }), x);

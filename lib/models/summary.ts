@@ -18,7 +18,9 @@ export function paramCounts(model: tf.LayersModel): ParamCounts {
 
 function shapeText(shape: tf.Shape | tf.Shape[]): string {
   const one = (s: tf.Shape) => `(${s.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
-  return Array.isArray(shape[0]) || shape.length === 0 ? `[${(shape as tf.Shape[]).map(one).join(', ')}]` : one(shape as tf.Shape);
+  return Array.isArray(shape[0]) || shape.length === 0
+    ? `[${(shape as tf.Shape[]).map(one).join(', ')}]`
+    : one(shape as tf.Shape);
 }
 
 const grouped = (n: number) => n.toLocaleString('en-US');
@@ -48,25 +50,47 @@ export function summaryText(model: tf.LayersModel, lineLength = 98): string {
     const parts = cells.map((c, i) => wrap(c, widths[i] - 2));
     const height = Math.max(...parts.map((p) => p.length));
     const lines: string[] = [];
-    for (let l = 0; l < height; l++) lines.push(parts.map((p, i) => (' ' + (p[l] ?? '')).padEnd(widths[i])).join('').trimEnd());
+    for (let l = 0; l < height; l++)
+      lines.push(
+        parts
+          .map((p, i) => (' ' + (p[l] ?? '')).padEnd(widths[i]))
+          .join('')
+          .trimEnd(),
+      );
     return lines;
   };
-  const out = [`Model: "${model.name}"`, '_'.repeat(lineLength), ...row(['Layer (type)', 'Output Shape', 'Param #', 'Connected to']), '='.repeat(lineLength)];
+  const out = [
+    `Model: "${model.name}"`,
+    '_'.repeat(lineLength),
+    ...row(['Layer (type)', 'Output Shape', 'Param #', 'Connected to']),
+    '='.repeat(lineLength),
+  ];
   model.layers.forEach((layer, i) => {
     const connected = layer.inboundNodes.flatMap((node) =>
       node.inboundLayers.map((l, k) => `'${l.name}[${node.nodeIndices[k]}][${node.tensorIndices[k]}]'`),
     );
     let shape: string;
     try {
-      shape = layer.getClassName() === 'InputLayer' ? `[${shapeText(layer.outputShape)}]` : shapeText(layer.outputShape);
+      shape =
+        layer.getClassName() === 'InputLayer' ? `[${shapeText(layer.outputShape)}]` : shapeText(layer.outputShape);
     } catch {
       shape = 'multiple'; // a layer used at several shapes, as Keras says
     }
-    const cells = [`${layer.name} (${layer.getClassName()})`, shape, String(layer.countParams()), `[${connected.join(', ')}]`];
+    const cells = [
+      `${layer.name} (${layer.getClassName()})`,
+      shape,
+      String(layer.countParams()),
+      `[${connected.join(', ')}]`,
+    ];
     out.push(...row(cells));
     out.push(i < model.layers.length - 1 ? '' : '='.repeat(lineLength));
   });
   const c = paramCounts(model);
-  out.push(`Total params: ${grouped(c.total)}`, `Trainable params: ${grouped(c.trainable)}`, `Non-trainable params: ${grouped(c.nonTrainable)}`, '_'.repeat(lineLength));
+  out.push(
+    `Total params: ${grouped(c.total)}`,
+    `Trainable params: ${grouped(c.trainable)}`,
+    `Non-trainable params: ${grouped(c.nonTrainable)}`,
+    '_'.repeat(lineLength),
+  );
   return out.join('\n');
 }

@@ -21,7 +21,10 @@ function denseStack(name: string, hidden: { units: number; dropout: number }[]):
   };
 }
 
-/** The study's VGG-like top: Dense 4096 relu, Dropout 0.5, Dense 4096 relu, Dropout 0.5, Dense softmax (Flatten + Dropout 0.2 come from the backbone's options). */
+/**
+ * The study's VGG-like top: Dense 4096 relu, Dropout 0.5, Dense 4096 relu, Dropout 0.5, Dense softmax (Flatten +
+ * Dropout 0.2 come from the backbone's options).
+ */
 export const vggTop: Top = denseStack('vgg', [
   { units: 4096, dropout: 0.5 },
   { units: 4096, dropout: 0.5 },
@@ -34,8 +37,14 @@ export const pretrainedTop: Top = denseStack('pretrained', [
 ]);
 
 /** One model: `backbone`'s layers followed by `top` (the backbone's layers are shared, not copied, so frozen flags carry over). */
-export function withTop(backbone: tf.LayersModel, top: Top, classes: number, name = `${backbone.name}_${top.name}`): tf.LayersModel {
-  if (!(Number.isInteger(classes) && classes > 0)) throw new Error(`models: classes must be a positive integer, got ${classes}`);
+export function withTop(
+  backbone: tf.LayersModel,
+  top: Top,
+  classes: number,
+  name = `${backbone.name}_${top.name}`,
+): tf.LayersModel {
+  if (!(Number.isInteger(classes) && classes > 0))
+    throw new Error(`models: classes must be a positive integer, got ${classes}`);
   const features = backbone.outputs[0];
   if (backbone.outputs.length !== 1 || features.shape.length !== 2) {
     throw new Error(
@@ -46,7 +55,9 @@ export function withTop(backbone: tf.LayersModel, top: Top, classes: number, nam
   const layers = top.layers(classes);
   const clash = layers.filter((l) => backbone.layers.some((b) => b.name === l.name)).map((l) => l.name);
   if (clash.length) {
-    throw new Error(`models: backbone "${backbone.name}" already has layers named ${clash.join(', ')}; build it with includeTop: false`);
+    throw new Error(
+      `models: backbone "${backbone.name}" already has layers named ${clash.join(', ')}; build it with includeTop: false`,
+    );
   }
   const x = layers.reduce((t, layer) => apply(layer, t), features);
   return tf.model({ inputs: backbone.inputs, outputs: x, name });

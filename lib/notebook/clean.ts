@@ -18,7 +18,8 @@ export function notebookProblems(nb: Notebook): string[] {
     if (c.cell_type !== 'code') return;
     const what: string[] = [];
     if (c.outputs && c.outputs.length) what.push(`${c.outputs.length} output(s)`);
-    if (c.execution_count !== null && c.execution_count !== undefined) what.push(`execution count ${c.execution_count}`);
+    if (c.execution_count !== null && c.execution_count !== undefined)
+      what.push(`execution count ${c.execution_count}`);
     if (c.metadata.execution) what.push('execution timing metadata');
     if (what.length) problems.push(`cell ${i + 1}: ${what.join(', ')}`);
   });

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { toCsv } from '../data/csv';
 import type { ScanResult } from '../data';
 import { makeRng, randInt, shuffled } from '../random';
@@ -39,7 +39,8 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
   if (!(minShare > 0 && minShare <= 1)) throw new Error(`minShare must be in (0, 1], got ${minShare}`);
   if (!(relabelShare >= 0 && relabelShare <= 1)) throw new Error(`relabelShare must be in [0, 1], got ${relabelShare}`);
   if (fs.existsSync(out) && fs.readdirSync(out).length) throw new Error(`output folder ${out} is not empty`);
-  if (scan.classes.length < 2) throw new Error(`${scan.root}: need at least 2 classes to relabel between, found ${scan.classes.length}`);
+  if (scan.classes.length < 2)
+    throw new Error(`${scan.root}: need at least 2 classes to relabel between, found ${scan.classes.length}`);
   const rng = makeRng(opts.seed ?? 27);
   const rank = shuffled(rng, scan.classes);
   const counts: Record<string, number> = {};
@@ -65,6 +66,6 @@ export function makeOriginalLayout(scan: ScanResult, out: string, opts: Original
   }
   const labels = path.join(out, 'labels.csv');
   // Written last and atomically: a labels.csv under its name is a complete one.
-  writeFileAtomic(labels, toCsv(['', 'pth', 'label', 'relFCs'], rows));
+  writeFileAtomicSync(labels, toCsv(['', 'pth', 'label', 'relFCs'], rows));
   return { root: out, labels, counts, relabeled };
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 
 export interface NotebookCell {
   cell_type: 'code' | 'markdown' | 'raw';
@@ -41,13 +41,14 @@ export function readNotebook(file: string): Notebook {
   } catch (e) {
     throw new Error(`notebook ${file} cannot be read as JSON: ${(e as Error).message}`);
   }
-  if (!Array.isArray(nb.cells) || nb.nbformat !== 4) throw new Error(`notebook ${file} is not an nbformat 4 notebook (no cells list or nbformat != 4)`);
+  if (!Array.isArray(nb.cells) || nb.nbformat !== 4)
+    throw new Error(`notebook ${file} is not an nbformat 4 notebook (no cells list or nbformat != 4)`);
   return nb;
 }
 
 /** Writes JSON the way Jupyter does (1-space indent, trailing newline), atomically. */
 export function writeNotebook(file: string, nb: Notebook): void {
-  writeFileAtomic(file, JSON.stringify(nb, null, 1) + '\n');
+  writeFileAtomicSync(file, JSON.stringify(nb, null, 1) + '\n');
 }
 
 /** Notebook names (file names without .ipynb) in `dir`, sorted; checkpoints and hidden files are skipped. */
@@ -64,6 +65,7 @@ export function listNotebooks(dir: string = notebooksDir()): string[] {
 export function resolveNotebook(name: string, dir: string = notebooksDir()): string {
   const candidates = [name, path.join(dir, name), path.join(dir, name.endsWith('.ipynb') ? name : `${name}.ipynb`)];
   const found = candidates.find((c) => c.endsWith('.ipynb') && fs.existsSync(c) && fs.statSync(c).isFile());
-  if (!found) throw new Error(`notebook "${name}" not found in ${dir}; available: ${listNotebooks(dir).join(', ') || '(none)'}`);
+  if (!found)
+    throw new Error(`notebook "${name}" not found in ${dir}; available: ${listNotebooks(dir).join(', ') || '(none)'}`);
   return path.resolve(found);
 }

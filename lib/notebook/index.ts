@@ -6,7 +6,7 @@ export * from './format';
 export * from './params';
 export * from './clean';
 export * from './jupyter';
-export * from './run';
+export * from './run-notebook';
 export * from './demo-data';
 export * from './trials';
 export * from './experiment';

@@ -42,19 +42,33 @@ let cached: JupyterSetup | undefined;
 export function findJupyter(opts: { pythons?: string[] } = {}): JupyterSetup {
   if (cached && !opts.pythons) return cached;
   const tried = opts.pythons ?? pythonCandidates();
-  const python = tried.find((py) => spawnSync(py, ['-c', 'import nbclient, nbconvert'], { stdio: 'ignore' }).status === 0);
-  if (!python) throw new Error(`no Python with Jupyter's nbclient and nbconvert found (tried ${tried.join(', ')}).\n${INSTALL_HINT}`);
+  const python = tried.find(
+    (py) => spawnSync(py, ['-c', 'import nbclient, nbconvert'], { stdio: 'ignore' }).status === 0,
+  );
+  if (!python)
+    throw new Error(
+      `no Python with Jupyter's nbclient and nbconvert found (tried ${tried.join(', ')}).\n${INSTALL_HINT}`,
+    );
   const pathEnv = [path.join(repoRoot, 'node_modules', '.bin'), process.env.PATH ?? ''].join(path.delimiter);
   const specs = spawnSync(python, ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'], { encoding: 'utf8' });
   let kernels: Record<string, unknown> = {};
   try {
     kernels = (JSON.parse(specs.stdout) as { kernelspecs: Record<string, unknown> }).kernelspecs;
   } catch {
-    throw new Error(`cannot list Jupyter kernels with ${python} (${(specs.stderr || '').trim().split('\n').pop()}).\n${INSTALL_HINT}`);
+    throw new Error(
+      `cannot list Jupyter kernels with ${python} (${(specs.stderr || '').trim().split('\n').pop()}).\n${INSTALL_HINT}`,
+    );
   }
-  if (!('tslab' in kernels)) throw new Error(`the Jupyter kernel "tslab" is not installed (kernels: ${Object.keys(kernels).join(', ') || 'none'}).\n${INSTALL_HINT}`);
+  if (!('tslab' in kernels))
+    throw new Error(
+      `the Jupyter kernel "tslab" is not installed (kernels: ${Object.keys(kernels).join(', ') || 'none'}).\n${INSTALL_HINT}`,
+    );
   const tslab = spawnSync('tslab', ['--version'], { env: { ...process.env, PATH: pathEnv }, stdio: 'ignore' });
-  if (tslab.status !== 0) throw new Error(`the tslab kernel is registered but the \`tslab\` command does not run (is the tslab package installed in ${repoRoot}/node_modules?).\n${INSTALL_HINT}`);
+  if (tslab.status !== 0)
+    throw new Error(
+      `the tslab kernel is registered but the \`tslab\` command does not run (is the tslab ` +
+        `package installed in ${repoRoot}/node_modules?).\n${INSTALL_HINT}`,
+    );
   const setup = { python, pathEnv };
   if (!opts.pythons) cached = setup;
   return setup;

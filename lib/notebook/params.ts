@@ -8,14 +8,18 @@ import { cellSource, sourceLines, type Notebook, type NotebookCell } from './for
 export type ParamValue = string | number | boolean;
 
 const LITERAL = String.raw`'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|true|false`;
-const DECL = new RegExp(String.raw`^(\s*(?:export\s+)?(?:const|let|var)\s+)([A-Za-z_$][\w$]*)(\s*(?::[^=]+)?=\s*)(${LITERAL})(.*)$`);
+const DECL = new RegExp(
+  String.raw`^(\s*(?:export\s+)?(?:const|let|var)\s+)([A-Za-z_$][\w$]*)(\s*(?::[^=]+)?=\s*)(${LITERAL})(.*)$`,
+);
 
 /** The parameters cell: the first code cell, which must carry the "parameters" tag. */
 export function findParametersCell(nb: Notebook, what = 'notebook'): { index: number; cell: NotebookCell } {
   const index = nb.cells.findIndex((c) => c.cell_type === 'code');
   const cell = nb.cells[index];
   if (!cell || !(cell.metadata.tags ?? []).includes('parameters')) {
-    throw new Error(`${what}: its first code cell must be tagged "parameters" (cell metadata {"tags": ["parameters"]}) to take parameters`);
+    throw new Error(
+      `${what}: its first code cell must be tagged "parameters" (cell metadata {"tags": ["parameters"]}) to take parameters`,
+    );
   }
   return { index, cell };
 }
@@ -29,7 +33,8 @@ export interface DeclaredParam {
 
 function literalValue(lit: string): DeclaredParam['value'] {
   if (lit === 'true' || lit === 'false') return lit === 'true';
-  if (lit.startsWith("'")) return JSON.parse('"' + lit.slice(1, -1).replace(/\\'/g, "'").replace(/"/g, '\\"') + '"') as string;
+  if (lit.startsWith("'"))
+    return JSON.parse('"' + lit.slice(1, -1).replace(/\\'/g, "'").replace(/"/g, '\\"') + '"') as string;
   if (lit.startsWith('"')) return JSON.parse(lit) as string;
   return Number(lit.replace(/_/g, ''));
 }
@@ -51,7 +56,8 @@ export function declaredParams(nb: Notebook, what = 'notebook'): DeclaredParam[]
 export function coerceParam(p: DeclaredParam, value: ParamValue, what = 'notebook'): ParamValue {
   if (p.kind === 'string') return String(value);
   if (p.kind === 'number') {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
     if (!Number.isFinite(n)) throw new Error(`${what}: parameter ${p.name} is a number; got ${JSON.stringify(value)}`);
     return n;
   }
@@ -65,7 +71,9 @@ export function injectParameters(nb: Notebook, params: Record<string, ParamValue
   const declared = new Map(declaredParams(nb, what).map((p) => [p.name, p]));
   const unknown = Object.keys(params).filter((k) => !declared.has(k));
   if (unknown.length) {
-    throw new Error(`${what}: unknown parameter(s) ${unknown.join(', ')}; the parameters cell declares: ${[...declared.keys()].join(', ') || '(none)'}`);
+    throw new Error(
+      `${what}: unknown parameter(s) ${unknown.join(', ')}; the parameters cell declares: ${[...declared.keys()].join(', ') || '(none)'}`,
+    );
   }
   const out = structuredClone(nb);
   const names = Object.keys(params);
@@ -79,7 +87,9 @@ export function injectParameters(nb: Notebook, params: Record<string, ParamValue
       const value = coerceParam(declared.get(m[2])!, params[m[2]], what);
       return `${m[1]}${m[2]}${m[3]}${JSON.stringify(value)}${m[5]}`;
     });
-  cell.source = sourceLines([`// parameters injected by affect notebook run: ${names.join(', ')}`, ...lines].join('\n'));
+  cell.source = sourceLines(
+    [`// parameters injected by affect notebook run: ${names.join(', ')}`, ...lines].join('\n'),
+  );
   return out;
 }
 

@@ -10,7 +10,9 @@ export function showEnsemble(run: RunView): void {
   const m = run.metrics;
   const e = m.ensemble;
   if (!e) {
-    console.log(`${run.config.trial}: no snapshot ensemble (the trial takes no snapshots, or the run ended before the first)`);
+    console.log(
+      `${run.config.trial}: no snapshot ensemble (the trial takes no snapshots, or the run ended before the first)`,
+    );
     return;
   }
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
@@ -18,7 +20,9 @@ export function showEnsemble(run: RunView): void {
   console.log(
     [
       `last network: test accuracy ${f(m.testAccuracy)} (published ${f(p.testAccuracy)})`,
-      `snapshot ensemble of ${e.members} (${e.unit} ${e.memberAt.join(', ')}): ${f(e.testAccuracy)} (published ${f(p.ensemble?.testAccuracy)} with ${p.ensemble?.members ?? '-'}); gain ${e.testAccuracy - m.testAccuracy >= 0 ? '+' : ''}${(e.testAccuracy - m.testAccuracy).toFixed(4)}`,
+      `snapshot ensemble of ${e.members} (${e.unit} ${e.memberAt.join(', ')}): ` +
+        `${f(e.testAccuracy)} (published ${f(p.ensemble?.testAccuracy)} with ${p.ensemble?.members ?? '-'}); gain ` +
+        `${e.testAccuracy - m.testAccuracy >= 0 ? '+' : ''}${(e.testAccuracy - m.testAccuracy).toFixed(4)}`,
       `each member alone: ${e.memberAccuracies.map(f).join(', ')}`,
     ].join('\n'),
   );
@@ -32,5 +36,13 @@ export async function showMisclassified(run: RunResult, opts: MisclassifiedOptio
     console.log(`${run.config.trial}: no misclassified test image`);
     return;
   }
-  show(sampleGrid(images, { columns: 8, cellSize: 100, title: `Misclassified test images (true → predicted), ${images.length} of ${run.evaluation.labels.filter((t, i) => run.evaluation.predictions[i] !== t).length}` }));
+  show(
+    sampleGrid(images, {
+      columns: 8,
+      cellSize: 100,
+      title:
+        `Misclassified test images (true → predicted), ${images.length} of ` +
+        `${run.evaluation.labels.filter((t, i) => run.evaluation.predictions[i] !== t).length}`,
+    }),
+  );
 }

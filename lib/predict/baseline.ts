@@ -40,9 +40,15 @@ const SYNONYMS: Record<string, FaceApiExpression> = {
 export function mapToFaceApi(classes: readonly string[]): (FaceApiExpression | undefined)[] {
   const mapped = classes.map((c) => SYNONYMS[c.toLowerCase()]);
   const dup = FACE_API_EXPRESSIONS.find((e) => mapped.filter((m) => m === e).length > 1);
-  if (dup) throw new ConfigError(`the face-api expression baseline cannot tell apart the classes ${classes.filter((_, i) => mapped[i] === dup).join(' and ')} (both are its "${dup}")`);
+  if (dup)
+    throw new ConfigError(
+      `the face-api expression baseline cannot tell apart the classes ` +
+        `${classes.filter((_, i) => mapped[i] === dup).join(' and ')} (both are its "${dup}")`,
+    );
   if (mapped.filter(Boolean).length < 2) {
-    throw new ConfigError(`the face-api expression baseline does not apply to the classes ${classes.join(', ')}: it knows ${FACE_API_EXPRESSIONS.join(', ')}`);
+    throw new ConfigError(
+      `the face-api expression baseline does not apply to the classes ${classes.join(', ')}: it knows ${FACE_API_EXPRESSIONS.join(', ')}`,
+    );
   }
   return mapped;
 }
@@ -70,7 +76,11 @@ export interface BaselineEvaluation extends ClassificationMetrics {
 }
 
 /** Evaluates face-api's expression net on `indices` of `source` (images resized to its 112x112 input with lib/data's bilinear). */
-export async function evaluateExpressionBaseline(source: ImageSource, indices: readonly number[], opts: { progress?: boolean; batch?: number } = {}): Promise<BaselineEvaluation> {
+export async function evaluateExpressionBaseline(
+  source: ImageSource,
+  indices: readonly number[],
+  opts: { progress?: boolean; batch?: number } = {},
+): Promise<BaselineEvaluation> {
   const mapped = mapToFaceApi(source.classes);
   const api = await loadFaceApiNet('faceExpressionNet');
   const batch = opts.batch ?? 32;
@@ -78,7 +88,9 @@ export async function evaluateExpressionBaseline(source: ImageSource, indices: r
   const predictions: number[] = [];
   for (let start = 0; start < indices.length; start += batch) {
     const group = indices.slice(start, start + batch);
-    const inputs = await Promise.all(group.map(async (i) => tf.tensor3d(await source.read(i, [INPUT, INPUT]), [INPUT, INPUT, 3], 'int32')));
+    const inputs = await Promise.all(
+      group.map(async (i) => tf.tensor3d(await source.read(i, [INPUT, INPUT]), [INPUT, INPUT, 3], 'int32')),
+    );
     try {
       const out = await api.nets.faceExpressionNet.predictExpressions(inputs);
       for (const scores of Array.isArray(out) ? out : [out]) {
@@ -108,12 +120,16 @@ export async function evaluateExpressionBaseline(source: ImageSource, indices: r
 
 /** The baseline as a row of the results tables (resultsTable), beside runs and the published figures. */
 export function baselineResultRow(ev: Pick<BaselineEvaluation, 'accuracy' | 'mapping'>, data: DataKind): ResultRow {
-  const unmapped = Object.entries(ev.mapping).filter(([, v]) => v === null).map(([k]) => k);
+  const unmapped = Object.entries(ev.mapping)
+    .filter(([, v]) => v === null)
+    .map(([k]) => k);
   return {
     name: 'face-api expression net (off the shelf, not trained here)',
     run: ev.accuracy,
     data,
-    note: `@vladmandic/face-api's 7-class net, classes mapped by name${unmapped.length ? `; it has no ${unmapped.join(', ')}: those images count as errors` : ''}`,
+    note:
+      `@vladmandic/face-api's 7-class net, classes mapped by ` +
+      `name${unmapped.length ? `; it has no ${unmapped.join(', ')}: those images count as errors` : ''}`,
   };
 }
 
@@ -125,7 +141,11 @@ export interface BaselineSummary {
   images: number;
 }
 
-export const summarizeBaseline = (ev: BaselineEvaluation): BaselineSummary => ({ testAccuracy: ev.accuracy, mapping: ev.mapping, images: ev.labels.length });
+export const summarizeBaseline = (ev: BaselineEvaluation): BaselineSummary => ({
+  testAccuracy: ev.accuracy,
+  mapping: ev.mapping,
+  images: ev.labels.length,
+});
 
 /** A test split to evaluate the baseline on, and the run it belongs to (if any) for the comparison. */
 export interface BaselineTestSet {
@@ -146,13 +166,17 @@ export interface BaselineRecord {
   published?: number;
 }
 
-const DESCRIPTION = "face-api's off-the-shelf 7-class expression net (@vladmandic/face-api), classes mapped by name; not trained here";
+const DESCRIPTION =
+  "face-api's off-the-shelf 7-class expression net (@vladmandic/face-api), classes mapped by name; not trained here";
 
 /**
  * Evaluates the baseline on `test` and records it like a run (config.json, metrics.json, confusion.csv, report.html),
  * so `affect runs list` shows it beside the runs; the report puts it beside the run and the study's figure.
  */
-export async function recordExpressionBaseline(test: BaselineTestSet, o: { out: string; progress?: boolean }): Promise<BaselineRecord> {
+export async function recordExpressionBaseline(
+  test: BaselineTestSet,
+  o: { out: string; progress?: boolean },
+): Promise<BaselineRecord> {
   const evaluation = await evaluateExpressionBaseline(test.source, test.indices, { progress: o.progress });
   const run = test.run;
   const experiment = run?.experiment ?? 'baseline';
@@ -160,7 +184,8 @@ export async function recordExpressionBaseline(test: BaselineTestSet, o: { out: 
   const published = run ? getTrial(run.experiment, run.trial).trial.published.testAccuracy : undefined;
   const classes = test.source.classes;
   const rows: ResultRow[] = [{ ...baselineResultRow(evaluation, test.kind), study: published }];
-  if (run) rows.push({ name: `run ${run.trial} (${run.scale})`, run: run.testAccuracy, study: published, data: test.kind });
+  if (run)
+    rows.push({ name: `run ${run.trial} (${run.scale})`, run: run.testAccuracy, study: published, data: test.kind });
   writeJsonAtomic(path.join(dir, 'config.json'), {
     created: new Date().toISOString(),
     runDir: dir,
@@ -168,14 +193,27 @@ export async function recordExpressionBaseline(test: BaselineTestSet, o: { out: 
     baseline: { model: 'faceExpressionNet', mapping: evaluation.mapping, comparedWith: run?.dir ?? null },
     classes,
     data: { kind: test.kind, root: test.root, layout: test.layout, counts: { test: test.indices.length } },
-    versions: { ...packageVersions(), '@vladmandic/face-api': (require('@vladmandic/face-api/package.json') as { version: string }).version },
+    versions: {
+      ...packageVersions(),
+      '@vladmandic/face-api': (require('@vladmandic/face-api/package.json') as { version: string }).version,
+    },
   });
-  writeJsonAtomic(path.join(dir, 'metrics.json'), { testAccuracy: evaluation.accuracy, perClass: evaluation.perClass, macro: evaluation.macro, weighted: evaluation.weighted, dataKind: test.kind, mapping: evaluation.mapping });
+  writeJsonAtomic(path.join(dir, 'metrics.json'), {
+    testAccuracy: evaluation.accuracy,
+    perClass: evaluation.perClass,
+    macro: evaluation.macro,
+    weighted: evaluation.weighted,
+    dataKind: test.kind,
+    mapping: evaluation.mapping,
+  });
   fs.writeFileSync(path.join(dir, 'confusion.csv'), confusionCsv(evaluation.confusion, classes));
   writeHtmlPage(path.join(dir, 'report.html'), `${experiment}: face-api expression baseline`, [
     { text: `${DESCRIPTION}. Test images: ${test.layout} (${test.indices.length}; ${test.kind}).` },
     { heading: 'The baseline beside the run and the study', figures: [resultsTable(rows, { title: 'Test accuracy' })] },
-    { heading: 'Confusion matrix', figures: [confusionHeatmap(evaluation.confusion, classes, { title: 'Confusion matrix (face-api baseline)' })] },
+    {
+      heading: 'Confusion matrix',
+      figures: [confusionHeatmap(evaluation.confusion, classes, { title: 'Confusion matrix (face-api baseline)' })],
+    },
     { heading: 'Classification report', html: `<pre>${escapeHtml(evaluation.reportText)}</pre>` },
   ]);
   return { dir, evaluation, ...(published !== undefined ? { published } : {}) };

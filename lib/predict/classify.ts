@@ -25,11 +25,22 @@ export function checkPredictor(model: tf.LayersModel, info: PredictorInfo, sourc
   const inShape = model.inputs[0].shape;
   const outShape = model.outputs[0].shape;
   const channels = info.grayscale ? 1 : 3;
-  if (model.inputs.length !== 1 || inShape.length !== 4 || inShape[1] !== info.imageSize || inShape[2] !== info.imageSize || inShape[3] !== channels) {
-    throw new Error(`${source}: the model takes ${JSON.stringify(inShape)}, but its record says ${info.imageSize}x${info.imageSize}x${channels}`);
+  if (
+    model.inputs.length !== 1 ||
+    inShape.length !== 4 ||
+    inShape[1] !== info.imageSize ||
+    inShape[2] !== info.imageSize ||
+    inShape[3] !== channels
+  ) {
+    throw new Error(
+      `${source}: the model takes ${JSON.stringify(inShape)}, but its record says ${info.imageSize}x${info.imageSize}x${channels}`,
+    );
   }
   if (model.outputs.length !== 1 || outShape[outShape.length - 1] !== info.classes.length) {
-    throw new Error(`${source}: the model has ${JSON.stringify(outShape)} outputs, but its record names ${info.classes.length} classes (${info.classes.join(', ')})`);
+    throw new Error(
+      `${source}: the model has ${JSON.stringify(outShape)} outputs, but its record names ` +
+        `${info.classes.length} classes (${info.classes.join(', ')})`,
+    );
   }
 }
 
@@ -86,10 +97,18 @@ export type PhotoOptions = FaceOptions & {
  * Detects (per `opts`), crops and classifies the faces of decoded photos, all faces in one batch; with `explain`, adds
  * each face's Grad-CAM of its predicted class.
  */
-export async function predictPhotos(p: Predictor, imgs: readonly RgbImage[], opts: PhotoOptions, detect: FaceDetector | undefined): Promise<PhotoPrediction[]> {
+export async function predictPhotos(
+  p: Predictor,
+  imgs: readonly RgbImage[],
+  opts: PhotoOptions,
+  detect: FaceDetector | undefined,
+): Promise<PhotoPrediction[]> {
   const found = [];
   for (const img of imgs) found.push(await faceInputs(img, p.imageSize, opts, detect));
-  const probs = classifyFaces(p, found.flatMap((f) => f.faces.map((face) => face.rgb)));
+  const probs = classifyFaces(
+    p,
+    found.flatMap((f) => f.faces.map((face) => face.rgb)),
+  );
   let k = 0;
   return found.map(({ detected, faces }, i) => ({
     width: imgs[i].width,
@@ -97,7 +116,12 @@ export async function predictPhotos(p: Predictor, imgs: readonly RgbImage[], opt
     detected,
     faces: faces.map((f) => {
       const pr = probs[k++];
-      const out: FacePrediction = { box: f.box, ...(f.score !== undefined ? { score: f.score } : {}), top: topClasses(pr, p.classes, opts.top), probabilities: pr };
+      const out: FacePrediction = {
+        box: f.box,
+        ...(f.score !== undefined ? { score: f.score } : {}),
+        top: topClasses(pr, p.classes, opts.top),
+        probabilities: pr,
+      };
       if (opts.explain) out.explanation = explainFace(p, f.rgb, pr.indexOf(Math.max(...pr)));
       return out;
     }),
@@ -105,7 +129,11 @@ export async function predictPhotos(p: Predictor, imgs: readonly RgbImage[], opt
 }
 
 /** Grad-CAM of class `classIndex` for one face at the model's input size. */
-export function explainFace(p: Predictor, rgb: Uint8Array, classIndex: number): NonNullable<FacePrediction['explanation']> {
+export function explainFace(
+  p: Predictor,
+  rgb: Uint8Array,
+  classIndex: number,
+): NonNullable<FacePrediction['explanation']> {
   const x = inputBatch([rgb], p.imageSize, p.grayscale);
   try {
     const cam = gradCam(p.model, x, { classIndex });

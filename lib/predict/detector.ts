@@ -1,4 +1,7 @@
-/** face-api's detectors in Node: its node-wasm build, which runs on this project's own tfjs (whatever backend is active), with the weights the package ships. */
+/**
+ * face-api's detectors in Node: its node-wasm build, which runs on this project's own tfjs (whatever backend is
+ * active), with the weights the package ships.
+ */
 import * as path from 'node:path';
 import { DETECTOR_NETS, faceApiDetector, type DetectorKind, type FaceApi, type FaceDetector } from './faces';
 

@@ -34,7 +34,13 @@ export interface FaceOptions {
   autoMaxSide: number;
 }
 
-export const DEFAULT_FACE_OPTIONS: FaceOptions = { detectFaces: 'auto', detector: 'ssd', minConfidence: 0.5, margin: 0.15, autoMaxSide: 256 };
+export const DEFAULT_FACE_OPTIONS: FaceOptions = {
+  detectFaces: 'auto',
+  detector: 'ssd',
+  minConfidence: 0.5,
+  margin: 0.15,
+  autoMaxSide: 256,
+};
 
 /** A detection as face-api reports it. */
 export interface Detection {
@@ -51,7 +57,9 @@ export interface FaceApi {
   SsdMobilenetv1Options: new (o: { minConfidence: number }) => unknown;
   TinyFaceDetectorOptions: new (o: { inputSize: number; scoreThreshold: number }) => unknown;
   nets: Record<'ssdMobilenetv1' | 'tinyFaceDetector', FaceApiNet> & {
-    faceExpressionNet: FaceApiNet & { predictExpressions(input: tf.Tensor3D[]): Promise<Record<string, number> | Record<string, number>[]> };
+    faceExpressionNet: FaceApiNet & {
+      predictExpressions(input: tf.Tensor3D[]): Promise<Record<string, number> | Record<string, number>[]>;
+    };
   };
 }
 
@@ -71,12 +79,17 @@ export const DETECTOR_NETS: Record<DetectorKind, { net: 'ssdMobilenetv1' | 'tiny
 /** A detector over face-api's (loaded) net of `kind`; faces come back left to right. */
 export function faceApiDetector(faceapi: FaceApi, kind: DetectorKind, minConfidence: number): FaceDetector {
   const options =
-    kind === 'ssd' ? new faceapi.SsdMobilenetv1Options({ minConfidence }) : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minConfidence });
+    kind === 'ssd'
+      ? new faceapi.SsdMobilenetv1Options({ minConfidence })
+      : new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: minConfidence });
   return async (img) => {
     const x = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
     try {
       const found = await faceapi.detectAllFaces(x, options);
-      const faces = found.map((d) => ({ box: { x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }, score: d.score }));
+      const faces = found.map((d) => ({
+        box: { x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height },
+        score: d.score,
+      }));
       return faces.sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
     } finally {
       x.dispose();
@@ -89,7 +102,10 @@ export function faceApiDetector(faceapi: FaceApi, kind: DetectorKind, minConfide
  * (then, if still too big, shrunk) to lie inside the image; integer pixels.
  */
 export function squareCrop(box: Box, imgWidth: number, imgHeight: number, margin: number): Box {
-  const side = Math.max(1, Math.min(Math.round(Math.max(box.width, box.height) * (1 + 2 * margin)), imgWidth, imgHeight));
+  const side = Math.max(
+    1,
+    Math.min(Math.round(Math.max(box.width, box.height) * (1 + 2 * margin)), imgWidth, imgHeight),
+  );
   const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
   const x = clamp(Math.round(box.x + box.width / 2 - side / 2), imgWidth - side);
   const y = clamp(Math.round(box.y + box.height / 2 - side / 2), imgHeight - side);
@@ -100,7 +116,8 @@ export function squareCrop(box: Box, imgWidth: number, imgHeight: number, margin
 export function cropRgb(img: RgbImage, box: Box): RgbImage {
   const { x, y, width, height } = box;
   const out = new Uint8Array(width * height * 3);
-  for (let r = 0; r < height; r++) out.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + width) * 3), r * width * 3);
+  for (let r = 0; r < height; r++)
+    out.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + width) * 3), r * width * 3);
   return { data: out, height, width };
 }
 
@@ -115,14 +132,24 @@ export interface FaceInput {
 }
 
 /** Whether the detector runs on an image of this size under `opts` (auto: not for images already as small as a face crop). */
-export function usesDetector(width: number, height: number, opts: Pick<FaceOptions, 'detectFaces' | 'autoMaxSide'>): boolean {
+export function usesDetector(
+  width: number,
+  height: number,
+  opts: Pick<FaceOptions, 'detectFaces' | 'autoMaxSide'>,
+): boolean {
   return opts.detectFaces === 'always' || (opts.detectFaces === 'auto' && Math.max(width, height) > opts.autoMaxSide);
 }
 
 /** The faces of a photo at the model's input size: each detected face (none when none is found), or the whole image. */
-export async function faceInputs(img: RgbImage, size: number, opts: FaceOptions, detect: FaceDetector | undefined): Promise<{ detected: boolean; faces: FaceInput[] }> {
+export async function faceInputs(
+  img: RgbImage,
+  size: number,
+  opts: FaceOptions,
+  detect: FaceDetector | undefined,
+): Promise<{ detected: boolean; faces: FaceInput[] }> {
   const whole = { x: 0, y: 0, width: img.width, height: img.height };
-  if (!usesDetector(img.width, img.height, opts)) return { detected: false, faces: [{ box: whole, rgb: resizeBilinear(img, size, size) }] };
+  if (!usesDetector(img.width, img.height, opts))
+    return { detected: false, faces: [{ box: whole, rgb: resizeBilinear(img, size, size) }] };
   if (!detect) throw new Error('faceInputs: a detector is needed for this image');
   const found = await detect(img);
   return {
@@ -140,7 +167,8 @@ const LUMA = [0.2989, 0.587, 0.114];
 /** A face as a grayscale model sees it, for display: the runner's luma, replicated into 3 channels. */
 export function grayRgb(rgb: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgb.length);
-  for (let i = 0; i < rgb.length; i += 3) out[i] = out[i + 1] = out[i + 2] = Math.round(LUMA[0] * rgb[i] + LUMA[1] * rgb[i + 1] + LUMA[2] * rgb[i + 2]);
+  for (let i = 0; i < rgb.length; i += 3)
+    out[i] = out[i + 1] = out[i + 2] = Math.round(LUMA[0] * rgb[i] + LUMA[1] * rgb[i + 1] + LUMA[2] * rgb[i + 2]);
   return out;
 }
 
@@ -150,6 +178,6 @@ export function inputBatch(faces: readonly Uint8Array[], size: number, grayscale
     const flat = new Float32Array(faces.length * size * size * 3);
     faces.forEach((f, i) => flat.set(f, i * size * size * 3));
     const rgb = tf.tensor4d(flat, [faces.length, size, size, 3]);
-    return grayscale ? (tf.sum(tf.mul(rgb, tf.tensor1d(LUMA)), -1, true) as tf.Tensor4D) : rgb;
+    return grayscale ? tf.sum<tf.Tensor4D>(tf.mul(rgb, tf.tensor1d(LUMA)), -1, true) : rgb;
   });
 }

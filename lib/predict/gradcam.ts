@@ -46,10 +46,12 @@ export function gradCam(model: tf.LayersModel, input: tf.Tensor4D, opts: GradCam
   if (input.shape[0] !== 1) throw new Error(`gradcam: one image at a time, got a batch of ${input.shape[0]}`);
   const layer = opts.layer !== undefined ? model.getLayer(opts.layer) : defaultCamLayer(model);
   const shape = singleShape(layer);
-  if (!shape || shape.length !== 4) throw new Error(`gradcam: layer "${layer.name}" has output shape ${JSON.stringify(layer.outputShape)}, not [batch, height, width, channels]`);
+  if (!shape || shape.length !== 4)
+    throw new Error(
+      `gradcam: layer "${layer.name}" has output shape ${JSON.stringify(layer.outputShape)}, not [batch, height, width, channels]`,
+    );
   const classIndex =
-    opts.classIndex ??
-    tf.tidy(() => (tf.argMax((model.predict(input) as tf.Tensor2D).squeeze([0])) as tf.Scalar).dataSync()[0]);
+    opts.classIndex ?? tf.tidy(() => tf.argMax((model.predict(input) as tf.Tensor2D).squeeze([0])).dataSync()[0]);
   const [, h, w] = input.shape;
 
   // The layer's output is captured, and a zero tensor added to it, by wrapping its call for this one pass: the gradient
@@ -100,7 +102,8 @@ function jet(v: number): [number, number, number] {
 
 /** `rgb` (h x w x 3) blended with the heatmap in the jet colour map; `alpha` is the heatmap's weight. */
 export function overlayHeatmap(rgb: Uint8Array, heatmap: Float32Array, alpha = 0.45): Uint8Array {
-  if (rgb.length !== heatmap.length * 3) throw new Error(`gradcam: image has ${rgb.length / 3} pixels, heatmap ${heatmap.length}`);
+  if (rgb.length !== heatmap.length * 3)
+    throw new Error(`gradcam: image has ${rgb.length / 3} pixels, heatmap ${heatmap.length}`);
   const out = new Uint8Array(rgb.length);
   for (let i = 0; i < heatmap.length; i++) {
     const col = jet(heatmap[i]);
@@ -110,7 +113,10 @@ export function overlayHeatmap(rgb: Uint8Array, heatmap: Float32Array, alpha = 0
 }
 
 /** The share of the heatmap's total mass inside `region` (pixel rectangle of the heatmap's grid). */
-export function massInside(cam: Pick<GradCam, 'heatmap' | 'width' | 'height'>, region: { x: number; y: number; width: number; height: number }): number {
+export function massInside(
+  cam: Pick<GradCam, 'heatmap' | 'width' | 'height'>,
+  region: { x: number; y: number; width: number; height: number },
+): number {
   let inside = 0;
   let total = 0;
   for (let y = 0; y < cam.height; y++) {

@@ -10,7 +10,7 @@ function runInfo(dir: string): PredictorInfo | undefined {
   if (!fs.existsSync(file)) return undefined;
   let config: { classes?: unknown; run?: { imageSize?: unknown; data?: { grayscale?: unknown } } };
   try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof config;
   } catch (e) {
     throw new Error(`${file} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
@@ -28,7 +28,8 @@ function runInfo(dir: string): PredictorInfo | undefined {
  */
 export async function loadPredictor(target: string): Promise<Predictor> {
   const dir = path.resolve(target);
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${target} is not a folder (expected a run folder or a saved model folder)`);
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`${target} is not a folder (expected a run folder or a saved model folder)`);
   let modelDir: string;
   let info: PredictorInfo | undefined;
   if (fs.existsSync(path.join(dir, 'model.json'))) {
@@ -36,7 +37,10 @@ export async function loadPredictor(target: string): Promise<Predictor> {
     info = runInfo(path.dirname(dir));
   } else if (fs.existsSync(path.join(dir, 'config.json'))) {
     modelDir = path.join(dir, 'model');
-    if (!fs.existsSync(path.join(modelDir, 'model.json'))) throw new Error(`run ${target} has no saved model (${path.join(modelDir, 'model.json')} is missing): the run has not finished`);
+    if (!fs.existsSync(path.join(modelDir, 'model.json')))
+      throw new Error(
+        `run ${target} has no saved model (${path.join(modelDir, 'model.json')} is missing): the run has not finished`,
+      );
     info = runInfo(dir);
   } else {
     throw new Error(`${target} is neither a run folder (config.json + model/) nor a saved model folder (model.json)`);
@@ -44,7 +48,10 @@ export async function loadPredictor(target: string): Promise<Predictor> {
   const model = await loadModel(modelDir);
   const shape = model.inputs[0].shape;
   const resolved = info ?? {
-    classes: Array.from({ length: model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 0 }, (_, i) => `class ${i}`),
+    classes: Array.from(
+      { length: model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 0 },
+      (_, i) => `class ${i}`,
+    ),
     imageSize: shape[1] ?? 0,
     grayscale: shape[3] === 1,
   };

@@ -49,7 +49,11 @@ export function listInputs(target: string): string[] {
  * Predicts every image in `files`, yielding results in order while the next images decode. The face detector's weights
  * load only when some image needs it. Unreadable files are error entries (or, with onBadImage 'fail', an error).
  */
-export async function* predictFiles(p: Predictor, files: readonly string[], opts: PredictOptions): AsyncGenerator<ImageResult> {
+export async function* predictFiles(
+  p: Predictor,
+  files: readonly string[],
+  opts: PredictOptions,
+): AsyncGenerator<ImageResult> {
   const chunk = opts.chunk ?? 16;
   const bar = progressBar('predict', files.length, opts.progress);
   let detect: FaceDetector | undefined;
@@ -68,9 +72,15 @@ export async function* predictFiles(p: Predictor, files: readonly string[], opts
     const decoded = await next;
     next = decode(files.slice(start + chunk, start + 2 * chunk));
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [{ img: d, i }]));
-    if (!detect && good.some(({ img }) => usesDetector(img.width, img.height, opts))) detect = await loadDetector(opts.detector, opts.minConfidence);
+    if (!detect && good.some(({ img }) => usesDetector(img.width, img.height, opts)))
+      detect = await loadDetector(opts.detector, opts.minConfidence);
     const explain = opts.explain === true && explained < (opts.explainLimit ?? Infinity);
-    const predictions = await predictPhotos(p, good.map((g) => g.img), { ...opts, explain }, detect);
+    const predictions = await predictPhotos(
+      p,
+      good.map((g) => g.img),
+      { ...opts, explain },
+      detect,
+    );
     if (explain) explained += predictions.reduce((n, pr) => n + pr.faces.length, 0);
     const byIndex = new Map(good.map((g, k) => [g.i, predictions[k]]));
     for (const [i, file] of group.entries()) {
@@ -96,7 +106,9 @@ export function tableLines(r: ImageResult): string[] {
   const pr = r.prediction!;
   if (pr.faces.length === 0) return [`${r.file}  no face found (${pr.width}x${pr.height}, detector ran)`];
   return pr.faces.map((f, i) => {
-    const where = pr.detected ? `face ${i + 1}/${pr.faces.length} at ${boxText(f.box)} (detector ${f.score!.toFixed(2)})` : `whole image ${f.box.width}x${f.box.height}`;
+    const where = pr.detected
+      ? `face ${i + 1}/${pr.faces.length} at ${boxText(f.box)} (detector ${f.score!.toFixed(2)})`
+      : `whole image ${f.box.width}x${f.box.height}`;
     return `${r.file}  ${where}  ${f.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ')}`;
   });
 }
@@ -116,9 +128,22 @@ export function csvRows(r: ImageResult, top: number): string[] {
   const pr = r.prediction!;
   if (pr.faces.length === 0) return [[csvCell(r.file), '0', '0', ...blanks(5), ...blanks(2 * top), ''].join(',')];
   return pr.faces.map((f, i) => {
-    const ranks = Array.from({ length: top }, (_, k) => (f.top[k] ? [csvCell(f.top[k].label), f.top[k].probability.toFixed(6)] : ['', ''])).flat();
+    const ranks = Array.from({ length: top }, (_, k) =>
+      f.top[k] ? [csvCell(f.top[k].label), f.top[k].probability.toFixed(6)] : ['', ''],
+    ).flat();
     const b = f.box;
-    return [csvCell(r.file), String(i + 1), String(pr.faces.length), String(b.x), String(b.y), String(b.width), String(b.height), f.score !== undefined ? f.score.toFixed(4) : '', ...ranks, ''].join(',');
+    return [
+      csvCell(r.file),
+      String(i + 1),
+      String(pr.faces.length),
+      String(b.x),
+      String(b.y),
+      String(b.width),
+      String(b.height),
+      f.score !== undefined ? f.score.toFixed(4) : '',
+      ...ranks,
+      '',
+    ].join(',');
   });
 }
 
@@ -129,6 +154,11 @@ export function jsonResult(r: ImageResult, classes: readonly string[]): unknown 
   return {
     file: r.file,
     ...rest,
-    faces: faces.map((f) => ({ box: f.box, ...(f.score !== undefined ? { score: f.score } : {}), top: f.top, probabilities: Object.fromEntries(classes.map((c, i) => [c, f.probabilities[i]])) })),
+    faces: faces.map((f) => ({
+      box: f.box,
+      ...(f.score !== undefined ? { score: f.score } : {}),
+      top: f.top,
+      probabilities: Object.fromEntries(classes.map((c, i) => [c, f.probabilities[i]])),
+    })),
   };
 }

@@ -1,4 +1,7 @@
-/** The settings file (`affect-web.json`) an exported page reads: the model's record and the CLI's face settings, so that the page predicts what `affect predict` does. */
+/**
+ * The settings file (`affect-web.json`) an exported page reads: the model's record and the CLI's face settings, so that
+ * the page predicts what `affect predict` does.
+ */
 import type { PredictorInfo } from './classify';
 import type { FaceOptions } from './faces';
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { saveModel } from '../models';
 import { escapeHtml } from '../viz/html';
 import { faceApiModelDir } from './detector';
@@ -33,7 +33,10 @@ export interface ExportWebResult {
   scriptBytes: number;
 }
 
-/** Bundles the page script: tfjs, its backends and face-api's browser build in; sharp and node:fs (imported, never called, by lib/data/image) left out. */
+/**
+ * Bundles the page script: tfjs, its backends and face-api's browser build in; sharp and node:fs (imported, never
+ * called, by lib/data/image) left out.
+ */
 async function bundle(outfile: string, minify: boolean): Promise<void> {
   const esbuild = await import('esbuild');
   const entry = require.resolve('./web/page');
@@ -41,7 +44,10 @@ async function bundle(outfile: string, minify: boolean): Promise<void> {
     name: 'node-only',
     setup(build) {
       build.onResolve({ filter: /^(sharp|node:fs|fs)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
-      build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({
+        contents: 'module.exports = {};',
+        loader: 'js',
+      }));
     },
   };
   const result = await esbuild.build({
@@ -56,7 +62,8 @@ async function bundle(outfile: string, minify: boolean): Promise<void> {
     logLevel: 'silent',
     plugins: [nodeOnly],
   });
-  if (result.errors.length) throw new Error(`export: bundling the page failed: ${result.errors.map((e) => e.text).join('; ')}`);
+  if (result.errors.length)
+    throw new Error(`export: bundling the page failed: ${result.errors.map((e) => e.text).join('; ')}`);
 }
 
 function indexHtml(title: string): string {
@@ -79,7 +86,8 @@ figure{margin:0.4em 0}figcaption{font-size:0.85em;color:#666}.error{color:#b00}
 </head>
 <body data-state="loading">
 <h1 id="title">${escapeHtml(title)}</h1>
-<p id="status">Loading the model... (this page must be served over HTTP, e.g. <code>npx http-server .</code> in its folder; opened as a file it cannot load its model)</p>
+<p id="status">Loading the model... (this page must be served over HTTP, e.g. <code>npx http-server .</code> in its folder;
+opened as a file it cannot load its model)</p>
 <div id="drop">Drop photos here, or <input type="file" id="files" accept="image/*" multiple></div>
 <p>Everything runs in this browser with TensorFlow.js: no photo leaves the machine.</p>
 <div id="results"></div>
@@ -93,7 +101,9 @@ figure{margin:0.4em 0}figcaption{font-size:0.85em;color:#666}.error{color:#b00}
 function runTitle(dir: string): string {
   for (const d of [dir, path.dirname(dir)]) {
     try {
-      const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')) as { run?: { experiment?: string; trial?: string } };
+      const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')) as {
+        run?: { experiment?: string; trial?: string };
+      };
       if (config.run?.experiment) return `affect-lab: ${config.run.experiment} / ${config.run.trial ?? '?'}`;
     } catch {
       // no run record here
@@ -106,12 +116,19 @@ function runTitle(dir: string): string {
  * Writes the page for the trained model in `runOrModel` (a run folder or a saved model folder) into `outDir`, which must
  * be new, empty, or an earlier export (then it is replaced).
  */
-export async function exportWeb(runOrModel: string, outDir: string, opts: ExportWebOptions = {}): Promise<ExportWebResult> {
+export async function exportWeb(
+  runOrModel: string,
+  outDir: string,
+  opts: ExportWebOptions = {},
+): Promise<ExportWebResult> {
   const dir = path.resolve(outDir);
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`export: ${outDir} exists and is not a folder`);
     const entries = fs.readdirSync(dir);
-    if (entries.length > 0 && !entries.includes(WEB_CONFIG_FILE)) throw new Error(`export: ${outDir} is not empty and holds no earlier export (${WEB_CONFIG_FILE}); choose a new or empty folder`);
+    if (entries.length > 0 && !entries.includes(WEB_CONFIG_FILE))
+      throw new Error(
+        `export: ${outDir} is not empty and holds no earlier export (${WEB_CONFIG_FILE}); choose a new or empty folder`,
+      );
   }
   const predictor = await loadPredictor(runOrModel);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -131,12 +148,15 @@ export async function exportWeb(runOrModel: string, outDir: string, opts: Export
     predictor.model.dispose();
   }
   const prefix = DETECTOR_NETS[face.detector].files;
-  for (const f of [`${prefix}-weights_manifest.json`, `${prefix}.bin`]) fs.copyFileSync(path.join(faceApiModelDir(), f), path.join(dir, 'detector', f));
+  for (const f of [`${prefix}-weights_manifest.json`, `${prefix}.bin`])
+    fs.copyFileSync(path.join(faceApiModelDir(), f), path.join(dir, 'detector', f));
   const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   for (const f of WASM_FILES) fs.copyFileSync(path.join(wasmDir, f), path.join(dir, f));
   await bundle(path.join(dir, WEB_SCRIPT), opts.minify ?? true);
-  writeFileAtomic(path.join(dir, WEB_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
-  writeFileAtomic(path.join(dir, 'index.html'), indexHtml(config.title));
-  const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+  writeFileAtomicSync(path.join(dir, WEB_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomicSync(path.join(dir, 'index.html'), indexHtml(config.title));
+  const files = (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    .sort();
   return { dir, files, scriptBytes: fs.statSync(path.join(dir, WEB_SCRIPT)).size };
 }

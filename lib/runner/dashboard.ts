@@ -1,11 +1,11 @@
 /** Every run of a run store as dashboard rows (`affect runs report`, runs/index.html) and for the notebooks' DataFrames. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import type { TrainHistory } from '../train';
 import { dashboardPage, type DashboardRun } from '../viz';
 import { readHistoryCsv } from './read';
-import { listRuns, readJsonRecord } from './record';
+import { listRuns, readJsonRecord, recordText } from './record';
 
 /** How deep runs are looked for: `<experiment>/<trial>/<time>/`, and a sweep's `sweeps/<id>/<trial>/<experiment>/<trial>/<time>/`. */
 const STORE_DEPTH = 6;
@@ -28,7 +28,11 @@ export async function collectRuns(store = 'runs'): Promise<DashboardRun[]> {
     const history = fs.existsSync(historyFile) ? await readHistoryCsv(historyFile).catch(() => empty) : empty;
     const val = (history.logs.val_loss ?? []).filter(Number.isFinite);
     const finalLoss = (metrics?.final as Record<string, unknown> | undefined)?.loss;
-    const status: DashboardRun['status'] = !metrics ? 'incomplete' : typeof finalLoss === 'number' && !Number.isFinite(finalLoss) ? 'failed' : 'complete';
+    const status: DashboardRun['status'] = !metrics
+      ? 'incomplete'
+      : typeof finalLoss === 'number' && !Number.isFinite(finalLoss)
+        ? 'failed'
+        : 'complete';
     const report = path.join(s.dir, 'report.html');
     out.push({
       dir: path.relative(root, s.dir) || '.',
@@ -36,7 +40,7 @@ export async function collectRuns(store = 'runs'): Promise<DashboardRun[]> {
       trial: s.trial,
       scale: s.scale,
       dataKind: s.dataKind,
-      backend: String((config.backend as Record<string, unknown> | undefined)?.name ?? '?'),
+      backend: recordText((config.backend as Record<string, unknown> | undefined)?.name, '?'),
       epochsRun: num(metrics?.epochsRun) ?? (history.epochs.length || undefined),
       epochs: num(run.epochs),
       bestValLoss: val.length ? Math.min(...val) : undefined,
@@ -58,8 +62,12 @@ export async function writeRunsDashboard(store = 'runs', file?: string): Promise
   const target = path.resolve(file ?? path.join(store, 'index.html'));
   const runs = await collectRuns(store);
   // Links are relative to the store; a page written elsewhere gets them relative to its own folder.
-  const rebase = (p: string) => path.relative(path.dirname(target), path.join(path.resolve(store), p)).split(path.sep).join('/');
+  const rebase = (p: string) =>
+    path
+      .relative(path.dirname(target), path.join(path.resolve(store), p))
+      .split(path.sep)
+      .join('/');
   const rows = runs.map((r) => ({ ...r, dir: rebase(r.dir), ...(r.report ? { report: rebase(r.report) } : {}) }));
-  writeFileAtomic(target, dashboardPage(`Runs in ${path.resolve(store)}`, rows));
+  writeFileAtomicSync(target, dashboardPage(`Runs in ${path.resolve(store)}`, rows));
   return { file: target, runs: runs.length };
 }

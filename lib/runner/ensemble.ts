@@ -38,6 +38,18 @@ export async function evaluateRunEnsemble(
   }
   const e = await evaluateEnsemble(model, snapshots, test, classes);
   fs.writeFileSync(path.join(runDir, 'ensemble-confusion.csv'), confusionCsv(e.confusion, classes));
-  log(`  snapshot ensemble of ${e.members} (at ${settings.unit} ${e.memberAt.join(', ')}): test accuracy ${e.accuracy.toFixed(4)}; members ${e.memberAccuracies.map((a) => a.toFixed(4)).join(', ')}`);
-  return { testAccuracy: e.accuracy, testLoss: e.loss, members: e.members, memberAt: e.memberAt, unit: settings.unit, memberAccuracies: e.memberAccuracies, perClass: e.perClass };
+  log(
+    `  snapshot ensemble of ${e.members} (at ${settings.unit} ${e.memberAt.join(', ')}): test ` +
+      `accuracy ${e.accuracy.toFixed(4)}; members ` +
+      `${e.memberAccuracies.map((a) => a.toFixed(4)).join(', ')}`,
+  );
+  return {
+    testAccuracy: e.accuracy,
+    testLoss: e.loss,
+    members: e.members,
+    memberAt: e.memberAt,
+    unit: settings.unit,
+    memberAccuracies: e.memberAccuracies,
+    perClass: e.perClass,
+  };
 }

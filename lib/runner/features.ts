@@ -55,11 +55,18 @@ export function featureCachePlan(model: tf.LayersModel, cfg: RunConfig): { use: 
     return { use: false, why: `no backbone/top split (${(e as Error).message})` };
   }
   const trainable = split.backbone.trainableWeights.length;
-  return trainable === 0 ? { use: true, why: 'frozen backbone, no on-the-fly augmentation' } : { use: false, why: `the backbone has ${trainable} trainable weights` };
+  return trainable === 0
+    ? { use: true, why: 'frozen backbone, no on-the-fly augmentation' }
+    : { use: false, why: `the backbone has ${trainable} trainable weights` };
 }
 
 /** Features and labels of one split, computed by `backbone` over `source`'s unshuffled batches. */
-async function cacheSplit(backbone: tf.LayersModel, source: BatchFn, batchSize: number, file?: string): Promise<{ cache: FeatureCache; labels: Int32Array }> {
+async function cacheSplit(
+  backbone: tf.LayersModel,
+  source: BatchFn,
+  batchSize: number,
+  file?: string,
+): Promise<{ cache: FeatureCache; labels: Int32Array }> {
   const labels: number[] = [];
   async function* images(): AsyncGenerator<tf.Tensor> {
     for await (const b of epochBatches(source, 0)) {
@@ -74,14 +81,24 @@ async function cacheSplit(backbone: tf.LayersModel, source: BatchFn, batchSize: 
 }
 
 /** Batches of cached features: shuffled per epoch from the run's seed (as image batches are), or in order. */
-function featureBatches(split: { cache: FeatureCache; labels: Int32Array }, batchSize: number, seed: number | undefined): FeatureBatches {
+function featureBatches(
+  split: { cache: FeatureCache; labels: Int32Array },
+  batchSize: number,
+  seed: number | undefined,
+): FeatureBatches {
   const n = split.cache.count;
   const inOrder = Array.from({ length: n }, (_, i) => i);
   return function* (epoch: number): Generator<Batch> {
     const order = seed === undefined ? inOrder : shuffled(makeRng(shuffleSeed(seed, epoch)), inOrder);
     for (let i = 0; i < n; i += batchSize) {
       const idx = order.slice(i, i + batchSize);
-      yield { xs: split.cache.rows(idx), ys: tf.tensor1d(idx.map((j) => split.labels[j]), 'int32') };
+      yield {
+        xs: split.cache.rows(idx),
+        ys: tf.tensor1d(
+          idx.map((j) => split.labels[j]),
+          'int32',
+        ),
+      };
     }
   };
 }
@@ -103,7 +120,8 @@ export async function cachedInputs(
   const features = (backbone.outputs[0].shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
   const started = Date.now();
   const dir = path.join(runDir, 'features');
-  const location: 'memory' | 'file' = (counts.train + counts.validation + counts.test) * features * 4 > maxMemoryBytes ? 'file' : 'memory';
+  const location: 'memory' | 'file' =
+    (counts.train + counts.validation + counts.test) * features * 4 > maxMemoryBytes ? 'file' : 'memory';
   if (location === 'file') fs.mkdirSync(dir, { recursive: true });
   const file = (name: string) => (location === 'file' ? path.join(dir, `${name}.f32`) : undefined);
   const done: { cache: FeatureCache }[] = [];
@@ -115,7 +133,11 @@ export async function cachedInputs(
   type Cached = Awaited<ReturnType<typeof cacheSplit>>;
   let splits: { train: Cached; validation: Cached; test: Cached };
   try {
-    splits = { train: await cached(inputs.trainInOrder, 'train'), validation: await cached(inputs.validation, 'validation'), test: await cached(inputs.test, 'test') };
+    splits = {
+      train: await cached(inputs.trainInOrder, 'train'),
+      validation: await cached(inputs.validation, 'validation'),
+      test: await cached(inputs.test, 'test'),
+    };
   } catch (e) {
     // A split that failed leaves nothing behind: neither the splits cached before it nor their files.
     for (const s of done) s.cache.dispose();
@@ -130,7 +152,11 @@ export async function cachedInputs(
     location,
     seconds: (Date.now() - started) / 1000,
   };
-  log(`  feature cache: the frozen backbone's ${features} features of ${record.images.train + record.images.validation + record.images.test} images computed once (${record.seconds.toFixed(0)} s, ${location}); only the top trains`);
+  log(
+    `  feature cache: the frozen backbone's ${features} features of ` +
+      `${record.images.train + record.images.validation + record.images.test} images computed ` +
+      `once (${record.seconds.toFixed(0)} s, ${location}); only the top trains`,
+  );
   return {
     top,
     train: featureBatches(splits.train, cfg.batchSize, cfg.seed),

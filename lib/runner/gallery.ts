@@ -20,18 +20,34 @@ export interface MisclassifiedOptions {
  * same order as its evaluation's predictions); a run whose data folder is gone is an error naming it.
  */
 export async function misclassifiedImages(
-  run: { runDir: string; config: RunConfig; classes: string[]; evaluation: { predictions: number[]; labels: number[] } },
+  run: {
+    runDir: string;
+    config: RunConfig;
+    classes: string[];
+    evaluation: { predictions: number[]; labels: number[] };
+  },
   opts: MisclassifiedOptions = {},
 ): Promise<SampleImage[]> {
-  const saved = JSON.parse(fs.readFileSync(path.join(run.runDir, 'config.json'), 'utf8')) as { options?: { data?: string; synthetic?: boolean; anyClasses?: boolean } };
+  const saved = JSON.parse(fs.readFileSync(path.join(run.runDir, 'config.json'), 'utf8')) as {
+    options?: { data?: string; synthetic?: boolean; anyClasses?: boolean };
+  };
   const o = saved.options ?? {};
-  const data = await resolveData(run.config, { data: o.data, synthetic: o.synthetic, anyClasses: o.anyClasses }, makeRunLog(true));
+  const data = await resolveData(
+    run.config,
+    { data: o.data, synthetic: o.synthetic, anyClasses: o.anyClasses },
+    makeRunLog(true),
+  );
   const { predictions, labels } = run.evaluation;
   if (data.test.indices.length !== labels.length) {
-    throw new Error(`${run.runDir}: its data now gives ${data.test.indices.length} test images, the run evaluated ${labels.length}; the data folder changed since the run`);
+    throw new Error(
+      `${run.runDir}: its data now gives ${data.test.indices.length} test images, the run ` +
+        `evaluated ${labels.length}; the data folder changed since the run`,
+    );
   }
   const wrong = labels.flatMap((t, i) => (predictions[i] !== t ? [i] : []));
-  const picked = shuffled(makeRng(`${opts.seed ?? run.config.seed}/misclassified`), wrong).slice(0, opts.limit ?? 16).sort((a, b) => a - b);
+  const picked = shuffled(makeRng(`${opts.seed ?? run.config.seed}/misclassified`), wrong)
+    .slice(0, opts.limit ?? 16)
+    .sort((a, b) => a - b);
   const size = run.config.imageSize;
   const out: SampleImage[] = [];
   for (const i of picked) {

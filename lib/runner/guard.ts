@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { getExperiment, type RunConfig } from '../experiments';
 import { checkWritable, isInsideReal, realPath } from '../fs';
+import { recordText } from './record';
 
 /** What a run's config.json records about its data (see runExperiment). */
 export interface SavedData {
@@ -23,9 +24,16 @@ export interface SavedData {
  */
 export function checkRunOutput(out: { path: string; what: string }, runParent: string, data: string | undefined): void {
   if (data && isInsideReal(out.path, data)) {
-    throw new ConfigError(`${out.what} ${out.path} is inside the data folder ${data}${realPath(out.path) !== path.resolve(out.path) ? ` (real path ${realPath(out.path)})` : ''}: its run folders would become part of the data; choose an output outside it`);
+    throw new ConfigError(
+      `${out.what} ${out.path} is inside the data folder ` +
+        `${data}${realPath(out.path) !== path.resolve(out.path) ? ` (real path ${realPath(out.path)})` : ''}: ` +
+        `its run folders would become part of the data; choose an output outside it`,
+    );
   }
-  if (data && isInsideReal(data, runParent)) throw new ConfigError(`${out.what} ${out.path}: the run folders would go to ${runParent}, which holds the data folder ${data}; choose another output`);
+  if (data && isInsideReal(data, runParent))
+    throw new ConfigError(
+      `${out.what} ${out.path}: the run folders would go to ${runParent}, which holds the data folder ${data}; choose another output`,
+    );
   checkWritable(out.path, out.what);
 }
 
@@ -43,8 +51,9 @@ export function resumeConflicts(given: Record<string, unknown>, saved: Record<st
     if (RESUME_OWN.has(key) || value === undefined || value === '') continue;
     const had = saved[key];
     let same: boolean;
-    if (key === 'experiment') same = safeName(String(value)) === safeName(String(had));
-    else if (key === 'data' || key === 'outDir' || key === 'runDir') same = typeof had === 'string' && realPath(String(value)) === realPath(had);
+    if (key === 'experiment') same = safeName(recordText(value, '')) === safeName(recordText(had, ''));
+    else if (key === 'data' || key === 'outDir' || key === 'runDir')
+      same = typeof had === 'string' && realPath(recordText(value, '')) === realPath(had);
     else same = JSON.stringify(value) === JSON.stringify(had) || (value === false && had === undefined);
     if (!same) out.push(`${key}: given ${show(value)}, the run has ${show(had)}`);
   }
@@ -60,10 +69,17 @@ const safeName = (e: string) => {
 };
 
 /** Throws a ConfigError naming every option that contradicts the run being resumed. */
-export function checkResumeOptions(runDir: string, given: Record<string, unknown>, saved: Record<string, unknown>): void {
+export function checkResumeOptions(
+  runDir: string,
+  given: Record<string, unknown>,
+  saved: Record<string, unknown>,
+): void {
   const conflicts = resumeConflicts(given, saved);
   if (conflicts.length) {
-    throw new ConfigError(`cannot resume ${runDir} with other settings (${conflicts.join('; ')}): a resume continues the run with the settings it started with; leave these options out, or start a new run`);
+    throw new ConfigError(
+      `cannot resume ${runDir} with other settings (${conflicts.join('; ')}): a resume continues ` +
+        `the run with the settings it started with; leave these options out, or start a new run`,
+    );
   }
 }
 
@@ -71,10 +87,14 @@ export function checkResumeOptions(runDir: string, given: Record<string, unknown
  * What changed between the data a run started with (config.json's `data`) and the data found now, or undefined when
  * nothing did: the folder, the number of images in each split, or (same counts) the files' names or sizes.
  */
-export function dataChanges(saved: SavedData, now: { root: string; fingerprint: string; counts: { train: number; validation: number; test: number } }): string | undefined {
+export function dataChanges(
+  saved: SavedData,
+  now: { root: string; fingerprint: string; counts: { train: number; validation: number; test: number } },
+): string | undefined {
   if (!saved.fingerprint || saved.fingerprint === now.fingerprint) return undefined;
   const parts: string[] = [];
-  if (saved.root && path.resolve(saved.root) !== path.resolve(now.root)) parts.push(`the folder was ${saved.root}, now ${now.root}`);
+  if (saved.root && path.resolve(saved.root) !== path.resolve(now.root))
+    parts.push(`the folder was ${saved.root}, now ${now.root}`);
   for (const k of ['train', 'validation', 'test'] as const) {
     const [a, b] = [saved.counts?.[k], now.counts[k]];
     if (a !== undefined && a !== b) parts.push(`${k} had ${a} images, now ${b}`);
@@ -95,13 +115,22 @@ const WASM_MEMORY = 4 * 2 ** 30;
  * Refuses (ConfigError naming batchSize and imageSize) a run whose training step cannot fit in what the backend can
  * hold (wasm: its 4 GiB memory; cpu and tensorflow: this machine's memory), with the estimate and the limit.
  */
-export function checkStepMemory(cfg: Pick<RunConfig, 'batchSize' | 'imageSize'>, trainImages: number, backend: string): void {
+export function checkStepMemory(
+  cfg: Pick<RunConfig, 'batchSize' | 'imageSize'>,
+  trainImages: number,
+  backend: string,
+): void {
   const batch = Math.max(1, Math.min(cfg.batchSize, trainImages));
   const need = batch * cfg.imageSize * cfg.imageSize * 3 * 4 * STEP_BYTES_PER_INPUT_BYTE;
-  const [limit, where] = backend === 'wasm' ? [WASM_MEMORY, "the wasm backend's 4 GiB memory"] : [os.totalmem(), `this machine's ${gib(os.totalmem())} of memory`];
+  const [limit, where] =
+    backend === 'wasm'
+      ? [WASM_MEMORY, "the wasm backend's 4 GiB memory"]
+      : [os.totalmem(), `this machine's ${gib(os.totalmem())} of memory`];
   if (need > limit) {
     throw new ConfigError(
-      `batchSize ${cfg.batchSize} (${batch} in use) at imageSize ${cfg.imageSize} px needs about ${gib(need)} for one training step (input and the activations kept for the backward pass), more than ${where}: lower --image-size or --batch-size`,
+      `batchSize ${cfg.batchSize} (${batch} in use) at imageSize ${cfg.imageSize} px needs about ` +
+        `${gib(need)} for one training step (input and the activations kept for the backward ` +
+        `pass), more than ${where}: lower --image-size or --batch-size`,
     );
   }
 }

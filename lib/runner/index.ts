@@ -1,5 +1,5 @@
 /** One run of one trial: resolve the data, assemble the model from the registry, train with lib/train, write the run record and report. */
-export * from './run';
+export * from './run-experiment';
 export * from './data';
 export * from './model';
 export * from './report';

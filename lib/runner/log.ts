@@ -19,7 +19,13 @@ export function makeRunLog(quiet = false): RunLog {
   }) as RunLog;
   log.attach = (file: string) => {
     log.file = file;
-    fs.appendFileSync(file, pending.splice(0).map((l) => l + '\n').join(''));
+    fs.appendFileSync(
+      file,
+      pending
+        .splice(0)
+        .map((l) => l + '\n')
+        .join(''),
+    );
   };
   return log;
 }

@@ -31,7 +31,14 @@ export async function assembleModel(cfg: RunConfig, trainCounts: number[], plan:
   const { name, top, ...options } = cfg.model;
   const channels = cfg.data.grayscale ? 1 : 3;
   const classes = trainCounts.length;
-  const model = await buildModel(name, { ...options, inputShape: [cfg.imageSize, cfg.imageSize, channels], outputUnits: classes, top, weights: plan.weights, classCounts: trainCounts });
+  const model = await buildModel(name, {
+    ...options,
+    inputShape: [cfg.imageSize, cfg.imageSize, channels],
+    outputUnits: classes,
+    top,
+    weights: plan.weights,
+    classCounts: trainCounts,
+  });
   if (modelEntry(name).weights === 'random' || plan.weights === 'random') {
     seedModelWeights(model, cfg.seed);
   } else {

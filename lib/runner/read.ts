@@ -5,7 +5,7 @@ import { readCsv } from '../data/csv';
 import type { RunConfig } from '../experiments';
 import type { TrainHistory } from '../train';
 import type { RunView } from './report';
-import type { RunMetrics } from './run';
+import type { RunMetrics } from './run-experiment';
 
 /** A finished run as read from its folder: what its figures are drawn from, and where and when it ran. */
 export interface StoredRun extends RunView {
@@ -33,9 +33,13 @@ function readJsonFile<T>(file: string, what: string): T {
 /** history.csv (as the run's CSVLogger writes it: 0-based epochs, as Keras' CSVLogger) as a training history; empty cells are NaN. */
 export async function readHistoryCsv(file: string): Promise<TrainHistory> {
   const table = await readCsv(file);
-  if (table.columns[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", got "${table.columns[0] ?? ''}"`);
+  if (table.columns[0] !== 'epoch')
+    throw new Error(`${file}: the first column must be "epoch", got "${table.columns[0] ?? ''}"`);
   const keys = table.columns.slice(1);
-  const history: TrainHistory = { epochs: table.rows.map((r) => Number(r[0])), logs: Object.fromEntries(keys.map((k) => [k, []])) };
+  const history: TrainHistory = {
+    epochs: table.rows.map((r) => Number(r[0])),
+    logs: Object.fromEntries(keys.map((k) => [k, []])),
+  };
   for (const r of table.rows) keys.forEach((k, i) => history.logs[k].push(r[i + 1] === '' ? NaN : Number(r[i + 1])));
   return history;
 }
@@ -44,7 +48,8 @@ export async function readHistoryCsv(file: string): Promise<TrainHistory> {
 async function readConfusionCsv(file: string, classes: string[]): Promise<number[][]> {
   const table = await readCsv(file);
   const columns = table.columns.slice(1);
-  if (columns.join('\n') !== classes.join('\n')) throw new Error(`${file}: its columns (${columns.join(', ')}) are not the run's classes (${classes.join(', ')})`);
+  if (columns.join('\n') !== classes.join('\n'))
+    throw new Error(`${file}: its columns (${columns.join(', ')}) are not the run's classes (${classes.join(', ')})`);
   return table.rows.map((r) => r.slice(1).map(Number));
 }
 
@@ -55,12 +60,21 @@ async function readConfusionCsv(file: string, classes: string[]): Promise<number
 export async function readRun(dir: string): Promise<StoredRun> {
   const runDir = path.resolve(dir);
   const what = `run folder ${runDir}`;
-  const config = readJsonFile<{ created?: string; run?: RunConfig; classes?: string[]; backend?: { name?: string } }>(path.join(runDir, 'config.json'), what);
-  if (!config.run || !config.classes) throw new Error(`${what}: config.json has no run settings or classes (not a run folder, or the run stopped before its data was read)`);
-  if (!fs.existsSync(path.join(runDir, 'metrics.json'))) throw new Error(`${what}: the run has not finished (no metrics.json)`);
+  const config = readJsonFile<{ created?: string; run?: RunConfig; classes?: string[]; backend?: { name?: string } }>(
+    path.join(runDir, 'config.json'),
+    what,
+  );
+  if (!config.run || !config.classes)
+    throw new Error(
+      `${what}: config.json has no run settings or classes (not a run folder, or the run stopped before its data was read)`,
+    );
+  if (!fs.existsSync(path.join(runDir, 'metrics.json')))
+    throw new Error(`${what}: the run has not finished (no metrics.json)`);
   const metrics = readJsonFile<RunMetrics>(path.join(runDir, 'metrics.json'), what);
   const historyFile = path.join(runDir, 'history.csv');
-  const history: TrainHistory = fs.existsSync(historyFile) ? await readHistoryCsv(historyFile) : { epochs: [], logs: {} };
+  const history: TrainHistory = fs.existsSync(historyFile)
+    ? await readHistoryCsv(historyFile)
+    : { epochs: [], logs: {} };
   if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
   const confusion = await readConfusionCsv(path.join(runDir, 'confusion.csv'), config.classes);
   return {

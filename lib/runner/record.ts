@@ -18,7 +18,9 @@ export function datasetFingerprint(files: readonly { relPath: string; size: numb
 /** history.csv: one row per epoch (1-based, as Keras prints), a column per logged metric. */
 export function historyCsv(history: Pick<TrainHistory, 'epochs' | 'logs'>): string {
   const keys = Object.keys(history.logs);
-  const rows = history.epochs.map((e, i) => [String(e + 1), ...keys.map((k) => String(history.logs[k][i] ?? ''))].join(','));
+  const rows = history.epochs.map((e, i) =>
+    [String(e + 1), ...keys.map((k) => String(history.logs[k][i] ?? ''))].join(','),
+  );
   return [['epoch', ...keys].join(','), ...rows].join('\n') + '\n';
 }
 
@@ -33,6 +35,11 @@ export interface RunSummary {
   testAccuracy?: number;
   /** False when metrics.json is missing (an interrupted or running run). */
   complete: boolean;
+}
+
+/** A record's field as text: a string, number or boolean as written, anything else (absent, null, an object) as `absent`. */
+export function recordText(v: unknown, absent: string): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : absent;
 }
 
 /** A JSON record file, or undefined when it is missing or unreadable (a run still being written). */
@@ -58,18 +65,19 @@ export function listRuns(dir = 'runs', maxDepth = 4): RunSummary[] {
       const metrics = readJsonRecord(path.join(d, 'metrics.json'));
       out.push({
         dir: d,
-        experiment: String(run.experiment ?? '?'),
-        trial: String(run.trial ?? '?'),
-        scale: String(run.scale ?? '?'),
-        created: String(config.created ?? ''),
-        dataKind: String((config.data as Record<string, unknown> | undefined)?.kind ?? '?'),
+        experiment: recordText(run.experiment, '?'),
+        trial: recordText(run.trial, '?'),
+        scale: recordText(run.scale, '?'),
+        created: recordText(config.created, ''),
+        dataKind: recordText((config.data as Record<string, unknown> | undefined)?.kind, '?'),
         testAccuracy: typeof metrics?.testAccuracy === 'number' ? metrics.testAccuracy : undefined,
         complete: metrics !== undefined,
       });
       return;
     }
     if (depth >= maxDepth) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
+    for (const e of fs.readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory() && !e.name.startsWith('.')) walk(path.join(d, e.name), depth + 1);
   };
   walk(path.resolve(dir), 0);
   return out.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
@@ -78,7 +86,14 @@ export function listRuns(dir = 'runs', maxDepth = 4): RunSummary[] {
 /** A fixed-width text table of rows (first row the header). */
 function textTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatRunsTable(runs: RunSummary[], relativeTo = process.cwd()): string {
@@ -124,12 +139,20 @@ export function compareRuns(a: string, b: string): RunComparison {
   const [ca, cb] = [flattenJson(load(a, 'config.json', true)), flattenJson(load(b, 'config.json', true))];
   // Timestamps and folders always differ; they would bury the differences that matter.
   const ignore = new Set(['created', 'runDir']);
-  const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].filter((k) => !ignore.has(k) && ca[k] !== cb[k]).sort();
-  const metricKeys = (m: Record<string, unknown>) => Object.keys(flattenJson(m)).filter((k) => !k.startsWith('published.'));
+  const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])]
+    .filter((k) => !ignore.has(k) && ca[k] !== cb[k])
+    .sort();
+  const metricKeys = (m: Record<string, unknown>) =>
+    Object.keys(flattenJson(m)).filter((k) => !k.startsWith('published.'));
   const [ma, mb] = [load(a, 'metrics.json', false), load(b, 'metrics.json', false)];
   const [fa, fb] = [flattenJson(ma), flattenJson(mb)];
   const mk = [...new Set([...metricKeys(ma), ...metricKeys(mb)])].filter((k) => !/\[/.test(fa[k] ?? fb[k] ?? ''));
-  return { a, b, config: keys.map((key) => ({ key, a: ca[key], b: cb[key] })), metrics: mk.map((key) => ({ key, a: fa[key], b: fb[key] })) };
+  return {
+    a,
+    b,
+    config: keys.map((key) => ({ key, a: ca[key], b: cb[key] })),
+    metrics: mk.map((key) => ({ key, a: fa[key], b: fb[key] })),
+  };
 }
 
 export function formatComparison(c: RunComparison): string {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { describeBackend, type BackendReport } from '../backend';
 import { EXPERIMENTS, experimentLabel, getTrial, type EpochFigures, type PublishedResult } from '../experiments';
 import { accuracyCurves, browserUnavailable, figuresToSvg, lossCurves, type History } from '../viz';
@@ -26,7 +26,16 @@ export const OPTIONAL_RECORD_FILES = ['ensemble-confusion.csv'] as const;
 interface RunFiles {
   config: {
     created?: string;
-    run: { experiment: string; trial: string; scale: string; description: string; epochs: number; batchSize: number; imageSize: number; callbacks?: { earlyStopping?: unknown } };
+    run: {
+      experiment: string;
+      trial: string;
+      scale: string;
+      description: string;
+      epochs: number;
+      batchSize: number;
+      imageSize: number;
+      callbacks?: { earlyStopping?: unknown };
+    };
     backend: BackendReport;
     seed: number;
     classes: string[];
@@ -42,7 +51,15 @@ interface RunFiles {
     trainSeconds: number;
     dataKind: string;
     perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
-    ensemble?: { testAccuracy: number; testLoss: number; members: number; memberAt: number[]; unit: string; memberAccuracies: number[]; perClass: { name: string; recall: number }[] };
+    ensemble?: {
+      testAccuracy: number;
+      testLoss: number;
+      members: number;
+      memberAt: number[];
+      unit: string;
+      memberAccuracies: number[];
+      perClass: { name: string; recall: number }[];
+    };
     /** face-api's off-the-shelf expression net on the same test images. */
     baseline?: { testAccuracy: number; images: number };
   };
@@ -54,7 +71,9 @@ function readJson<T>(file: string): T {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message.split('\n')[0]}`);
+    throw new Error(
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -67,7 +86,8 @@ export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty =
   const keys = head.slice(1);
   const h: History = { epochs: [], logs: Object.fromEntries(keys.map((k) => [k, [] as number[]])) };
   rows.forEach((cells, r) => {
-    if (cells.length !== head.length) throw new Error(`${file}: line ${r + 2} has ${cells.length} cells, the header ${head.length}`);
+    if (cells.length !== head.length)
+      throw new Error(`${file}: line ${r + 2} has ${cells.length} cells, the header ${head.length}`);
     h.epochs.push(Number(cells[0]));
     keys.forEach((k, i) => h.logs[k].push(cells[i + 1] === '' ? NaN : Number(cells[i + 1])));
   });
@@ -79,7 +99,10 @@ export function parseConfusionCsv(text: string, file = 'confusion.csv'): { class
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const classes = lines[0].split(',').slice(1);
   const matrix = lines.slice(1).map((l) => l.split(',').slice(1).map(Number));
-  if (matrix.length !== classes.length || matrix.some((r) => r.length !== classes.length || r.some((v) => !Number.isInteger(v)))) {
+  if (
+    matrix.length !== classes.length ||
+    matrix.some((r) => r.length !== classes.length || r.some((v) => !Number.isInteger(v)))
+  ) {
     throw new Error(`${file}: expected a ${classes.length}x${classes.length} matrix of counts`);
   }
   return { classes, matrix };
@@ -87,18 +110,25 @@ export function parseConfusionCsv(text: string, file = 'confusion.csv'): { class
 
 function readRun(runDir: string): RunFiles {
   const file = (f: string) => path.join(runDir, f);
-  if (!fs.existsSync(file('metrics.json'))) throw new Error(`${runDir}: the run has not finished (no metrics.json); resume it first`);
+  if (!fs.existsSync(file('metrics.json')))
+    throw new Error(`${runDir}: the run has not finished (no metrics.json); resume it first`);
   const metrics = readJson<RunFiles['metrics']>(file('metrics.json'));
   const config = readJson<RunFiles['config']>(file('config.json'));
   // A model evaluated as built (the majority baseline, 0 epochs) has a history of its header only.
-  const history = parseHistoryCsv(fs.readFileSync(file('history.csv'), 'utf8'), file('history.csv'), metrics.epochsRun === 0);
+  const history = parseHistoryCsv(
+    fs.readFileSync(file('history.csv'), 'utf8'),
+    file('history.csv'),
+    metrics.epochsRun === 0,
+  );
   if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
   const confusion = parseConfusionCsv(fs.readFileSync(file('confusion.csv'), 'utf8'), file('confusion.csv'));
   return { config, metrics, history, confusion };
 }
 
-const fixed = (v: number | undefined, digits = 4) => (v === undefined || Number.isNaN(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
-const diff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || Number.isInteger(a) ? '' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`);
+const fixed = (v: number | undefined, digits = 4) =>
+  v === undefined || Number.isNaN(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+const diff = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || Number.isInteger(a) ? '' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`;
 
 /** The run's logged figures of one 1-based epoch. */
 function epochFigures(h: History, epoch: number | undefined): EpochFigures {
@@ -114,7 +144,8 @@ export function comparisonRows(run: RunFiles, p: PublishedResult): string[] {
   const last = run.history.epochs.length;
   const best = epochFigures(run.history, run.metrics.bestEpoch);
   const lastFigures = epochFigures(run.history, run.history.epochs[last - 1] + 1);
-  const row = (name: string, a: number | undefined, b: number | undefined) => `| ${name} | ${fixed(a)} | ${fixed(b)} | ${diff(a, b)} |`;
+  const row = (name: string, a: number | undefined, b: number | undefined) =>
+    `| ${name} | ${fixed(a)} | ${fixed(b)} | ${diff(a, b)} |`;
   const figures = (label: string, mine: EpochFigures, theirs: EpochFigures | undefined) => [
     row(`${label}: train loss`, mine.loss, theirs?.loss),
     row(`${label}: val loss`, mine.valLoss, theirs?.valLoss),
@@ -126,13 +157,32 @@ export function comparisonRows(run: RunFiles, p: PublishedResult): string[] {
     `| | this run | ${p.source ? 'published' : 'study'} | difference |`,
     '|---|---|---|---|',
     row('test accuracy', run.metrics.testAccuracy, p.testAccuracy),
-    ...(e || p.ensemble ? [row(`test accuracy, snapshot ensemble (${e?.members ?? 0} / ${p.ensemble?.members ?? '-'} members)`, e?.testAccuracy, p.ensemble?.testAccuracy)] : []),
-    ...(run.metrics.baseline ? [row('test accuracy, face-api expression net (off the shelf, same test images)', run.metrics.baseline.testAccuracy, undefined)] : []),
+    ...(e || p.ensemble
+      ? [
+          row(
+            `test accuracy, snapshot ensemble (${e?.members ?? 0} / ${p.ensemble?.members ?? '-'} members)`,
+            e?.testAccuracy,
+            p.ensemble?.testAccuracy,
+          ),
+        ]
+      : []),
+    ...(run.metrics.baseline
+      ? [
+          row(
+            'test accuracy, face-api expression net (off the shelf, same test images)',
+            run.metrics.baseline.testAccuracy,
+            undefined,
+          ),
+        ]
+      : []),
     row('test loss', run.metrics.testLoss, p.testLoss),
     row('epochs run', run.metrics.epochsRun, p.epochsRun),
     // A run without a best epoch on either side (no EarlyStopping, none published) has only its last epoch to compare.
     ...(last > 0 && (run.metrics.bestEpoch !== undefined || p.bestEpoch !== undefined)
-      ? [row('best epoch (lowest val_loss)', run.metrics.bestEpoch, p.bestEpoch), ...figures(`best epoch (${fixed(run.metrics.bestEpoch)} / ${fixed(p.bestEpoch)})`, best, p.best)]
+      ? [
+          row('best epoch (lowest val_loss)', run.metrics.bestEpoch, p.bestEpoch),
+          ...figures(`best epoch (${fixed(run.metrics.bestEpoch)} / ${fixed(p.bestEpoch)})`, best, p.best),
+        ]
       : []),
     ...(last > 0 ? figures(`last epoch (${last} / ${fixed(p.epochsRun)})`, lastFigures, p) : []),
   ];
@@ -157,7 +207,9 @@ function confusionTable(run: RunFiles, p: PublishedResult): string[] {
   return [
     `| true \\ predicted | ${classes.map((c) => `${c} (run / study)`).join(' | ')} |`,
     `|---|${classes.map(() => '---').join('|')}|`,
-    ...classes.map((c, i) => `| ${c} | ${classes.map((_, j) => `${matrix[i][j]} / ${theirs(i, j) ?? '-'}`).join(' | ')} |`),
+    ...classes.map(
+      (c, i) => `| ${c} | ${classes.map((_, j) => `${matrix[i][j]} / ${theirs(i, j) ?? '-'}`).join(' | ')} |`,
+    ),
   ];
 }
 
@@ -166,7 +218,9 @@ function ensembleTable(run: RunFiles): string[] {
   const e = run.metrics.ensemble;
   if (!e) return [];
   return [
-    `Snapshot ensemble: the mean softmax of ${e.members} snapshots (taken at ${e.unit} ${e.memberAt.join(', ')}); its confusion matrix is in \`ensemble-confusion.csv\`. Each member alone: ${e.memberAccuracies.map((a) => fixed(a)).join(', ')}.`,
+    `Snapshot ensemble: the mean softmax of ${e.members} snapshots (taken at ${e.unit} ` +
+      `${e.memberAt.join(', ')}); its confusion matrix is in \`ensemble-confusion.csv\`. Each ` +
+      `member alone: ${e.memberAccuracies.map((a) => fixed(a)).join(', ')}.`,
     '',
     '| class | recall, last network | recall, ensemble | gain |',
     '|---|---|---|---|',
@@ -183,7 +237,9 @@ function perClassTable(run: RunFiles, p: PublishedResult): string[] {
     return [
       '| class | precision | recall | f1 | support |',
       '|---|---|---|---|---|',
-      ...run.metrics.perClass.map((c) => `| ${c.name} | ${fixed(c.precision)} | ${fixed(c.recall)} | ${fixed(c.f1)} | ${c.support} |`),
+      ...run.metrics.perClass.map(
+        (c) => `| ${c.name} | ${fixed(c.precision)} | ${fixed(c.recall)} | ${fixed(c.f1)} | ${c.support} |`,
+      ),
     ];
   }
   return [
@@ -210,7 +266,9 @@ function wallTime(runDir: string, created: string | undefined, trainSeconds: num
   const resumes = fs.existsSync(log) ? (fs.readFileSync(log, 'utf8').match(/\(resumed\)/g) ?? []).length : 0;
   const start = created ? Date.parse(created) : NaN;
   const end = fs.statSync(path.join(runDir, 'metrics.json')).mtimeMs;
-  const total = Number.isFinite(start) ? `Wall time from start to finish ${duration((end - start) / 1000)}` : 'Wall time not recorded';
+  const total = Number.isFinite(start)
+    ? `Wall time from start to finish ${duration((end - start) / 1000)}`
+    : 'Wall time not recorded';
   return resumes === 0
     ? `${total}; training ${duration(trainSeconds)} of it (validation included).`
     : `${total}, including ${resumes} stop(s) and resume(s); the last process trained for ${duration(trainSeconds)}.`;
@@ -219,24 +277,33 @@ function wallTime(runDir: string, created: string | undefined, trainSeconds: num
 /** The machine this process runs on, in one line. */
 export function describeMachine(): string {
   const cpus = os.cpus();
-  return `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+  return (
+    `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ` +
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ` +
+    `${process.version}`
+  );
 }
 
 /**
  * Writes the reproduction record of the finished run in `runDir` to `outDir` (created; only the record's own files
  * are replaced). Returns the files written and, when the SVG could not be drawn, why.
  */
-export async function writeReproduction(runDir: string, outDir: string, opts: ReproductionOptions = {}): Promise<{ files: string[]; skipped?: string }> {
+export async function writeReproduction(
+  runDir: string,
+  outDir: string,
+  opts: ReproductionOptions = {},
+): Promise<{ files: string[]; skipped?: string }> {
   const src = path.resolve(runDir);
   const dst = path.resolve(outDir);
   const run = readRun(src);
-  if (dst === src || dst.startsWith(src + path.sep)) throw new Error(`reproduction folder ${dst} must not be inside the run folder ${src}`);
+  if (dst === src || dst.startsWith(src + path.sep))
+    throw new Error(`reproduction folder ${dst} must not be inside the run folder ${src}`);
   const { experiment, trial } = getTrial(run.config.run.experiment, run.config.run.trial);
   const p = trial.published;
   fs.mkdirSync(dst, { recursive: true });
   const files: string[] = [];
   for (const f of [...RECORD_FILES, ...OPTIONAL_RECORD_FILES.filter((o) => fs.existsSync(path.join(src, o)))]) {
-    writeFileAtomic(path.join(dst, f), fs.readFileSync(path.join(src, f)));
+    writeFileAtomicSync(path.join(dst, f), fs.readFileSync(path.join(src, f)));
     files.push(f);
   }
   let skipped: string | undefined;
@@ -245,7 +312,7 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
     if (!skipped) {
       const svgs = await figuresToSvg([lossCurves(run.history), accuracyCurves(run.history)]);
       ['loss.svg', 'accuracy.svg'].forEach((f, i) => {
-        writeFileAtomic(path.join(dst, f), svgs[i]);
+        writeFileAtomicSync(path.join(dst, f), svgs[i]);
         files.push(f);
       });
     }
@@ -256,18 +323,32 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
   const es = trial.callbacks.earlyStopping;
   const restored = m.bestEpoch !== undefined && m.stopReason !== undefined && es?.restoreBestWeights === true;
   const who = p.source ? 'the published run' : 'the study';
-  const epochsLine = !es
-    ? `- ${m.epochsRun} epochs run, no EarlyStopping: the test figures are the last epoch's.`
-    : `- ${m.epochsRun} epochs run, best epoch (lowest val_loss) ${fixed(m.bestEpoch)}, ${restored ? `its weights restored (${m.stopReason})` : `not restored (${es.restoreBestWeights ? 'EarlyStopping did not stop the run' : 'restore_best_weights=False'}), so the test figures are the last epoch's`}${p.epochsRun !== undefined ? `; ${who}: ${fixed(p.epochsRun)} run${p.bestEpoch !== undefined ? `, best ${fixed(p.bestEpoch)} restored` : ''}` : ''}.`;
+  let epochsLine = `- ${m.epochsRun} epochs run, no EarlyStopping: the test figures are the last epoch's.`;
+  if (es) {
+    const why = es.restoreBestWeights ? 'EarlyStopping did not stop the run' : 'restore_best_weights=False';
+    const weights = restored
+      ? `its weights restored (${m.stopReason})`
+      : `not restored (${why}), so the test figures are the last epoch's`;
+    const best = p.bestEpoch !== undefined ? `, best ${fixed(p.bestEpoch)} restored` : '';
+    const published = p.epochsRun !== undefined ? `; ${who}: ${fixed(p.epochsRun)} run${best}` : '';
+    epochsLine = `- ${m.epochsRun} epochs run, best epoch (lowest val_loss) ${fixed(m.bestEpoch)}, ${weights}${published}.`;
+  }
   const e = m.ensemble;
   const lines = [
     `# Reproduction: ${experimentLabel(experiment)}, trial ${trial.name}, at ${c.run.scale} scale`,
     '',
-    `${c.run.description}. Data: ${m.dataKind} (${path.basename(c.data.root)}: train ${c.data.counts.train}, validation ${c.data.counts.validation}, test ${c.data.counts.test}; classes ${c.classes.join(', ')}). Seed ${c.seed}.`,
+    `${c.run.description}. Data: ${m.dataKind} (${path.basename(c.data.root)}: train ` +
+      `${c.data.counts.train}, validation ${c.data.counts.validation}, test ` +
+      `${c.data.counts.test}; classes ${c.classes.join(', ')}). Seed ${c.seed}.`,
     ...(p.source ? ['', `Published figures: ${p.source}${p.notes ? `: ${p.notes}` : ''}.`] : []),
     '',
     `- Test accuracy **${fixed(m.testAccuracy)}** (published ${fixed(p.testAccuracy)}), test loss ${fixed(m.testLoss)}.`,
-    ...(e || p.ensemble ? [`- Snapshot ensemble of ${e?.members ?? 0}: test accuracy **${fixed(e?.testAccuracy)}** (published ${fixed(p.ensemble?.testAccuracy)} with ${p.ensemble?.members ?? '-'}).`] : []),
+    ...(e || p.ensemble
+      ? [
+          `- Snapshot ensemble of ${e?.members ?? 0}: test accuracy **${fixed(e?.testAccuracy)}** ` +
+            `(published ${fixed(p.ensemble?.testAccuracy)} with ${p.ensemble?.members ?? '-'}).`,
+        ]
+      : []),
     m.epochsRun === 0 ? '- Nothing trained (0 epochs): the model was evaluated as built.' : epochsLine,
     `- Machine: ${describeMachine()}; ${describeBackend(c.backend)}.`,
     `- ${wallTime(src, c.created, m.trainSeconds)}`,
@@ -278,7 +359,10 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
       ? 'Nothing was trained, so only the test figures compare.'
       : m.bestEpoch === undefined && p.bestEpoch === undefined
         ? `The published test figures are those of ${p.source ? 'its final network' : 'the last epoch'}; this run's are those of its last epoch.`
-        : `Like with like: the figures at the best epoch beside the published best epoch, the last epoch's beside the last. The published test figures are those of ${p.bestEpoch !== undefined ? 'its restored best epoch' : 'its final network'}; this run's are ${restored ? 'those of its restored best epoch too' : 'those of its last epoch'}.`,
+        : `Like with like: the figures at the best epoch beside the published best epoch, the last ` +
+          `epoch's beside the last. The published test figures are those of ` +
+          `${p.bestEpoch !== undefined ? 'its restored best epoch' : 'its final network'}; this run's are ` +
+          `${restored ? 'those of its restored best epoch too' : 'those of its last epoch'}.`,
     '',
     ...comparisonRows(run, p),
     '',
@@ -295,10 +379,13 @@ export async function writeReproduction(runDir: string, outDir: string, opts: Re
   lines.push(
     '## Files',
     '',
-    `${RECORD_FILES.map((f) => `\`${f}\``).join(', ')}: the run's own records, copied unchanged from its run folder (\`config.json\` holds every resolved setting and the package versions). This README is generated from them and from the experiment registry by \`affect runs record\`.`,
+    `${RECORD_FILES.map((f) => `\`${f}\``).join(', ')}: the run's own records, copied ` +
+      `unchanged from its run folder (\`config.json\` holds every resolved setting and the ` +
+      `package versions). This README is generated from them and from the experiment registry by ` +
+      `\`affect runs record\`.`,
     '',
   );
-  writeFileAtomic(path.join(dst, 'README.md'), lines.join('\n'));
+  writeFileAtomicSync(path.join(dst, 'README.md'), lines.join('\n'));
   files.push('README.md');
   return skipped ? { files, skipped } : { files };
 }
@@ -314,18 +401,29 @@ export function reproductionTable(recordDirs: readonly string[], linkBase = '.')
     const m = readJson<RunFiles['metrics']>(path.join(dir, 'metrics.json'));
     const { experiment, trial } = getTrial(config.run.experiment, config.run.trial);
     const p = trial.published;
-    const pair = (a: number | undefined, b: number | undefined) => (a === undefined && b === undefined ? '' : `${fixed(a)} / ${fixed(b)}`);
+    const pair = (a: number | undefined, b: number | undefined) =>
+      a === undefined && b === undefined ? '' : `${fixed(a)} / ${fixed(b)}`;
     const link = path.relative(linkBase, path.join(dir, 'README.md')).split(path.sep).join('/');
-    return `| ${experiment.number !== undefined ? `${experiment.number} ` : ''}${experiment.name} / ${trial.name} | ${m.dataKind}, ${path.basename(config.data.root)} (train ${config.data.counts.train}, test ${config.data.counts.test}) | ${pair(m.testAccuracy, p.testAccuracy)} | ${pair(m.ensemble?.testAccuracy, p.ensemble?.testAccuracy)} | ${m.baseline ? fixed(m.baseline.testAccuracy) : ''} | ${m.epochsRun} | [${path.basename(dir)}](${link}) |`;
+    return (
+      `| ${experiment.number !== undefined ? `${experiment.number} ` : ''}${experiment.name} / ` +
+      `${trial.name} | ${m.dataKind}, ${path.basename(config.data.root)} (train ` +
+      `${config.data.counts.train}, test ${config.data.counts.test}) | ` +
+      `${pair(m.testAccuracy, p.testAccuracy)} | ` +
+      `${pair(m.ensemble?.testAccuracy, p.ensemble?.testAccuracy)} | ` +
+      `${m.baseline ? fixed(m.baseline.testAccuracy) : ''} | ${m.epochsRun} | ` +
+      `[${path.basename(dir)}](${link}) |`
+    );
   });
   return [
-    '| experiment / trial | data | test accuracy: run / published | snapshot ensemble: run / published | face-api expression net, same test images | epochs | record |',
+    '| experiment / trial | data | test accuracy: run / published | snapshot ensemble: run / ' +
+      'published | face-api expression net, same test images | epochs | record |',
     '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
 
-const BLOCK = (name: string) => [`<!-- ${name}:start (generated by affect runs table; do not edit) -->`, `<!-- ${name}:end -->`] as const;
+const BLOCK = (name: string) =>
+  [`<!-- ${name}:start (generated by affect runs table; do not edit) -->`, `<!-- ${name}:end -->`] as const;
 
 /** `text` with the generated block `name` (between its start and end markers) replaced by `content`; an absent block is an error. */
 export function replaceGeneratedBlock(text: string, name: string, content: string, file = 'README.md'): string {
@@ -362,5 +460,8 @@ export function listReproductions(root: string): string[] {
     const t = e < 0 ? -1 : EXPERIMENTS[e].trials.findIndex((x) => x.name === run.trial);
     return [e, t, dir] as const;
   };
-  return found.map(order).sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2].localeCompare(b[2])).map((o) => o[2]);
+  return found
+    .map(order)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2].localeCompare(b[2]))
+    .map((o) => o[2]);
 }

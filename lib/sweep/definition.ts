@@ -42,14 +42,23 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** Validates a request (every trial resolved as its runs will be) and fixes its id; errors are ConfigErrors naming the option. */
 export function defineSweep(req: SweepRequest): SweepDefinition {
   const exp = getExperiment(req.experiment);
-  if (!req.data && !req.synthetic) throw new ConfigError('no data given: set `data` to a dataset folder, or `synthetic` to use the synthetic set');
+  if (!req.data && !req.synthetic)
+    throw new ConfigError('no data given: set `data` to a dataset folder, or `synthetic` to use the synthetic set');
   if (req.data && req.synthetic) throw new ConfigError('give either `data` or `synthetic`, not both');
   const settings: SweepSettings = {
     scale: req.scale ?? 'quick',
     seed: req.seed ?? 27,
     ...(req.data ? { data: path.resolve(req.data) } : { synthetic: true }),
   };
-  for (const k of ['backend', 'epochs', 'batchSize', 'imageSize', 'trainPerClass', 'testPerClass', 'anyClasses'] as const) {
+  for (const k of [
+    'backend',
+    'epochs',
+    'batchSize',
+    'imageSize',
+    'trainPerClass',
+    'testPerClass',
+    'anyClasses',
+  ] as const) {
     if (req[k] !== undefined) (settings as unknown as Record<string, unknown>)[k] = req[k];
   }
   const asked = req.trials?.length ? [...new Set(req.trials)] : exp.trials.map((t) => t.name);
@@ -61,7 +70,10 @@ export function defineSweep(req: SweepRequest): SweepDefinition {
 
 /** Sweep ids name folders: anything else (a path, `..`) is a ConfigError, whether typed or read from a queued job. */
 export function checkSweepId(id: string): string {
-  if (!ID_RE.test(id)) throw new ConfigError(`invalid sweep id "${id}": letters, digits, '.', '_' and '-', starting with a letter or digit`);
+  if (!ID_RE.test(id))
+    throw new ConfigError(
+      `invalid sweep id "${id}": letters, digits, '.', '_' and '-', starting with a letter or digit`,
+    );
   return id;
 }
 

@@ -20,7 +20,10 @@ export interface SweepOutcome {
  * Runs the sweep here. Bad settings or data (shared by every trial) stop it with their error; so does `signal`, at the
  * next batch (RunAborted), leaving the trial in progress to resume when the same sweep runs again.
  */
-export async function runSweepLocal(req: SweepRequest, o: { out: string; log?: (line: string) => void; signal?: AbortSignal }): Promise<SweepOutcome> {
+export async function runSweepLocal(
+  req: SweepRequest,
+  o: { out: string; log?: (line: string) => void; signal?: AbortSignal },
+): Promise<SweepOutcome> {
   const log = o.log ?? console.log;
   const sweep = defineSweep(req);
   writeSweepRecord(o.out, sweep);
@@ -29,7 +32,11 @@ export async function runSweepLocal(req: SweepRequest, o: { out: string; log?: (
   for (const trial of sweep.trials) {
     log(`${trial}: started`);
     try {
-      const result = await runTrial(o.out, sweep, trial, { worker: 'local', progress: epochProgress(trial, (p) => log(formatProgress(p))), ...(o.signal ? { signal: o.signal } : {}) });
+      const result = await runTrial(o.out, sweep, trial, {
+        worker: 'local',
+        progress: epochProgress(trial, (p) => log(formatProgress(p))),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
       log(`${trial}: ${result.failure ? `finished with a failure: ${result.failure}` : 'completed'}`);
       trials.push({ trial, result });
     } catch (e) {

@@ -14,7 +14,8 @@ export interface TrialProgress {
   seconds?: number;
 }
 
-const num = (v: number | undefined | null) => (typeof v === 'number' ? (Number.isFinite(v) ? v.toFixed(4) : String(v)) : '-');
+const num = (v: number | undefined | null) =>
+  typeof v === 'number' ? (Number.isFinite(v) ? v.toFixed(4) : String(v)) : '-';
 
 export function formatProgress(p: TrialProgress): string {
   const eta = p.seconds === undefined ? '' : `, ETA ${formatSeconds(p.seconds * (p.epochs - p.epoch))}`;
@@ -25,7 +26,11 @@ export function formatProgress(p: TrialProgress): string {
  * A progress sink that reports each finished epoch to `onEpoch`. `check` runs at every batch and epoch boundary, the
  * only moments a training process's own code runs while it trains (a trial process uses it to notice its worker died).
  */
-export function epochProgress(trial: string, onEpoch: (p: TrialProgress) => void, check: () => void = () => {}): ProgressSink {
+export function epochProgress(
+  trial: string,
+  onEpoch: (p: TrialProgress) => void,
+  check: () => void = () => {},
+): ProgressSink {
   let epochs = 0;
   return {
     trainBegin: (info) => {

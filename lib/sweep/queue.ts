@@ -18,7 +18,12 @@ export interface TrialJob {
 }
 
 /** Crashes and lost machines are resumed from the checkpoint; three failed attempts in a row end the trial. */
-const JOB_OPTIONS = { attempts: 3, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: false, removeOnFail: false } as const;
+const JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 10_000 },
+  removeOnComplete: false,
+  removeOnFail: false,
+} as const;
 
 /** `AFFECT_QUEUE` when no URL is given. */
 export const defaultQueueUrl = (): string | undefined => process.env.AFFECT_QUEUE || undefined;
@@ -29,11 +34,23 @@ export function connectionFor(url: string): ConnectionOptions {
   return { url, maxRetriesPerRequest: null };
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 /** Errors that mean "Redis is not reachable right now" (as opposed to a refused command). */
 export function isConnectionError(e: Error): boolean {
-  return NETWORK_CODES.has((e as NodeJS.ErrnoException).code ?? '') || /Connection is closed|connect E[A-Z]+|Stream isn't writeable/.test(e.message);
+  return (
+    NETWORK_CODES.has((e as NodeJS.ErrnoException).code ?? '') ||
+    /Connection is closed|connect E[A-Z]+|Stream isn't writeable/.test(e.message)
+  );
 }
 
 /** The queue, once Redis answers; after `timeoutMs` without an answer, an error saying why (password redacted). */
@@ -43,7 +60,15 @@ export async function openQueue(url: string, timeoutMs = 10_000): Promise<Queue<
   queue.on('error', (e) => (last = e));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${redactUrl(url)} within ${timeoutMs / 1000} s${last ? `: ${redactor(url)(last.message)}` : ''}`)), timeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `cannot reach Redis at ${redactUrl(url)} within ${timeoutMs / 1000} s${last ? `: ${redactor(url)(last.message)}` : ''}`,
+          ),
+        ),
+      timeoutMs,
+    );
   });
   try {
     await Promise.race([queue.waitUntilReady(), timeout]);
@@ -98,7 +123,10 @@ export interface QueueState {
 }
 
 /** Each trial's job state ('unknown' when the queue has no such job). */
-export async function queueStates(queue: Queue<TrialJob>, sweep: Pick<SweepDefinition, 'id' | 'trials'>): Promise<Map<string, QueueState>> {
+export async function queueStates(
+  queue: Queue<TrialJob>,
+  sweep: Pick<SweepDefinition, 'id' | 'trials'>,
+): Promise<Map<string, QueueState>> {
   const out = new Map<string, QueueState>();
   for (const trial of sweep.trials) {
     const job = await queue.getJob(jobId(sweep.id, trial));
@@ -106,7 +134,10 @@ export async function queueStates(queue: Queue<TrialJob>, sweep: Pick<SweepDefin
       out.set(trial, { state: 'unknown', attemptsMade: 0 });
       continue;
     }
-    const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as unknown as TrialProgress) : undefined;
+    const progress =
+      typeof job.progress === 'object' && job.progress !== null
+        ? (job.progress as unknown as TrialProgress)
+        : undefined;
     out.set(trial, {
       state: await job.getState(),
       ...(job.processedBy ? { worker: job.processedBy } : {}),
@@ -124,7 +155,11 @@ const FINISHED = new Set(['completed', 'failed', 'unknown']);
  * Follows a queued sweep until every trial's job has completed or failed: a line per change of state and per epoch.
  * While Redis is away it says so once and keeps waiting. Returns the final states.
  */
-export async function followSweep(url: string, sweep: Pick<SweepDefinition, 'id' | 'trials'>, o: { log?: (line: string) => void; pollMs?: number } = {}): Promise<Map<string, QueueState>> {
+export async function followSweep(
+  url: string,
+  sweep: Pick<SweepDefinition, 'id' | 'trials'>,
+  o: { log?: (line: string) => void; pollMs?: number } = {},
+): Promise<Map<string, QueueState>> {
   const redact = redactor(url);
   const log = (line: string) => (o.log ?? console.log)(redact(line));
   const queue = await openQueue(url);
@@ -143,7 +178,10 @@ export async function followSweep(url: string, sweep: Pick<SweepDefinition, 'id'
         log(`Redis at ${redactUrl(url)} is reachable again`);
       }
       for (const [trial, s] of states) {
-        const line = s.state === 'active' && s.progress ? formatProgress(s.progress) : `${trial}: ${s.state}${s.worker && s.state === 'active' ? ` on ${s.worker}` : ''}${s.failedReason && s.state === 'failed' ? `: ${s.failedReason}` : ''}`;
+        const on = s.worker && s.state === 'active' ? ` on ${s.worker}` : '';
+        const why = s.failedReason && s.state === 'failed' ? `: ${s.failedReason}` : '';
+        const line =
+          s.state === 'active' && s.progress ? formatProgress(s.progress) : `${trial}: ${s.state}${on}${why}`;
         if (seen.get(trial) !== line) log(line);
         seen.set(trial, line);
       }

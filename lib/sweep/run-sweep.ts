@@ -27,14 +27,20 @@ export interface SweepRun {
  * Runs the sweep of `req` into the run store `out`: with `queue` (a redis:// URL) as jobs for `affect worker`s that
  * share `out`, waiting until every trial has completed or failed; without, here, one trial after the other.
  */
-export async function runSweep(req: SweepRequest, o: { out: string; queue?: string; log?: (line: string) => void; signal?: AbortSignal }): Promise<SweepRun> {
+export async function runSweep(
+  req: SweepRequest,
+  o: { out: string; queue?: string; log?: (line: string) => void; signal?: AbortSignal },
+): Promise<SweepRun> {
   const log = o.log ?? console.log;
   let sweep: SweepDefinition;
   let states: Map<string, QueueState> | undefined;
   if (o.queue) {
     const q = await enqueueSweep(req, { queue: o.queue, out: o.out });
     sweep = q.sweep;
-    log(`sweep ${sweep.id}: ${sweep.trials.length} trial(s) on ${redactUrl(o.queue)} (${q.added.length} added, ${q.existing.length} already queued); waiting for the workers`);
+    log(
+      `sweep ${sweep.id}: ${sweep.trials.length} trial(s) on ${redactUrl(o.queue)} ` +
+        `(${q.added.length} added, ${q.existing.length} already queued); waiting for the workers`,
+    );
     states = await followSweep(o.queue, sweep, { log });
   } else {
     sweep = (await runSweepLocal(req, { out: o.out, log, ...(o.signal ? { signal: o.signal } : {}) })).sweep;
@@ -43,10 +49,12 @@ export async function runSweep(req: SweepRequest, o: { out: string; queue?: stri
   const asked = new Set(sweep.trials);
   return {
     sweep,
-    trials: trials.filter((t) => asked.has(t.trial)).map((t) => {
-      const dir = runFolder(o.out, sweep.id, t);
-      return { ...t, history: dir ? readHistory(dir) : { epochs: [], logs: {} } };
-    }),
+    trials: trials
+      .filter((t) => asked.has(t.trial))
+      .map((t) => {
+        const dir = runFolder(o.out, sweep.id, t);
+        return { ...t, history: dir ? readHistory(dir) : { epochs: [], logs: {} } };
+      }),
     report: writeSweepReport(o.out, sweep.id),
   };
 }

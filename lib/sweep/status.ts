@@ -25,7 +25,10 @@ export interface TrialStatus {
 
 /** The trials in sweep.json and any other trial folder in the sweep's folder (a worker may have run one sweep.json missed). */
 function trialsOf(rec: SweepRecord, dir: string): string[] {
-  const folders = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'trial.json'))).map((e) => e.name);
+  const folders = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, 'trial.json')))
+    .map((e) => e.name);
   return [...new Set([...rec.trials, ...folders])];
 }
 
@@ -37,7 +40,11 @@ function stateOf(file: string | undefined, q: QueueState | undefined): string {
   return file === 'failed' ? 'retrying' : 'waiting';
 }
 
-export function sweepStatus(out: string, id: string, queue?: Map<string, QueueState>): { sweep: SweepRecord; trials: TrialStatus[] } {
+export function sweepStatus(
+  out: string,
+  id: string,
+  queue?: Map<string, QueueState>,
+): { sweep: SweepRecord; trials: TrialStatus[] } {
   const sweep = readSweepRecord(out, id);
   const root = sweepDir(out, id);
   const trials = trialsOf(sweep, root).map((trial): TrialStatus => {
@@ -53,7 +60,10 @@ export function sweepStatus(out: string, id: string, queue?: Map<string, QueueSt
     } catch {
       epochs = 0;
     }
-    const note = rec?.result?.failure ?? (rec?.state === 'failed' ? rec.error : undefined) ?? (q?.state === 'failed' ? q.failedReason : undefined);
+    const note =
+      rec?.result?.failure ??
+      (rec?.state === 'failed' ? rec.error : undefined) ??
+      (q?.state === 'failed' ? q.failedReason : undefined);
     return {
       trial,
       state: stateOf(rec?.state, q),
@@ -77,17 +87,39 @@ const fixed = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
 export function statusRows(trials: TrialStatus[]): string[][] {
   return [
     ['trial', 'state', 'worker', 'epochs', 'best val_loss', 'test acc', 'note'],
-    ...trials.map((t) => [t.trial, t.state, t.worker ?? '-', `${t.epochsDone}/${t.epochs}`, fixed(t.bestValLoss), fixed(t.testAccuracy), t.note ?? '']),
+    ...trials.map((t) => [
+      t.trial,
+      t.state,
+      t.worker ?? '-',
+      `${t.epochsDone}/${t.epochs}`,
+      fixed(t.bestValLoss),
+      fixed(t.testAccuracy),
+      t.note ?? '',
+    ]),
   ];
 }
 
 export function formatStatus(sweep: SweepRecord, trials: TrialStatus[], out: string): string {
   const rows = statusRows(trials);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const table = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  const table = rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
   const data = sweep.settings.synthetic ? 'SYNTHETIC DATA' : sweep.settings.data;
-  return [`sweep ${sweep.id}: ${sweep.experiment}, scale ${sweep.settings.scale}, seed ${sweep.settings.seed}, data ${data}${sweep.queue ? `, queue ${sweep.queue}` : ''}`, `run store: ${sweepDir(out, sweep.id)}`, '', table].join('\n');
+  return [
+    `sweep ${sweep.id}: ${sweep.experiment}, scale ${sweep.settings.scale}, seed ` +
+      `${sweep.settings.seed}, data ${data}${sweep.queue ? `, queue ${sweep.queue}` : ''}`,
+    `run store: ${sweepDir(out, sweep.id)}`,
+    '',
+    table,
+  ].join('\n');
 }
 
 /** A trial's run folder, absolute, if it has one. */
-export const runFolder = (out: string, id: string, t: TrialStatus): string | undefined => (t.runDir ? path.join(sweepDir(out, id), t.runDir) : undefined);
+export const runFolder = (out: string, id: string, t: TrialStatus): string | undefined =>
+  t.runDir ? path.join(sweepDir(out, id), t.runDir) : undefined;

@@ -75,10 +75,17 @@ export function writeSweepRecord(out: string, def: SweepDefinition, queue?: stri
   const file = path.join(sweepDir(out, def.id), 'sweep.json');
   const old = readJson<SweepRecord>(file);
   if (old && JSON.stringify(old.settings) !== JSON.stringify(def.settings)) {
-    throw new SweepStoreError(`sweep ${def.id} in ${path.dirname(file)} was made with other settings; choose another id`);
+    throw new SweepStoreError(
+      `sweep ${def.id} in ${path.dirname(file)} was made with other settings; choose another id`,
+    );
   }
   const trials = [...new Set([...(old?.trials ?? []), ...def.trials])];
-  const rec: SweepRecord = { ...def, trials, created: old?.created ?? new Date().toISOString(), ...(queue ? { queue } : old?.queue ? { queue: old.queue } : {}) };
+  const rec: SweepRecord = {
+    ...def,
+    trials,
+    created: old?.created ?? new Date().toISOString(),
+    ...(queue ? { queue } : old?.queue ? { queue: old.queue } : {}),
+  };
   writeJsonAtomic(file, rec);
   return rec;
 }
@@ -90,14 +97,16 @@ export function readSweepRecord(out: string, id: string): SweepRecord {
   return rec;
 }
 
-export const readTrialRecord = (out: string, id: string, trial: string): TrialRecord | undefined => readJson<TrialRecord>(path.join(trialDir(out, id, trial), 'trial.json'));
+export const readTrialRecord = (out: string, id: string, trial: string): TrialRecord | undefined =>
+  readJson<TrialRecord>(path.join(trialDir(out, id, trial), 'trial.json'));
 
 export function writeTrialRecord(out: string, id: string, rec: TrialRecord): void {
   writeJsonAtomic(path.join(trialDir(out, id, rec.trial), 'trial.json'), rec);
 }
 
 /** A trial's one run folder, `<out>/sweeps/<id>/<trial>/run`: every attempt of the trial writes or resumes this folder. */
-export const trialRunDir = (out: string, id: string, trial: string): string => path.join(trialDir(out, id, trial), 'run');
+export const trialRunDir = (out: string, id: string, trial: string): string =>
+  path.join(trialDir(out, id, trial), 'run');
 
 export interface FoundRun {
   /** The trial's run folder, if a run was started in it (it has config.json). */
@@ -121,7 +130,10 @@ export function readHistory(runDir: string): History {
   const file = path.join(runDir, 'history.csv');
   const history: History = { epochs: [], logs: {} };
   if (!fs.existsSync(file)) return history;
-  const [header, ...rows] = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const [header, ...rows] = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   const keys = header.split(',').slice(1);
   for (const k of keys) history.logs[k] = [];
   for (const row of rows) {
@@ -135,12 +147,22 @@ export function readHistory(runDir: string): History {
 /** A finished (or NaN-stopped) run's figures from its folder; `failure` is the runner's message for a NaN-stopped run. */
 export function summarizeRun(runDir: string, failure?: string): TrialResult {
   const config = readJson<{ run: { epochs: number } }>(path.join(runDir, 'config.json'));
-  const metrics = readJson<{ testAccuracy: number; testLoss: number; epochsRun: number; bestEpoch?: number; final: Record<string, number>; stopReason?: string }>(path.join(runDir, 'metrics.json'));
+  const metrics = readJson<{
+    testAccuracy: number;
+    testLoss: number;
+    epochsRun: number;
+    bestEpoch?: number;
+    final: Record<string, number>;
+    stopReason?: string;
+  }>(path.join(runDir, 'metrics.json'));
   const history = readHistory(runDir);
   const val = history.logs.val_loss ?? [];
   const finite = val.filter(Number.isFinite);
   const loss = history.logs.loss ?? [];
-  const result: TrialResult = { epochsRun: metrics?.epochsRun ?? history.epochs.length, epochs: config?.run.epochs ?? 0 };
+  const result: TrialResult = {
+    epochsRun: metrics?.epochsRun ?? history.epochs.length,
+    epochs: config?.run.epochs ?? 0,
+  };
   if (finite.length) {
     result.bestValLoss = Math.min(...finite);
     result.bestEpoch = metrics?.bestEpoch ?? history.epochs[val.indexOf(result.bestValLoss)] + 1;
@@ -150,6 +172,7 @@ export function summarizeRun(runDir: string, failure?: string): TrialResult {
   if (metrics) Object.assign(result, { testAccuracy: metrics.testAccuracy, testLoss: metrics.testLoss });
   // metrics.json stores NaN as null: a non-finite final loss means TerminateOnNaN ended the run.
   const nan = metrics && typeof metrics.final.loss !== 'number';
-  if (failure ?? nan) result.failure = failure ?? `training failed: ${metrics?.stopReason ?? 'the training loss is not finite'}`;
+  if (failure ?? nan)
+    result.failure = failure ?? `training failed: ${metrics?.stopReason ?? 'the training loss is not finite'}`;
   return result;
 }

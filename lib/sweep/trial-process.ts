@@ -33,14 +33,28 @@ process.on('SIGTERM', () => stop.abort('the worker is stopping'));
 
 const send = (m: TrialProcessMessage, then: () => void = () => {}) => process.send!(m, then);
 
-process.once('message', async (req: TrialProcessRequest) => {
+/** Runs the trial asked for and sends its outcome; every error becomes a reply, so the promise never rejects. */
+async function serve(req: TrialProcessRequest): Promise<void> {
   let reply: TrialProcessMessage;
   try {
-    const result = await runTrial(req.out, req.sweep, req.trial, { worker: req.worker, signal: stop.signal, progress: epochProgress(req.trial, (progress) => send({ type: 'progress', progress }), orphaned) });
+    const result = await runTrial(req.out, req.sweep, req.trial, {
+      worker: req.worker,
+      signal: stop.signal,
+      progress: epochProgress(req.trial, (progress) => send({ type: 'progress', progress }), orphaned),
+    });
     reply = { type: 'result', result };
   } catch (e) {
     const message = (e as Error).message;
-    reply = e instanceof RunAborted ? { type: 'abandoned', message } : { type: 'error', unrecoverable: e instanceof ConfigError || e instanceof DataError || e instanceof SweepStoreError, message };
+    reply =
+      e instanceof RunAborted
+        ? { type: 'abandoned', message }
+        : {
+            type: 'error',
+            unrecoverable: e instanceof ConfigError || e instanceof DataError || e instanceof SweepStoreError,
+            message,
+          };
   }
   send(reply, () => process.exit(0));
-});
+}
+
+process.once('message', (req: TrialProcessRequest) => void serve(req));

@@ -8,7 +8,15 @@ import { resolveTrial } from '../experiments';
 import { runExperiment } from '../runner';
 import type { ProgressSink } from '../train';
 import { checkSweepId, sweepDir, type SweepDefinition } from './definition';
-import { findRun, readTrialRecord, summarizeRun, trialRunDir, writeTrialRecord, type TrialRecord, type TrialResult } from './store';
+import {
+  findRun,
+  readTrialRecord,
+  summarizeRun,
+  trialRunDir,
+  writeTrialRecord,
+  type TrialRecord,
+  type TrialResult,
+} from './store';
 
 export interface TrialRunOptions {
   /** Who runs it, for the trial's record (a worker's name, or `local`). */
@@ -22,7 +30,12 @@ export interface TrialRunOptions {
  * Runs (or resumes, or just reads) a trial and records it in trial.json. A NaN loss is a result (`failure` set); bad
  * settings are a ConfigError and other errors are rethrown, both after the attempt is recorded as failed.
  */
-export async function runTrial(out: string, def: SweepDefinition, trial: string, o: TrialRunOptions): Promise<TrialResult> {
+export async function runTrial(
+  out: string,
+  def: SweepDefinition,
+  trial: string,
+  o: TrialRunOptions,
+): Promise<TrialResult> {
   checkSweepId(def.id);
   resolveTrial(def.experiment, trial, def.settings.scale, def.settings.seed, def.settings);
   const root = sweepDir(out, def.id);
@@ -44,19 +57,34 @@ export async function runTrial(out: string, def: SweepDefinition, trial: string,
   }
 
   for (const a of rec.attempts) a.outcome ??= 'lost';
-  const attempt = { worker: o.worker, pid: process.pid, started: new Date().toISOString(), fromEpoch: found.doneEpochs } as TrialRecord['attempts'][number];
+  const attempt = {
+    worker: o.worker,
+    pid: process.pid,
+    started: new Date().toISOString(),
+    fromEpoch: found.doneEpochs,
+  } as TrialRecord['attempts'][number];
   rec.attempts.push(attempt);
   rec.state = 'running';
   rec.runDir = path.relative(root, trialRunDir(out, def.id, trial));
   writeTrialRecord(out, def.id, rec);
 
-  const shown = { quiet: true, ...(o.progress ? { progress: o.progress } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+  const shown = {
+    quiet: true,
+    ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  };
   let runDir: string;
   let failure: string | undefined;
   try {
     const r = found.dir
       ? await runExperiment({ experiment: def.experiment, resume: found.dir, ...shown })
-      : await runExperiment({ ...def.settings, experiment: def.experiment, trial, runDir: trialRunDir(out, def.id, trial), ...shown });
+      : await runExperiment({
+          ...def.settings,
+          experiment: def.experiment,
+          trial,
+          runDir: trialRunDir(out, def.id, trial),
+          ...shown,
+        });
     runDir = r.runDir;
   } catch (e) {
     if (e instanceof RunAborted) {

@@ -35,7 +35,10 @@ export interface SweepWorker {
   name: string;
   /** Resolves once Redis has answered (until then the worker waits and retries). */
   ready: Promise<void>;
-  /** Hands the trials in progress back to the queue (their checkpoints stay valid) and disconnects; with Redis away, gives up after about 15 s (the caller should then exit). */
+  /**
+   * Hands the trials in progress back to the queue (their checkpoints stay valid) and disconnects; with Redis away,
+   * gives up after about 15 s (the caller should then exit).
+   */
   stop(): Promise<void>;
 }
 
@@ -45,12 +48,17 @@ const STOPPING = 'the worker is stopping';
 const MAX_STALLED = 10;
 /** How long stop() waits for Redis to take a trial back before leaving it to the lock's expiry. */
 const HANDBACK_MS = 10_000;
-/** How long a stopping trial process may take to reach its next batch and abandon cleanly before it is killed (a big model's batch on a busy CPU takes many seconds). */
+/**
+ * How long a stopping trial process may take to reach its next batch and abandon cleanly before it is killed (a big
+ * model's batch on a busy CPU takes many seconds).
+ */
 const ABANDON_MS = 60_000;
 
 function timeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 export function startWorker(o: WorkerOptions): SweepWorker {
@@ -72,7 +80,10 @@ export function startWorker(o: WorkerOptions): SweepWorker {
       throw new UnrecoverableError((e as Error).message);
     }
     log(`${trial} (sweep ${sweep.id}): started, attempt ${job.attemptsMade + 1}`);
-    const child: ChildProcess = fork(TRIAL_PROCESS, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child: ChildProcess = fork(TRIAL_PROCESS, [], {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let reply: TrialProcessMessage | undefined;
     // 'close', not 'exit': by then every message the process sent has arrived.
     const exited = new Promise<string>((resolve) => {
@@ -100,7 +111,10 @@ export function startWorker(o: WorkerOptions): SweepWorker {
     signal?.removeEventListener('abort', kill);
 
     const lockLost = signal?.aborted && signal.reason !== STOPPING;
-    if (lockLost) throw new Error(`${trial}: stopped because this worker lost the job's lock (${signal!.reason}); another worker resumes it from its checkpoint`);
+    if (lockLost)
+      throw new Error(
+        `${trial}: stopped because this worker lost the job's lock (${signal.reason}); another worker resumes it from its checkpoint`,
+      );
     // A trial that finished before the stop reached it keeps its result.
     if (reply?.type === 'result') {
       log(`${trial}: ${reply.result.failure ? `finished with a failure: ${reply.result.failure}` : 'completed'}`);
@@ -127,8 +141,16 @@ export function startWorker(o: WorkerOptions): SweepWorker {
       rec.state = 'waiting';
       writeTrialRecord(out, sweep.id, rec);
     }
-    const moved = await timeout(job.moveToWait(token).then(() => 'moved' as const), HANDBACK_MS).catch((e: Error) => e);
-    log(moved === 'moved' ? `${trial}: handed back to the queue` : `${trial}: could not hand it back (${moved instanceof Error ? moved.message : 'Redis did not answer'}); it is taken over once its lock expires`);
+    const moved = await timeout(
+      job.moveToWait(token).then(() => 'moved' as const),
+      HANDBACK_MS,
+    ).catch((e: Error) => e);
+    log(
+      moved === 'moved'
+        ? `${trial}: handed back to the queue`
+        : `${trial}: could not hand it back ` +
+            `(${moved instanceof Error ? moved.message : 'Redis did not answer'}); it is taken over once its lock expires`,
+    );
     throw new WaitingError();
   }
 
@@ -145,7 +167,9 @@ export function startWorker(o: WorkerOptions): SweepWorker {
     if (!isConnectionError(e)) return log(`worker ${name}: ${e.message}`);
     if (down) return;
     down = true;
-    log(`worker ${name}: Redis at ${where} is unreachable (${e.message}); waiting and retrying (trials in progress go on)`);
+    log(
+      `worker ${name}: Redis at ${where} is unreachable (${e.message}); waiting and retrying (trials in progress go on)`,
+    );
   });
   (worker.backend as unknown as EventEmitter).on('ready', () => {
     if (!down) return;
@@ -156,10 +180,19 @@ export function startWorker(o: WorkerOptions): SweepWorker {
   worker.on('lockRenewalFailed', (ids) => ids.forEach((id) => worker.cancelJob(id, 'lock lost')));
 
   log(`worker ${name}: connecting to ${where}`);
-  const ready = worker.waitUntilReady().then(() => log(`worker ${name} ready: queue ${QUEUE_NAME} on ${where}, run store ${out}, concurrency ${o.concurrency ?? 1}, lock ${lockDuration / 1000} s`));
+  const ready = worker
+    .waitUntilReady()
+    .then(() =>
+      log(
+        `worker ${name} ready: queue ${QUEUE_NAME} on ${where}, run store ${out}, concurrency ${o.concurrency ?? 1}, lock ${lockDuration / 1000} s`,
+      ),
+    );
 
   let connected = false;
-  ready.then(() => (connected = true), () => {});
+  ready.then(
+    () => (connected = true),
+    () => {},
+  );
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {

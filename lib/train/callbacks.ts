@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Callback, CallbackState, Logs, TrainContext, TrainHistory } from './types';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 
 export type MonitorMode = 'auto' | 'min' | 'max';
 
@@ -114,7 +114,13 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
       };
     },
     setState(state, ctx) {
-      const j = state.json as { wait: number; stoppedEpoch: number; best: string; bestEpoch: number; hasBestWeights: boolean };
+      const j = state.json as {
+        wait: number;
+        stoppedEpoch: number;
+        best: string;
+        bestEpoch: number;
+        hasBestWeights: boolean;
+      };
       wait = j.wait;
       stoppedEpoch = j.stoppedEpoch;
       best = Number(j.best);
@@ -155,7 +161,8 @@ export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
   const cooldown = o.cooldown ?? 0;
   const minLr = o.minLr ?? 0;
   // Keras' ReduceLROnPlateau decides "auto" by substring ('acc' in monitor), unlike EarlyStopping.
-  if (o.mode !== undefined && !['auto', 'min', 'max'].includes(o.mode)) throw new Error(`reduceLROnPlateau: mode must be auto, min or max, got "${o.mode}"`);
+  if (o.mode !== undefined && !['auto', 'min', 'max'].includes(o.mode))
+    throw new Error(`reduceLROnPlateau: mode must be auto, min or max, got "${o.mode}"`);
   const mode = o.mode === 'min' || o.mode === 'max' ? o.mode : monitor.includes('acc') ? 'max' : 'min';
   const better = (a: number, b: number) => (mode === 'min' ? a < b - minDelta : a > b + minDelta);
   let best = mode === 'min' ? Infinity : -Infinity;
@@ -185,7 +192,8 @@ export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
           if (oldLr > Math.fround(minLr)) {
             const newLr = Math.max(oldLr * factor, minLr);
             ctx.setLearningRate(newLr);
-            if (o.verbose) ctx.log(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${pyFloat(newLr)}.`);
+            if (o.verbose)
+              ctx.log(`Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${pyFloat(newLr)}.`);
             cooldownCounter = cooldown;
             wait = 0;
           }
@@ -203,7 +211,9 @@ export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
 }
 
 /** Appends each epoch's logs to a TrainHistory (fit keeps one itself; this one is for callers who want another). */
-export function historyRecorder(history: TrainHistory = { epochs: [], logs: {} }): Callback & { history: TrainHistory } {
+export function historyRecorder(
+  history: TrainHistory = { epochs: [], logs: {} },
+): Callback & { history: TrainHistory } {
   return {
     name: 'History',
     history,
@@ -261,7 +271,7 @@ export function csvLogger(file: string, o: { separator?: string } = {}): Callbac
         const cells = l.split(sep);
         return cells.length === keys!.length + 1 && Number(cells[0]) < start;
       });
-      writeFileAtomic(file, [header, ...kept].map((l) => l + '\n').join(''));
+      writeFileAtomicSync(file, [header, ...kept].map((l) => l + '\n').join(''));
     },
     onEpochEnd(epoch, logs) {
       let out = '';

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import type { OptimizerState } from './optimizers';
 import type { CallbackState, TrainHistory } from './types';
 
@@ -37,9 +37,29 @@ interface TensorEntry {
   offset: number;
 }
 
+/** checkpoint.json: a checkpoint's data with each tensor as an entry into tensors.bin. */
+interface CheckpointMeta {
+  format: string;
+  version: number;
+  savedAt: string;
+  epoch: number;
+  seed?: number | string;
+  stopped?: { epoch: number; reason: string };
+  weightNames: string[];
+  weights: TensorEntry[];
+  optimizer: Omit<OptimizerState, 'slots'> & { slots: (Record<string, TensorEntry> | null)[] };
+  callbacks: Record<string, { json: unknown; tensors?: TensorEntry[] }>;
+  /** Absent in checkpoints written before the random generators' states were saved. */
+  rngStates?: Record<string, object>;
+  history: TrainHistory;
+}
+
 /** Names of the complete checkpoint directories under `dir`, oldest first. */
 function completeCheckpoints(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => DIR_RE.test(n) && fs.existsSync(path.join(dir, n, 'checkpoint.json'))).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((n) => DIR_RE.test(n) && fs.existsSync(path.join(dir, n, 'checkpoint.json')))
+    .sort();
 }
 
 /** The newest complete checkpoint directory under `dir`, or undefined. */
@@ -81,7 +101,7 @@ export async function saveCheckpoint(dir: string, data: CheckpointData, keep = 1
     for (const t of st.tensors ?? []) tensors.push(await put(t));
     callbacks[name] = { json: st.json, tensors: st.tensors ? tensors : undefined };
   }
-  const meta = {
+  const meta: CheckpointMeta = {
     format: FORMAT,
     version: VERSION,
     savedAt: new Date().toISOString(),
@@ -100,8 +120,8 @@ export async function saveCheckpoint(dir: string, data: CheckpointData, keep = 1
   const tmp = path.join(dir, `.tmp-${name}-${process.pid}-${Date.now()}`);
   try {
     fs.mkdirSync(tmp);
-    writeFileAtomic(path.join(tmp, 'tensors.bin'), Buffer.concat(chunks));
-    writeFileAtomic(path.join(tmp, 'checkpoint.json'), JSON.stringify(meta, jsonNumbers));
+    writeFileAtomicSync(path.join(tmp, 'tensors.bin'), Buffer.concat(chunks));
+    writeFileAtomicSync(path.join(tmp, 'checkpoint.json'), JSON.stringify(meta, jsonNumbers));
   } catch (e) {
     // A full disk or a lost mount: leave no half-written folder; the previous checkpoint stays the one to resume from.
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -122,7 +142,8 @@ export async function saveCheckpoint(dir: string, data: CheckpointData, keep = 1
   }
   for (const n of fs.readdirSync(dir)) {
     // Temporary directories left by a killed process.
-    if (n.startsWith('.tmp-epoch-') && !n.includes(`-${process.pid}-`)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+    if (n.startsWith('.tmp-epoch-') && !n.includes(`-${process.pid}-`))
+      fs.rmSync(path.join(dir, n), { recursive: true, force: true });
   }
   return final;
 }
@@ -143,9 +164,9 @@ export function readCheckpoint(dir: string): CheckpointData {
   const ckptDir = fs.existsSync(path.join(dir, 'checkpoint.json')) ? dir : latestCheckpoint(dir);
   if (!ckptDir) throw new Error(`checkpoint: no checkpoint found in ${dir}`);
   const metaFile = path.join(ckptDir, 'checkpoint.json');
-  let meta;
+  let meta: CheckpointMeta;
   try {
-    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'), reviveNumbers);
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'), reviveNumbers) as CheckpointMeta;
   } catch (e) {
     throw new Error(`checkpoint: ${metaFile} is unreadable (${(e as Error).message})`);
   }
@@ -161,7 +182,7 @@ export function readCheckpoint(dir: string): CheckpointData {
     return tf.tensor(e.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy), e.shape, e.dtype);
   };
   const callbacks: Record<string, CallbackState> = {};
-  for (const [name, st] of Object.entries(meta.callbacks as Record<string, { json: unknown; tensors?: TensorEntry[] }>)) {
+  for (const [name, st] of Object.entries(meta.callbacks)) {
     callbacks[name] = { json: st.json, tensors: st.tensors?.map(get) };
   }
   return {
@@ -170,10 +191,10 @@ export function readCheckpoint(dir: string): CheckpointData {
     stopped: meta.stopped,
     history: meta.history,
     weightNames: meta.weightNames,
-    weights: (meta.weights as TensorEntry[]).map(get),
+    weights: meta.weights.map(get),
     optimizer: {
       ...meta.optimizer,
-      slots: (meta.optimizer.slots as (Record<string, TensorEntry> | null)[]).map((s) =>
+      slots: meta.optimizer.slots.map((s) =>
         s ? Object.fromEntries(Object.entries(s).map(([k, e]) => [k, get(e)])) : null,
       ),
     },

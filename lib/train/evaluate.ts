@@ -60,22 +60,40 @@ export function metricsFromConfusion(confusion: number[][], classes: string[]): 
   });
   const avg = (w: (c: ClassScores) => number): Averages => {
     const wsum = perClass.reduce((a, c) => a + w(c), 0);
-    const mean = (f: (c: ClassScores) => number) => ratio(perClass.reduce((a, c) => a + w(c) * f(c), 0), wsum);
-    return { precision: mean((c) => c.precision), recall: mean((c) => c.recall), f1: mean((c) => c.f1), support: total };
+    const mean = (f: (c: ClassScores) => number) =>
+      ratio(
+        perClass.reduce((a, c) => a + w(c) * f(c), 0),
+        wsum,
+      );
+    return {
+      precision: mean((c) => c.precision),
+      recall: mean((c) => c.recall),
+      f1: mean((c) => c.f1),
+      support: total,
+    };
   };
-  const accuracy = ratio(classes.reduce((a, _, i) => a + confusion[i][i], 0), total);
+  const accuracy = ratio(
+    classes.reduce((a, _, i) => a + confusion[i][i], 0),
+    total,
+  );
   const m = { accuracy, confusion, perClass, macro: avg(() => 1), weighted: avg((c) => c.support) };
   return { ...m, reportText: classificationReport(m) };
 }
 
 /** Metrics from true and predicted class indices. */
-export function classificationMetrics(labels: number[], predictions: number[], classes: string[]): ClassificationMetrics {
-  if (labels.length !== predictions.length) throw new Error(`evaluate: ${labels.length} labels but ${predictions.length} predictions`);
+export function classificationMetrics(
+  labels: number[],
+  predictions: number[],
+  classes: string[],
+): ClassificationMetrics {
+  if (labels.length !== predictions.length)
+    throw new Error(`evaluate: ${labels.length} labels but ${predictions.length} predictions`);
   const k = classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   labels.forEach((t, i) => {
     const p = predictions[i];
-    if (!(t >= 0 && t < k && p >= 0 && p < k)) throw new Error(`evaluate: class index out of range at sample ${i} (true ${t}, predicted ${p}, ${k} classes)`);
+    if (!(t >= 0 && t < k && p >= 0 && p < k))
+      throw new Error(`evaluate: class index out of range at sample ${i} (true ${t}, predicted ${p}, ${k} classes)`);
     confusion[t][p]++;
   });
   return metricsFromConfusion(confusion, classes);
@@ -106,7 +124,10 @@ export function classificationReport(m: Omit<ClassificationMetrics, 'reportText'
   for (const c of m.perClass) out += row(c.name, [f(c.precision), f(c.recall), f(c.f1), s(c.support)]);
   out += '\n';
   out += row('accuracy', [s(''), s(''), f(m.accuracy), s(m.macro.support)]);
-  for (const [label, a] of [['macro avg', m.macro], ['weighted avg', m.weighted]] as const) {
+  for (const [label, a] of [
+    ['macro avg', m.macro],
+    ['weighted avg', m.weighted],
+  ] as const) {
     out += row(label, [f(a.precision), f(a.recall), f(a.f1), s(a.support)]);
   }
   return out;
@@ -117,5 +138,10 @@ export async function evaluate(model: tf.LayersModel, data: BatchSource, classes
   const { lossSum, predictions, labels } = await inferencePass(model, data, 'evaluate: the data');
   if (labels.length === 0) throw new Error('evaluate: the data yielded no batches');
   const reg = await regularizationPenalty(model);
-  return { loss: lossSum / labels.length + reg, predictions, labels, ...classificationMetrics(labels, predictions, classes) };
+  return {
+    loss: lossSum / labels.length + reg,
+    predictions,
+    labels,
+    ...classificationMetrics(labels, predictions, classes),
+  };
 }

@@ -23,7 +23,10 @@ const FEATURE_ENDS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'F
  */
 export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
   const layers = model.layers;
-  const index = at === undefined ? layers.map((l) => FEATURE_ENDS.has(l.getClassName())).lastIndexOf(true) : layers.findIndex((l) => l.name === at);
+  const index =
+    at === undefined
+      ? layers.map((l) => FEATURE_ENDS.has(l.getClassName())).lastIndexOf(true)
+      : layers.findIndex((l) => l.name === at);
   if (index < 0) {
     throw new Error(
       at === undefined
@@ -31,16 +34,19 @@ export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
         : `splitAtTop: model "${model.name}" has no layer named "${at}"`,
     );
   }
-  if (index === layers.length - 1) throw new Error(`splitAtTop: layer "${layers[index].name}" is the model's last layer: no top left`);
+  if (index === layers.length - 1)
+    throw new Error(`splitAtTop: layer "${layers[index].name}" is the model's last layer: no top left`);
   const split = layers[index];
   const features = split.output as tf.SymbolicTensor;
   const backbone = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_backbone` });
-  const topInput = tf.input({ shape: features.shape.slice(1) as number[] });
+  const topInput = tf.input({ shape: features.shape.slice(1) });
   let y = topInput;
   for (let i = index + 1; i < layers.length; i++) {
     const inbound = layers[i].inboundNodes[0]?.inboundLayers ?? [];
     if (inbound.length !== 1 || inbound[0] !== layers[i - 1]) {
-      throw new Error(`splitAtTop: layer "${layers[i].name}" after the split does not simply follow "${layers[i - 1].name}"; the top must be a chain`);
+      throw new Error(
+        `splitAtTop: layer "${layers[i].name}" after the split does not simply follow "${layers[i - 1].name}"; the top must be a chain`,
+      );
     }
     y = layers[i].apply(y) as tf.SymbolicTensor;
   }
@@ -69,9 +75,13 @@ export interface CacheOptions {
   file?: string;
 }
 
-async function* batchesOf(xs: tf.Tensor | Iterable<tf.Tensor> | AsyncIterable<tf.Tensor>, batchSize: number): AsyncGenerator<{ x: tf.Tensor; owned: boolean }> {
+async function* batchesOf(
+  xs: tf.Tensor | Iterable<tf.Tensor> | AsyncIterable<tf.Tensor>,
+  batchSize: number,
+): AsyncGenerator<{ x: tf.Tensor; owned: boolean }> {
   if (xs instanceof tf.Tensor) {
-    for (let i = 0; i < xs.shape[0]; i += batchSize) yield { x: xs.slice(i, Math.min(batchSize, xs.shape[0] - i)), owned: true };
+    for (let i = 0; i < xs.shape[0]; i += batchSize)
+      yield { x: xs.slice(i, Math.min(batchSize, xs.shape[0] - i)), owned: true };
     return;
   }
   for await (const x of xs as AsyncIterable<tf.Tensor>) yield { x, owned: false };
@@ -88,7 +98,8 @@ export async function cacheFeatures(
   opts: CacheOptions = {},
 ): Promise<FeatureCache> {
   const batchSize = opts.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`cacheFeatures: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`cacheFeatures: batchSize must be a positive integer, got ${batchSize}`);
   const parts: Float32Array[] = [];
   let shape: number[] | undefined;
   let count = 0;
@@ -116,7 +127,8 @@ export async function cacheFeatures(
   const row = shape.reduce((a, b) => a * b, 1);
   const sampleShape = shape;
   const check = (start: number, size: number) => {
-    if (start < 0 || size < 1 || start + size > count) throw new Error(`FeatureCache.batch: samples [${start}, ${start + size}) outside [0, ${count})`);
+    if (start < 0 || size < 1 || start + size > count)
+      throw new Error(`FeatureCache.batch: samples [${start}, ${start + size}) outside [0, ${count})`);
   };
   const checkRows = (indices: readonly number[]) => {
     if (indices.length === 0) throw new Error('FeatureCache.rows: no indices');

@@ -26,7 +26,10 @@ export function compileModel(model: tf.LayersModel, optimizer: KerasOptimizer | 
 }
 
 function isDataset(s: unknown): s is tf.data.Dataset<Batch> {
-  return typeof (s as tf.data.Dataset<Batch>).iterator === 'function' && typeof (s as tf.data.Dataset<Batch>).batch === 'function';
+  return (
+    typeof (s as tf.data.Dataset<Batch>).iterator === 'function' &&
+    typeof (s as tf.data.Dataset<Batch>).batch === 'function'
+  );
 }
 
 /** The batches of one epoch, whatever kind of source gives them. */
@@ -40,12 +43,13 @@ export async function* epochBatches(source: BatchSource, epoch: number): AsyncGe
       yield r.value;
     }
   }
-  for await (const b of s as AsyncIterable<Batch> | Iterable<Batch>) yield b;
+  for await (const b of s) yield b;
 }
 
 /** `who` names the source in errors, e.g. 'fit: training data'. */
 function checkBatch(b: Batch, who: string): number {
-  if (!b || !(b.xs instanceof tf.Tensor) || !(b.ys instanceof tf.Tensor)) throw new Error(`${who} must yield {xs, ys} tensors`);
+  if (!b || !(b.xs instanceof tf.Tensor) || !(b.ys instanceof tf.Tensor))
+    throw new Error(`${who} must yield {xs, ys} tensors`);
   const n = b.xs.shape[0];
   if (b.ys.shape[0] !== n) throw new Error(`${who} batch has ${n} images but ${b.ys.shape[0]} labels`);
   return n;
@@ -62,7 +66,13 @@ export interface InferencePass {
  * Runs `model` (inference mode) once over `source`, one read per batch: [loss sum, predictions..., labels...]
  * (class indices are exact in float32). `who` prefixes the bad-batch error (e.g. 'fit: validation data').
  */
-export async function inferencePass(model: tf.LayersModel, source: BatchSource, who: string, epoch = 0, disposeBatches = true): Promise<InferencePass> {
+export async function inferencePass(
+  model: tf.LayersModel,
+  source: BatchSource,
+  who: string,
+  epoch = 0,
+  disposeBatches = true,
+): Promise<InferencePass> {
   const out: InferencePass = { lossSum: 0, predictions: [], labels: [] };
   const head = lossHead(model);
   for await (const b of epochBatches(source, epoch)) {
@@ -70,7 +80,11 @@ export async function inferencePass(model: tf.LayersModel, source: BatchSource, 
     const packed = tf.tidy(() => {
       const out = head.forward(b.xs, false);
       const y = tf.cast(b.ys.reshape([-1]), 'int32');
-      return tf.concat([tf.reshape(tf.sum(head.perSample(y, out)), [1]), tf.cast(tf.argMax(out, -1), 'float32'), tf.cast(y, 'float32')]);
+      return tf.concat([
+        tf.reshape(tf.sum(head.perSample(y, out)), [1]),
+        tf.cast(tf.argMax(out, -1), 'float32'),
+        tf.cast(y, 'float32'),
+      ]);
     });
     const values = await packed.data();
     packed.dispose();
@@ -89,7 +103,13 @@ export async function lossAndAccuracy(
   epoch = 0,
   disposeBatches = true,
 ): Promise<{ loss: number; acc: number }> {
-  const { lossSum, predictions, labels } = await inferencePass(model, source, 'fit: validation data', epoch, disposeBatches);
+  const { lossSum, predictions, labels } = await inferencePass(
+    model,
+    source,
+    'fit: validation data',
+    epoch,
+    disposeBatches,
+  );
   const n = labels.length;
   if (n === 0) throw new Error('fit: validation data yielded no batches');
   const correct = labels.reduce((a, t, i) => a + (predictions[i] === t ? 1 : 0), 0);
@@ -124,14 +144,15 @@ export async function fit(
   if (!(optimizer instanceof KerasOptimizer)) {
     throw new Error('fit: the model must be compiled with an optimizer from makeOptimizer() (use compileModel)');
   }
-  if (!Number.isInteger(opts.epochs) || opts.epochs < 0) throw new Error(`fit: epochs must be an integer >= 0, got ${opts.epochs}`);
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 0)
+    throw new Error(`fit: epochs must be an integer >= 0, got ${opts.epochs}`);
   const callbacks: Callback[] = [...(opts.callbacks ?? [])];
   if (opts.stopOnNaN !== false && !callbacks.some((c) => c.name === 'TerminateOnNaN')) callbacks.push(terminateOnNaN());
   const names = callbacks.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`fit: two callbacks are named "${dup}"; checkpoints key callback state by name`);
   const disposeBatches = opts.disposeBatches ?? true;
-  const progress = opts.verbose === 0 ? undefined : opts.progress ?? consoleProgress();
+  const progress = opts.verbose === 0 ? undefined : (opts.progress ?? consoleProgress());
 
   let history: TrainHistory = { epochs: [], logs: {} };
   let initialEpoch = opts.initialEpoch ?? 0;
@@ -140,12 +161,16 @@ export async function fit(
     ckpt = readCheckpoint(opts.resumeFrom);
     if (opts.seed !== undefined && ckpt.seed !== undefined && String(ckpt.seed) !== String(opts.seed)) {
       disposeCheckpoint(ckpt);
-      throw new Error(`fit: checkpoint in ${opts.resumeFrom} was made with seed ${ckpt.seed}, this run has seed ${opts.seed}`);
+      throw new Error(
+        `fit: checkpoint in ${opts.resumeFrom} was made with seed ${ckpt.seed}, this run has seed ${opts.seed}`,
+      );
     }
     const shapes = (ws: { shape: readonly (number | null)[] }[]) => ws.map((w) => w.shape.join('x')).join(', ');
     if (shapes(ckpt.weights) !== shapes(model.weights)) {
       disposeCheckpoint(ckpt);
-      throw new Error(`fit: checkpoint in ${opts.resumeFrom} holds weights [${shapes(ckpt.weights)}], the model has [${shapes(model.weights)}]`);
+      throw new Error(
+        `fit: checkpoint in ${opts.resumeFrom} holds weights [${shapes(ckpt.weights)}], the model has [${shapes(model.weights)}]`,
+      );
     }
     model.setWeights(ckpt.weights);
     optimizer.setState(ckpt.optimizer, trainableNames(model));

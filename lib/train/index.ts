@@ -1,4 +1,7 @@
-/** The training engine: losses, optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints, snapshot ensembles, seeding, progress and the feature cache. */
+/**
+ * The training engine: losses, optimizers, Keras-style callbacks, the fit loop, evaluation, checkpoints, snapshot
+ * ensembles, seeding, progress and the feature cache.
+ */
 export * from './types';
 export * from './optimizers';
 export * from './callbacks';

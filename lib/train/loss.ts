@@ -34,7 +34,7 @@ export function sparseCrossentropyFromLogits(labels: tf.Tensor, logits: tf.Tenso
 }
 
 function pickNegative(labels: tf.Tensor, logP: tf.Tensor): tf.Tensor1D {
-  const classes = logP.shape[logP.rank - 1] as number;
+  const classes = logP.shape[logP.rank - 1];
   const oneHot = tf.oneHot(tf.cast(tf.reshape(labels, [-1]), 'int32'), classes);
   return tf.neg(tf.sum(tf.mul(oneHot, logP), -1)) as tf.Tensor1D;
 }
@@ -106,7 +106,7 @@ function makeHead(model: tf.LayersModel): LossHead {
     forward = (xs, training) =>
       tf.tidy(() => {
         const h = trunk.apply(xs, { training }) as tf.Tensor2D;
-        const z = tf.matMul(h, kernel.read() as tf.Tensor2D);
+        const z = tf.matMul(h, kernel.read());
         return cfg.useBias === false ? z : tf.add(z, bias.read());
       });
   }
@@ -139,6 +139,6 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
     const [loss, acc] = await Promise.all([(cost as tf.Scalar).data(), (correct as tf.Tensor).data()]);
     return [loss[0], acc[0]];
   } finally {
-    tf.dispose([cost as tf.Scalar, correct as tf.Tensor]);
+    tf.dispose([cost as tf.Scalar, correct]);
   }
 }

@@ -37,7 +37,8 @@ export abstract class KerasOptimizer extends tf.Optimizer {
   }
 
   set learningRate(lr: number) {
-    if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`optimizer: learning rate must be a finite number >= 0, got ${lr}`);
+    if (!(lr >= 0) || !Number.isFinite(lr))
+      throw new Error(`optimizer: learning rate must be a finite number >= 0, got ${lr}`);
     this.lr = Math.fround(lr);
   }
 
@@ -83,7 +84,9 @@ export abstract class KerasOptimizer extends tf.Optimizer {
   /** Restores a state saved by getState; `variableNames` name this process's variables in the saved order. */
   setState(state: Pick<OptimizerState, 'iterations' | 'learningRate' | 'slots'>, variableNames: string[]): void {
     if (state.slots.length !== variableNames.length) {
-      throw new Error(`optimizer: saved state has slots for ${state.slots.length} variables, the model has ${variableNames.length}`);
+      throw new Error(
+        `optimizer: saved state has slots for ${state.slots.length} variables, the model has ${variableNames.length}`,
+      );
     }
     this.disposeSlots();
     this.iterations_ = state.iterations;
@@ -147,7 +150,8 @@ export class Adam extends KerasOptimizer {
     const c = this.config as Required<Extract<OptimizerConfig, { kind: 'adamw' }>>;
     const decay = c.kind === 'adamw' && c.weightDecay > 0 ? lr * c.weightDecay : 0;
     const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
-    if (fusedAdamUpdate(w, g, slots.m, slots.v, { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon })) return;
+    if (fusedAdamUpdate(w, g, slots.m, slots.v, { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon }))
+      return;
     let wt: tf.Tensor = w;
     if (c.kind === 'adamw' && c.weightDecay > 0) wt = tf.sub(w, tf.mul(w, lr * c.weightDecay));
     const m = tf.add(slots.m, tf.mul(tf.sub(g, slots.m), 1 - c.beta1));
@@ -171,8 +175,16 @@ export function resolveOptimizerConfig(cfg: OptimizerConfig): Required<Optimizer
       break;
     case 'adam':
     case 'adamw': {
-      const base = { lr: cfg.lr ?? 0.001, beta1: cfg.beta1 ?? 0.9, beta2: cfg.beta2 ?? 0.999, epsilon: cfg.epsilon ?? 1e-7 };
-      out = cfg.kind === 'adam' ? { kind: 'adam', ...base } : { kind: 'adamw', ...base, weightDecay: cfg.weightDecay ?? 0.004 };
+      const base = {
+        lr: cfg.lr ?? 0.001,
+        beta1: cfg.beta1 ?? 0.9,
+        beta2: cfg.beta2 ?? 0.999,
+        epsilon: cfg.epsilon ?? 1e-7,
+      };
+      out =
+        cfg.kind === 'adam'
+          ? { kind: 'adam', ...base }
+          : { kind: 'adamw', ...base, weightDecay: cfg.weightDecay ?? 0.004 };
       check('beta1', base.beta1, base.beta1 >= 0 && base.beta1 < 1);
       check('beta2', base.beta2, base.beta2 >= 0 && base.beta2 < 1);
       check('epsilon', base.epsilon, base.epsilon >= 0);
@@ -180,7 +192,9 @@ export function resolveOptimizerConfig(cfg: OptimizerConfig): Required<Optimizer
       break;
     }
     default:
-      throw new Error(`optimizer: unknown kind "${(cfg as { kind: unknown }).kind}"; accepted: sgd, adam, adamw`);
+      throw new Error(
+        `optimizer: unknown kind "${String((cfg as { kind: unknown }).kind)}"; accepted: sgd, adam, adamw`,
+      );
   }
   check('lr', out.lr, out.lr >= 0);
   return out;

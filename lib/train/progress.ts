@@ -18,9 +18,13 @@ export function progressLine(step: number, steps: number | undefined, elapsed: n
   const metrics = formatLogs(logs);
   if (!steps) return `${step} steps - ${formatSeconds(elapsed)}${metrics ? ' - ' + metrics : ''}`;
   const done = Math.min(width, Math.floor((width * step) / steps));
-  const bar = step >= steps ? '='.repeat(width) : '='.repeat(Math.max(0, done - 1)) + '>' + '.'.repeat(width - Math.max(done, 1));
+  const bar =
+    step >= steps ? '='.repeat(width) : '='.repeat(Math.max(0, done - 1)) + '>' + '.'.repeat(width - Math.max(done, 1));
   const eta = step > 0 ? (elapsed / step) * (steps - step) : 0;
-  const time = step >= steps ? `${formatSeconds(elapsed)} ${Math.round((elapsed * 1000) / steps)}ms/step` : `ETA: ${formatSeconds(eta)}`;
+  const time =
+    step >= steps
+      ? `${formatSeconds(elapsed)} ${Math.round((elapsed * 1000) / steps)}ms/step`
+      : `ETA: ${formatSeconds(eta)}`;
   return `${String(step).padStart(String(steps).length)}/${steps} [${bar}] - ${time}${metrics ? ' - ' + metrics : ''}`;
 }
 
@@ -89,7 +93,9 @@ export interface UpdatableDisplay {
  * Progress in a tslab notebook: each epoch gets a display entry that is overwritten at most every
  * `intervalSeconds` (default 1); messages are printed below. `newDisplay` defaults to tslab's.
  */
-export function notebookProgress(o: { newDisplay?: () => UpdatableDisplay; intervalSeconds?: number; now?: () => number } = {}): ProgressSink {
+export function notebookProgress(
+  o: { newDisplay?: () => UpdatableDisplay; intervalSeconds?: number; now?: () => number } = {},
+): ProgressSink {
   const newDisplay = o.newDisplay ?? (() => (require('tslab') as { newDisplay(): UpdatableDisplay }).newDisplay());
   const now = o.now ?? Date.now;
   const interval = (o.intervalSeconds ?? 1) * 1000;

@@ -36,7 +36,11 @@ export function shuffleSeed(seed: number | string, epoch: number): string {
  * Re-initialises `model`'s weights deterministically from `seed` (see the module comment): all of them, or only those
  * of `layers` (e.g. a new top on a pretrained backbone), each seeded by its position in the whole model.
  */
-export function seedModelWeights(model: tf.LayersModel, seed: number | string, layers?: ReadonlySet<tf.layers.Layer>): void {
+export function seedModelWeights(
+  model: tf.LayersModel,
+  seed: number | string,
+  layers?: ReadonlySet<tf.layers.Layer>,
+): void {
   let index = 0;
   for (const layer of model.layers) {
     if (layers && !layers.has(layer)) {
@@ -50,11 +54,20 @@ export function seedModelWeights(model: tf.LayersModel, seed: number | string, l
       const key = INITIALIZER_KEY[base];
       const init = key ? (config[key] as InitConfig | undefined) : undefined;
       if (!init || typeof init.className !== 'string') {
-        throw new Error(`seedModelWeights: layer "${layer.name}" weight "${w.originalName}" has no known initializer (looked for ${key ?? 'a kernel/bias/... name'})`);
+        throw new Error(
+          `seedModelWeights: layer "${layer.name}" weight "${w.originalName}" has no known ` +
+            `initializer (looked for ${key ?? 'a kernel/bias/... name'})`,
+        );
       }
       const factoryName = init.className[0].toLowerCase() + init.className.slice(1);
-      const factory = (tf.initializers as unknown as Record<string, (a?: object) => { apply(shape: number[], dtype?: tf.DataType): tf.Tensor }>)[factoryName];
-      if (!factory) throw new Error(`seedModelWeights: unsupported initializer ${init.className} (layer "${layer.name}")`);
+      const factory = (
+        tf.initializers as unknown as Record<
+          string,
+          (a?: object) => { apply(shape: number[], dtype?: tf.DataType): tf.Tensor }
+        >
+      )[factoryName];
+      if (!factory)
+        throw new Error(`seedModelWeights: unsupported initializer ${init.className} (layer "${layer.name}")`);
       const weightSeed = randInt(makeRng(`${seed}/weights/${position}`), 2 ** 31 - 1);
       const initializer = factory({ ...init.config, seed: weightSeed });
       const value = tf.tidy(() => initializer.apply(w.shape as number[], w.dtype));

@@ -33,9 +33,12 @@ export interface SnapshotCallback extends Callback {
 /** The callback that takes the snapshots; pass it to fit's callbacks, then to evaluateEnsemble. */
 export function snapshotEnsemble(o: SnapshotOptions): SnapshotCallback {
   const unit = o.unit ?? 'iteration';
-  if (!(Number.isInteger(o.every) && o.every > 0)) throw new Error(`snapshotEnsemble: every must be a positive integer, got ${o.every}`);
-  if (unit !== 'iteration' && unit !== 'epoch') throw new Error(`snapshotEnsemble: unit must be iteration or epoch, got "${unit}"`);
-  if (o.keep !== undefined && !(Number.isInteger(o.keep) && o.keep > 0)) throw new Error(`snapshotEnsemble: keep must be a positive integer, got ${o.keep}`);
+  if (!(Number.isInteger(o.every) && o.every > 0))
+    throw new Error(`snapshotEnsemble: every must be a positive integer, got ${o.every}`);
+  if (unit !== 'iteration' && unit !== 'epoch')
+    throw new Error(`snapshotEnsemble: unit must be iteration or epoch, got "${unit}"`);
+  if (o.keep !== undefined && !(Number.isInteger(o.keep) && o.keep > 0))
+    throw new Error(`snapshotEnsemble: keep must be a positive integer, got ${o.keep}`);
   let taken: Snapshot[] = [];
   let iterations = 0;
   const take = (model: tf.LayersModel, at: number) => {
@@ -56,15 +59,24 @@ export function snapshotEnsemble(o: SnapshotOptions): SnapshotCallback {
       if (unit === 'epoch' && (epoch + 1) % o.every === 0) take(ctx.model, epoch + 1);
     },
     getState(): CallbackState {
-      return { json: { iterations, at: taken.map((s) => s.at), perSnapshot: taken[0]?.weights.length ?? 0 }, tensors: taken.flatMap((s) => s.weights.map((w) => w.clone())) };
+      return {
+        json: { iterations, at: taken.map((s) => s.at), perSnapshot: taken[0]?.weights.length ?? 0 },
+        tensors: taken.flatMap((s) => s.weights.map((w) => w.clone())),
+      };
     },
     setState(state) {
       const j = state.json as { iterations: number; at: number[]; perSnapshot: number };
       dispose();
       iterations = j.iterations;
       const ts = state.tensors ?? [];
-      if (ts.length !== j.at.length * j.perSnapshot) throw new Error(`snapshotEnsemble: checkpoint holds ${ts.length} tensors for ${j.at.length} snapshots of ${j.perSnapshot}`);
-      taken = j.at.map((at, i) => ({ at, weights: ts.slice(i * j.perSnapshot, (i + 1) * j.perSnapshot).map((t) => t.clone()) }));
+      if (ts.length !== j.at.length * j.perSnapshot)
+        throw new Error(
+          `snapshotEnsemble: checkpoint holds ${ts.length} tensors for ${j.at.length} snapshots of ${j.perSnapshot}`,
+        );
+      taken = j.at.map((at, i) => ({
+        at,
+        weights: ts.slice(i * j.perSnapshot, (i + 1) * j.perSnapshot).map((t) => t.clone()),
+      }));
     },
     snapshots: () => taken,
     dispose,
@@ -84,8 +96,14 @@ export interface EnsembleEvaluation extends Evaluation {
  * per-class scores of the averaged prediction, the loss of the averaged probabilities, and each member's accuracy.
  * The model's own weights are put back afterwards.
  */
-export async function evaluateEnsemble(model: tf.LayersModel, snapshots: readonly Snapshot[], data: BatchSource, classes: string[]): Promise<EnsembleEvaluation> {
-  if (snapshots.length === 0) throw new Error('evaluateEnsemble: no snapshots (the run was shorter than the snapshot interval)');
+export async function evaluateEnsemble(
+  model: tf.LayersModel,
+  snapshots: readonly Snapshot[],
+  data: BatchSource,
+  classes: string[],
+): Promise<EnsembleEvaluation> {
+  if (snapshots.length === 0)
+    throw new Error('evaluateEnsemble: no snapshots (the run was shorter than the snapshot interval)');
   const own = model.getWeights().map((w) => w.clone());
   let sum: Float32Array | undefined;
   let labels: number[] = [];
@@ -102,7 +120,10 @@ export async function evaluateEnsemble(model: tf.LayersModel, snapshots: readonl
         tf.dispose([p, b.xs, b.ys]);
       }
       if (ys.length === 0) throw new Error('evaluateEnsemble: the data yielded no batches');
-      if (probs.length !== ys.length * classes.length) throw new Error(`evaluateEnsemble: the model gives ${probs.length / ys.length} scores per image for ${classes.length} classes`);
+      if (probs.length !== ys.length * classes.length)
+        throw new Error(
+          `evaluateEnsemble: the model gives ${probs.length / ys.length} scores per image for ${classes.length} classes`,
+        );
       if (!sum) {
         sum = new Float32Array(probs.length);
         labels = ys;

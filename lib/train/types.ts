@@ -17,8 +17,7 @@ export type Batch = {
  * A plain `tf.data.Dataset` is iterated afresh each epoch (its own reshuffling is not restorable on resume).
  */
 export type BatchSource =
-  | tf.data.Dataset<Batch>
-  | ((epoch: number) => tf.data.Dataset<Batch> | AsyncIterable<Batch> | Iterable<Batch>);
+  tf.data.Dataset<Batch> | ((epoch: number) => tf.data.Dataset<Batch> | AsyncIterable<Batch> | Iterable<Batch>);
 
 /** Per-epoch metrics: loss, acc, val_loss, val_acc, lr (and whatever a callback adds). */
 export type Logs = Record<string, number>;

@@ -51,7 +51,10 @@ export const DASHBOARD_COLUMNS: [keyof DashboardRun, string, boolean][] = [
 /** The dashboard page. Rows start sorted newest first; the newest complete run's curves are drawn until others are chosen. */
 export function dashboardPage(title: string, runs: DashboardRun[]): string {
   const rows = [...runs].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
-  const head = DASHBOARD_COLUMNS.map(([key, label, numeric], i) => `<th data-col="${i}" data-key="${key}" data-numeric="${numeric}" title="sort">${escapeHtml(label)}</th>`).join('');
+  const head = DASHBOARD_COLUMNS.map(
+    ([key, label, numeric], i) =>
+      `<th data-col="${i}" data-key="${key}" data-numeric="${numeric}" title="sort">${escapeHtml(label)}</th>`,
+  ).join('');
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -59,15 +62,22 @@ export function dashboardPage(title: string, runs: DashboardRun[]): string {
     '<meta charset="utf-8">',
     `<title>${escapeHtml(title)}</title>`,
     '<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.5em}th{cursor:pointer;user-select:none;background:#e8eef7}',
-    'th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.synthetic td{background:#fff4e5}#runs td{white-space:nowrap}#controls{margin:0.8em 0}#controls input[type=search]{width:24em}</style>',
+    'th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr.synthetic ' +
+      'td{background:#fff4e5}#runs td{white-space:nowrap}#controls{margin:0.8em 0}#controls ' +
+      'input[type=search]{width:24em}</style>',
     TABLE_STYLE,
     plotlyLibraryScript(),
     '</head>',
     '<body>',
     `<h1>${escapeHtml(title)}</h1>`,
-    `<p>${runs.length} run(s). Click a heading to sort, type to filter (every column is searched; several words must all match), tick runs to overlay their curves. Rows shaded orange trained on the synthetic set: their numbers say nothing about the study.</p>`,
+    `<p>${runs.length} run(s). Click a heading to sort, type to filter (every column is ` +
+      `searched; several words must all match), tick runs to overlay their curves. Rows shaded ` +
+      `orange trained on the synthetic set: their numbers say nothing about the study.</p>`,
     '<div id="controls"><input type="search" id="filter" placeholder="filter, e.g. face-mask quick"> ',
-    '<label>curve <select id="metric"><option value="val_loss">validation loss</option><option value="loss">training loss</option><option value="val_acc">validation accuracy</option><option value="acc">training accuracy</option><option value="lr">learning rate</option></select></label> ',
+    '<label>curve <select id="metric"><option value="val_loss">validation loss</option><option ' +
+      'value="loss">training loss</option><option value="val_acc">validation ' +
+      'accuracy</option><option value="acc">training accuracy</option><option ' +
+      'value="lr">learning rate</option></select></label> ',
     '<button id="clear" type="button">clear chosen</button> <span id="shown"></span></div>',
     '<div id="overlay" class="affect-plot" style="width:100%;min-height:420px"></div>',
     `<table class="affect-table" id="runs"><thead><tr><th>overlay</th>${head}<th>report</th></tr></thead><tbody></tbody></table>`,
@@ -153,13 +163,23 @@ const DASHBOARD_SCRIPT = String.raw`
       return { type: 'scatter', mode: 'lines+markers', name: r.experiment + ' / ' + r.trial + ' (' + r.scale + ', ' + fmt('created', r.created) + ')',
         x: r.history.epochs.map(function (e) { return e + 1; }), y: r.history.logs[metric] };
     });
-    document.getElementById('shown').textContent = traces.length + ' run(s) drawn' + (Object.keys(chosen).length ? '' : ' (the newest complete run; tick others)');
+    document.getElementById('shown').textContent = traces.length + ' run(s) drawn' +
+      (Object.keys(chosen).length ? '' : ' (the newest complete run; tick others)');
     var el = document.getElementById('overlay');
     if (!traces.length) { el.textContent = 'no chosen run has a "' + metric + '" curve'; return; }
     el.textContent = '';
-    window.Plotly.newPlot(el, traces, { title: { text: label + ' per epoch' }, xaxis: { title: { text: 'epoch' }, tick0: 1, dtick: Math.max(1, Math.ceil(Math.max.apply(null, traces.map(function (t) { return t.x.length; })) / 10)) }, yaxis: { title: { text: label }, type: metric === 'lr' ? 'log' : '-' }, height: 420, legend: { orientation: 'h', y: -0.25 } }, { responsive: true, displaylogo: false });
+    var epochs = Math.max.apply(null, traces.map(function (t) { return t.x.length; }));
+    window.Plotly.newPlot(el, traces, {
+      title: { text: label + ' per epoch' },
+      xaxis: { title: { text: 'epoch' }, tick0: 1, dtick: Math.max(1, Math.ceil(epochs / 10)) },
+      yaxis: { title: { text: label }, type: metric === 'lr' ? 'log' : '-' },
+      height: 420,
+      legend: { orientation: 'h', y: -0.25 },
+    }, { responsive: true, displaylogo: false });
   }
-  document.querySelectorAll('#runs th[data-col]').forEach(function (th) { th.addEventListener('click', function () { applySort(Number(th.dataset.col)); }); });
+  document.querySelectorAll('#runs th[data-col]').forEach(function (th) {
+    th.addEventListener('click', function () { applySort(Number(th.dataset.col)); });
+  });
   document.getElementById('filter').addEventListener('input', applyFilter);
   document.getElementById('metric').addEventListener('change', draw);
   document.getElementById('clear').addEventListener('click', function () {

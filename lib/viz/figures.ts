@@ -16,7 +16,9 @@ export function classDistribution(
   if (!perSplit && !values.every((v) => typeof v === 'number')) {
     throw new Error('classDistribution: counts must map class -> number, or split -> (class -> number), not a mix');
   }
-  const splits: Record<string, Record<string, number>> = perSplit ? (counts as Record<string, Record<string, number>>) : { images: counts as Record<string, number> };
+  const splits: Record<string, Record<string, number>> = perSplit
+    ? (counts as Record<string, Record<string, number>>)
+    : { images: counts as Record<string, number> };
   const classes = [...new Set(Object.values(splits).flatMap((c) => Object.keys(c)))].sort();
   const data = Object.entries(splits).map(([split, c]) => ({
     type: 'bar',
@@ -48,7 +50,10 @@ export interface SampleImage {
 }
 
 /** A grid of images with their labels as titles; images are embedded as PNG data URLs in plotly image traces. */
-export function sampleGrid(images: SampleImage[], opts: { columns?: number; title?: string; cellSize?: number } = {}): Figure {
+export function sampleGrid(
+  images: SampleImage[],
+  opts: { columns?: number; title?: string; cellSize?: number } = {},
+): Figure {
   if (images.length === 0) throw new Error('sampleGrid: no images given');
   const columns = Math.min(opts.columns ?? 8, images.length);
   const rows = Math.ceil(images.length / columns);
@@ -64,7 +69,13 @@ export function sampleGrid(images: SampleImage[], opts: { columns?: number; titl
   };
   images.forEach((img, i) => {
     const n = i === 0 ? '' : String(i + 1);
-    data.push({ type: 'image', source: pngDataUrl(img.rgb, img.height, img.width), xaxis: `x${n}`, yaxis: `y${n}`, hovertemplate: `${img.label}<extra></extra>` });
+    data.push({
+      type: 'image',
+      source: pngDataUrl(img.rgb, img.height, img.width),
+      xaxis: `x${n}`,
+      yaxis: `y${n}`,
+      hovertemplate: `${img.label}<extra></extra>`,
+    });
     const axis = { visible: false, showgrid: false };
     layout[`xaxis${n}`] = axis;
     layout[`yaxis${n}`] = { ...axis, scaleanchor: `x${n}` };
@@ -86,7 +97,11 @@ export function sampleGrid(images: SampleImage[], opts: { columns?: number; titl
  * Recall per class of a single network and of an ensemble of it, side by side, with the gain in each bar's hover:
  * which classes averaging snapshots helped.
  */
-export function ensembleGain(single: { name: string; recall: number }[], ensemble: { name: string; recall: number }[], opts: { title?: string } = {}): Figure {
+export function ensembleGain(
+  single: { name: string; recall: number }[],
+  ensemble: { name: string; recall: number }[],
+  opts: { title?: string } = {},
+): Figure {
   const names = single.map((c) => c.name);
   const theirs = names.map((n) => {
     const e = ensemble.find((c) => c.name === n);
@@ -96,10 +111,28 @@ export function ensembleGain(single: { name: string; recall: number }[], ensembl
   const mine = single.map((c) => c.recall);
   return {
     data: [
-      { type: 'bar', name: 'last network', x: names, y: mine, hovertemplate: '%{x}: %{y:.3f}<extra>last network</extra>' },
-      { type: 'bar', name: 'snapshot ensemble', x: names, y: theirs, customdata: theirs.map((r, i) => r - mine[i]), hovertemplate: '%{x}: %{y:.3f} (%{customdata:+.3f})<extra>ensemble</extra>' },
+      {
+        type: 'bar',
+        name: 'last network',
+        x: names,
+        y: mine,
+        hovertemplate: '%{x}: %{y:.3f}<extra>last network</extra>',
+      },
+      {
+        type: 'bar',
+        name: 'snapshot ensemble',
+        x: names,
+        y: theirs,
+        customdata: theirs.map((r, i) => r - mine[i]),
+        hovertemplate: '%{x}: %{y:.3f} (%{customdata:+.3f})<extra>ensemble</extra>',
+      },
     ],
-    layout: { title: { text: opts.title ?? 'Recall per class: last network vs snapshot ensemble' }, barmode: 'group', yaxis: { title: { text: 'recall' }, range: [0, 1] }, height: 380 },
+    layout: {
+      title: { text: opts.title ?? 'Recall per class: last network vs snapshot ensemble' },
+      barmode: 'group',
+      yaxis: { title: { text: 'recall' }, range: [0, 1] },
+      height: 380,
+    },
   };
 }
 
@@ -128,7 +161,8 @@ function epochAxis(epochs: number[]): Record<string, unknown> {
 
 function requireLog(history: History, key: string, who: string): number[] {
   const v = history.logs[key];
-  if (!v) throw new Error(`${who}: history has no "${key}" log; it has: ${Object.keys(history.logs).join(', ') || '(none)'}`);
+  if (!v)
+    throw new Error(`${who}: history has no "${key}" log; it has: ${Object.keys(history.logs).join(', ') || '(none)'}`);
   if (v.length !== history.epochs.length) {
     throw new Error(`${who}: history log "${key}" has ${v.length} values for ${history.epochs.length} epochs`);
   }
@@ -138,9 +172,25 @@ function requireLog(history: History, key: string, who: string): number[] {
 /** Train vs validation curves of one metric, with the best epoch marked by a dashed vertical line and a note. */
 function trainValCurves(history: History, key: string, label: string, who: string, title?: string): Figure {
   const train = requireLog(history, key, who);
-  const data: Figure['data'] = [{ type: 'scatter', mode: 'lines+markers', name: `train ${label}`, x: displayEpochs(history), y: train, line: { color: TRAIN_COLOR } }];
+  const data: Figure['data'] = [
+    {
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: `train ${label}`,
+      x: displayEpochs(history),
+      y: train,
+      line: { color: TRAIN_COLOR },
+    },
+  ];
   if (history.logs[`val_${key}`]) {
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `validation ${label}`, x: displayEpochs(history), y: requireLog(history, `val_${key}`, who), line: { color: VAL_COLOR } });
+    data.push({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: `validation ${label}`,
+      x: displayEpochs(history),
+      y: requireLog(history, `val_${key}`, who),
+      line: { color: VAL_COLOR },
+    });
   }
   const best = shownBest(history);
   const layout: Figure['layout'] = {
@@ -150,8 +200,21 @@ function trainValCurves(history: History, key: string, label: string, who: strin
     height: 400,
   };
   if (best !== undefined) {
-    layout.shapes = [{ type: 'line', xref: 'x', yref: 'paper', x0: best, x1: best, y0: 0, y1: 1, line: { dash: 'dash', color: '#555', width: 1.5 } }];
-    layout.annotations = [{ xref: 'x', yref: 'paper', x: best, y: 1, yanchor: 'bottom', text: `best epoch ${best}`, showarrow: false }];
+    layout.shapes = [
+      {
+        type: 'line',
+        xref: 'x',
+        yref: 'paper',
+        x0: best,
+        x1: best,
+        y0: 0,
+        y1: 1,
+        line: { dash: 'dash', color: '#555', width: 1.5 },
+      },
+    ];
+    layout.annotations = [
+      { xref: 'x', yref: 'paper', x: best, y: 1, yanchor: 'bottom', text: `best epoch ${best}`, showarrow: false },
+    ];
   }
   return { data, layout };
 }
@@ -170,8 +233,22 @@ export function accuracyCurves(history: History, opts: { title?: string } = {}):
 export function learningRate(history: History, opts: { title?: string } = {}): Figure {
   const lr = requireLog(history, 'lr', 'learningRate');
   return {
-    data: [{ type: 'scatter', mode: 'lines+markers', name: 'learning rate', x: displayEpochs(history), y: lr, line: { shape: 'hv' } }],
-    layout: { title: { text: opts.title ?? 'Learning rate per epoch' }, xaxis: epochAxis(history.epochs), yaxis: { title: { text: 'learning rate' }, type: 'log' }, height: 350 },
+    data: [
+      {
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: 'learning rate',
+        x: displayEpochs(history),
+        y: lr,
+        line: { shape: 'hv' },
+      },
+    ],
+    layout: {
+      title: { text: opts.title ?? 'Learning rate per epoch' },
+      xaxis: epochAxis(history.epochs),
+      yaxis: { title: { text: 'learning rate' }, type: 'log' },
+      height: 350,
+    },
   };
 }
 
@@ -179,14 +256,34 @@ export function learningRate(history: History, opts: { title?: string } = {}): F
 export function confusionHeatmap(matrix: number[][], classes: string[], opts: { title?: string } = {}): Figure {
   const n = classes.length;
   if (matrix.length !== n || matrix.some((r) => r.length !== n)) {
-    throw new Error(`confusionHeatmap: matrix must be ${n}x${n} for ${n} classes, got ${matrix.length}x${matrix[0]?.length ?? 0}`);
+    throw new Error(
+      `confusionHeatmap: matrix must be ${n}x${n} for ${n} classes, got ${matrix.length}x${matrix[0]?.length ?? 0}`,
+    );
   }
   const max = Math.max(1, ...matrix.flat());
   const annotations = matrix.flatMap((row, i) =>
-    row.map((v, j) => ({ x: classes[j], y: classes[i], text: String(v), showarrow: false, font: { color: v > max / 2 ? 'white' : 'black' } })),
+    row.map((v, j) => ({
+      x: classes[j],
+      y: classes[i],
+      text: String(v),
+      showarrow: false,
+      font: { color: v > max / 2 ? 'white' : 'black' },
+    })),
   );
   return {
-    data: [{ type: 'heatmap', z: matrix, x: classes, y: classes, colorscale: [[0, '#f7fbff'], [1, '#08306b']], hovertemplate: 'true %{y}<br>predicted %{x}<br>%{z}<extra></extra>' }],
+    data: [
+      {
+        type: 'heatmap',
+        z: matrix,
+        x: classes,
+        y: classes,
+        colorscale: [
+          [0, '#f7fbff'],
+          [1, '#08306b'],
+        ],
+        hovertemplate: 'true %{y}<br>predicted %{x}<br>%{z}<extra></extra>',
+      },
+    ],
     layout: {
       title: { text: opts.title ?? 'Confusion matrix' },
       xaxis: { title: { text: 'predicted' }, type: 'category' },
@@ -199,7 +296,10 @@ export function confusionHeatmap(matrix: number[][], classes: string[], opts: { 
 }
 
 /** One subplot per trial (side by side, wrapping after `columns`), each with train vs validation of `metric` (default loss). */
-export function sweepCurves(histories: Record<string, History>, opts: { metric?: string; columns?: number; title?: string } = {}): Figure {
+export function sweepCurves(
+  histories: Record<string, History>,
+  opts: { metric?: string; columns?: number; title?: string } = {},
+): Figure {
   const names = Object.keys(histories);
   if (names.length === 0) throw new Error('sweepCurves: no histories given');
   const metric = opts.metric ?? 'loss';
@@ -216,18 +316,48 @@ export function sweepCurves(histories: Record<string, History>, opts: { metric?:
   names.forEach((name, i) => {
     const h = histories[name];
     const n = i === 0 ? '' : String(i + 1);
-    const series: [string, string][] = [[metric, TRAIN_COLOR], [`val_${metric}`, VAL_COLOR]];
+    const series: [string, string][] = [
+      [metric, TRAIN_COLOR],
+      [`val_${metric}`, VAL_COLOR],
+    ];
     for (const [key, color] of series) {
       if (!h.logs[key]) continue;
       data.push({
-        type: 'scatter', mode: 'lines', name: key.startsWith('val_') ? 'validation' : 'train', legendgroup: key,
-        showlegend: i === 0, x: displayEpochs(h), y: requireLog(h, key, 'sweepCurves'), xaxis: `x${n}`, yaxis: `y${n}`, line: { color },
+        type: 'scatter',
+        mode: 'lines',
+        name: key.startsWith('val_') ? 'validation' : 'train',
+        legendgroup: key,
+        showlegend: i === 0,
+        x: displayEpochs(h),
+        y: requireLog(h, key, 'sweepCurves'),
+        xaxis: `x${n}`,
+        yaxis: `y${n}`,
+        line: { color },
       });
     }
     layout[`xaxis${n}`] = epochAxis(h.epochs);
-    annotations.push({ text: name, showarrow: false, xref: `x${n} domain`, yref: `y${n} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', font: { size: 12 } });
+    annotations.push({
+      text: name,
+      showarrow: false,
+      xref: `x${n} domain`,
+      yref: `y${n} domain`,
+      x: 0.5,
+      y: 1.02,
+      yanchor: 'bottom',
+      font: { size: 12 },
+    });
     const best = shownBest(h);
-    if (best !== undefined) shapes.push({ type: 'line', xref: `x${n}`, yref: `y${n} domain`, x0: best, x1: best, y0: 0, y1: 1, line: { dash: 'dash', color: '#555', width: 1 } });
+    if (best !== undefined)
+      shapes.push({
+        type: 'line',
+        xref: `x${n}`,
+        yref: `y${n} domain`,
+        x0: best,
+        x1: best,
+        y0: 0,
+        y1: 1,
+        line: { dash: 'dash', color: '#555', width: 1 },
+      });
   });
   if (!data.length) throw new Error(`sweepCurves: no history has a "${metric}" log`);
   layout.annotations = annotations;
@@ -248,14 +378,22 @@ export interface ResultRow {
 }
 
 // Counts (epochs, images) read as integers; rates and losses with `digits` decimals.
-const fmt = (v: number | undefined, digits: number) => (v === undefined || !Number.isFinite(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+const fmt = (v: number | undefined, digits: number) =>
+  v === undefined || !Number.isFinite(v) ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
 
 /** This run next to the study, as a plotly table; the last column says which data the run used (a synthetic run's numbers are not comparable). */
-export function resultsTable(rows: ResultRow[], opts: { metric?: string; digits?: number; title?: string } = {}): Figure {
+export function resultsTable(
+  rows: ResultRow[],
+  opts: { metric?: string; digits?: number; title?: string } = {},
+): Figure {
   if (rows.length === 0) throw new Error('resultsTable: no rows given');
   const metric = opts.metric ?? 'test accuracy';
   const digits = opts.digits ?? 4;
-  const diff = rows.map((r) => (r.run !== undefined && r.study !== undefined ? (r.run - r.study >= 0 ? '+' : '') + fmt(r.run - r.study, digits) : '-'));
+  const diff = rows.map((r) =>
+    r.run !== undefined && r.study !== undefined
+      ? (r.run - r.study >= 0 ? '+' : '') + fmt(r.run - r.study, digits)
+      : '-',
+  );
   const columns = [
     rows.map((r) => r.name),
     rows.map((r) => fmt(r.run, digits)),
@@ -265,12 +403,28 @@ export function resultsTable(rows: ResultRow[], opts: { metric?: string; digits?
     rows.map((r) => r.note ?? ''),
   ];
   return {
-    data: [{
-      type: 'table',
-      columnwidth: [3, 1.2, 1.2, 1.2, 1.5, 3],
-      header: { values: ['', `this run: ${metric}`, `study: ${metric}`, 'difference', 'data used', 'note'], align: 'left', fill: { color: '#e8eef7' }, font: { size: 12 } },
-      cells: { values: columns, align: 'left', fill: { color: [rows.map((r) => (r.data === 'synthetic' ? '#fff4e5' : 'white'))] }, font: { size: 12 } },
-    }],
-    layout: { title: { text: opts.title ?? 'This run vs the study' }, height: 120 + 30 * rows.length, margin: { l: 10, r: 10, t: 50, b: 10 } },
+    data: [
+      {
+        type: 'table',
+        columnwidth: [3, 1.2, 1.2, 1.2, 1.5, 3],
+        header: {
+          values: ['', `this run: ${metric}`, `study: ${metric}`, 'difference', 'data used', 'note'],
+          align: 'left',
+          fill: { color: '#e8eef7' },
+          font: { size: 12 },
+        },
+        cells: {
+          values: columns,
+          align: 'left',
+          fill: { color: [rows.map((r) => (r.data === 'synthetic' ? '#fff4e5' : 'white'))] },
+          font: { size: 12 },
+        },
+      },
+    ],
+    layout: {
+      title: { text: opts.title ?? 'This run vs the study' },
+      height: 120 + 30 * rows.length,
+      margin: { l: 10, r: 10, t: 50, b: 10 },
+    },
   };
 }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { Figure } from './types';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 
 /**
  * The plotly.js bundle pages embed: the minified cartesian partial bundle (1.4 MB against 4.9 MB for the full minified
@@ -44,14 +44,18 @@ export function plotlyLoaderScript(): string {
     '<script type="text/javascript">/* plotly.js (gzip, base64) embedded by affect-lab */',
     '(function () {',
     '  if (window.Plotly || window.affectPlotlyLoading) return;',
-    '  if (typeof DecompressionStream === "undefined") { window.affectPlotlyError = "this browser cannot unpack the embedded plotly.js (no DecompressionStream): open the page in a current Chromium, Firefox or Safari"; return; }',
+    '  if (typeof DecompressionStream === "undefined") { window.affectPlotlyError = "this ' +
+      'browser cannot unpack the embedded plotly.js (no DecompressionStream): open the page in a ' +
+      'current Chromium, Firefox or Safari"; return; }',
     `  var b64 = "${plotlyGzipBase64()}";`,
     '  var bytes = Uint8Array.from(atob(b64), function (c) { return c.charCodeAt(0); });',
-    '  window.affectPlotlyLoading = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text().then(function (code) {',
+    '  window.affectPlotlyLoading = new Response(new Blob([bytes]).stream().pipeThrough(new ' +
+      'DecompressionStream("gzip"))).text().then(function (code) {',
     '    var s = document.createElement("script");',
     '    s.text = code;',
     '    document.head.appendChild(s);',
-    '  }).catch(function (e) { window.affectPlotlyError = "plotly.js could not be unpacked: " + e; }).finally(function () { window.affectPlotlyLoading = undefined; });',
+    '  }).catch(function (e) { window.affectPlotlyError = "plotly.js could not be unpacked: " ' +
+      '+ e; }).finally(function () { window.affectPlotlyLoading = undefined; });',
     '})();',
     '</script>',
   ].join('\n');
@@ -59,7 +63,10 @@ export function plotlyLoaderScript(): string {
 
 /** JSON that is safe inside a <script> element (no `</script>` or `<!--` can end it early). */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Text escaped for HTML element content and double-quoted attribute values. */
@@ -83,7 +90,10 @@ export function isTableFigure(fig: Figure): boolean {
   return fig.data.length > 0 && fig.data.every((t) => t.type === 'table');
 }
 
-const cellText = (v: unknown) => escapeHtml(v === undefined || v === null ? '' : String(v));
+/** What a table's header or cell holds (the figures put text and numbers there). */
+type CellValue = string | number | boolean | null | undefined;
+
+const cellText = (v: CellValue) => escapeHtml(v === undefined || v === null ? '' : String(v));
 
 /**
  * A figure of plotly `table` traces as HTML `<table>`s: the layout title as caption, the header's values as column
@@ -95,21 +105,26 @@ export function tableHtml(fig: Figure): string {
   const title = (fig.layout.title as { text?: string } | undefined)?.text;
   return fig.data
     .map((trace, k) => {
-      const header = ((trace.header as { values?: unknown[] } | undefined)?.values ?? []) as unknown[];
-      const cells = (trace.cells ?? {}) as { values?: unknown[][]; fill?: { color?: unknown } };
+      const header = (trace.header as { values?: CellValue[] } | undefined)?.values ?? [];
+      const cells = (trace.cells ?? {}) as { values?: CellValue[][]; fill?: { color?: unknown } };
       const columns = cells.values ?? [];
       const rows = Math.max(0, ...columns.map((c) => c.length));
       const color = cells.fill?.color;
-      const fill = Array.isArray(color) && Array.isArray(color[0]) ? (color[0] as unknown[]) : undefined;
+      const fill = Array.isArray(color) && Array.isArray(color[0]) ? (color[0] as CellValue[]) : undefined;
       const body: string[] = [];
       for (let r = 0; r < rows; r++) {
-        const bg = fill && typeof fill[r] === 'string' && fill[r] !== 'white' ? ` style="background:${cellText(fill[r])}"` : '';
+        const bg =
+          fill && typeof fill[r] === 'string' && fill[r] !== 'white' ? ` style="background:${cellText(fill[r])}"` : '';
         body.push(`<tr${bg}>${columns.map((c) => `<td>${cellText(c[r]).replace(/\n/g, '<br>')}</td>`).join('')}</tr>`);
       }
       return [
         '<table class="affect-table" style="border-collapse:collapse;font-size:0.9em;margin:0.5em 0 1em">',
-        k === 0 && title ? `<caption style="text-align:left;font-weight:600;padding:0.3em 0">${escapeHtml(title)}</caption>` : '',
-        header.length ? `<thead><tr style="background:#e8eef7">${header.map((h) => `<th>${cellText(h)}</th>`).join('')}</tr></thead>` : '',
+        k === 0 && title
+          ? `<caption style="text-align:left;font-weight:600;padding:0.3em 0">${escapeHtml(title)}</caption>`
+          : '',
+        header.length
+          ? `<thead><tr style="background:#e8eef7">${header.map((h) => `<th>${cellText(h)}</th>`).join('')}</tr></thead>`
+          : '',
         `<tbody>${body.join('')}</tbody>`,
         '</table>',
       ].join('');
@@ -118,7 +133,8 @@ export function tableHtml(fig: Figure): string {
 }
 
 /** Cell borders and padding for affect-table tables, once per page or output. */
-export const TABLE_STYLE = '<style>table.affect-table th,table.affect-table td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}</style>';
+export const TABLE_STYLE =
+  '<style>table.affect-table th,table.affect-table td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}</style>';
 
 /**
  * A div plus a script that draws `fig` into it once `window.Plotly` exists and the div is in the document.
@@ -138,9 +154,11 @@ export function figureHtml(fig: Figure, id: string = newPlotId()): string {
     '  function find() { return document.getElementById(id) || (script && script.parentNode && script.parentNode.querySelector("#" + id)); }',
     '  function draw() {',
     '    var el = find();',
-    '    if (window.Plotly && el && el.isConnected) { window.Plotly.newPlot(el, fig.data, fig.layout, { responsive: true, displaylogo: false }); return; }',
+    '    if (window.Plotly && el && el.isConnected) { window.Plotly.newPlot(el, fig.data, ' +
+      'fig.layout, { responsive: true, displaylogo: false }); return; }',
     '    if (window.affectPlotlyError && !window.affectPlotlyLoading) { if (el) el.textContent = window.affectPlotlyError; return; }',
-    `    if (Date.now() - started > ${WAIT_MS}) { if (el) el.textContent = "plotly.js did not load (this output carries it: is the notebook trusted?)."; return; }`,
+    `    if (Date.now() - started > ${WAIT_MS}) { if (el) el.textContent = "plotly.js did not ` +
+      `load (this output carries it: is the notebook trusted?)."; return; }`,
     '    setTimeout(draw, 50);',
     '  }',
     '  draw();',
@@ -164,7 +182,8 @@ export function htmlPage(title: string, sections: PageSection[]): string {
   const body = sections.map((s) => {
     const parts: string[] = ['<section>'];
     if (s.heading) parts.push(`<h2>${escapeHtml(s.heading)}</h2>`);
-    for (const para of (s.text ?? '').split(/\n\s*\n/).filter((p) => p.trim())) parts.push(`<p>${escapeHtml(para.trim())}</p>`);
+    for (const para of (s.text ?? '').split(/\n\s*\n/).filter((p) => p.trim()))
+      parts.push(`<p>${escapeHtml(para.trim())}</p>`);
     if (s.html) parts.push(s.html);
     for (const f of s.figures ?? []) parts.push(figureHtml(f));
     parts.push('</section>');
@@ -176,7 +195,8 @@ export function htmlPage(title: string, sections: PageSection[]): string {
     '<head>',
     '<meta charset="utf-8">',
     `<title>${escapeHtml(title)}</title>`,
-    '<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}section{margin-bottom:1.5em}</style>',
+    '<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 ' +
+      '1em;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}section{margin-bottom:1.5em}</style>',
     TABLE_STYLE,
     plotlyLibraryScript(),
     '</head>',
@@ -191,5 +211,5 @@ export function htmlPage(title: string, sections: PageSection[]): string {
 
 /** Writes htmlPage(title, sections) to `file` atomically (temp file + rename), creating its folder. */
 export function writeHtmlPage(file: string, title: string, sections: PageSection[]): void {
-  writeFileAtomic(file, htmlPage(title, sections));
+  writeFileAtomicSync(file, htmlPage(title, sections));
 }

@@ -19,8 +19,12 @@ export async function pickSamples(scan: ScanResult, opts: PickSamplesOptions = {
   const rng = makeRng(opts.seed ?? 27);
   const out: SampleImage[] = [];
   for (const className of scan.classes) {
-    const entries = shuffled(rng, scan.entries.filter((e) => e.className === className)).slice(0, perClass);
-    for (const e of entries) out.push({ rgb: await decodeImage(e.path, { size }), height: size, width: size, label: className });
+    const entries = shuffled(
+      rng,
+      scan.entries.filter((e) => e.className === className),
+    ).slice(0, perClass);
+    for (const e of entries)
+      out.push({ rgb: await decodeImage(e.path, { size }), height: size, width: size, label: className });
   }
   return out;
 }

@@ -21,10 +21,11 @@ interface TslabDisplay {
 /** tslab's display, present only inside a tslab kernel (tslab is loaded lazily so the library works without it). */
 function tslabDisplay(): TslabDisplay {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('tslab') as { display: TslabDisplay }).display;
   } catch (e) {
-    throw new Error(`show(): needs the tslab kernel (require('tslab') failed: ${(e as Error).message}); outside a notebook use htmlPage()/writeHtmlPage()`);
+    throw new Error(
+      `show(): needs the tslab kernel (require('tslab') failed: ${(e as Error).message}); outside a notebook use htmlPage()/writeHtmlPage()`,
+    );
   }
 }
 

@@ -17,16 +17,42 @@ export interface SpreadSeries {
  * band, both also in the legend; `reference` adds a dashed line such as a published single-run figure. Points are
  * labelled with their value.
  */
-export function seedSpreadFigure(series: SpreadSeries[], opts: { title?: string; yTitle?: string; reference?: { value: number; label: string } } = {}): Figure {
-  if (series.length === 0 || series.every((s) => s.points.length === 0)) throw new Error('seedSpreadFigure: no points to plot');
+export function seedSpreadFigure(
+  series: SpreadSeries[],
+  opts: { title?: string; yTitle?: string; reference?: { value: number; label: string } } = {},
+): Figure {
+  if (series.length === 0 || series.every((s) => s.points.length === 0))
+    throw new Error('seedSpreadFigure: no points to plot');
   const seeds = [...new Set(series.flatMap((s) => s.points.map((p) => p.seed)))].sort((a, b) => a - b).map(String);
   const shapes: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
   const data = series.map((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const line = { type: 'line', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: s.mean, y1: s.mean, line: { color, width: 2 } };
+    const line = {
+      type: 'line',
+      xref: 'paper',
+      x0: 0,
+      x1: 1,
+      yref: 'y',
+      y0: s.mean,
+      y1: s.mean,
+      line: { color, width: 2 },
+    };
     shapes.push(line);
-    if (s.sd !== undefined) shapes.push({ type: 'rect', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: s.mean - s.sd, y1: s.mean + s.sd, fillcolor: color, opacity: 0.12, line: { width: 0 }, layer: 'below' });
+    if (s.sd !== undefined)
+      shapes.push({
+        type: 'rect',
+        xref: 'paper',
+        x0: 0,
+        x1: 1,
+        yref: 'y',
+        y0: s.mean - s.sd,
+        y1: s.mean + s.sd,
+        fillcolor: color,
+        opacity: 0.12,
+        line: { width: 0 },
+        layer: 'below',
+      });
     const sd = s.sd === undefined ? '' : ` ± ${s.sd.toFixed(3)}`;
     return {
       type: 'scatter',
@@ -44,8 +70,27 @@ export function seedSpreadFigure(series: SpreadSeries[], opts: { title?: string;
   });
   if (opts.reference) {
     const r = opts.reference;
-    shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: r.value, y1: r.value, line: { color: '#555', width: 1.5, dash: 'dash' } });
-    annotations.push({ xref: 'paper', x: 0, xanchor: 'left', yref: 'y', y: r.value, yanchor: 'top', showarrow: false, text: r.label, font: { color: '#555', size: 11 } });
+    shapes.push({
+      type: 'line',
+      xref: 'paper',
+      x0: 0,
+      x1: 1,
+      yref: 'y',
+      y0: r.value,
+      y1: r.value,
+      line: { color: '#555', width: 1.5, dash: 'dash' },
+    });
+    annotations.push({
+      xref: 'paper',
+      x: 0,
+      xanchor: 'left',
+      yref: 'y',
+      y: r.value,
+      yanchor: 'top',
+      showarrow: false,
+      text: r.label,
+      font: { color: '#555', size: 11 },
+    });
   }
   return {
     data,

@@ -18,7 +18,15 @@ export function browserUnavailable(): string | undefined {
   } catch {
     return 'playwright-core is not installed (npm ci installs it)';
   }
-  return fs.existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set AFFECT_CHROMIUM)`;
+  return fs.existsSync(CHROMIUM)
+    ? undefined
+    : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium; or set AFFECT_CHROMIUM)`;
+}
+
+/** The two plotly.js calls made in the page. */
+interface PlotlyPage {
+  newPlot(div: HTMLElement | null, data: unknown, layout: object, config: object): Promise<unknown>;
+  toImage(div: HTMLElement | null, opts: { format: 'svg'; width: number; height: number }): Promise<string>;
 }
 
 /** Each figure as a standalone SVG document, `width` x its own layout height (default 420) pixels. */
@@ -26,8 +34,8 @@ export async function figuresToSvg(figures: Figure[], opts: { width?: number } =
   const missing = browserUnavailable();
   if (missing) throw new Error(`figuresToSvg: ${missing}`);
   const table = figures.findIndex(isTableFigure);
-  if (table >= 0) throw new Error(`figuresToSvg: figure ${table + 1} is a table (tables are drawn as HTML, not by plotly)`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (table >= 0)
+    throw new Error(`figuresToSvg: figure ${table + 1} is a table (tables are drawn as HTML, not by plotly)`);
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-svg-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -37,7 +45,9 @@ export async function figuresToSvg(figures: Figure[], opts: { width?: number } =
   });
   try {
     const page = await context.newPage();
-    await page.route('**/*', (route) => (/^(about|data):/.test(route.request().url()) ? route.continue() : route.abort()));
+    await page.route('**/*', (route) =>
+      /^(about|data):/.test(route.request().url()) ? route.continue() : route.abort(),
+    );
     await page.setContent('<html><body><div id="plot"></div></body></html>');
     await page.addScriptTag({ content: plotlySource() });
     const width = opts.width ?? 760;
@@ -46,16 +56,20 @@ export async function figuresToSvg(figures: Figure[], opts: { width?: number } =
       const height = typeof f.layout.height === 'number' ? f.layout.height : 420;
       const url = await page.evaluate(
         async ({ fig, width, height }) => {
-          const P = (window as unknown as { Plotly: { newPlot: Function; toImage: Function } }).Plotly;
+          const P = (window as unknown as { Plotly: PlotlyPage }).Plotly;
           const div = document.getElementById('plot');
           await P.newPlot(div, fig.data, { ...fig.layout, width, height }, { staticPlot: true });
-          return (await P.toImage(div, { format: 'svg', width, height })) as string;
+          return await P.toImage(div, { format: 'svg', width, height });
         },
         { fig: f, width, height },
       );
       const comma = url.indexOf(',');
       const body = url.slice(comma + 1);
-      out.push(url.slice(0, comma).endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body));
+      out.push(
+        url.slice(0, comma).endsWith(';base64')
+          ? Buffer.from(body, 'base64').toString('utf8')
+          : decodeURIComponent(body),
+      );
     }
     return out;
   } finally {

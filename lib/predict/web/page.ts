@@ -79,7 +79,12 @@ function el(tag: string, attrs: Record<string, string> = {}, text?: string): HTM
 
 /** One photo's card: the photo with numbered boxes, then per face its class, probabilities and Grad-CAM overlay. */
 function renderResult(name: string, img: RgbImage, pred: PhotoPrediction): HTMLElement {
-  const card = el('section', { class: 'result', 'data-file': name, 'data-faces': String(pred.faces.length), 'data-detected': String(pred.detected) });
+  const card = el('section', {
+    class: 'result',
+    'data-file': name,
+    'data-faces': String(pred.faces.length),
+    'data-detected': String(pred.detected),
+  });
   card.append(el('h2', {}, name));
   const photo = rgbCanvas(img.data, img.width, img.height, 'photo');
   const ctx = photo.getContext('2d')!;
@@ -97,7 +102,11 @@ function renderResult(name: string, img: RgbImage, pred: PhotoPrediction): HTMLE
   if (pred.faces.length === 0) card.append(el('p', { class: 'none' }, 'No face found.'));
   const list = el('ol', { class: 'faces' });
   for (const f of pred.faces) {
-    const item = el('li', { class: 'face', 'data-label': f.top[0].label, 'data-probability': f.top[0].probability.toFixed(6) });
+    const item = el('li', {
+      class: 'face',
+      'data-label': f.top[0].label,
+      'data-probability': f.top[0].probability.toFixed(6),
+    });
     item.append(el('strong', { class: 'label' }, f.top[0].label));
     const probs = el('ul', { class: 'probs' });
     for (const t of f.top) probs.append(el('li', {}, `${t.label} ${(100 * t.probability).toFixed(1)}%`));
@@ -106,8 +115,14 @@ function renderResult(name: string, img: RgbImage, pred: PhotoPrediction): HTMLE
       const { rgb, size, heatmap } = f.explanation;
       const figure = el('figure');
       const empty = heatmap.every((v) => v === 0);
-      const caption = empty ? 'face as the model sees it; Grad-CAM is empty: no region raised this class\'s score' : 'face as the model sees it; Grad-CAM';
-      figure.append(rgbCanvas(rgb, size, size, 'crop'), rgbCanvas(overlayHeatmap(rgb, heatmap), size, size, 'cam'), el('figcaption', {}, caption));
+      const caption = empty
+        ? "face as the model sees it; Grad-CAM is empty: no region raised this class's score"
+        : 'face as the model sees it; Grad-CAM';
+      figure.append(
+        rgbCanvas(rgb, size, size, 'crop'),
+        rgbCanvas(overlayHeatmap(rgb, heatmap), size, size, 'cam'),
+        el('figcaption', {}, caption),
+      );
       item.append(figure);
     }
     list.append(item);
@@ -128,7 +143,9 @@ async function main(): Promise<void> {
   const net = DETECTOR_NETS[config.face.detector].net;
   await faceapi.nets[net].loadFromUri!('detector');
   const detect: FaceDetector = faceApiDetector(faceapi, config.face.detector, config.face.minConfidence);
-  status.textContent = `Ready: classes ${config.classes.join(', ')}; ${config.imageSize} px${config.grayscale ? ' grayscale' : ''}; TensorFlow.js ${tf.version.tfjs} on ${backend}.`;
+  status.textContent =
+    `Ready: classes ${config.classes.join(', ')}; ${config.imageSize} ` +
+    `px${config.grayscale ? ' grayscale' : ''}; TensorFlow.js ${tf.version.tfjs} on ${backend}.`;
   document.body.dataset.backend = backend;
   setState('ready');
 
@@ -139,10 +156,17 @@ async function main(): Promise<void> {
     for (const file of files) {
       try {
         const img = await decodeFile(file);
-        const [pred] = await predictPhotos(predictor, [img], { ...config.face, top: config.top, explain: true }, detect);
+        const [pred] = await predictPhotos(
+          predictor,
+          [img],
+          { ...config.face, top: config.top, explain: true },
+          detect,
+        );
         results.append(renderResult(file.name, img, pred));
       } catch (e) {
-        results.append(el('section', { class: 'result error', 'data-file': file.name }, `${file.name}: ${(e as Error).message}`));
+        results.append(
+          el('section', { class: 'result error', 'data-file': file.name }, `${file.name}: ${(e as Error).message}`),
+        );
       }
     }
     setState('done');

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../paths';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { createRunDir } from '../runner/record';
 import { readNotebook, resolveNotebook, writeNotebook } from './format';
 import { findJupyter } from './jupyter';
@@ -39,7 +39,10 @@ export interface NotebookRunResult {
 /** Thrown when a cell fails; `result` says where the partial outputs are. */
 export class NotebookRunError extends Error {
   override name = 'NotebookRunError';
-  constructor(message: string, readonly result: NotebookRunResult) {
+  constructor(
+    message: string,
+    readonly result: NotebookRunResult,
+  ) {
     super(message);
   }
 }
@@ -65,33 +68,62 @@ export async function runNotebook(name: string, opts: RunNotebookOptions = {}): 
   writeNotebook(input, injected);
   const executed = path.join(outDir, `${base}.ipynb`);
   const html = path.join(outDir, `${base}.html`);
-  writeFileAtomic(path.join(outDir, 'params.json'), JSON.stringify(params, null, 2) + '\n');
+  writeFileAtomicSync(path.join(outDir, 'params.json'), JSON.stringify(params, null, 2) + '\n');
   const started = Date.now();
   const script = path.join(repoRoot, 'scripts', 'execute_notebook.py');
-  const args = [script, input, executed, html, '--cwd', opts.cwd ?? path.dirname(notebook), '--kernel', 'tslab', '--timeout', String(opts.cellTimeoutSec ?? 1800)];
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(python, args, { env: { ...process.env, PATH: pathEnv, PYDEVD_DISABLE_FILE_VALIDATION: '1' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err }));
-  });
+  const args = [
+    script,
+    input,
+    executed,
+    html,
+    '--cwd',
+    opts.cwd ?? path.dirname(notebook),
+    '--kernel',
+    'tslab',
+    '--timeout',
+    String(opts.cellTimeoutSec ?? 1800),
+  ];
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(python, args, {
+        env: { ...process.env, PATH: pathEnv, PYDEVD_DISABLE_FILE_VALIDATION: '1' },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err }));
+    },
+  );
   fs.rmSync(input, { force: true });
   const last = stdout.trim().split('\n').pop() ?? '';
   let summary: ExecSummary;
   try {
     summary = JSON.parse(last) as ExecSummary;
   } catch {
-    throw new Error(`executing ${notebook} failed before it could report (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `executing ${notebook} failed before it could report (exit ${code}):\n${stderr.trim().split('\n').slice(-15).join('\n')}`,
+    );
   }
-  const result: NotebookRunResult = { name: base, notebook, outDir, executed, html, params, ok: summary.ok, seconds: (Date.now() - started) / 1000 };
+  const result: NotebookRunResult = {
+    name: base,
+    notebook,
+    outDir,
+    executed,
+    html,
+    params,
+    ok: summary.ok,
+    seconds: (Date.now() - started) / 1000,
+  };
   if (!summary.ok) {
     result.failedCell = summary.failed_cell ?? undefined;
     result.error = `${summary.ename ?? 'error'}: ${summary.evalue ?? ''}`.trim();
     const where = result.failedCell !== undefined ? `cell ${result.failedCell + 1}` : 'a cell';
-    throw new NotebookRunError(`notebook ${base}: ${where} failed: ${result.error}\n(executed notebook with the error: ${executed})`, result);
+    throw new NotebookRunError(
+      `notebook ${base}: ${where} failed: ${result.error}\n(executed notebook with the error: ${executed})`,
+      result,
+    );
   }
   return result;
 }

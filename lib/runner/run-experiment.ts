@@ -7,9 +7,31 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend';
 import { ConfigError, DataError, RunAborted, RunFailure } from '../errors';
-import { getTrial, resolveTrial, validateRunConfig, type PublishedResult, type RunConfig, type Scale, type TrialOverrides } from '../experiments';
+import {
+  getTrial,
+  resolveTrial,
+  validateRunConfig,
+  type PublishedResult,
+  type RunConfig,
+  type Scale,
+  type TrialOverrides,
+} from '../experiments';
 import { saveModel } from '../models';
-import { compileModel, consoleProgress, csvLogger, earlyStopping, evaluate, fit, latestCheckpoint, reduceLROnPlateau, snapshotEnsemble, type Callback, type Evaluation, type ProgressSink, type TrainHistory } from '../train';
+import {
+  compileModel,
+  consoleProgress,
+  csvLogger,
+  earlyStopping,
+  evaluate,
+  fit,
+  latestCheckpoint,
+  reduceLROnPlateau,
+  snapshotEnsemble,
+  type Callback,
+  type Evaluation,
+  type ProgressSink,
+  type TrainHistory,
+} from '../train';
 import type { DataKind } from '../viz';
 import type { BaselineSummary } from '../predict';
 import { runBaseline } from './baseline';
@@ -63,7 +85,10 @@ export interface RunOptions extends TrialOverrides {
   onRunDir?: (runDir: string) => void;
   /** No console output (run.log is still written). Default false. */
   quiet?: boolean;
-  /** Where training progress is shown (e.g. train.notebookProgress() in a notebook). Default: the console, or nowhere when quiet; run.log gets it either way. */
+  /**
+   * Where training progress is shown (e.g. train.notebookProgress() in a notebook). Default: the console, or nowhere
+   * when quiet; run.log gets it either way.
+   */
   progress?: ProgressSink;
   /**
    * Train only the top on features computed once, where the backbone is frozen and images are not augmented on the fly
@@ -134,8 +159,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
   try {
     return await runTrial(opts, ctx);
   } catch (e) {
-    if (ctx.created && !ctx.training && e instanceof ConfigError) fs.rmSync(ctx.created, { recursive: true, force: true });
-    else if (ctx.log?.file && fs.existsSync(ctx.log.file) && !(e instanceof RunAborted)) fs.appendFileSync(ctx.log.file, `failed: ${(e as Error).message}\n`);
+    if (ctx.created && !ctx.training && e instanceof ConfigError)
+      fs.rmSync(ctx.created, { recursive: true, force: true });
+    else if (ctx.log?.file && fs.existsSync(ctx.log.file) && !(e instanceof RunAborted))
+      fs.appendFileSync(ctx.log.file, `failed: ${(e as Error).message}\n`);
     throw e;
   } finally {
     ctx.lock?.release();
@@ -148,11 +175,19 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
   if (resumeDir) {
     const saved = readSavedRun(resumeDir);
     checkResumeOptions(resumeDir, { ...opts }, saved.options as unknown as Record<string, unknown>);
-    opts = { ...saved.options, resume: resumeDir, quiet: opts.quiet, progress: opts.progress, signal: opts.signal, onRunDir: opts.onRunDir };
+    opts = {
+      ...saved.options,
+      resume: resumeDir,
+      quiet: opts.quiet,
+      progress: opts.progress,
+      signal: opts.signal,
+      onRunDir: opts.onRunDir,
+    };
     cfg = saved.run;
   } else {
     cfg = resolveTrial(opts.experiment, opts.trial, opts.scale ?? 'quick', opts.seed ?? DEFAULT_SEED, opts);
-    if (!opts.data && !opts.synthetic) throw new ConfigError('no data given: set `data` to a dataset folder, or `synthetic` to use the synthetic set');
+    if (!opts.data && !opts.synthetic)
+      throw new ConfigError('no data given: set `data` to a dataset folder, or `synthetic` to use the synthetic set');
     if (opts.data && opts.synthetic) throw new ConfigError('give either `data` or `synthetic`, not both');
   }
   const plan = planModel(cfg);
@@ -162,62 +197,119 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
   const log = makeRunLog(opts.quiet);
   const backend = await initBackend(opts.backend);
   if (!resumeDir) {
-    const out = opts.runDir ? { path: opts.runDir, what: 'run folder (runDir)' } : { path: opts.outDir ?? 'runs', what: 'output folder (outDir, --out)' };
-    checkRunOutput(out, opts.runDir ?? path.join(out.path, cfg.experiment, cfg.trial), opts.synthetic ? undefined : opts.data);
+    const out = opts.runDir
+      ? { path: opts.runDir, what: 'run folder (runDir)' }
+      : { path: opts.outDir ?? 'runs', what: 'output folder (outDir, --out)' };
+    checkRunOutput(
+      out,
+      opts.runDir ?? path.join(out.path, cfg.experiment, cfg.trial),
+      opts.synthetic ? undefined : opts.data,
+    );
   }
-  const runDir = resumeDir ?? (opts.runDir ? openRunDir(opts.runDir) : (ctx.created = createRunDir(opts.outDir ?? 'runs', cfg.experiment, cfg.trial)));
+  const runDir =
+    resumeDir ??
+    (opts.runDir
+      ? openRunDir(opts.runDir)
+      : (ctx.created = createRunDir(opts.outDir ?? 'runs', cfg.experiment, cfg.trial)));
   ctx.lock = acquireLock(path.join(runDir, RUN_LOCK), { command: resumeDir ? 'affect run --resume' : 'affect run' });
   ctx.log = log;
   log.attach(path.join(runDir, 'run.log'));
-  if (ctx.lock.tookOver) log(`  took over the lock of a stopped run (pid ${ctx.lock.tookOver.pid} on ${ctx.lock.tookOver.host})`);
+  if (ctx.lock.tookOver)
+    log(`  took over the lock of a stopped run (pid ${ctx.lock.tookOver.pid} on ${ctx.lock.tookOver.host})`);
   opts.onRunDir?.(runDir);
   const published = getTrial(cfg.experiment, cfg.trial).trial.published;
 
-  log(`affect run ${cfg.experiment} --trial ${cfg.trial} --scale ${cfg.scale} --seed ${cfg.seed}${resumeDir ? ' (resumed)' : ''}`);
+  log(
+    `affect run ${cfg.experiment} --trial ${cfg.trial} --scale ${cfg.scale} --seed ${cfg.seed}${resumeDir ? ' (resumed)' : ''}`,
+  );
   log(`  ${cfg.description}`);
   if (cfg.note) log(`  NOTE: ${cfg.note}`);
   log(`  settings: ${describeSettings(cfg)}`);
   log(`  ${describeBackend(backend)}`);
-  const options = { ...opts, resume: undefined, quiet: undefined, progress: undefined, signal: undefined, runDir: undefined };
+  const options = {
+    ...opts,
+    resume: undefined,
+    quiet: undefined,
+    progress: undefined,
+    signal: undefined,
+    runDir: undefined,
+  };
   const base = { created: new Date().toISOString(), runDir, run: cfg, options, backend, seed: cfg.seed };
   // Written before the data is resolved (which may generate a set or scan a big one): a run killed meanwhile can be resumed.
   if (!resumeDir) writeJsonAtomic(path.join(runDir, 'config.json'), { ...base, versions: packageVersions() });
   const data = await resolveData(cfg, opts, log).catch((e: Error) => {
-    throw e instanceof ConfigError || e instanceof DataError || TRANSIENT_CODES.has((e as NodeJS.ErrnoException).code ?? '') ? e : new DataError(e.message);
+    throw e instanceof ConfigError ||
+      e instanceof DataError ||
+      TRANSIENT_CODES.has((e as NodeJS.ErrnoException).code ?? '')
+      ? e
+      : new DataError(e.message);
   });
   aborted(opts.signal, runDir);
-  if (data.kind === 'synthetic') log('  SYNTHETIC DATA: generated images, not the study\'s; accuracies are not comparable with the study');
+  if (data.kind === 'synthetic')
+    log("  SYNTHETIC DATA: generated images, not the study's; accuracies are not comparable with the study");
   log(`  data: ${data.root} (${data.kind}; ${data.layout})`);
-  log(`  classes: ${data.classes.join(', ')}; train ${data.counts.train}, validation ${data.counts.validation}, test ${data.counts.test}`);
+  log(
+    `  classes: ${data.classes.join(', ')}; train ${data.counts.train}, validation ${data.counts.validation}, test ${data.counts.test}`,
+  );
 
   const config = {
     ...base,
     classes: data.classes,
-    data: { kind: data.kind, root: data.root, dataset: cfg.data.dataset, layout: data.layout, fingerprint: data.fingerprint, counts: data.counts, ...(data.classesDiffer ? { expectedClasses: data.expectedClasses, classesDiffer: true } : {}) },
+    data: {
+      kind: data.kind,
+      root: data.root,
+      dataset: cfg.data.dataset,
+      layout: data.layout,
+      fingerprint: data.fingerprint,
+      counts: data.counts,
+      ...(data.classesDiffer ? { expectedClasses: data.expectedClasses, classesDiffer: true } : {}),
+    },
     versions: packageVersions(),
   };
   const saved = resumeDir ? readConfig(runDir) : undefined;
   const changed = saved?.data && dataChanges(saved.data, data);
-  if (changed) throw new ConfigError(`cannot resume ${runDir}: the data changed since the run started: ${changed}. Resume with the same data, or start a new run`);
-  if (data.classesDiffer) log(`  classes differ from the trial's dataset (${data.expectedClasses!.join(', ')}), accepted (anyClasses): no comparison with the study`);
+  if (changed)
+    throw new ConfigError(
+      `cannot resume ${runDir}: the data changed since the run started: ${changed}. Resume with the same data, or start a new run`,
+    );
+  if (data.classesDiffer)
+    log(
+      `  classes differ from the trial's dataset (${data.expectedClasses!.join(', ')}), accepted (anyClasses): no comparison with the study`,
+    );
   checkStepMemory(cfg, data.counts.train, backend.name);
   // A resumed run keeps its record, unless it died before the record had its data.
-  if (!saved || !('classes' in saved)) writeJsonAtomic(path.join(runDir, 'config.json'), { ...config, created: saved?.created ?? config.created });
+  if (!saved || !('classes' in saved))
+    writeJsonAtomic(path.join(runDir, 'config.json'), { ...config, created: saved?.created ?? config.created });
 
   const inputs = await loadSplits(data, cfg);
   aborted(opts.signal, runDir);
   const model = await assembleModel(cfg, classCounts(data.train, data.classes.length), plan);
   // A frozen backbone without on-the-fly augmentation gives the same features every epoch: compute them once, train the top.
-  const cached = opts.featureCache !== false && featureCachePlan(model, cfg).use ? await cachedInputs(model, inputs, data.counts, cfg, runDir, log) : undefined;
+  const cached =
+    opts.featureCache !== false && featureCachePlan(model, cfg).use
+      ? await cachedInputs(model, inputs, data.counts, cfg, runDir, log)
+      : undefined;
   const trained = cached?.top ?? model;
   const train = cached ?? inputs;
   compileModel(trained, cfg.optimizer);
 
-  const callbacks: Callback[] = [...(opts.signal ? [abortCheck(opts.signal, runDir)] : []), csvLogger(path.join(runDir, 'history.csv'))];
+  const callbacks: Callback[] = [
+    ...(opts.signal ? [abortCheck(opts.signal, runDir)] : []),
+    csvLogger(path.join(runDir, 'history.csv')),
+  ];
   const es = cfg.callbacks.earlyStopping;
-  if (es) callbacks.push(earlyStopping({ monitor: es.monitor, patience: es.patience, restoreBestWeights: es.restoreBestWeights, verbose: 1 }));
+  if (es)
+    callbacks.push(
+      earlyStopping({
+        monitor: es.monitor,
+        patience: es.patience,
+        restoreBestWeights: es.restoreBestWeights,
+        verbose: 1,
+      }),
+    );
   const rl = cfg.callbacks.reduceLROnPlateau;
-  if (rl) callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
+  if (rl)
+    callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
   const snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
   if (snapshots) callbacks.push(snapshots);
 
@@ -250,7 +342,9 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
   if (history.stopReason) log(`  stopped: ${history.stopReason}`);
 
   const evaluation = await evaluate(trained, train.test, data.classes);
-  const ensemble = snapshots ? await evaluateRunEnsemble(trained, snapshots, cfg.snapshots!, train.test, data.classes, runDir, log) : undefined;
+  const ensemble = snapshots
+    ? await evaluateRunEnsemble(trained, snapshots, cfg.snapshots!, train.test, data.classes, runDir, log)
+    : undefined;
   cached?.dispose();
   snapshots?.dispose();
   const baseline = await runBaseline(data, opts.baseline, log);
@@ -286,10 +380,18 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
   log(evaluation.reportText);
   // A non-finite training loss means TerminateOnNaN stopped the run: its test figures come from broken weights.
   if (metrics.epochsRun > 0 && !Number.isFinite(metrics.final.loss)) {
-    throw new RunFailure(`training failed: ${history.stopReason ?? 'the training loss is not finite'}; the run folder ${runDir} records it (metrics.json stopReason)`, runDir);
+    throw new RunFailure(
+      `training failed: ${history.stopReason ?? 'the training loss is not finite'}; the run folder ${runDir} records it (metrics.json stopReason)`,
+      runDir,
+    );
   }
   const tag = data.kind === 'synthetic' ? ' on SYNTHETIC DATA' : '';
-  log(`test accuracy${tag}: ${evaluation.accuracy.toFixed(4)} (test loss ${evaluation.loss.toFixed(4)}; ${metrics.epochsRun} epochs${metrics.bestEpoch ? `, best epoch ${metrics.bestEpoch}` : ''}; study: ${data.classesDiffer ? 'not comparable (other classes)' : (published.testAccuracy ?? 'not published')})`);
+  log(
+    `test accuracy${tag}: ${evaluation.accuracy.toFixed(4)} (test loss ` +
+      `${evaluation.loss.toFixed(4)}; ${metrics.epochsRun} ` +
+      `epochs${metrics.bestEpoch ? `, best epoch ${metrics.bestEpoch}` : ''}; study: ` +
+      `${data.classesDiffer ? 'not comparable (other classes)' : (published.testAccuracy ?? 'not published')})`,
+  );
   log(`run folder: ${runDir}`);
   log(`report: ${path.join(runDir, 'report.html')}`);
   return { runDir, config: cfg, classes: data.classes, metrics, history, evaluation };
@@ -301,7 +403,8 @@ const TRANSIENT_CODES = new Set(['EIO', 'ENOSPC', 'EMFILE', 'ENFILE', 'EAGAIN', 
 /** A caller-chosen run folder: created, or accepted when it holds no run yet (a start that died before config.json). */
 function openRunDir(dir: string): string {
   const runDir = path.resolve(dir);
-  if (fs.existsSync(path.join(runDir, 'config.json'))) throw new ConfigError(`run folder ${runDir} already holds a run (config.json); resume it instead`);
+  if (fs.existsSync(path.join(runDir, 'config.json')))
+    throw new ConfigError(`run folder ${runDir} already holds a run (config.json); resume it instead`);
   fs.mkdirSync(runDir, { recursive: true });
   return runDir;
 }
@@ -309,10 +412,15 @@ function openRunDir(dir: string): string {
 /** The lock file in a run folder while a process writes it. */
 export const RUN_LOCK = 'run.lock';
 
-const readConfig = (runDir: string): { created?: string; data?: SavedData } => JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+const readConfig = (runDir: string) =>
+  JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { created?: string; data?: SavedData };
 
 function aborted(signal: AbortSignal | undefined, runDir: string): void {
-  if (signal?.aborted) throw new RunAborted(`stopped on request (${String(signal.reason ?? 'aborted')}); resume continues from the last epoch checkpoint`, runDir);
+  if (signal?.aborted)
+    throw new RunAborted(
+      `stopped on request (${String(signal.reason ?? 'aborted')}); resume continues from the last epoch checkpoint`,
+      runDir,
+    );
 }
 
 /**
@@ -334,12 +442,16 @@ function readSavedRun(runDir: string): { options: RunOptions; run: RunConfig } {
   const file = path.join(runDir, 'config.json');
   let config: { options?: RunOptions; run?: RunConfig };
   try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof config;
   } catch (e) {
-    throw new ConfigError(`cannot resume ${runDir}: ${file} is missing or unreadable (${(e as Error).message.split('\n')[0]})`);
+    throw new ConfigError(
+      `cannot resume ${runDir}: ${file} is missing or unreadable (${(e as Error).message.split('\n')[0]})`,
+    );
   }
-  if (!config.options?.experiment || !config.run) throw new ConfigError(`cannot resume ${runDir}: ${file} has no saved run options`);
-  if (fs.existsSync(path.join(runDir, 'metrics.json'))) throw new ConfigError(`cannot resume ${runDir}: the run already finished (metrics.json exists)`);
+  if (!config.options?.experiment || !config.run)
+    throw new ConfigError(`cannot resume ${runDir}: ${file} has no saved run options`);
+  if (fs.existsSync(path.join(runDir, 'metrics.json')))
+    throw new ConfigError(`cannot resume ${runDir}: the run already finished (metrics.json exists)`);
   validateRunConfig(config.run);
   return { options: config.options, run: config.run };
 }

@@ -5,21 +5,37 @@ import { SCALES, experimentChoices, type Scale } from '../experiments';
 import * as path from 'node:path';
 import { ConfigError, DataError, RunAborted, RunFailure } from '../errors';
 import { LockedError, checkNotInside } from '../fs';
-import { compareRuns, formatComparison, formatRunsTable, listRuns, runExperiment, writeRunsDashboard, type RunOptions } from '../runner';
+import {
+  compareRuns,
+  formatComparison,
+  formatRunsTable,
+  listRuns,
+  runExperiment,
+  writeRunsDashboard,
+  type RunOptions,
+} from '../runner';
 import { listReproductions, replaceGeneratedBlock, reproductionTable, writeReproduction } from '../runner/reproduction';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { UsageError, readOptionFile, type CommandSpec, type ParsedArgs } from './args';
 
 /** A number option that must be a positive integer (0 allowed where `zero` says what it means). */
 function positiveInt(args: ParsedArgs, name: string, zero?: string): number | undefined {
   const v = args.options[name] as number | undefined;
   if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero)) throw new UsageError(`option --${name} must be a positive integer${zero ? ` (or 0: ${zero})` : ''}, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero))
+    throw new UsageError(`option --${name} must be a positive integer${zero ? ` (or 0: ${zero})` : ''}, got ${v}`);
   return v;
 }
 
 /** RunOptions keys whose flag is spelled differently. */
-const FLAG: Record<string, string> = { outDir: 'out', batchSize: 'batch-size', imageSize: 'image-size', trainPerClass: 'train-per-class', anyClasses: 'any-classes', featureCache: 'no-feature-cache' };
+const FLAG: Record<string, string> = {
+  outDir: 'out',
+  batchSize: 'batch-size',
+  imageSize: 'image-size',
+  trainPerClass: 'train-per-class',
+  anyClasses: 'any-classes',
+  featureCache: 'no-feature-cache',
+};
 
 /**
  * Runs the trial with Ctrl-C (SIGINT) and SIGTERM wired to its abort signal: the first stops it after the current batch,
@@ -48,9 +64,16 @@ async function runWithInterrupt(opts: RunOptions): Promise<number> {
       return 130;
     }
     // A failure mid-run (a full disk, a lost mount) leaves the last finished epoch: say how to go on once it is fixed.
-    const resumable = runDir && !(e instanceof ConfigError || e instanceof DataError || e instanceof RunFailure || e instanceof LockedError);
-    if (resumable && fs.existsSync(path.join(runDir!, 'config.json')) && !fs.existsSync(path.join(runDir!, 'metrics.json'))) {
-      (e as Error).message += `\nthe run folder ${runDir} keeps its last finished epoch; once the cause is fixed, continue with:\n  affect run --resume ${runDir}`;
+    const resumable =
+      runDir &&
+      !(e instanceof ConfigError || e instanceof DataError || e instanceof RunFailure || e instanceof LockedError);
+    if (
+      resumable &&
+      fs.existsSync(path.join(runDir!, 'config.json')) &&
+      !fs.existsSync(path.join(runDir!, 'metrics.json'))
+    ) {
+      (e as Error).message +=
+        `\nthe run folder ${runDir} keeps its last finished epoch; once the cause is fixed, continue with:\n  affect run --resume ${runDir}`;
     }
     throw e;
   } finally {
@@ -67,28 +90,76 @@ export const runCommands: CommandSpec[] = [
     summary: 'Run one trial of the study (train, evaluate, write runs/<experiment>/<trial>/<time>/ with a report.html)',
     positionals: [{ name: 'experiment', description: `experiment name or number: ${experimentList}`, optional: true }],
     options: [
-      { name: 'trial', type: 'string', description: "trial name (default: the experiment's default trial; an unknown name lists the accepted ones)" },
-      { name: 'data', type: 'string', description: 'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders' },
-      { name: 'synthetic', type: 'boolean', description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)' },
-      { name: 'scale', type: 'string', choices: SCALES, default: 'quick', description: "full: as published; quick: the trial's own network at 48 px on a subset for a few epochs (minutes); smoke: the published set-up on a handful of tiny images for one epoch" },
+      {
+        name: 'trial',
+        type: 'string',
+        description: "trial name (default: the experiment's default trial; an unknown name lists the accepted ones)",
+      },
+      {
+        name: 'data',
+        type: 'string',
+        description:
+          'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders',
+      },
+      {
+        name: 'synthetic',
+        type: 'boolean',
+        description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)',
+      },
+      {
+        name: 'scale',
+        type: 'string',
+        choices: SCALES,
+        default: 'quick',
+        description:
+          "full: as published; quick: the trial's own network at 48 px on a subset for a few epochs " +
+          '(minutes); smoke: the published set-up on a handful of tiny images for one epoch',
+      },
       { name: 'epochs', type: 'number', description: 'override the number of epochs' },
       { name: 'batch-size', type: 'number', description: 'override the batch size' },
       { name: 'lr', type: 'number', description: 'override the learning rate (> 0)' },
       { name: 'image-size', type: 'number', description: 'override the image side in pixels' },
       { name: 'train-per-class', type: 'number', description: 'use at most N training images per class (0: all)' },
-      { name: 'seed', type: 'number', default: 27, description: 'seed of splits, initial weights, shuffles and augmentation' },
-      { name: 'backend', type: 'string', choices: BACKEND_NAMES, description: 'tfjs backend (default: the fastest that can train)' },
-      { name: 'any-classes', type: 'boolean', description: "accept data whose classes differ from the trial's dataset (the report then has no comparison with the study)" },
-      { name: 'no-feature-cache', type: 'boolean', description: 'with a frozen backbone, run it on every batch instead of training the top on its features computed once' },
-      { name: 'resume', type: 'string', description: 'continue the interrupted run in this run folder (with its own settings; other options given must agree with them)' },
+      {
+        name: 'seed',
+        type: 'number',
+        default: 27,
+        description: 'seed of splits, initial weights, shuffles and augmentation',
+      },
+      {
+        name: 'backend',
+        type: 'string',
+        choices: BACKEND_NAMES,
+        description: 'tfjs backend (default: the fastest that can train)',
+      },
+      {
+        name: 'any-classes',
+        type: 'boolean',
+        description:
+          "accept data whose classes differ from the trial's dataset (the report then has no comparison with the study)",
+      },
+      {
+        name: 'no-feature-cache',
+        type: 'boolean',
+        description:
+          'with a frozen backbone, run it on every batch instead of training the top on its features computed once',
+      },
+      {
+        name: 'resume',
+        type: 'string',
+        description:
+          'continue the interrupted run in this run folder (with its own settings; other options given must agree with them)',
+      },
       { name: 'out', type: 'string', default: 'runs', description: 'folder for run folders' },
     ],
     async run(args) {
       const resume = args.options.resume as string | undefined;
       const experiment = args.positionals[0];
       if (!experiment && !resume) throw new UsageError(`missing argument <experiment>; accepted: ${experimentList}`);
-      if (!resume && !args.options.data && !args.options.synthetic) throw new UsageError('give a dataset folder with --data DIR, or --synthetic');
-      if (args.options.data && args.options.synthetic) throw new UsageError('give either --data or --synthetic, not both');
+      if (!resume && !args.options.data && !args.options.synthetic)
+        throw new UsageError('give a dataset folder with --data DIR, or --synthetic');
+      if (args.options.data && args.options.synthetic)
+        throw new UsageError('give either --data or --synthetic, not both');
       const seed = args.options.seed as number;
       if (!Number.isInteger(seed)) throw new UsageError(`option --seed must be an integer, got ${seed}`);
       const lr = args.options.lr as number | undefined;
@@ -114,9 +185,12 @@ export const runCommands: CommandSpec[] = [
         featureCache: args.options['no-feature-cache'] === true ? false : undefined,
       };
       // A resume takes the run's own settings: pass only what was typed, so a default is not taken for a contradiction.
-      const typed = (key: string) => !resume || key === 'resume' || key === 'experiment' || args.given?.has(FLAG[key] ?? key);
+      const typed = (key: string) =>
+        !resume || key === 'resume' || key === 'experiment' || args.given?.has(FLAG[key] ?? key);
       // Unset overrides must not be passed as undefined keys over the trial's values.
-      const clean = Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && typed(k))) as typeof opts;
+      const clean = Object.fromEntries(
+        Object.entries(opts).filter(([k, v]) => v !== undefined && typed(k)),
+      ) as typeof opts;
       // A ConfigError (unknown trial, invalid setting) exits 2, a RunFailure (NaN loss) 1: see main().
       return runWithInterrupt(clean);
     },
@@ -132,7 +206,8 @@ export const runCommands: CommandSpec[] = [
   },
   {
     path: ['runs', 'report'],
-    summary: 'Write the runs dashboard, <dir>/index.html: every run as a sortable, filterable table, overlaid curves, links to reports',
+    summary:
+      'Write the runs dashboard, <dir>/index.html: every run as a sortable, filterable table, overlaid curves, links to reports',
     options: [
       { name: 'dir', type: 'string', default: 'runs', description: 'the run store' },
       { name: 'out', type: 'string', description: 'the page to write (default <dir>/index.html)' },
@@ -164,14 +239,23 @@ export const runCommands: CommandSpec[] = [
       { name: 'OUT', description: 'the record folder (e.g. reproductions/face-mask)' },
     ],
     options: [
-      { name: 'notes', type: 'string', description: 'a Markdown file for the README\'s "Deviations and notes" section' },
+      {
+        name: 'notes',
+        type: 'string',
+        description: 'a Markdown file for the README\'s "Deviations and notes" section',
+      },
       { name: 'no-svg', type: 'boolean', default: false, description: 'do not draw the curves (they need Chromium)' },
     ],
     async run(args) {
       const notesFile = args.options.notes as string | undefined;
       const notes = notesFile === undefined ? undefined : readOptionFile('notes', notesFile);
-      checkNotInside({ path: args.positionals[1], what: 'record folder OUT' }, [{ path: args.positionals[0], what: 'run folder RUN' }]);
-      const r = await writeReproduction(args.positionals[0], args.positionals[1], { notes, svg: !args.options['no-svg'] });
+      checkNotInside({ path: args.positionals[1], what: 'record folder OUT' }, [
+        { path: args.positionals[0], what: 'run folder RUN' },
+      ]);
+      const r = await writeReproduction(args.positionals[0], args.positionals[1], {
+        notes,
+        svg: !args.options['no-svg'],
+      });
       console.log(`wrote ${r.files.join(', ')} to ${args.positionals[1]}`);
       if (r.skipped) console.log(`curves not drawn: ${r.skipped}`);
       return 0;
@@ -179,10 +263,20 @@ export const runCommands: CommandSpec[] = [
   },
   {
     path: ['runs', 'table'],
-    summary: 'A Markdown table of the reproduction records beside the published figures; --readme rewrites its generated block',
+    summary:
+      'A Markdown table of the reproduction records beside the published figures; --readme rewrites its generated block',
     options: [
-      { name: 'records', type: 'string', default: 'reproductions', description: 'the folder holding the reproduction records' },
-      { name: 'readme', type: 'string', description: 'a Markdown file whose "reproductions" block (between its generated markers) gets the table' },
+      {
+        name: 'records',
+        type: 'string',
+        default: 'reproductions',
+        description: 'the folder holding the reproduction records',
+      },
+      {
+        name: 'readme',
+        type: 'string',
+        description: 'a Markdown file whose "reproductions" block (between its generated markers) gets the table',
+      },
     ],
     async run(args) {
       const root = args.options.records as string;
@@ -192,7 +286,10 @@ export const runCommands: CommandSpec[] = [
         console.log(table);
         return 0;
       }
-      writeFileAtomic(readme, replaceGeneratedBlock(readOptionFile('readme', readme), 'reproductions', table, readme));
+      writeFileAtomicSync(
+        readme,
+        replaceGeneratedBlock(readOptionFile('readme', readme), 'reproductions', table, readme),
+      );
       console.log(`wrote the reproductions table (${table.split('\n').length - 2} records) into ${readme}`);
       return 0;
     },

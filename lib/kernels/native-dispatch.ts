@@ -1,0 +1,158 @@
+/**
+ * The kernels the native addon (./native.ts) runs on wasm memory. Each returns undefined when the addon is not in use or
+ * the call is one it does not cover, and the caller then runs the stock wasm kernel (or its own wasm/JS fallback).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { convGeometry, matMulGeometry, nativeConv, nativeMatMul, type NativeConvAddon } from './native';
+import { heap, nativeOutput, type WasmBackendLike } from './wasm-memory';
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+/** The addon, when it is in use and `geometry` has no empty size (the addon rejects those; the wasm path takes them). */
+export function nativeFor(geometry: Int32Array): NativeConvAddon | undefined {
+  const addon = nativeConv();
+  return addon && geometry.subarray(0, geometry.length - 2).every((v) => v > 0) ? addon : undefined;
+}
+
+/** Whether `shape` is a vector along the channels: [C] or [1,...,1,C] (what broadcasting along the last axis means). */
+function isChannelVector(shape: number[], channels: number): boolean {
+  return shape.length > 0 && shape[shape.length - 1] === channels && tf.util.sizeFromShape(shape) === channels;
+}
+
+/**
+ * The native forward convolution, with the bias added and a linear or ReLU activation; undefined (the caller runs
+ * the stock kernel) when the addon is not in use or the call is one it does not cover.
+ */
+export function nativeConv2DInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  c: Conv2DInfo,
+  fused: { bias?: tf.TensorInfo; activation?: string } = {},
+): tf.TensorInfo | undefined {
+  const g = convGeometry(c);
+  const addon = nativeFor(g);
+  const { bias, activation = 'linear' } = fused;
+  if (!addon || c.dataFormat !== 'channelsLast' || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if ([x, filter, bias].some((t) => t && t.dtype !== 'float32')) return undefined;
+  if (bias && !isChannelVector(bias.shape, c.outChannels)) return undefined;
+  return nativeOutput(backend, c.outShape, (out) => {
+    const y = heap(backend, out);
+    addon.conv2d(heap(backend, x), heap(backend, filter), bias ? heap(backend, bias) : null, y, g);
+    if (activation === 'relu') for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+  });
+}
+
+/**
+ * Sum (scale 1) or mean (scale 1/n) of float32 `x` over its leading axes, natively; undefined (the caller runs the
+ * stock kernel) without the addon or for other axes, which wasm reduces without a transpose anyway.
+ */
+export function nativeReduceLeadingInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  axis: number | number[],
+  keepDims: boolean,
+  mean: boolean,
+): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  if (!addon || x.dtype !== 'float32' || axes.length === 0 || axes.some((a, i) => a !== i)) return undefined;
+  if (tf.util.sizeFromShape(x.shape) === 0) return undefined;
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+  const rest = x.shape.slice(axes.length);
+  return nativeOutput(backend, keepDims ? [...axes.map(() => 1), ...rest] : rest, (out) =>
+    addon.sumRows(heap(backend, x), heap(backend, out), mean ? 1 / rows : 1),
+  );
+}
+
+/**
+ * a * b (either transposed), plus a bias along the columns and a linear or ReLU activation, natively; undefined (the
+ * caller runs the stock kernel) without the addon, for other dtypes, activations or biases, empty or mismatched
+ * operands (the stock kernel says what is wrong), and batch broadcasts other than against a batch of 1.
+ */
+export function nativeMatMulInfo(
+  backend: WasmBackendLike,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  fused: { bias?: tf.TensorInfo; activation?: string } = {},
+): tf.TensorInfo | undefined {
+  const addon = nativeMatMul();
+  const { bias, activation = 'linear' } = fused;
+  if (!addon || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if ([a, b, bias].some((t) => t && t.dtype !== 'float32') || a.shape.length < 2 || b.shape.length < 2)
+    return undefined;
+  const [ra, rb] = [a.shape.length, b.shape.length];
+  const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const [Kb, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
+  const batchDims = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const batch = tf.util.sizeFromShape(batchDims);
+  if (K !== Kb || batch * M * K * N === 0) return undefined;
+  if (batch !== Math.max(batchA, batchB) || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return undefined;
+  if (bias && !isChannelVector(bias.shape, N)) return undefined;
+  const g = matMulGeometry({ batchA, batchB, M, K, N, transposeA, transposeB, relu: activation === 'relu' });
+  return nativeOutput(backend, [...batchDims, M, N], (out) =>
+    addon.matMul(heap(backend, a), heap(backend, b), bias ? heap(backend, bias) : null, heap(backend, out), g),
+  );
+}
+
+export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
+
+/**
+ * `a (op) b` natively where one side is a full float32 tensor and the other a vector broadcast along its last
+ * axis (shape [C] or [1,...,1,C]); undefined (the caller runs the stock kernel) otherwise.
+ */
+export function nativeBinaryInfo(
+  backend: WasmBackendLike,
+  op: keyof typeof BINARY_OPS,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const smallFirst = tf.util.sizeFromShape(a.shape) < tf.util.sizeFromShape(b.shape);
+  const [full, small] = smallFirst ? [b, a] : [a, b];
+  const channels = full.shape[full.shape.length - 1];
+  const vector = small.shape.length <= full.shape.length && isChannelVector(small.shape, channels);
+  // Same-shape and scalar operands are fast in the stock kernel.
+  if (!vector || channels < 2 || tf.util.sizeFromShape(full.shape) === channels) return undefined;
+  return nativeOutput(backend, full.shape, (out) =>
+    addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst),
+  );
+}
+
+/**
+ * Batch norm of float32 `x` along its last axis, natively, with mean/variance/offset/scale vectors of that length
+ * (offset 0 and scale 1 when absent); undefined (the caller runs the stock kernel) otherwise.
+ */
+export function nativeBatchNormInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  stats: { mean: tf.TensorInfo; variance: tf.TensorInfo; offset?: tf.TensorInfo; scale?: tf.TensorInfo },
+  epsilon: number,
+): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  const channels = x.shape[x.shape.length - 1];
+  const vectors = [stats.mean, stats.variance, stats.offset, stats.scale].filter(
+    (t): t is tf.TensorInfo => t !== undefined,
+  );
+  if (!addon || x.dtype !== 'float32' || x.shape.length === 0 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
+  if (vectors.some((t) => t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== channels)) return undefined;
+  return nativeOutput(backend, x.shape, (out) => {
+    const variance = heap(backend, stats.variance);
+    const scale = stats.scale ? heap(backend, stats.scale) : undefined;
+    const factor = Float32Array.from(variance, (v, c) => (scale ? scale[c] : 1) / Math.sqrt(v + epsilon));
+    const offset = stats.offset ? heap(backend, stats.offset) : new Float32Array(channels);
+    addon.normalizeRows(heap(backend, x), heap(backend, stats.mean), factor, offset, heap(backend, out));
+  });
+}
+
+/** sqrt(x) of float32 `x` natively; undefined (the caller runs the stock kernel) without the addon or for other dtypes. */
+export function nativeSqrtInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || x.dtype !== 'float32') return undefined;
+  return nativeOutput(backend, x.shape, (out) => addon.sqrt(heap(backend, x), heap(backend, out)));
+}

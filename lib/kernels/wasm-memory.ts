@@ -1,0 +1,31 @@
+/** The wasm backend as the training kernels see it: tensors' views of wasm memory and outputs that free themselves on error. */
+import type * as tf from '@tensorflow/tfjs';
+
+/** The part of the wasm backend these kernels use. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/** A float32 tensor's view of wasm memory. */
+export function heap(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** A new float32 output filled by `fill`, freed again if filling throws. */
+export function nativeOutput(
+  backend: WasmBackendLike,
+  shape: number[],
+  fill: (out: tf.TensorInfo) => void,
+): tf.TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  try {
+    // Views of wasm memory are taken inside `fill`, after makeOutput: growing unshared memory detaches earlier ones.
+    fill(out);
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  }
+  return out;
+}
