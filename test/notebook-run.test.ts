@@ -10,7 +10,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../lib/paths';
-import { NotebookRunError, declaredParams, jupyterMissing, listNotebooks, readNotebook, resolveNotebook, runNotebook, type Notebook } from '../lib/notebook';
+import {
+  NotebookRunError,
+  declaredParams,
+  jupyterMissing,
+  listNotebooks,
+  readNotebook,
+  resolveNotebook,
+  runNotebook,
+  type Notebook,
+} from '../lib/notebook';
 import { browserAvailable, launchChecker, type PlotChecker } from '../scripts/check-plots';
 
 const skip = jupyterMissing();
@@ -35,62 +44,103 @@ function countShowOutputs(nb: Notebook): number {
 }
 
 const probe = (cells: [string, string][]): Notebook => ({
-  cells: cells.map(([src, tag], i) => ({ cell_type: 'code', metadata: i === 0 ? { tags: [tag] } : {}, source: src, outputs: [], execution_count: null })),
+  cells: cells.map(([src, tag], i) => ({
+    cell_type: 'code',
+    metadata: i === 0 ? { tags: [tag] } : {},
+    source: src,
+    outputs: [],
+    execution_count: null,
+  })),
   metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
   nbformat: 4,
   nbformat_minor: 5,
 });
 
-test('runNotebook: a failing cell rejects with its index and message; the executed notebook shows where', { skip, timeout: 120_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-nbrun-'));
-  try {
-    const file = path.join(dir, 'fails.ipynb');
-    fs.writeFileSync(file, JSON.stringify(probe([['const n = 1;', 'parameters'], ['console.log("ran " + n);', ''], ['throw new Error("boom " + n);', ''], ['console.log("never");', '']])));
-    const err = await runNotebook(file, { params: { n: '7' }, outDir: path.join(dir, 'out') }).then(() => undefined, (e: unknown) => e);
-    assert.ok(err instanceof NotebookRunError, `expected a NotebookRunError, got ${String(err)}`);
-    assert.equal(err.result.failedCell, 2);
-    assert.match(err.message, /cell 3 failed: .*Error: boom 7/);
-    const executed = readNotebook(err.result.executed);
-    assert.equal(executed.cells[3].execution_count, null, 'cells after the failure do not run');
-    assert.ok(fs.existsSync(err.result.html));
-    await assert.rejects(runNotebook(file, { params: { m: 1 }, outDir: path.join(dir, 'out2') }), /unknown parameter\(s\) m; the parameters cell declares: n/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'runNotebook: a failing cell rejects with its index and message; the executed notebook shows where',
+  { skip, timeout: 120_000 },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-nbrun-'));
+    try {
+      const file = path.join(dir, 'fails.ipynb');
+      fs.writeFileSync(
+        file,
+        JSON.stringify(
+          probe([
+            ['const n = 1;', 'parameters'],
+            ['console.log("ran " + n);', ''],
+            ['throw new Error("boom " + n);', ''],
+            ['console.log("never");', ''],
+          ]),
+        ),
+      );
+      const err = await runNotebook(file, { params: { n: '7' }, outDir: path.join(dir, 'out') }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof NotebookRunError, `expected a NotebookRunError, got ${String(err)}`);
+      assert.equal(err.result.failedCell, 2);
+      assert.match(err.message, /cell 3 failed: .*Error: boom 7/);
+      const executed = readNotebook(err.result.executed);
+      assert.equal(executed.cells[3].execution_count, null, 'cells after the failure do not run');
+      assert.ok(fs.existsSync(err.result.html));
+      await assert.rejects(
+        runNotebook(file, { params: { m: 1 }, outDir: path.join(dir, 'out2') }),
+        /unknown parameter\(s\) m; the parameters cell declares: n/,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 /**
  * Notebooks run at their default, the quick scale, where it takes a minute or two (data, face-mask, the FER small nets), so
  * that the test sees their runs learn; the others train ResNets at quick for several minutes each (ResNet-50s among
  * them, whose ImageNet weights a machine may lack), so they run at smoke: every cell, plot and helper, one epoch.
  */
-const QUICK = new Set(['00-data', '05-face-mask', '06-fer-small-cnn', '07-fer-learning-rates']);
+const QUICK = new Set([
+  '00-data',
+  '05-face-mask',
+  '06-fer-small-cnn',
+  '07-fer-learning-rates',
+  '09-small-data-variance',
+]);
 
 for (const name of listNotebooks()) {
   const scale = QUICK.has(name) ? 'quick' : 'smoke';
-  test(`notebook ${name} runs top to bottom at the ${scale} scale and every plot draws`, { skip, timeout: 1_200_000 }, async () => {
-    const declared = declaredParams(readNotebook(resolveNotebook(name))).map((p) => p.name);
-    const params: Record<string, string> = declared.includes('scale') ? { scale } : {};
-    const outDir = path.join(repoRoot, 'test-output', 'notebooks', name);
-    fs.rmSync(outDir, { recursive: true, force: true });
-    const r = await runNotebook(name, { params, outDir });
-    const shows = countShowOutputs(readNotebook(r.executed));
-    // Pages must stay light: plotly.js travels gzipped with each output that draws (about 0.63 MB each).
-    for (const file of [r.executed, r.html]) {
-      const mb = fs.statSync(file).size / 2 ** 20;
-      assert.ok(mb <= 4, `${path.basename(file)} weighs ${mb.toFixed(2)} MB (at most 4)`);
-    }
-    if (!browserAvailable()) {
-      console.log(`# ${name}: Chromium or playwright-core missing, plots not checked in a browser`);
-      return;
-    }
-    checker ??= launchChecker();
-    const report = await (await checker).check(r.html, { expectedPlots: shows, screenshot: path.join(repoRoot, 'test-output', 'screenshots', `${name}.png`) });
-    assert.deepEqual(report.errors, [], 'page errors in the HTML export');
-    assert.equal(report.plots.length, shows, 'plot divs in the HTML export vs show() outputs in the notebook');
-    for (const [i, p] of report.plots.entries()) {
-      assert.ok(p.drawn, `${name}: plot ${i + 1} did not draw${p.text ? `: ${p.text}` : ''}`);
-      assert.ok(p.dataElements > 0, `${name}: plot ${i + 1} drew no data`);
-    }
-  });
+  test(
+    `notebook ${name} runs top to bottom at the ${scale} scale and every plot draws`,
+    { skip, timeout: 1_200_000 },
+    async () => {
+      const declared = declaredParams(readNotebook(resolveNotebook(name))).map((p) => p.name);
+      const params: Record<string, string> = declared.includes('scale') ? { scale } : {};
+      const outDir = path.join(repoRoot, 'test-output', 'notebooks', name);
+      fs.rmSync(outDir, { recursive: true, force: true });
+      const r = await runNotebook(name, { params, outDir });
+      const shows = countShowOutputs(readNotebook(r.executed));
+      // Pages must stay light: plotly.js travels gzipped with each output that draws (about 0.63 MB each).
+      for (const file of [r.executed, r.html]) {
+        const mb = fs.statSync(file).size / 2 ** 20;
+        assert.ok(mb <= 4, `${path.basename(file)} weighs ${mb.toFixed(2)} MB (at most 4)`);
+      }
+      if (!browserAvailable()) {
+        console.log(`# ${name}: Chromium or playwright-core missing, plots not checked in a browser`);
+        return;
+      }
+      checker ??= launchChecker();
+      const report = await (
+        await checker
+      ).check(r.html, {
+        expectedPlots: shows,
+        screenshot: path.join(repoRoot, 'test-output', 'screenshots', `${name}.png`),
+      });
+      assert.deepEqual(report.errors, [], 'page errors in the HTML export');
+      assert.equal(report.plots.length, shows, 'plot divs in the HTML export vs show() outputs in the notebook');
+      for (const [i, p] of report.plots.entries()) {
+        assert.ok(p.drawn, `${name}: plot ${i + 1} did not draw${p.text ? `: ${p.text}` : ''}`);
+        assert.ok(p.dataElements > 0, `${name}: plot ${i + 1} drew no data`);
+      }
+    },
+  );
 }

@@ -21,19 +21,53 @@ import {
   type QueueState,
   type SweepRequest,
 } from '../sweep';
+import { RunAborted } from '../errors';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args';
+
+const STOPPED = Symbol('stopped');
+
+/**
+ * Runs `work` with Ctrl-C and SIGTERM wired to its signal: the trial in progress stops at its next batch (RunAborted),
+ * the console says that the same command resumes it, and the result is STOPPED (exit 130, as for `affect run`).
+ */
+async function whileInterruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T | typeof STOPPED> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort('interrupted');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(stop.signal);
+  } catch (e) {
+    if (!(e instanceof RunAborted)) throw e;
+    console.error(`\nstopped: ${e.message}; run the same command again to resume the trial from its last epoch`);
+    return STOPPED;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 const experimentList = experimentChoices();
 
 function positiveInt(args: ParsedArgs, name: string, zero?: string): number | undefined {
   const v = args.options[name] as number | undefined;
   if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero)) throw new UsageError(`option --${name} must be a positive integer${zero ? ` (or 0: ${zero})` : ''}, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || (v === 0 && !zero))
+    throw new UsageError(`option --${name} must be a positive integer${zero ? ` (or 0: ${zero})` : ''}, got ${v}`);
   return v;
 }
 
-const queueOption = { name: 'queue', type: 'string', description: 'redis://[user:password@]host:port[/db] or rediss:// (TLS); default $AFFECT_QUEUE' } as const;
-const outOption = { name: 'out', type: 'string', default: 'runs', description: 'the run store (sweeps/<id>/ in it); shared by every worker' } as const;
+const queueOption = {
+  name: 'queue',
+  type: 'string',
+  description: 'redis://[user:password@]host:port[/db] or rediss:// (TLS); default $AFFECT_QUEUE',
+} as const;
+const outOption = {
+  name: 'out',
+  type: 'string',
+  default: 'runs',
+  description: 'the run store (sweeps/<id>/ in it); shared by every worker',
+} as const;
 
 function printStatus(out: string, id: string, queue?: Map<string, QueueState>): boolean {
   const { sweep, trials } = sweepStatus(out, id, queue);
@@ -47,32 +81,79 @@ export const sweepCommands: CommandSpec[] = [
     summary: 'Run trials of an experiment: one after the other here, or as jobs on a queue for `affect worker`s',
     positionals: [{ name: 'experiment', description: `experiment name or number: ${experimentList}` }],
     options: [
-      { name: 'trials', type: 'string', description: 'comma-separated trial names (default: every trial of the experiment)' },
+      {
+        name: 'trials',
+        type: 'string',
+        description: 'comma-separated trial names (default: every trial of the experiment)',
+      },
       { name: 'data', type: 'string', description: 'dataset folder, at the same path on every worker' },
-      { name: 'synthetic', type: 'boolean', description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)' },
-      { name: 'scale', type: 'string', choices: SCALES, default: 'quick', description: 'smoke, quick or full, for every trial (see affect run --help)' },
+      {
+        name: 'synthetic',
+        type: 'boolean',
+        description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)',
+      },
+      {
+        name: 'scale',
+        type: 'string',
+        choices: SCALES,
+        default: 'quick',
+        description: 'smoke, quick or full, for every trial (see affect run --help)',
+      },
       { name: 'epochs', type: 'number', description: 'override the number of epochs' },
       { name: 'batch-size', type: 'number', description: 'override the batch size' },
       { name: 'image-size', type: 'number', description: 'override the image side in pixels' },
       { name: 'train-per-class', type: 'number', description: 'use at most N training images per class (0: all)' },
-      { name: 'any-classes', type: 'boolean', description: "accept data whose classes differ from the experiment's dataset (no comparison with the study)" },
+      {
+        name: 'any-classes',
+        type: 'boolean',
+        description: "accept data whose classes differ from the experiment's dataset (no comparison with the study)",
+      },
       { name: 'seed', type: 'number', default: 27, description: 'seed of every trial' },
-      { name: 'backend', type: 'string', choices: BACKEND_NAMES, description: "tfjs backend of every trial (default: each machine's fastest)" },
-      { name: 'id', type: 'string', description: 'sweep id (default: derived from the experiment and settings, so the same sweep gets the same id)' },
+      {
+        name: 'backend',
+        type: 'string',
+        choices: BACKEND_NAMES,
+        description: "tfjs backend of every trial (default: each machine's fastest)",
+      },
+      {
+        name: 'id',
+        type: 'string',
+        description: 'sweep id (default: derived from the experiment and settings, so the same sweep gets the same id)',
+      },
       outOption,
       queueOption,
       { name: 'local', type: 'boolean', description: 'run here even when $AFFECT_QUEUE is set' },
-      { name: 'wait', type: 'boolean', description: 'with a queue: follow the sweep until it ends (a line per trial and epoch), then write its report' },
-      { name: 'seeds', type: 'number', description: 'run one trial (--trials names it; default the experiment\'s default) with N seeds, --seed, --seed+1, ...; print mean, sd, min, max and the worst and best seed; writes <out>/seed-sweeps/<id>/ (here only, not queued)' },
+      {
+        name: 'wait',
+        type: 'boolean',
+        description: 'with a queue: follow the sweep until it ends (a line per trial and epoch), then write its report',
+      },
+      {
+        name: 'seeds',
+        type: 'number',
+        description:
+          "run one trial (--trials names it; default the experiment's default) with N seeds, --seed, " +
+          '--seed+1, ...; print mean, sd, min, max and the worst and best seed; writes ' +
+          '<out>/seed-sweeps/<id>/ (here only, not queued)',
+      },
     ],
     async run(args) {
-      if (!args.options.data && !args.options.synthetic) throw new UsageError('give a dataset folder with --data DIR, or --synthetic');
-      if (args.options.data && args.options.synthetic) throw new UsageError('give either --data or --synthetic, not both');
+      if (!args.options.data && !args.options.synthetic)
+        throw new UsageError('give a dataset folder with --data DIR, or --synthetic');
+      if (args.options.data && args.options.synthetic)
+        throw new UsageError('give either --data or --synthetic, not both');
       const seed = args.options.seed as number;
       if (!Number.isInteger(seed)) throw new UsageError(`option --seed must be an integer, got ${seed}`);
       const req: SweepRequest = {
         experiment: args.positionals[0],
-        ...(args.options.trials ? { trials: String(args.options.trials).split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+        ...(args.options.trials
+          ? {
+              trials: String(args.options.trials)
+                .split(',')
+                .map((t) => t.trim())
+                .filter(Boolean),
+            }
+          : {}),
         scale: args.options.scale as Scale,
         seed,
       };
@@ -93,12 +174,22 @@ export const sweepCommands: CommandSpec[] = [
       if (args.options.local && args.options.queue) throw new UsageError('give either --queue or --local, not both');
       const seeds = positiveInt(args, 'seeds');
       if (seeds !== undefined) {
-        if (args.options.queue || args.options.wait) throw new UsageError('--seeds runs the seeds here, one after the other: give it without --queue or --wait');
+        if (args.options.queue || args.options.wait)
+          throw new UsageError('--seeds runs the seeds here, one after the other: give it without --queue or --wait');
         const { trials, seed: first, ...shared } = req;
-        if (trials && trials.length > 1) throw new UsageError(`--seeds runs one trial; --trials names ${trials.length}`);
-        const r = await runSeedSweep({ ...shared, ...(trials ? { trial: trials[0] } : {}), seeds: seedList(first!, seeds) }, { out });
+        if (trials && trials.length > 1)
+          throw new UsageError(`--seeds runs one trial; --trials names ${trials.length}`);
+        const r = await whileInterruptible((signal) =>
+          runSeedSweep(
+            { ...shared, ...(trials ? { trial: trials[0] } : {}), seeds: seedList(first!, seeds) },
+            { out, signal },
+          ),
+        );
+        if (r === STOPPED) return 130;
         console.log('');
-        console.log(`seed sweep ${r.id}: ${r.experiment} / ${r.trial}, ${r.seeds.length} seeds, ${r.seeds.filter((x) => x.failure).length} failed`);
+        console.log(
+          `seed sweep ${r.id}: ${r.experiment} / ${r.trial}, ${r.seeds.length} seeds, ${r.seeds.filter((x) => x.failure).length} failed`,
+        );
         console.log(formatSpread(r));
         console.log(`records: ${r.files.json}`);
         console.log(`page: ${r.files.page}${r.files.svg ? `\nfigure: ${r.files.svg}` : ''}`);
@@ -106,22 +197,17 @@ export const sweepCommands: CommandSpec[] = [
       }
       const queue = args.options.local ? undefined : ((args.options.queue as string | undefined) ?? defaultQueueUrl());
       if (!queue) {
-        // Ctrl-C or SIGTERM: the trial in progress stops at its next batch; the same command resumes it.
-        const stop = new AbortController();
-        const onSignal = () => stop.abort('interrupted');
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        const r = await runSweepLocal(req, { out, signal: stop.signal }).finally(() => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        });
+        const r = await whileInterruptible((signal) => runSweepLocal(req, { out, signal }));
+        if (r === STOPPED) return 130;
         console.log('');
         const ok = printStatus(out, r.sweep.id);
         console.log(`report: ${r.report}`);
         return ok ? 0 : 1;
       }
       const q = await enqueueSweep(req, { queue, out });
-      console.log(`sweep ${q.sweep.id}: ${q.sweep.trials.length} trial(s) on ${redactUrl(queue)}: ${q.added.length} added, ${q.existing.length} already queued`);
+      console.log(
+        `sweep ${q.sweep.id}: ${q.sweep.trials.length} trial(s) on ${redactUrl(queue)}: ${q.added.length} added, ${q.existing.length} already queued`,
+      );
       if (!args.options.wait) {
         console.log(`follow it with: affect sweep status ${q.sweep.id} --out ${out}`);
         return 0;
@@ -137,7 +223,10 @@ export const sweepCommands: CommandSpec[] = [
     path: ['sweep', 'status'],
     summary: "A sweep's trials: state, worker, epochs, best validation loss, test accuracy",
     positionals: [{ name: 'id', description: 'the sweep id that `affect sweep` printed' }],
-    options: [outOption, { ...queueOption, description: `${queueOption.description}; without one, the run store's view` }],
+    options: [
+      outOption,
+      { ...queueOption, description: `${queueOption.description}; without one, the run store's view` },
+    ],
     async run(args) {
       const [id] = args.positionals;
       const out = args.options.out as string;
@@ -173,10 +262,18 @@ export const sweepCommands: CommandSpec[] = [
     path: ['worker'],
     summary: 'Take trials from a sweep queue and run them (Ctrl-C / SIGTERM hands the trials in progress back)',
     options: [
-      { ...queueOption, description: `${queueOption.description} (prefer the variable: a password in the command line shows in ps)` },
+      {
+        ...queueOption,
+        description: `${queueOption.description} (prefer the variable: a password in the command line shows in ps)`,
+      },
       outOption,
       { name: 'concurrency', type: 'number', default: 1, description: 'trials run at once' },
-      { name: 'lock-seconds', type: 'number', default: 30, description: "a dead worker's trial is taken over within about twice this" },
+      {
+        name: 'lock-seconds',
+        type: 'number',
+        default: 30,
+        description: "a dead worker's trial is taken over within about twice this",
+      },
       { name: 'name', type: 'string', description: 'worker name in records (default: hostname:pid)' },
     ],
     async run(args) {
@@ -185,12 +282,18 @@ export const sweepCommands: CommandSpec[] = [
       const concurrency = positiveInt(args, 'concurrency')!;
       const lockSeconds = args.options['lock-seconds'] as number;
       if (!(lockSeconds > 0)) throw new UsageError(`option --lock-seconds must be > 0, got ${lockSeconds}`);
-      const w = startWorker({ queue, out: args.options.out as string, concurrency, lockSeconds, ...(args.options.name ? { name: args.options.name as string } : {}) });
+      const w = startWorker({
+        queue,
+        out: args.options.out as string,
+        concurrency,
+        lockSeconds,
+        ...(args.options.name ? { name: args.options.name as string } : {}),
+      });
       await new Promise<void>((resolve) => {
         const onSignal = (sig: NodeJS.Signals) => {
           // A second signal while handing back: leave now (the lock's expiry returns the trials instead).
           process.once(sig, () => process.exit(130));
-          w.stop().then(resolve);
+          void w.stop().then(resolve);
         };
         process.once('SIGTERM', onSignal);
         process.once('SIGINT', onSignal);

@@ -1,16 +1,17 @@
 /**
  * The short calls an experiment notebook is made of: run a trial from the parameters cell's values, show a run (the
- * same figures report.html draws), run several trials as a sweep and show them side by side, say what a run means.
+ * same figures report.html draws), run several trials as a sweep and show them side by side, run one trial over many
+ * seeds and show the spread, say what a run means.
  * They take any experiment and trial of the registry (lib/experiments), so a new experiment's notebook needs no new code.
  */
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../backend';
 import { SCALES, type Scale } from '../experiments';
 import { repoRoot } from '../paths';
-import { runExperiment, runFigures, type RunResult, type RunView } from '../runner';
+import { readRun, runExperiment, runFigures, type RunResult, type RunView } from '../runner';
 import { notebookProgress } from '../train';
 import * as sweep from '../sweep';
-import type { SweepRun } from '../sweep';
+import type { SeedSweepResult, SweepRun } from '../sweep';
 import { show, sweepCurves, type Figure, type History } from '../viz';
 import { trialsTable } from './trials';
 
@@ -60,7 +61,9 @@ function checkScale(scale: string | undefined): Scale {
 /** What data a run used, in words: the synthetic set is named as such, since its numbers say nothing about the study. */
 export function dataUsed(run: { metrics: Pick<RunView['metrics'], 'dataKind'> }, dataDir?: string): string {
   const kind = run.metrics.dataKind;
-  return kind === 'synthetic' ? "SYNTHETIC DATA (generated drawings, not the study's images)" : `${kind}${dataDir ? `: ${dataDir}` : ''}`;
+  return kind === 'synthetic'
+    ? "SYNTHETIC DATA (generated drawings, not the study's images)"
+    : `${kind}${dataDir ? `: ${dataDir}` : ''}`;
 }
 
 /**
@@ -98,7 +101,8 @@ export function runPartFigures(run: RunView, part: RunPart = 'all'): Figure[] {
     study: [f.comparison],
   };
   if (part === 'all') return [...parts.curves, ...parts['learning-rate'], ...parts.confusion, ...parts.study];
-  if (!(part in parts)) throw new Error(`showRun: unknown part "${part}"; accepted: all, ${Object.keys(parts).join(', ')}`);
+  if (!(part in parts))
+    throw new Error(`showRun: unknown part "${part}"; accepted: all, ${Object.keys(parts).join(', ')}`);
   return parts[part];
 }
 
@@ -114,7 +118,10 @@ export function showRun(run: RunView, ...parts: RunPart[]): void {
   const figures: Figure[] = [];
   for (const part of asked) {
     const f = runPartFigures(run, part);
-    if (f.length === 0) console.log(`${run.config.trial}: no ${part} to show (${part === 'learning-rate' ? 'the history has no lr log' : 'the run trained 0 epochs'})`);
+    if (f.length === 0)
+      console.log(
+        `${run.config.trial}: no ${part} to show (${part === 'learning-rate' ? 'the history has no lr log' : 'the run trained 0 epochs'})`,
+      );
     figures.push(...f);
   }
   if (figures.length) show(...figures);
@@ -125,7 +132,8 @@ export function summarizeRun(run: RunView & { runDir?: string }, dataDir?: strin
   const m = run.metrics;
   const f = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(4));
   const lines = [
-    `${run.config.trial} at the ${run.config.scale} scale: test accuracy ${f(m.testAccuracy)} (study ${m.published.testAccuracy ?? 'not published'}; chance ${f(1 / run.classes.length)}); ` +
+    `${run.config.trial} at the ${run.config.scale} scale: test accuracy ${f(m.testAccuracy)} ` +
+      `(study ${m.published.testAccuracy ?? 'not published'}; chance ${f(1 / run.classes.length)}); ` +
       `last epoch loss ${f(m.final.loss)} / val ${f(m.final.val_loss)}; ${m.epochsRun} epochs`,
     `data used: ${dataUsed(run, dataDir)}`,
   ];
@@ -145,7 +153,11 @@ export interface SweepParams extends TrialParams {
  * sweep (lib/sweep's runSweep: here, or through `queue`), recorded in the run store's sweeps/ folder: running the cell
  * again reads finished trials instead of training them again. Prints a line per trial and the sweep report's path.
  */
-export async function runSweep(experiment: string, trials: string | string[], params: SweepParams = {}): Promise<SweepRun> {
+export async function runSweep(
+  experiment: string,
+  trials: string | string[],
+  params: SweepParams = {},
+): Promise<SweepRun> {
   const names = (Array.isArray(trials) ? trials : trials.split(',')).map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw new Error('runSweep: no trials given');
   const backend = backendOf(params.backend);
@@ -160,20 +172,91 @@ export async function runSweep(experiment: string, trials: string | string[], pa
       ...(params.epochs ? { epochs: params.epochs } : {}),
       ...(params.trainPerClass ? { trainPerClass: params.trainPerClass } : {}),
     },
-    { out: params.outDir ?? path.join(repoRoot, 'runs'), ...(params.queue ? { queue: params.queue } : {}), ...(params.quiet ? { log: () => undefined } : {}) },
+    {
+      out: params.outDir ?? path.join(repoRoot, 'runs'),
+      ...(params.queue ? { queue: params.queue } : {}),
+      ...(params.quiet ? { log: () => undefined } : {}),
+    },
   );
   if (!params.quiet) {
     const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
-    for (const t of swept.trials) console.log(`${t.trial}: ${t.state}; final loss ${f(t.result?.finalLoss)} / val ${f(t.result?.finalValLoss)}; test accuracy ${f(t.result?.testAccuracy)}`);
+    for (const t of swept.trials)
+      console.log(
+        `${t.trial}: ${t.state}; final loss ${f(t.result?.finalLoss)} / val ${f(t.result?.finalValLoss)}; test accuracy ${f(t.result?.testAccuracy)}`,
+      );
     console.log(`sweep report: ${swept.report}`);
   }
   return swept;
 }
 
 /** Shows a sweep's curves side by side, one panel per trial (train vs validation of `metric`, default loss). */
-export function showSweep(swept: { trials: { trial: string; history: History }[] }, opts: { metric?: string; columns?: number; title?: string } = {}): void {
-  const histories = Object.fromEntries(swept.trials.filter((t) => t.history.epochs.length).map((t) => [t.trial, t.history]));
+export function showSweep(
+  swept: { trials: { trial: string; history: History }[] },
+  opts: { metric?: string; columns?: number; title?: string } = {},
+): void {
+  const histories = Object.fromEntries(
+    swept.trials.filter((t) => t.history.epochs.length).map((t) => [t.trial, t.history]),
+  );
   if (Object.keys(histories).length === 0) throw new Error('showSweep: no trial has finished an epoch');
   const metric = opts.metric ?? 'loss';
   show(sweepCurves(histories, { metric, columns: opts.columns ?? 3, title: opts.title ?? `${metric} per trial` }));
+}
+
+/** runSeeds' parameters: a trial's (`seed` is the first seed), and how many seeds. */
+export interface SeedParams extends TrialParams {
+  /** How many consecutive seeds from `seed` on; default 5. */
+  seeds?: number;
+}
+
+/** A seed sweep as runSeeds returns it: lib/sweep's result and the run store holding its runs. */
+export type SeedsRun = SeedSweepResult & { out: string };
+
+/**
+ * Runs one trial of `experiment` once per seed (`seeds` of them from `seed`; lib/sweep's runSeedSweep: each seed a
+ * resumable sweep in the run store, read back when already finished) and prints the spread of the test and validation
+ * accuracy: mean, standard deviation, min and max with the worst and best seed.
+ */
+export async function runSeeds(experiment: string, params: SeedParams = {}): Promise<SeedsRun> {
+  const out = params.outDir ?? path.join(repoRoot, 'runs');
+  const backend = backendOf(params.backend);
+  const r = await sweep.runSeedSweep(
+    {
+      experiment,
+      ...(params.trial ? { trial: params.trial } : {}),
+      seeds: sweep.seedList(params.seed ?? 27, params.seeds ?? 5),
+      scale: checkScale(params.scale),
+      ...(params.dataDir ? { data: params.dataDir } : { synthetic: true }),
+      ...(backend ? { backend } : {}),
+      ...(params.epochs ? { epochs: params.epochs } : {}),
+      ...(params.trainPerClass ? { trainPerClass: params.trainPerClass } : {}),
+    },
+    { out, ...(params.quiet ? { log: () => undefined } : {}) },
+  );
+  if (!params.quiet) console.log(`${r.experiment} / ${r.trial} over ${r.seeds.length} seeds\n${sweep.formatSpread(r)}`);
+  return { ...r, out };
+}
+
+/**
+ * A seed sweep's figures: each seed's test and last-epoch validation accuracy with their means and one-sd bands (the
+ * published figure dashed), then the accuracy curves of the worst and the best seed side by side.
+ */
+export async function seedFigures(r: SeedsRun): Promise<Figure[]> {
+  const histories: Record<string, History> = {};
+  for (const [label, seed] of [
+    ['worst', r.test.worstSeed],
+    ['best', r.test.bestSeed],
+  ] as const) {
+    const runDir = r.seeds.find((s) => s.seed === seed)?.runDir;
+    if (runDir) histories[`${label} test accuracy: seed ${seed}`] = (await readRun(path.join(r.out, runDir))).history;
+  }
+  if (Object.keys(histories).length === 0) throw new Error(`seed sweep ${r.id} has no run folder to show`);
+  return [
+    sweep.spreadFigure(r),
+    sweepCurves(histories, { metric: 'acc', columns: 2, title: 'Accuracy of the worst and the best seed' }),
+  ];
+}
+
+/** Shows seedFigures(r) in one output. */
+export async function showSeeds(r: SeedsRun): Promise<void> {
+  show(...(await seedFigures(r)));
 }

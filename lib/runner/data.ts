@@ -70,7 +70,12 @@ const IN_MEMORY_BYTES = 512 * 2 ** 20;
 const SYNTHETIC_PER_CLASS = { mask: 400, affect: 300 } as const;
 
 /** Seeded subset of at most `k` indices per class, keeping the given order. */
-export function capPerClass(indices: readonly number[], labels: ArrayLike<number>, k: number | undefined, seed: string): number[] {
+export function capPerClass(
+  indices: readonly number[],
+  labels: ArrayLike<number>,
+  k: number | undefined,
+  seed: string,
+): number[] {
   if (k === undefined) return [...indices];
   const byClass = new Map<number, number[]>();
   for (const i of indices) {
@@ -79,23 +84,34 @@ export function capPerClass(indices: readonly number[], labels: ArrayLike<number
     else byClass.set(labels[i], [i]);
   }
   const keep = new Set<number>();
-  for (const [label, members] of byClass) for (const i of shuffled(makeRng(`${seed}/class-${label}`), members).slice(0, k)) keep.add(i);
+  for (const [label, members] of byClass)
+    for (const i of shuffled(makeRng(`${seed}/class-${label}`), members).slice(0, k)) keep.add(i);
   return indices.filter((i) => keep.has(i));
 }
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** validationSplit over a scan's `indices` (positions into them); with data.group, whole groups, stratified by class. */
-function holdOut(cfg: RunConfig, scan: ScanResult, indices: readonly number[], fraction: number, seed: number | string): { train: number[]; validation: number[] } {
-  if (!cfg.data.group) return validationSplit(indices.length, { fraction, seed });
-  const groups = indices.map((i) => groupOf(scan.entries[i].path, cfg.data.group!));
+/** validationSplit over a scan's `indices` (positions into them); with a `group` pattern, whole groups, stratified by class. */
+function holdOut(
+  group: string | undefined,
+  scan: ScanResult,
+  indices: readonly number[],
+  fraction: number,
+  seed: number | string,
+): { train: number[]; validation: number[] } {
+  if (!group) return validationSplit(indices.length, { fraction, seed });
+  const groups = indices.map((i) => groupOf(scan.entries[i].path, group));
   return groupSplit(groups, { fraction, seed, labels: indices.map((i) => scan.entries[i].label) });
 }
 
 /** Refuses a folder that an interrupted data tool (split, relabel, synth) has not finished: its `.incomplete` marker is in it or its parent. */
 function checkFinished(root: string): void {
   for (const dir of [root, path.dirname(root)]) {
-    if (isIncomplete(dir)) throw new DataError(`data folder ${root}: ${dir} holds an unfinished data tool's output (${INCOMPLETE_MARKER}); rerun the command that made it to finish it, then run again`);
+    if (isIncomplete(dir))
+      throw new DataError(
+        `data folder ${root}: ${dir} holds an unfinished data tool's output ` +
+          `(${INCOMPLETE_MARKER}); rerun the command that made it to finish it, then run again`,
+      );
   }
 }
 
@@ -104,7 +120,12 @@ function checkSplitClasses(train: ScanResult, dirs: (string | undefined)[], drop
   for (const dir of dirs) {
     if (!dir) continue;
     const extra = classFolders(dir).filter((c) => !train.classes.includes(c) && !drop.includes(c));
-    if (extra.length) throw new DataError(`${dir} has the class folder(s) ${extra.join(', ')}, which ${train.root} lacks: every split needs the same classes (${train.root}: ${train.classes.join(', ')}; ${dir}: ${classFolders(dir).join(', ')})`);
+    if (extra.length)
+      throw new DataError(
+        `${dir} has the class folder(s) ${extra.join(', ')}, which ${train.root} lacks: every ` +
+          `split needs the same classes (${train.root}: ${train.classes.join(', ')}; ${dir}: ` +
+          `${classFolders(dir).join(', ')})`,
+      );
   }
 }
 
@@ -113,10 +134,21 @@ function checkSplitClasses(train: ScanResult, dirs: (string | undefined)[], drop
  * `data.drop`): fewer than 2 is an error; a different set is a ConfigError listing both, unless `anyClasses`, when the
  * run goes on and is marked as not comparable with the study. Synthetic sets are not checked against a manifest.
  */
-function checkClassSet(cfg: RunConfig, manifest: DatasetManifest | undefined, train: ScanResult, anyClasses: boolean, synthetic: boolean): Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'> {
+function checkClassSet(
+  cfg: RunConfig,
+  manifest: DatasetManifest | undefined,
+  train: ScanResult,
+  anyClasses: boolean,
+  synthetic: boolean,
+): Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'> {
   const drop = cfg.data.drop ?? [];
   const found = train.classes.filter((c) => !drop.includes(c));
-  if (found.length < 2) throw new DataError(`data folder ${train.root} has ${found.length === 0 ? 'no class' : `one class (${found[0]})`}${drop.length ? ` once ${drop.join(', ')} is dropped` : ''}; a classifier needs at least 2 classes`);
+  if (found.length < 2)
+    throw new DataError(
+      `data folder ${train.root} has ` +
+        `${found.length === 0 ? 'no class' : `one class (${found[0]})`}${drop.length ? ` once ${drop.join(', ')} is dropped` : ''}; ` +
+        `a classifier needs at least 2 classes`,
+    );
   // The synthetic sets imitate a task, not a dataset, and are never compared with the study.
   if (!manifest || synthetic) return {};
   const expected = manifest.classes.filter((c) => !drop.includes(c));
@@ -124,7 +156,12 @@ function checkClassSet(cfg: RunConfig, manifest: DatasetManifest | undefined, tr
   if (same) return { expectedClasses: expected };
   if (!anyClasses) {
     throw new ConfigError(
-      `the data's classes do not match trial ${cfg.experiment}/${cfg.trial}: it expects ${expected.length} (${expected.join(', ')}; dataset ${manifest.name}${drop.length ? `, without ${drop.join(', ')}` : ''}), ${train.root} has ${found.length} (${found.join(', ')}). Give the trial's dataset, or accept this class set with anyClasses (--any-classes): the run then trains on these classes and is not compared with the study`,
+      `the data's classes do not match trial ${cfg.experiment}/${cfg.trial}: it expects ` +
+        `${expected.length} (${expected.join(', ')}; dataset ` +
+        `${manifest.name}${drop.length ? `, without ${drop.join(', ')}` : ''}), ${train.root} has ` +
+        `${found.length} (${found.join(', ')}). Give the trial's dataset, or accept this class set ` +
+        `with anyClasses (--any-classes): the run then trains on these classes and is not compared ` +
+        `with the study`,
     );
   }
   return { expectedClasses: expected, classesDiffer: true };
@@ -142,20 +179,28 @@ function tryManifest(name: string): DatasetManifest | undefined {
  * Finds the data's splits: Train/Validation/Test folders (case-insensitive; train/test without a validation folder
  * carve validation from train), or one folder of class folders split seeded into test and train (then validation).
  */
-export async function resolveData(cfg: RunConfig, opts: { data?: string; synthetic?: boolean; anyClasses?: boolean }, log: RunLog = makeRunLog(true)): Promise<ResolvedData> {
+export async function resolveData(
+  cfg: RunConfig,
+  opts: { data?: string; synthetic?: boolean; anyClasses?: boolean },
+  log: RunLog = makeRunLog(true),
+): Promise<ResolvedData> {
   let root: string;
   if (opts.synthetic) {
     const task = cfg.experiment === 'face-mask' ? 'mask' : 'affect';
     root = await ensureSyntheticSet(task, { perClass: SYNTHETIC_PER_CLASS[task], seed: cfg.seed });
   } else {
     root = path.resolve(opts.data!);
-    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`data folder ${root} does not exist or is not a folder`);
+    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
+      throw new Error(`data folder ${root} does not exist or is not a folder`);
     checkFinished(root);
   }
   const manifest = tryManifest(cfg.data.dataset);
   if (manifest?.root) root = findSplits(root, [manifest.root])[manifest.root] ?? root;
   const splits = findSplits(root, ['Train', 'Validation', 'Test']);
   const seed = cfg.data.splitSeed ?? cfg.seed;
+  const synthetic = opts.synthetic === true || isSynthetic(root);
+  // Generated images belong to no subject: a trial that splits by groups splits them image by image.
+  const group = synthetic ? undefined : cfg.data.group;
   // Whole folders, before the trial's class subset: the data's identity (fingerprint, full set or sample) is theirs.
   const scans: ScanResult[] = [];
   const scan = async (dir: string, classes?: string[]) => {
@@ -172,9 +217,12 @@ export async function resolveData(cfg: RunConfig, opts: { data?: string; synthet
   // Checked on the first scan, before anything is split: a wrong class set is refused as such.
   let classCheck: Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'>;
   if (splits.Train || splits.Test) {
-    if (!splits.Train || !splits.Test) throw new Error(`data folder ${root} has a ${splits.Train ? 'Train' : 'Test'} folder but no ${splits.Train ? 'Test' : 'Train'} folder`);
+    if (!splits.Train || !splits.Test)
+      throw new Error(
+        `data folder ${root} has a ${splits.Train ? 'Train' : 'Test'} folder but no ${splits.Train ? 'Test' : 'Train'} folder`,
+      );
     const tr = await scan(splits.Train);
-    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, opts.synthetic === true || isSynthetic(root));
+    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, synthetic);
     train = { scan: tr, indices: all(tr.entries.length) };
     const te = await scan(splits.Test, scans[0].classes);
     test = { scan: te, indices: all(te.entries.length) };
@@ -186,33 +234,55 @@ export async function resolveData(cfg: RunConfig, opts: { data?: string; synthet
     layout = `Train/${splits.Validation ? 'Validation/' : ''}Test folders`;
   } else {
     const whole = await scan(root);
-    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, opts.synthetic === true || isSynthetic(root));
-    const s = holdOut(cfg, whole, all(whole.entries.length), cfg.data.testFraction, `${seed}/test`);
+    classCheck = checkClassSet(cfg, manifest, scans[0], opts.anyClasses ?? false, synthetic);
+    const s = holdOut(group, whole, all(whole.entries.length), cfg.data.testFraction, `${seed}/test`);
     train = { scan: whole, indices: s.train };
     test = { scan: whole, indices: [...s.validation].sort((a, b) => a - b) };
-    layout = `one folder of class folders, seeded ${Math.round(100 * (1 - cfg.data.testFraction))}/${Math.round(100 * cfg.data.testFraction)} train/test split`;
+    layout =
+      `one folder of class folders, seeded ` +
+      `${Math.round(100 * (1 - cfg.data.testFraction))}/${Math.round(100 * cfg.data.testFraction)} ` +
+      `train/test split`;
   }
   const labels = (x: { scan: ScanResult }) => Int32Array.from(x.scan.entries, (e) => e.label);
   train.indices = capPerClass(train.indices, labels(train), cfg.trainPerClass, `${seed}/subset/train`);
   test.indices = capPerClass(test.indices, labels(test), cfg.testPerClass, `${seed}/subset/test`);
   if (validation) {
-    validation.indices = capPerClass(validation.indices, labels(validation), cfg.testPerClass, `${seed}/subset/validation`);
+    validation.indices = capPerClass(
+      validation.indices,
+      labels(validation),
+      cfg.testPerClass,
+      `${seed}/subset/validation`,
+    );
   } else {
-    const v = holdOut(cfg, train.scan, train.indices, cfg.data.validationFraction, seed);
+    const v = holdOut(group, train.scan, train.indices, cfg.data.validationFraction, seed);
     validation = { scan: train.scan, indices: v.validation.map((k) => train.indices[k]).sort((a, b) => a - b) };
     train.indices = v.train.map((k) => train.indices[k]);
     layout += `, validation ${cfg.data.validationFraction} of train (seed ${seed})`;
   }
   if (cfg.data.drop?.length) layout += `, without ${cfg.data.drop.join(', ')}`;
-  if (cfg.data.group) layout += `, held-out parts by whole groups of /${cfg.data.group}/`;
+  if (group) layout += `, held-out parts by whole groups of /${group}/`;
+  else if (cfg.data.group)
+    layout += `, held-out parts image by image (synthetic images have no /${cfg.data.group}/ groups)`;
   if (cfg.data.binary) layout += `, relabelled ${binaryClassNames(cfg.data.binary).join(' vs ')}`;
-  if (cfg.trainPerClass || cfg.testPerClass) layout += `, at most ${cfg.trainPerClass ?? 'all'} train / ${cfg.testPerClass ?? 'all'} test images per class`;
+  if (cfg.trainPerClass || cfg.testPerClass)
+    layout += `, at most ${cfg.trainPerClass ?? 'all'} train / ${cfg.testPerClass ?? 'all'} test images per class`;
 
-  const files = scans.flatMap((s) => s.entries.map((e) => ({ relPath: path.relative(root, e.path).split(path.sep).join('/'), size: fs.statSync(e.rawPath ?? e.path).size })));
+  const files = scans.flatMap((s) =>
+    s.entries.map((e) => ({
+      relPath: path.relative(root, e.path).split(path.sep).join('/'),
+      size: fs.statSync(e.rawPath ?? e.path).size,
+    })),
+  );
   const capped = cfg.trainPerClass !== undefined || cfg.testPerClass !== undefined;
-  const fullSet = manifest !== undefined && !capped && manifest.splits.every((sp) => sp.total === undefined || scans.some((s) => s.entries.length === sp.total));
-  const kind: DataKind = opts.synthetic || isSynthetic(root) ? 'synthetic' : fullSet ? 'full Kaggle set' : 'real sample';
-  const split = (x: { scan: ScanResult; indices: number[] }): Split => ({ source: folderSource(x.scan), indices: x.indices });
+  const fullSet =
+    manifest !== undefined &&
+    !capped &&
+    manifest.splits.every((sp) => sp.total === undefined || scans.some((s) => s.entries.length === sp.total));
+  const kind: DataKind = synthetic ? 'synthetic' : fullSet ? 'full Kaggle set' : 'real sample';
+  const split = (x: { scan: ScanResult; indices: number[] }): Split => ({
+    source: folderSource(x.scan),
+    indices: x.indices,
+  });
   return {
     root,
     kind,
@@ -253,21 +323,37 @@ export async function loadSplits(data: ResolvedData, cfg: RunConfig): Promise<Sp
   const size = cfg.imageSize;
   const total = data.counts.train + data.counts.validation + data.counts.test;
   const inMemory = total * size * size * 3 <= IN_MEMORY_BYTES;
-  const prepare = async (s: Split): Promise<Split> => (inMemory ? { source: memorySource(await loadAll(s.source, s.indices, size), s.source.describe), indices: all(s.indices.length) } : s);
-  const [train, validation, test] = [await prepare(data.train), await prepare(data.validation), await prepare(data.test)];
+  const prepare = async (s: Split): Promise<Split> =>
+    inMemory
+      ? {
+          source: memorySource(await loadAll(s.source, s.indices, size), s.source.describe),
+          indices: all(s.indices.length),
+        }
+      : s;
+  const [train, validation, test] = [
+    await prepare(data.train),
+    await prepare(data.validation),
+    await prepare(data.test),
+  ];
   const gray = cfg.data.grayscale;
-  const make = (s: Split, shuffle: boolean, augment: boolean): BatchFn => (epoch) => {
-    const order = shuffle ? shuffled(makeRng(shuffleSeed(cfg.seed, epoch)), s.indices) : s.indices;
-    const ds = imageDataset(s.source, order, { imageSize: size, batchSize: cfg.batchSize }) as tf.data.Dataset<Batch>;
-    if (!gray && !augment) return ds;
-    const rng = makeRng(`${cfg.seed}/augment/epoch-${epoch}`);
-    return ds.map((b: Batch) => {
-      let xs = b.xs as tf.Tensor4D;
-      if (augment) xs = applyStudyAugmentation(xs, cfg.data.augment!, rng);
-      if (gray) xs = toGrayscale(xs);
-      return { xs, ys: b.ys };
-    });
+  const make =
+    (s: Split, shuffle: boolean, augment: boolean): BatchFn =>
+    (epoch) => {
+      const order = shuffle ? shuffled(makeRng(shuffleSeed(cfg.seed, epoch)), s.indices) : s.indices;
+      const ds = imageDataset(s.source, order, { imageSize: size, batchSize: cfg.batchSize }) as tf.data.Dataset<Batch>;
+      if (!gray && !augment) return ds;
+      const rng = makeRng(`${cfg.seed}/augment/epoch-${epoch}`);
+      return ds.map((b: Batch) => {
+        let xs = b.xs as tf.Tensor4D;
+        if (augment) xs = applyStudyAugmentation(xs, cfg.data.augment!, rng);
+        if (gray) xs = toGrayscale(xs);
+        return { xs, ys: b.ys };
+      });
+    };
+  return {
+    train: make(train, true, !!cfg.data.augment),
+    trainInOrder: make(train, false, false),
+    validation: make(validation, false, false),
+    test: make(test, false, false),
   };
-  return { train: make(train, true, !!cfg.data.augment), trainInOrder: make(train, false, false), validation: make(validation, false, false), test: make(test, false, false) };
 }
-
