@@ -1,6 +1,7 @@
 /**
  * The FER experiments through the runner on tiny generated data: a class left out, the snapshot ensemble evaluated and
- * recorded, the misclassified gallery read back from the run's own test split, and the majority baseline (0 epochs).
+ * recorded, the misclassified gallery read back from the run's own test split, the majority baseline (0 epochs), and
+ * the same data given as a FER2013 CSV.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import {
 import { makeRunLog } from '../lib/runner/log';
 import { resolveTrial } from '../lib/experiments';
 import { ensembleGain } from '../lib/viz';
+import { foldersToFer2013 } from '../lib/data';
 
 let tmp: string;
 let fer: string;
@@ -180,3 +182,47 @@ test('ensembleGain: recall per class of the last network and of the ensemble, th
   );
   assert.throws(() => ensembleGain([{ name: 'c', recall: 1 }], [{ name: 'a', recall: 1 }]), /no class "c"/);
 });
+
+test(
+  'a FER2013 CSV is data like its folders: Training rows train, PublicTest test, PrivateTest left out, sorted classes',
+  { timeout: 120_000 },
+  async () => {
+    const csv = path.join(tmp, 'fer2013.csv');
+    await foldersToFer2013({ input: fer, output: csv });
+    // Two PrivateTest rows (copies of the last two), which a run must not train or test on.
+    const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    const extra = lines.slice(-2).map((l) => l.replace(/,PublicTest$/, ',PrivateTest'));
+    fs.writeFileSync(csv, [...lines, ...extra].join('\n') + '\n');
+
+    const cfg = resolveTrial('fer-small-cnn', 'cnn4-ensemble', 'full', 27);
+    const fromCsv = await resolveData(cfg, { data: csv }, makeRunLog(true));
+    const fromFolders = await resolveData(cfg, { data: fer }, makeRunLog(true));
+    assert.deepEqual(fromCsv.classes, fromFolders.classes);
+    assert.deepEqual(fromCsv.classes, ['angry', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
+    const n = fromCsv.classes.length;
+    assert.deepEqual(classCounts(fromCsv.test, n), classCounts(fromFolders.test, n));
+    const trainAndValidation = (d: typeof fromCsv) =>
+      classCounts(d.train, n).map((c, i) => c + classCounts(d.validation, n)[i]);
+    assert.deepEqual(trainAndValidation(fromCsv), trainAndValidation(fromFolders));
+    assert.match(fromCsv.layout, /Training rows train, PublicTest rows test \(2 PrivateTest rows left out\)/);
+    assert.equal(fromCsv.kind, 'real sample');
+
+    // The majority baseline scores on the CSV what it scores on the folders.
+    const r = await runExperiment({
+      experiment: 'fer-lr',
+      trial: 'majority',
+      scale: 'full',
+      data: csv,
+      outDir: path.join(tmp, 'runs-csv'),
+      quiet: true,
+    });
+    const total = Object.values(TEST).reduce((a, b) => a + b, 0);
+    assert.equal(r.metrics.testAccuracy, TEST.happy / total);
+
+    // A trial that groups images by file name cannot take a CSV, and says what to do instead.
+    await assert.rejects(
+      resolveData(resolveTrial('small-data-variance', 'happy-vs-rest', 'full', 27), { data: csv, anyClasses: true }),
+      /groups images by file name.*--to-folders/,
+    );
+  },
+);

@@ -99,7 +99,8 @@ export const runCommands: CommandSpec[] = [
         name: 'data',
         type: 'string',
         description:
-          'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders',
+          'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders; ' +
+          'or a FER2013 CSV (emotion,pixels,Usage)',
       },
       {
         name: 'synthetic',

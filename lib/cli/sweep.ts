@@ -86,7 +86,11 @@ export const sweepCommands: CommandSpec[] = [
         type: 'string',
         description: 'comma-separated trial names (default: every trial of the experiment)',
       },
-      { name: 'data', type: 'string', description: 'dataset folder, at the same path on every worker' },
+      {
+        name: 'data',
+        type: 'string',
+        description: 'dataset folder (or FER2013 CSV), at the same path on every worker',
+      },
       {
         name: 'synthetic',
         type: 'boolean',

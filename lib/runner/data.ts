@@ -19,6 +19,7 @@ import {
   isSynthetic,
   loadAll,
   memorySource,
+  readFer2013,
   scanImageFolder,
   validationSplit,
   type DatasetManifest,
@@ -137,7 +138,7 @@ function checkSplitClasses(train: ScanResult, dirs: (string | undefined)[], drop
 function checkClassSet(
   cfg: RunConfig,
   manifest: DatasetManifest | undefined,
-  train: ScanResult,
+  train: Pick<ScanResult, 'root' | 'classes'>,
   anyClasses: boolean,
   synthetic: boolean,
 ): Pick<ResolvedData, 'expectedClasses' | 'classesDiffer'> {
@@ -190,8 +191,10 @@ export async function resolveData(
     root = await ensureSyntheticSet(task, { perClass: SYNTHETIC_PER_CLASS[task], seed: cfg.seed });
   } else {
     root = path.resolve(opts.data!);
+    if (/\.csv$/i.test(root) && fs.existsSync(root) && fs.statSync(root).isFile())
+      return resolveFer2013Csv(cfg, root, opts.anyClasses ?? false);
     if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
-      throw new Error(`data folder ${root} does not exist or is not a folder`);
+      throw new Error(`data folder ${root} does not exist or is not a folder (or a FER2013 .csv file)`);
     checkFinished(root);
   }
   const manifest = tryManifest(cfg.data.dataset);
@@ -293,6 +296,88 @@ export async function resolveData(
     layout,
     fingerprint: datasetFingerprint(files),
     counts: { train: train.indices.length, validation: validation.indices.length, test: test.indices.length },
+    ...classCheck,
+  };
+}
+
+/**
+ * A FER2013 CSV (`emotion,pixels` and optionally `Usage`, as Kaggle serves fer2013.csv) as a run's data, split as the
+ * folder layout is: Training rows are train (validation carved from them, seeded) and PublicTest rows test; PrivateTest
+ * rows are left out, as the final test set. Without a Usage column the rows are one pool, split seeded into train and
+ * test. Classes are numbered in sorted order, as a folder layout's are, so CSV and folder runs agree on labels.
+ */
+async function resolveFer2013Csv(cfg: RunConfig, file: string, anyClasses: boolean): Promise<ResolvedData> {
+  if (cfg.data.group || cfg.data.binary)
+    throw new ConfigError(
+      `trial ${cfg.experiment}/${cfg.trial} ${cfg.data.group ? 'groups images by file name' : 'relabels class folders'}, ` +
+        `which a CSV cannot give: convert ${file} to folders first (affect data fer2013 ${file} DIR --to-folders)`,
+    );
+  const csv = await readFer2013(file);
+  const drop = cfg.data.drop ?? [];
+  const unknown = drop.filter((c) => !csv.classes.includes(c));
+  if (unknown.length)
+    throw new ConfigError(`cannot drop ${unknown.join(', ')}: ${file} has the classes ${csv.classes.join(', ')}`);
+  const manifest = tryManifest(cfg.data.dataset);
+  const classCheck = checkClassSet(cfg, manifest, { root: file, classes: [...csv.classes].sort() }, anyClasses, false);
+  const classes = csv.classes.filter((c) => !drop.includes(c)).sort();
+  const relabel = csv.classes.map((c) => classes.indexOf(c));
+  const labels = Int32Array.from(csv.labels, (l) => relabel[l]);
+  const source: ImageSource = {
+    classes,
+    size: csv.size,
+    labels,
+    describe: csv.describe,
+    read: (index, size) => csv.read(index, size),
+  };
+  const seed = cfg.data.splitSeed ?? cfg.seed;
+  const rows = (usage?: string) =>
+    all(csv.size).filter((i) => labels[i] >= 0 && (usage === undefined || csv.usages[i] === usage));
+  const counted = (usage: string) => csv.usages.filter((u) => u === usage).length;
+  let train: number[];
+  let test: number[];
+  let layout: string;
+  if (csv.usages.some((u) => u !== '')) {
+    train = rows('Training');
+    test = rows('PublicTest');
+    if (train.length === 0 || test.length === 0)
+      throw new DataError(
+        `FER2013 CSV ${file} has ${train.length} Training and ${test.length} PublicTest rows${drop.length ? ` once ${drop.join(', ')} is dropped` : ''}: a run needs both`,
+      );
+    layout = `FER2013 CSV, Training rows train, PublicTest rows test (${counted('PrivateTest')} PrivateTest rows left out)`;
+  } else {
+    const pool = rows();
+    const s = validationSplit(pool.length, { fraction: cfg.data.testFraction, seed: `${seed}/test` });
+    train = s.train.map((k) => pool[k]);
+    test = s.validation.map((k) => pool[k]).sort((a, b) => a - b);
+    layout = `FER2013 CSV without Usage, seeded ${Math.round(100 * (1 - cfg.data.testFraction))}/${Math.round(100 * cfg.data.testFraction)} train/test split`;
+  }
+  train = capPerClass(train, labels, cfg.trainPerClass, `${seed}/subset/train`);
+  test = capPerClass(test, labels, cfg.testPerClass, `${seed}/subset/test`);
+  const v = validationSplit(train.length, { fraction: cfg.data.validationFraction, seed });
+  const validation = v.validation.map((k) => train[k]).sort((a, b) => a - b);
+  train = v.train.map((k) => train[k]);
+  layout += `, validation ${cfg.data.validationFraction} of train (seed ${seed})`;
+  if (drop.length) layout += `, without ${drop.join(', ')}`;
+  const capped = cfg.trainPerClass !== undefined || cfg.testPerClass !== undefined;
+  if (capped)
+    layout += `, at most ${cfg.trainPerClass ?? 'all'} train / ${cfg.testPerClass ?? 'all'} test images per class`;
+  // The full set: Kaggle's row counts per usage, as the manifest gives them for train/ (Training) and test/ (PublicTest).
+  const totals = manifest?.splits.map((sp) => sp.total);
+  const fullSet =
+    manifest?.name === 'fer2013' &&
+    !capped &&
+    totals?.[0] === counted('Training') &&
+    totals[1] === counted('PublicTest');
+  return {
+    root: file,
+    kind: fullSet ? 'full Kaggle set' : 'real sample',
+    classes,
+    train: { source, indices: train },
+    validation: { source, indices: validation },
+    test: { source, indices: test },
+    layout,
+    fingerprint: datasetFingerprint([{ relPath: path.basename(file), size: fs.statSync(file).size }]),
+    counts: { train: train.length, validation: validation.length, test: test.length },
     ...classCheck,
   };
 }
