@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { ConfigError, DataError, RunAborted } from '../lib/errors';
 import type { RunConfig } from '../lib/experiments';
@@ -134,6 +135,37 @@ test('an aborted run stops at the next batch, keeps its epoch checkpoint, and re
     runExperiment(tiny({ runDir: path.join(tmp, 'never', 'run'), signal: early.signal })),
     RunAborted,
   );
+});
+
+test('a run frees its model, optimizer and snapshots however it ends: completed, stopped or failed', async () => {
+  // A first run warms tfjs' caches up; after it, every run must leave the tensor count where it found it.
+  await runExperiment(tiny({ outDir: path.join(tmp, 'free-warm') }));
+  const before = tf.memory().numTensors;
+  await runExperiment(tiny({ outDir: path.join(tmp, 'free-done') }));
+  assert.equal(tf.memory().numTensors, before, 'after a completed run');
+  const stop = new AbortController();
+  await assert.rejects(
+    runExperiment(
+      tiny({
+        outDir: path.join(tmp, 'free-stopped'),
+        signal: stop.signal,
+        progress: { message: () => {}, batch: (epoch) => (epoch === 1 ? stop.abort('test stop') : undefined) },
+      }),
+    ),
+    RunAborted,
+  );
+  assert.equal(tf.memory().numTensors, before, 'after a stopped run');
+  const failing: ProgressSink = {
+    message: () => {},
+    batch: (epoch) => {
+      if (epoch === 1) throw new Error('a progress display failed');
+    },
+  };
+  await assert.rejects(
+    runExperiment(tiny({ outDir: path.join(tmp, 'free-failed'), progress: failing })),
+    /a progress display failed/,
+  );
+  assert.equal(tf.memory().numTensors, before, 'after a failed run');
 });
 
 test("the face-api baseline is evaluated on the run's test split where its classes apply, and shown beside the run", async () => {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, normal } from '../lib/random';
-import { cacheFeatures, splitAtTop } from '../lib/train/feature-cache';
+import { cacheFeatures, splitAtTop, topSplitIndex } from '../lib/train/feature-cache';
 
 const N = 12;
 const BATCH = 4;
@@ -69,6 +69,25 @@ test('splitAtTop: top(backbone(x)) equals the model, and the parts share its wei
   assert.throws(() => splitAtTop(model, model.layers[model.layers.length - 1].name), /no top left/);
   const seq = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
   assert.throws(() => splitAtTop(seq), /no global pooling or Flatten layer/);
+});
+
+test("topSplitIndex finds splitAtTop's split without touching the model; a split's top must be disposed before it", async () => {
+  await initBackend('cpu');
+  const before = tf.memory().numTensors;
+  const model = smallModel();
+  const index = topSplitIndex(model);
+  assert.equal(model.layers[index].getClassName(), 'GlobalAveragePooling2D');
+  assert.throws(() => topSplitIndex(model, 'nope'), /no layer named "nope"/);
+  // Asking leaves the model's own dispose able to free every weight.
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  // A split's top holds a reference to the top layers: disposed first, the model's dispose frees them too.
+  const split = smallModel();
+  const { backbone, top } = splitAtTop(split);
+  assert.equal(backbone.layers[backbone.layers.length - 1], split.layers[topSplitIndex(split)]);
+  top.dispose();
+  split.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
 
 test('training the top on cached features gives the uncached result (frozen backbone)', async () => {

@@ -265,6 +265,29 @@ if (process.env.TRAIN_FIT_CHILD) {
     assert.deepEqual(bytes, new Array(8).fill(bytes[0]), `bytes per epoch: ${bytes.join(',')}`);
   });
 
+  test("fit: training that ends in an error frees the callbacks' tensors (EarlyStopping's best weights)", async () => {
+    await initBackend('cpu');
+    const data = makeData(SEED);
+    const before = tf.memory().numTensors;
+    const model = makeModel(SEED);
+    const failing: Callback = {
+      name: 'failing',
+      onEpochEnd(epoch) {
+        if (epoch === 1) throw new Error('a callback failed');
+      },
+    };
+    await assert.rejects(
+      fit(model, lazySource(data, true), lazySource(data, false), {
+        epochs: 4,
+        verbose: 0,
+        callbacks: [earlyStopping({ monitor: 'val_loss', patience: 3, restoreBestWeights: true }), failing],
+      }),
+      /a callback failed/,
+    );
+    disposeModel(model);
+    assert.equal(tf.memory().numTensors, before, 'the best weights EarlyStopping kept were freed');
+  });
+
   test('fit: a NaN loss stops training mid-epoch, names the batch, and does not checkpoint the broken epoch', async () => {
     await initBackend('cpu');
     const dir = tmp();

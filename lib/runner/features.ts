@@ -9,7 +9,15 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../experiments';
 import { makeRng, shuffled } from '../random';
-import { cacheFeatures, epochBatches, shuffleSeed, splitAtTop, type Batch, type FeatureCache } from '../train';
+import {
+  cacheFeatures,
+  epochBatches,
+  shuffleSeed,
+  splitAtTop,
+  topSplitIndex,
+  type Batch,
+  type FeatureCache,
+} from '../train';
 import type { BatchFn, SplitInputs } from './data';
 import type { RunLog } from './log';
 
@@ -38,7 +46,7 @@ export interface CachedInputs {
   validation: FeatureBatches;
   test: FeatureBatches;
   record: FeatureCacheRecord;
-  /** Frees the features held in memory and deletes the feature files. */
+  /** Frees the features held in memory, deletes the feature files and releases `top` (call it before disposing the model). */
   dispose(): void;
 }
 
@@ -48,13 +56,14 @@ export interface CachedInputs {
  */
 export function featureCachePlan(model: tf.LayersModel, cfg: RunConfig): { use: boolean; why: string } {
   if (cfg.data.augment) return { use: false, why: 'images are augmented on the fly, so features change every epoch' };
-  let split;
+  let index;
   try {
-    split = splitAtTop(model);
+    index = topSplitIndex(model);
   } catch (e) {
     return { use: false, why: `no backbone/top split (${(e as Error).message})` };
   }
-  const trainable = split.backbone.trainableWeights.length;
+  // The backbone's layers come first in the model's (topologically sorted) layers: no sub-model is built to ask.
+  const trainable = model.layers.slice(0, index + 1).reduce((n, l) => n + l.trainableWeights.length, 0);
   return trainable === 0
     ? { use: true, why: 'frozen backbone, no on-the-fly augmentation' }
     : { use: false, why: `the backbone has ${trainable} trainable weights` };
@@ -142,6 +151,7 @@ export async function cachedInputs(
     // A split that failed leaves nothing behind: neither the splits cached before it nor their files.
     for (const s of done) s.cache.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+    top.dispose();
     throw e;
   }
   const images = (c: { cache: FeatureCache }) => c.cache.count;
@@ -166,6 +176,9 @@ export async function cachedInputs(
     dispose() {
       for (const s of Object.values(splits)) s.cache.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
+      // The top applied the model's top layers again; disposing it drops that reference, so the model's own dispose
+      // frees their weights.
+      top.dispose();
     },
   };
 }

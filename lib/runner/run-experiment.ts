@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../backend';
 import { ConfigError, DataError, RunAborted, RunFailure } from '../errors';
 import {
@@ -284,117 +285,128 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
   const inputs = await loadSplits(data, cfg);
   aborted(opts.signal, runDir);
   const model = await assembleModel(cfg, classCounts(data.train, data.classes.length), plan);
-  // A frozen backbone without on-the-fly augmentation gives the same features every epoch: compute them once, train the top.
-  const cached =
-    opts.featureCache !== false && featureCachePlan(model, cfg).use
-      ? await cachedInputs(model, inputs, data.counts, cfg, runDir, log)
-      : undefined;
-  const trained = cached?.top ?? model;
-  const train = cached ?? inputs;
-  compileModel(trained, cfg.optimizer);
-
-  const callbacks: Callback[] = [
-    ...(opts.signal ? [abortCheck(opts.signal, runDir)] : []),
-    csvLogger(path.join(runDir, 'history.csv')),
-  ];
-  const es = cfg.callbacks.earlyStopping;
-  if (es)
-    callbacks.push(
-      earlyStopping({
-        monitor: es.monitor,
-        patience: es.patience,
-        restoreBestWeights: es.restoreBestWeights,
-        verbose: 1,
-      }),
-    );
-  const rl = cfg.callbacks.reduceLROnPlateau;
-  if (rl)
-    callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
-  const snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
-  if (snapshots) callbacks.push(snapshots);
-
-  const checkpointDir = path.join(runDir, 'checkpoints');
-  // A run killed before its first epoch ended has nothing to resume from: it starts again from its seed.
-  const resumeFrom = resumeDir && latestCheckpoint(checkpointDir) ? checkpointDir : undefined;
-  if (resumeDir && !resumeFrom) log('  no checkpoint yet (the run stopped in its first epoch): starting from epoch 1');
-  const shown = opts.progress ?? (opts.quiet ? undefined : consoleProgress());
-  const started = Date.now();
-  ctx.training = true;
-  const history = await fit(trained, train.train, train.validation, {
-    epochs: cfg.epochs,
-    callbacks,
-    seed: cfg.seed,
-    checkpoint: { dir: checkpointDir },
-    ...(resumeFrom ? { resumeFrom } : {}),
-    progress: shown ? teeProgress(shown, fileProgress(log)) : fileProgress(log),
-  }).catch((e: Error) => {
-    if (e instanceof RunAborted) {
-      log(`  ${e.message}`);
-      trained.optimizer.dispose();
-      model.dispose();
-      cached?.dispose();
-    }
-    throw e;
-  });
-  const trainSeconds = (Date.now() - started) / 1000;
-  // The CSV logger writes at each epoch's end: a run of 0 epochs still leaves its (empty) history.
-  if (history.epochs.length === 0) fs.writeFileSync(path.join(runDir, 'history.csv'), 'epoch\n');
-  if (history.stopReason) log(`  stopped: ${history.stopReason}`);
-
-  const evaluation = await evaluate(trained, train.test, data.classes);
-  const ensemble = snapshots
-    ? await evaluateRunEnsemble(trained, snapshots, cfg.snapshots!, train.test, data.classes, runDir, log)
-    : undefined;
-  cached?.dispose();
-  snapshots?.dispose();
-  const baseline = await runBaseline(data, opts.baseline, log);
-  const last = history.epochs.length - 1;
-  const metrics: RunMetrics = {
-    testAccuracy: evaluation.accuracy,
-    testLoss: evaluation.loss,
-    epochsRun: history.epochs.length,
-    ...(history.bestEpoch !== undefined ? { bestEpoch: history.bestEpoch + 1 } : {}),
-    ...(history.stopReason ? { stopReason: history.stopReason } : {}),
-    final: Object.fromEntries(Object.entries(history.logs).map(([k, v]) => [k, v[last]])),
-    perClass: evaluation.perClass,
-    macro: evaluation.macro,
-    weighted: evaluation.weighted,
-    dataKind: data.kind,
-    trainSeconds,
-    published,
-    ...(ensemble ? { ensemble } : {}),
-    ...(baseline ? { baseline } : {}),
-    ...(cached ? { featureCache: cached.record } : {}),
+  // Whatever ends the run (an error, a stop, success), the model, its optimizer's slots, the feature cache and the
+  // snapshots are freed once: a notebook or a sweep process goes on to the next run in the same memory.
+  let trained: tf.LayersModel = model;
+  let cached: Awaited<ReturnType<typeof cachedInputs>> | undefined;
+  let snapshots: ReturnType<typeof snapshotEnsemble> | undefined;
+  let cachesFreed = false;
+  const freeCaches = () => {
+    if (cachesFreed) return;
+    cachesFreed = true;
+    cached?.dispose();
+    snapshots?.dispose();
   };
-  writeJsonAtomic(path.join(runDir, 'metrics.json'), metrics);
-  fs.writeFileSync(path.join(runDir, 'confusion.csv'), confusionCsv(evaluation.confusion, data.classes));
-  await saveModel(model, path.join(runDir, 'model'));
-  // The finished run has its model and history; its epoch checkpoints were only for resuming.
-  fs.rmSync(checkpointDir, { recursive: true, force: true });
-  writeReport(path.join(runDir, 'report.html'), cfg, metrics, history, evaluation, data, backend);
-  // compile() was given an optimizer instance, so model.dispose() leaves its slot variables to us.
-  trained.optimizer.dispose();
-  model.dispose();
+  try {
+    // A frozen backbone without on-the-fly augmentation gives the same features every epoch: compute them once, train the top.
+    cached =
+      opts.featureCache !== false && featureCachePlan(model, cfg).use
+        ? await cachedInputs(model, inputs, data.counts, cfg, runDir, log)
+        : undefined;
+    trained = cached?.top ?? model;
+    const train = cached ?? inputs;
+    compileModel(trained, cfg.optimizer);
 
-  log('');
-  log(evaluation.reportText);
-  // A non-finite training loss means TerminateOnNaN stopped the run: its test figures come from broken weights.
-  if (metrics.epochsRun > 0 && !Number.isFinite(metrics.final.loss)) {
-    throw new RunFailure(
-      `training failed: ${history.stopReason ?? 'the training loss is not finite'}; the run folder ${runDir} records it (metrics.json stopReason)`,
-      runDir,
+    const callbacks: Callback[] = [
+      ...(opts.signal ? [abortCheck(opts.signal, runDir)] : []),
+      csvLogger(path.join(runDir, 'history.csv')),
+    ];
+    const es = cfg.callbacks.earlyStopping;
+    if (es)
+      callbacks.push(
+        earlyStopping({
+          monitor: es.monitor,
+          patience: es.patience,
+          restoreBestWeights: es.restoreBestWeights,
+          verbose: 1,
+        }),
+      );
+    const rl = cfg.callbacks.reduceLROnPlateau;
+    if (rl)
+      callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
+    snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
+    if (snapshots) callbacks.push(snapshots);
+
+    const checkpointDir = path.join(runDir, 'checkpoints');
+    // A run killed before its first epoch ended has nothing to resume from: it starts again from its seed.
+    const resumeFrom = resumeDir && latestCheckpoint(checkpointDir) ? checkpointDir : undefined;
+    if (resumeDir && !resumeFrom)
+      log('  no checkpoint yet (the run stopped in its first epoch): starting from epoch 1');
+    const shown = opts.progress ?? (opts.quiet ? undefined : consoleProgress());
+    const started = Date.now();
+    ctx.training = true;
+    const history = await fit(trained, train.train, train.validation, {
+      epochs: cfg.epochs,
+      callbacks,
+      seed: cfg.seed,
+      checkpoint: { dir: checkpointDir },
+      ...(resumeFrom ? { resumeFrom } : {}),
+      progress: shown ? teeProgress(shown, fileProgress(log)) : fileProgress(log),
+    }).catch((e: Error) => {
+      if (e instanceof RunAborted) log(`  ${e.message}`);
+      throw e;
+    });
+    const trainSeconds = (Date.now() - started) / 1000;
+    // The CSV logger writes at each epoch's end: a run of 0 epochs still leaves its (empty) history.
+    if (history.epochs.length === 0) fs.writeFileSync(path.join(runDir, 'history.csv'), 'epoch\n');
+    if (history.stopReason) log(`  stopped: ${history.stopReason}`);
+
+    const evaluation = await evaluate(trained, train.test, data.classes);
+    const ensemble = snapshots
+      ? await evaluateRunEnsemble(trained, snapshots, cfg.snapshots!, train.test, data.classes, runDir, log)
+      : undefined;
+    freeCaches();
+    const baseline = await runBaseline(data, opts.baseline, log);
+    const last = history.epochs.length - 1;
+    const metrics: RunMetrics = {
+      testAccuracy: evaluation.accuracy,
+      testLoss: evaluation.loss,
+      epochsRun: history.epochs.length,
+      ...(history.bestEpoch !== undefined ? { bestEpoch: history.bestEpoch + 1 } : {}),
+      ...(history.stopReason ? { stopReason: history.stopReason } : {}),
+      final: Object.fromEntries(Object.entries(history.logs).map(([k, v]) => [k, v[last]])),
+      perClass: evaluation.perClass,
+      macro: evaluation.macro,
+      weighted: evaluation.weighted,
+      dataKind: data.kind,
+      trainSeconds,
+      published,
+      ...(ensemble ? { ensemble } : {}),
+      ...(baseline ? { baseline } : {}),
+      ...(cached ? { featureCache: cached.record } : {}),
+    };
+    writeJsonAtomic(path.join(runDir, 'metrics.json'), metrics);
+    fs.writeFileSync(path.join(runDir, 'confusion.csv'), confusionCsv(evaluation.confusion, data.classes));
+    await saveModel(model, path.join(runDir, 'model'));
+    // The finished run has its model and history; its epoch checkpoints were only for resuming.
+    fs.rmSync(checkpointDir, { recursive: true, force: true });
+    writeReport(path.join(runDir, 'report.html'), cfg, metrics, history, evaluation, data, backend);
+
+    log('');
+    log(evaluation.reportText);
+    // A non-finite training loss means TerminateOnNaN stopped the run: its test figures come from broken weights.
+    if (metrics.epochsRun > 0 && !Number.isFinite(metrics.final.loss)) {
+      throw new RunFailure(
+        `training failed: ${history.stopReason ?? 'the training loss is not finite'}; the run folder ${runDir} records it (metrics.json stopReason)`,
+        runDir,
+      );
+    }
+    const tag = data.kind === 'synthetic' ? ' on SYNTHETIC DATA' : '';
+    log(
+      `test accuracy${tag}: ${evaluation.accuracy.toFixed(4)} (test loss ` +
+        `${evaluation.loss.toFixed(4)}; ${metrics.epochsRun} ` +
+        `epochs${metrics.bestEpoch ? `, best epoch ${metrics.bestEpoch}` : ''}; study: ` +
+        `${data.classesDiffer ? 'not comparable (other classes)' : (published.testAccuracy ?? 'not published')})`,
     );
+    log(`run folder: ${runDir}`);
+    log(`report: ${path.join(runDir, 'report.html')}`);
+    return { runDir, config: cfg, classes: data.classes, metrics, history, evaluation };
+  } finally {
+    freeCaches();
+    // compile() was given an optimizer instance, so model.dispose() leaves its slot variables to us.
+    (trained.optimizer as tf.Optimizer | undefined)?.dispose();
+    model.dispose();
   }
-  const tag = data.kind === 'synthetic' ? ' on SYNTHETIC DATA' : '';
-  log(
-    `test accuracy${tag}: ${evaluation.accuracy.toFixed(4)} (test loss ` +
-      `${evaluation.loss.toFixed(4)}; ${metrics.epochsRun} ` +
-      `epochs${metrics.bestEpoch ? `, best epoch ${metrics.bestEpoch}` : ''}; study: ` +
-      `${data.classesDiffer ? 'not comparable (other classes)' : (published.testAccuracy ?? 'not published')})`,
-  );
-  log(`run folder: ${runDir}`);
-  log(`report: ${path.join(runDir, 'report.html')}`);
-  return { runDir, config: cfg, classes: data.classes, metrics, history, evaluation };
 }
 
 /** Errors of the file system that may pass (a busy or full disk, a network share away), so they are not bad data. */

@@ -107,6 +107,10 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): Callback {
       tf.dispose(bestWeights);
       bestWeights = undefined;
     },
+    dispose() {
+      tf.dispose(bestWeights);
+      bestWeights = undefined;
+    },
     getState(): CallbackState {
       return {
         json: { wait, stoppedEpoch, best: String(best), bestEpoch, hasBestWeights: !!bestWeights },

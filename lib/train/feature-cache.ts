@@ -18,10 +18,11 @@ export interface SplitModel {
 const FEATURE_ENDS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten']);
 
 /**
- * Splits `model` into backbone and top. `at` names the backbone's last layer; default: the last global pooling or
- * Flatten layer. The layers after it must form a single chain (Dropout, Dense, Activation, ...).
+ * Where `model` splits into backbone and top: the index of the backbone's last layer. `at` names that layer; default:
+ * the last global pooling or Flatten layer. The layers after it must form a single chain (Dropout, Dense, Activation,
+ * ...). Builds nothing, so asking costs no layer a reference.
  */
-export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
+export function topSplitIndex(model: tf.LayersModel, at?: string): number {
   const layers = model.layers;
   const index =
     at === undefined
@@ -36,11 +37,6 @@ export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
   }
   if (index === layers.length - 1)
     throw new Error(`splitAtTop: layer "${layers[index].name}" is the model's last layer: no top left`);
-  const split = layers[index];
-  const features = split.output as tf.SymbolicTensor;
-  const backbone = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_backbone` });
-  const topInput = tf.input({ shape: features.shape.slice(1) });
-  let y = topInput;
   for (let i = index + 1; i < layers.length; i++) {
     const inbound = layers[i].inboundNodes[0]?.inboundLayers ?? [];
     if (inbound.length !== 1 || inbound[0] !== layers[i - 1]) {
@@ -48,8 +44,22 @@ export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
         `splitAtTop: layer "${layers[i].name}" after the split does not simply follow "${layers[i - 1].name}"; the top must be a chain`,
       );
     }
-    y = layers[i].apply(y) as tf.SymbolicTensor;
   }
+  return index;
+}
+
+/**
+ * Splits `model` into backbone and top at topSplitIndex(model, at). The top applies the model's own top layers again,
+ * which tfjs counts as a reference to each: dispose the top before the model, or the model keeps their weights.
+ */
+export function splitAtTop(model: tf.LayersModel, at?: string): SplitModel {
+  const layers = model.layers;
+  const index = topSplitIndex(model, at);
+  const features = layers[index].output as tf.SymbolicTensor;
+  const backbone = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_backbone` });
+  const topInput = tf.input({ shape: features.shape.slice(1) });
+  let y = topInput;
+  for (let i = index + 1; i < layers.length; i++) y = layers[i].apply(y) as tf.SymbolicTensor;
   return { backbone, top: tf.model({ inputs: topInput, outputs: y, name: `${model.name}_top` }) };
 }
 

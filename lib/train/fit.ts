@@ -188,100 +188,107 @@ export async function fit(
     },
     log: (m) => (progress ? progress.message(m) : console.log(m)),
   };
+  // A run that ends in an error never reaches onTrainEnd: its callbacks free what they hold here instead.
+  let finished = false;
   try {
-    for (const c of callbacks) await c.onTrainBegin?.(ctx);
-    if (ckpt) {
-      for (const c of callbacks) {
-        if (!c.setState) continue;
-        const st = ckpt.callbacks[c.name];
-        if (!st) throw new Error(`fit: checkpoint in ${opts.resumeFrom} has no state for callback ${c.name}`);
-        c.setState(st, ctx);
-      }
-      if (ckpt.stopped) {
-        ctx.stopTraining = true;
-        ctx.stoppedEpoch = ckpt.stopped.epoch;
-        ctx.stopReason = ckpt.stopped.reason;
-      }
-    }
-  } finally {
-    if (ckpt) disposeCheckpoint(ckpt);
-  }
-  progress?.trainBegin?.({ epochs: opts.epochs, initialEpoch });
-
-  let stepsPerEpoch: number | undefined;
-  for (let epoch = initialEpoch; epoch < opts.epochs && !ctx.stopTraining; epoch++) {
-    for (const c of callbacks) await c.onEpochBegin?.(epoch, ctx);
-    progress?.epochBegin?.(epoch, opts.epochs, stepsPerEpoch);
-    const t0 = Date.now();
-    let lossSum = 0;
-    let accSum = 0;
-    let seen = 0;
-    let step = 0;
-    let brokeOff = false;
-    const restoreRandom = opts.seed !== undefined ? seedUnseededOps(opts.seed, epoch) : undefined;
     try {
-      for await (const b of epochBatches(train, epoch)) {
-        const n = checkBatch(b, 'fit: training data');
-        let loss: number;
-        let acc: number;
-        try {
-          [loss, acc] = await trainStep(model, b.xs, b.ys);
-        } finally {
-          if (disposeBatches) tf.dispose([b.xs, b.ys]);
+      for (const c of callbacks) await c.onTrainBegin?.(ctx);
+      if (ckpt) {
+        for (const c of callbacks) {
+          if (!c.setState) continue;
+          const st = ckpt.callbacks[c.name];
+          if (!st) throw new Error(`fit: checkpoint in ${opts.resumeFrom} has no state for callback ${c.name}`);
+          c.setState(st, ctx);
         }
-        lossSum += loss * n;
-        accSum += acc * n;
-        seen += n;
-        const running: Logs = { loss: lossSum / seen, acc: accSum / seen };
-        for (const c of callbacks) await c.onBatchEnd?.(step, running, ctx, epoch);
-        progress?.batch?.(epoch, step, stepsPerEpoch, running);
-        step++;
-        if (ctx.stopTraining) {
-          brokeOff = true;
-          break;
+        if (ckpt.stopped) {
+          ctx.stopTraining = true;
+          ctx.stoppedEpoch = ckpt.stopped.epoch;
+          ctx.stopReason = ckpt.stopped.reason;
         }
       }
     } finally {
-      restoreRandom?.();
+      if (ckpt) disposeCheckpoint(ckpt);
     }
-    if (step === 0) throw new Error(`fit: training data yielded no batches in epoch ${epoch + 1}`);
-    if (!brokeOff) stepsPerEpoch = step;
-    const logs: Logs = { loss: lossSum / seen, acc: accSum / seen };
-    // A run stopped mid-epoch (NaN loss) has nothing worth validating.
-    if (validation && !brokeOff) {
-      const v = await lossAndAccuracy(model, validation, epoch, disposeBatches);
-      logs.val_loss = v.loss;
-      logs.val_acc = v.acc;
-    }
-    logs.lr = optimizer.learningRate;
-    // As in Keras, the epoch's progress line comes before the callbacks' messages.
-    progress?.epochEnd?.(epoch, logs, (Date.now() - t0) / 1000, step);
-    for (const c of callbacks) await c.onEpochEnd?.(epoch, logs, ctx);
-    appendHistory(history, epoch, logs);
-    if (opts.checkpoint && !brokeOff) {
-      const cbStates: CheckpointData['callbacks'] = {};
-      for (const c of callbacks) if (c.getState) cbStates[c.name] = c.getState();
-      const data: CheckpointData = {
-        epoch: epoch + 1,
-        seed: opts.seed,
-        history: withStop(history, ctx),
-        weightNames: model.weights.map((w) => w.name),
-        weights: model.getWeights(),
-        optimizer: optimizer.getState(trainableNames(model)),
-        callbacks: cbStates,
-        rngStates: Object.fromEntries(Object.entries(opts.rngs ?? {}).map(([k, r]) => [k, r.state()])),
-        stopped: ctx.stopTraining ? { epoch, reason: ctx.stopReason ?? 'stopped by a callback' } : undefined,
-      };
+    progress?.trainBegin?.({ epochs: opts.epochs, initialEpoch });
+
+    let stepsPerEpoch: number | undefined;
+    for (let epoch = initialEpoch; epoch < opts.epochs && !ctx.stopTraining; epoch++) {
+      for (const c of callbacks) await c.onEpochBegin?.(epoch, ctx);
+      progress?.epochBegin?.(epoch, opts.epochs, stepsPerEpoch);
+      const t0 = Date.now();
+      let lossSum = 0;
+      let accSum = 0;
+      let seen = 0;
+      let step = 0;
+      let brokeOff = false;
+      const restoreRandom = opts.seed !== undefined ? seedUnseededOps(opts.seed, epoch) : undefined;
       try {
-        await saveCheckpoint(opts.checkpoint.dir, data, opts.checkpoint.keep);
+        for await (const b of epochBatches(train, epoch)) {
+          const n = checkBatch(b, 'fit: training data');
+          let loss: number;
+          let acc: number;
+          try {
+            [loss, acc] = await trainStep(model, b.xs, b.ys);
+          } finally {
+            if (disposeBatches) tf.dispose([b.xs, b.ys]);
+          }
+          lossSum += loss * n;
+          accSum += acc * n;
+          seen += n;
+          const running: Logs = { loss: lossSum / seen, acc: accSum / seen };
+          for (const c of callbacks) await c.onBatchEnd?.(step, running, ctx, epoch);
+          progress?.batch?.(epoch, step, stepsPerEpoch, running);
+          step++;
+          if (ctx.stopTraining) {
+            brokeOff = true;
+            break;
+          }
+        }
       } finally {
-        // getWeights() returns the variables' own tensors: dispose only the copies made for the checkpoint.
-        for (const s of data.optimizer.slots) if (s) tf.dispose(Object.values(s));
-        for (const st of Object.values(cbStates)) if (st.tensors) tf.dispose(st.tensors);
+        restoreRandom?.();
+      }
+      if (step === 0) throw new Error(`fit: training data yielded no batches in epoch ${epoch + 1}`);
+      if (!brokeOff) stepsPerEpoch = step;
+      const logs: Logs = { loss: lossSum / seen, acc: accSum / seen };
+      // A run stopped mid-epoch (NaN loss) has nothing worth validating.
+      if (validation && !brokeOff) {
+        const v = await lossAndAccuracy(model, validation, epoch, disposeBatches);
+        logs.val_loss = v.loss;
+        logs.val_acc = v.acc;
+      }
+      logs.lr = optimizer.learningRate;
+      // As in Keras, the epoch's progress line comes before the callbacks' messages.
+      progress?.epochEnd?.(epoch, logs, (Date.now() - t0) / 1000, step);
+      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs, ctx);
+      appendHistory(history, epoch, logs);
+      if (opts.checkpoint && !brokeOff) {
+        const cbStates: CheckpointData['callbacks'] = {};
+        for (const c of callbacks) if (c.getState) cbStates[c.name] = c.getState();
+        const data: CheckpointData = {
+          epoch: epoch + 1,
+          seed: opts.seed,
+          history: withStop(history, ctx),
+          weightNames: model.weights.map((w) => w.name),
+          weights: model.getWeights(),
+          optimizer: optimizer.getState(trainableNames(model)),
+          callbacks: cbStates,
+          rngStates: Object.fromEntries(Object.entries(opts.rngs ?? {}).map(([k, r]) => [k, r.state()])),
+          stopped: ctx.stopTraining ? { epoch, reason: ctx.stopReason ?? 'stopped by a callback' } : undefined,
+        };
+        try {
+          await saveCheckpoint(opts.checkpoint.dir, data, opts.checkpoint.keep);
+        } finally {
+          // getWeights() returns the variables' own tensors: dispose only the copies made for the checkpoint.
+          for (const s of data.optimizer.slots) if (s) tf.dispose(Object.values(s));
+          for (const st of Object.values(cbStates)) if (st.tensors) tf.dispose(st.tensors);
+        }
       }
     }
+    for (const c of callbacks) await c.onTrainEnd?.(ctx, history);
+    finished = true;
+  } finally {
+    if (!finished) for (const c of callbacks) c.dispose?.();
   }
-  for (const c of callbacks) await c.onTrainEnd?.(ctx, history);
   progress?.trainEnd?.();
   return withStop(history, ctx);
 }

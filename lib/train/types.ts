@@ -72,6 +72,8 @@ export interface Callback {
   getState?(): CallbackState;
   /** Called after onTrainBegin when resuming. */
   setState?(state: CallbackState, ctx: TrainContext): void;
+  /** Frees the tensors the callback holds when training ends in an error (fit calls it; may be called twice). */
+  dispose?(): void;
 }
 
 /** Receives progress; terminal bars, plain log lines and notebook displays implement it (see progress.ts). */
