@@ -102,6 +102,7 @@ function torchSpec(m: BenchModel): Record<string, unknown> {
     arch: t.model.name,
     top: t.model.top,
     frozen: t.model.frozen ?? false,
+    freezeUpTo: t.model.freezeUpTo ?? null,
     flatten: t.model.flatten ?? false,
     dropout: t.model.dropoutRate ?? 0,
     l2: t.model.l2 ?? 0,
@@ -152,7 +153,8 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
   for (const r of out.rows) {
     // torchvision's backbones are the standard ones (padded stem; ResNet-50 strides in its 3x3 convolutions), so they
     // differ a little from the study's and Keras' in FLOPs: GFLOP/s, each side counting its own, is the fair ratio.
-    const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, torchvision backbone, runs ${r.runs_s.map((s) => s.toFixed(2)).join('/')} s`;
+    const built = /^(cnn4|cnn5|small-bn-cnn) /.test(r.net) ? 'the same layers' : 'torchvision backbone';
+    const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, ${built}, runs ${r.runs_s.map((s) => s.toFixed(2)).join('/')} s`;
     const gflops = (r.images_per_s * r.flops_per_image) / 1e9;
     section.rows.push(
       { metric: `${r.net} ${r.mode}, PyTorch`, value: r.images_per_s, unit: 'images/s', notes },

@@ -3,7 +3,8 @@ TypeScript bench times it (one untimed warm-up, then the median of a few repeats
 
 Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "models": [...]} that bench/main.ts writes from
 the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top ("dense", "vgg",
-"pretrained"), frozen, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's config).
+"pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's
+config). The FER nets ("cnn4", "cnn5", "small-bn-cnn") are built layer for layer as lib/models/small-cnn.ts builds them.
 Prints one JSON object: {"torch": version, "threads": n, "rows": [{"net", "mode", "batch", "images_per_s", "runs_s",
 "flops_per_image"}]}. Run with Debian's /usr/bin/python3 where python3-torch is installed; installs nothing.
 """
@@ -37,6 +38,35 @@ def timed(fn, repeats):
         fn()
         runs.append(time.perf_counter() - t0)
     return statistics.median(runs), runs
+
+
+def small_cnn(spec):
+    """lib/models/small-cnn.ts's nets: cnn4 / cnn5 (conv 5x5 + ReLU + max pool 2 blocks, flatten, dropout, dense 128,
+    dense) and small-bn-cnn (batch norm on the input, conv 3x3 + ReLU + max pool 2 blocks of 8-64, flatten, dense)."""
+    c, size = spec["channels"], spec["size"]
+    bn_input = spec["arch"] == "small-bn-cnn"
+    filters, kernel, dropout = {
+        "cnn4": ([16, 36], 5, 0),
+        "cnn5": ([32, 64, 64], 5, 0.3),
+        "small-bn-cnn": ([8, 16, 32, 64], 3, 0),
+    }[spec["arch"]]
+    layers = [nn.BatchNorm2d(c)] if bn_input else []
+    for f in filters:
+        # Keras' 'same' padding; small-bn-cnn pools with 'same' padding too (odd sizes round up).
+        layers += [nn.Conv2d(c, f, kernel, padding=kernel // 2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=bn_input)]
+        c, size = f, (size + 1) // 2 if bn_input else size // 2
+    features = c * size * size
+    layers.append(nn.Flatten())
+    if bn_input:
+        layers.append(nn.Linear(features, spec["classes"]))
+    else:
+        layers += ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(features, 128), nn.ReLU(), nn.Linear(128, spec["classes"])]
+    return nn.Sequential(*layers), None
+
+
+def frozen_stages(backbone, k):
+    """The stem and torchvision's layer1..layer<k> (Keras' conv2..conv<k+1>): lib/models' freezeUpTo k."""
+    return [backbone.conv1, backbone.bn1] + [getattr(backbone, f"layer{i}") for i in range(1, k + 1)]
 
 
 def build(spec):
@@ -113,9 +143,10 @@ def main():
     torch.manual_seed(0)
     rows = []
     for s in spec["models"]:
-        model, backbone = build(s)
-        if s["frozen"]:
-            for p in backbone.parameters():
+        model, backbone = small_cnn(s) if s["arch"] in ("cnn4", "cnn5", "small-bn-cnn") else build(s)
+        frozen = [backbone] if s["frozen"] else frozen_stages(backbone, s["freezeUpTo"]) if s.get("freezeUpTo") is not None else []
+        for module in frozen:
+            for p in module.parameters():
                 p.requires_grad = False
         # channels_last was the fastest layout on these CPUs (shared/spec/perf-notes.md).
         model = model.to(memory_format=torch.channels_last)
@@ -132,8 +163,8 @@ def main():
         rows.append({"net": s["name"], "mode": "forward", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": forward_flops})
 
         model.train()
-        if s["frozen"]:
-            backbone.eval()  # a frozen backbone's batch norm runs in inference mode, as Keras' (and lib/models') does
+        for module in frozen:
+            module.eval()  # frozen batch norm runs in inference mode, as Keras' (and lib/models') does
         opt = optimizer(model, s["optimizer"], s["l2"])
         loss_fn = nn.CrossEntropyLoss()
 
@@ -144,7 +175,7 @@ def main():
 
         sec, runs = timed(step, spec["repeats"])
         rows.append({"net": s["name"], "mode": "training", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": training_flops})
-        del model, backbone, opt
+        del model, backbone, frozen, opt
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))
 
 

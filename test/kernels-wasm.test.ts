@@ -8,6 +8,7 @@ import {
   conv2DBackpropFilterInfo,
   conv2DBackpropInputInfo,
   registerWasmTrainingKernels,
+  takeStockFallbacks,
   type WasmBackendLike,
 } from '../lib/kernels/wasm';
 import { nativeModes, withNative } from './native-modes';
@@ -441,6 +442,32 @@ test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async 
     );
     assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `Tile ${JSON.stringify(cfg)}`);
     t.dispose();
+  }
+});
+
+test('wasm Reverse matches cpu: the last axis by rows (any rank, int32 and bool too), other axes by the stock kernel', async () => {
+  const rng = makeRng('kernels-wasm-reverse');
+  const configs: { shape: number[]; axis: number | number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    { shape: [2, 4, 4, 3], axis: -1, dtype: 'float32' },
+    { shape: [2, 4, 4, 3], axis: [3], dtype: 'int32' },
+    { shape: [7], axis: 0, dtype: 'float32' },
+    { shape: [3, 5], axis: 1, dtype: 'bool' },
+    { shape: [2, 4, 3], axis: 1, dtype: 'float32' },
+    { shape: [2, 4, 3], axis: [0, 2], dtype: 'float32' },
+  ];
+  for (const cfg of configs) {
+    const values = Array.from({ length: tf.util.sizeFromShape(cfg.shape) }, () => Math.round(normal(rng) * 100));
+    const make = () =>
+      tf.tensor(cfg.dtype === 'bool' ? values.map((v) => (v > 0 ? 1 : 0)) : values, cfg.shape, cfg.dtype);
+    await initBackend('cpu');
+    const ref = tf.tidy(() => tf.reverse(make(), cfg.axis).dataSync());
+    await initBackend('wasm');
+    takeStockFallbacks();
+    const got = tf.tidy(() => tf.reverse(make(), cfg.axis).dataSync());
+    const stock = takeStockFallbacks().get('Reverse') ?? 0;
+    assert.deepEqual(Array.from(got), Array.from(ref), `Reverse ${JSON.stringify(cfg)}`);
+    const lastAxisOnly = [cfg.axis].flat().every((a) => a === -1 || a === cfg.shape.length - 1);
+    assert.equal(stock, lastAxisOnly ? 0 : 1, `Reverse ${JSON.stringify(cfg)}: stock kernel calls`);
   }
 });
 

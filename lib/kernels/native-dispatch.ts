@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, matMulGeometry, nativeConv, nativeMatMul, type NativeConvAddon } from './native';
-import { heap, nativeOutput, type WasmBackendLike } from './wasm-memory';
+import { heap, nativeOutput, nativeOutputs, type WasmBackendLike } from './wasm-memory';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -63,6 +63,11 @@ export function nativeReduceLeadingInfo(
   return nativeOutput(backend, keepDims ? [...axes.map(() => 1), ...rest] : rest, (out) =>
     addon.sumRows(heap(backend, x), heap(backend, out), mean ? 1 / rows : 1),
   );
+}
+
+/** Whether every one of `vectors` holds exactly `channels` values. */
+function channelVectors(vectors: tf.TensorInfo[], channels: number): boolean {
+  return vectors.every((t) => tf.util.sizeFromShape(t.shape) === channels);
 }
 
 /**
@@ -140,7 +145,7 @@ export function nativeBatchNormInfo(
     (t): t is tf.TensorInfo => t !== undefined,
   );
   if (!addon || x.dtype !== 'float32' || x.shape.length === 0 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
-  if (vectors.some((t) => t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== channels)) return undefined;
+  if (vectors.some((t) => t.dtype !== 'float32') || !channelVectors(vectors, channels)) return undefined;
   return nativeOutput(backend, x.shape, (out) => {
     const variance = heap(backend, stats.variance);
     const scale = stats.scale ? heap(backend, stats.scale) : undefined;
@@ -148,6 +153,66 @@ export function nativeBatchNormInfo(
     const offset = stats.offset ? heap(backend, stats.offset) : new Float32Array(channels);
     addon.normalizeRows(heap(backend, x), heap(backend, stats.mean), factor, offset, heap(backend, out));
   });
+}
+
+/**
+ * Batch norm in training of float32 `x` along its last axis, natively: [y, mean, variance], the batch's moments
+ * (variance biased, as tf.moments). Undefined without the addon or for other dtypes, shapes or empty tensors.
+ */
+export function nativeBatchNormTrainingInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  scale: tf.TensorInfo,
+  offset: tf.TensorInfo,
+  epsilon: number,
+): tf.TensorInfo[] | undefined {
+  const addon = nativeConv();
+  const channels = x.shape[x.shape.length - 1];
+  if (!addon || x.shape.length < 2 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
+  if (![x, scale, offset].every((t) => t.dtype === 'float32') || !channelVectors([scale, offset], channels))
+    return undefined;
+  return nativeOutputs(backend, [x.shape, [channels], [channels]], ([y, mean, variance]) =>
+    addon.batchNormTraining(
+      heap(backend, x),
+      heap(backend, scale),
+      heap(backend, offset),
+      heap(backend, y),
+      heap(backend, mean),
+      heap(backend, variance),
+      epsilon,
+    ),
+  );
+}
+
+/**
+ * The gradients [dx, dscale, doffset] of nativeBatchNormTrainingInfo's y for output gradient `dy`, from its saved
+ * input, scale and batch moments; undefined where the forward kernel would be.
+ */
+export function nativeBatchNormTrainingGradInfo(
+  backend: WasmBackendLike,
+  dy: tf.TensorInfo,
+  saved: { x: tf.TensorInfo; scale: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo },
+  epsilon: number,
+): tf.TensorInfo[] | undefined {
+  const addon = nativeConv();
+  const { x, scale, mean, variance } = saved;
+  const channels = x.shape[x.shape.length - 1];
+  if (!addon || x.shape.length < 2 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
+  if (![dy, x, scale, mean, variance].every((t) => t.dtype === 'float32')) return undefined;
+  if (!tf.util.arraysEqual(dy.shape, x.shape) || !channelVectors([scale, mean, variance], channels)) return undefined;
+  return nativeOutputs(backend, [x.shape, [channels], [channels]], ([dx, dscale, doffset]) =>
+    addon.batchNormTrainingGrad(
+      heap(backend, dy),
+      heap(backend, x),
+      heap(backend, scale),
+      heap(backend, mean),
+      heap(backend, variance),
+      heap(backend, dx),
+      heap(backend, dscale),
+      heap(backend, doffset),
+      epsilon,
+    ),
+  );
 }
 
 /** sqrt(x) of float32 `x` natively; undefined (the caller runs the stock kernel) without the addon or for other dtypes. */

@@ -38,6 +38,31 @@ export interface NativeConvAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */
   sumRows(x: Float32Array, out: Float32Array, scale: number): void;
+  /**
+   * Batch norm in training along the last axis of x ([rows, C]): the batch's mean and biased variance per channel
+   * into `mean`, `variance`, and y = (x - mean) * scale / sqrt(variance + epsilon) + offset.
+   */
+  batchNormTraining(
+    x: Float32Array,
+    scale: Float32Array,
+    offset: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    epsilon: number,
+  ): void;
+  /** batchNormTraining's gradients for output gradient dy (the batch statistics as functions of x). */
+  batchNormTrainingGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    scale: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dx: Float32Array,
+    dscale: Float32Array,
+    doffset: Float32Array,
+    epsilon: number,
+  ): void;
   /** out[i] = sqrt(x[i]); the arrays have one length. */
   sqrt(x: Float32Array, out: Float32Array): void;
   /**
@@ -120,6 +145,8 @@ const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'normalizeRows',
   'maxPoolGrad',
   'sumRows',
+  'batchNormTraining',
+  'batchNormTrainingGrad',
   'sqrt',
   'sgdUpdate',
   'adamUpdate',

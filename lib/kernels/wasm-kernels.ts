@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import {
   BINARY_OPS,
   nativeBatchNormInfo,
+  nativeBatchNormTrainingGradInfo,
+  nativeBatchNormTrainingInfo,
   nativeBinaryInfo,
   nativeConv2DInfo,
   nativeMatMulInfo,
@@ -92,6 +94,20 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     why: 'the stock kernel is single-threaded beside the addon; native is ~5x faster',
   },
   {
+    name: 'AffectBatchNormTraining',
+    compute: 'native',
+    replaces: false,
+    why:
+      "batch norm in training as one kernel (moments and normalisation) instead of tfjs's ~10 elementwise ones; " +
+      'run by lib/kernels/batch-norm.ts only while the addon is in use',
+  },
+  {
+    name: 'AffectBatchNormTrainingGrad',
+    compute: 'native',
+    replaces: false,
+    why: 'its gradient in two passes over x and dy instead of ~15 elementwise kernels recorded by autograd',
+  },
+  {
     name: 'MaxPoolGrad',
     compute: 'native',
     replaces: true,
@@ -116,6 +132,14 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     why:
       'as Identity for a cast to the dtype a tensor has (ReLU gradients); to bool the stock ' +
       'kernel truncates to a byte (-2 gives 254): a JS loop; stock kernel otherwise',
+  },
+  {
+    name: 'Reverse',
+    compute: 'js',
+    replaces: true,
+    why:
+      "stock kernel computes an index per element (~20 ns each): reversing the last axis alone (caffe preprocessing's " +
+      'RGB to BGR) is a loop over rows; stock kernel for other axes',
   },
   {
     name: 'Tile',
@@ -151,6 +175,18 @@ export function tileInfo(backend: WasmBackendLike, x: tf.TensorInfo, reps: numbe
   };
   if (rank === 0) ov[0] = xv[0];
   else fill(0, 0, 0);
+  return out;
+}
+
+/** x with its last axis reversed (rows of x.shape's last size, each reversed). Any dtype but string. */
+function reverseLastAxisInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo {
+  const out = backend.makeOutput(x.shape, x.dtype);
+  const n = x.shape[x.shape.length - 1] ?? 1;
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  for (let row = 0; row < xv.length; row += n) {
+    for (let i = 0; i < n; i++) ov[row + i] = xv[row + n - 1 - i];
+  }
   return out;
 }
 
@@ -214,6 +250,14 @@ function runStock(name: string, args: Parameters<tf.KernelFunc>[0]): tf.TensorIn
   return f(args);
 }
 
+/** For kernels with no stock fallback: lib/kernels/batch-norm.ts checks first, so this means a caller skipped that. */
+function notCovered(inputs: tf.NamedTensorInfoMap): never {
+  const shapes = Object.entries(inputs).map(([k, t]) => `${k} ${t ? JSON.stringify(t.shape) : '-'}`);
+  throw new Error(
+    `affect-lab: batch norm in training runs natively only (the addon in use, float32, channels last), got ${shapes.join(', ')}`,
+  );
+}
+
 /**
  * How many calls each of our kernels has handed to its stock kernel since the last call of this function: the bench
  * and tests tell from it which kernels of a training step left the native path.
@@ -272,6 +316,17 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
       runStock('FusedBatchNorm', args)
     );
   },
+  AffectBatchNormTraining: ({ inputs, attrs, backend }) => {
+    const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    return nativeBatchNormTrainingInfo(asBackend(backend), x, scale, offset, varianceEpsilon) ?? notCovered(inputs);
+  },
+  AffectBatchNormTrainingGrad: ({ inputs, attrs, backend }) => {
+    const { dy, x, scale, mean, variance } = inputs as Record<string, tf.TensorInfo>;
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    const saved = { x, scale, mean, variance };
+    return nativeBatchNormTrainingGradInfo(asBackend(backend), dy, saved, varianceEpsilon) ?? notCovered(inputs);
+  },
   Sum: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.SumAttrs;
@@ -323,6 +378,13 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     const ov = backend.typedArrayFromHeap(out);
     for (let i = 0; i < xv.length; i++) ov[i] = xv[i] !== 0 ? 1 : 0;
     return out;
+  },
+  Reverse: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const axes = tf.util.parseAxisParam((args.attrs as unknown as tf.ReverseAttrs).dims, x.shape);
+    const last = x.shape.length - 1;
+    if (x.dtype === 'string' || axes.length !== 1 || axes[0] !== last) return runStock('Reverse', args);
+    return reverseLastAxisInfo(asBackend(args.backend), x);
   },
   Tile: ({ inputs, attrs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };

@@ -19,13 +19,22 @@ export function nativeOutput(
   shape: number[],
   fill: (out: tf.TensorInfo) => void,
 ): tf.TensorInfo {
-  const out = backend.makeOutput(shape, 'float32');
+  return nativeOutputs(backend, [shape], ([out]) => fill(out))[0];
+}
+
+/** New float32 outputs, one per shape, filled by `fill`, all freed again if filling throws. */
+export function nativeOutputs(
+  backend: WasmBackendLike,
+  shapes: number[][],
+  fill: (outs: tf.TensorInfo[]) => void,
+): tf.TensorInfo[] {
+  const outs = shapes.map((shape) => backend.makeOutput(shape, 'float32'));
   try {
     // Views of wasm memory are taken inside `fill`, after makeOutput: growing unshared memory detaches earlier ones.
-    fill(out);
+    fill(outs);
   } catch (e) {
-    backend.disposeData(out.dataId);
+    for (const out of outs) backend.disposeData(out.dataId);
     throw e;
   }
-  return out;
+  return outs;
 }

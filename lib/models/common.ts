@@ -3,6 +3,7 @@
  * (rescaling, `afterInput`), freezing. Every custom layer class of the zoo is defined and registered here.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormTraining } from '../kernels/batch-norm';
 
 type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type Kwargs = Record<string, unknown>;
@@ -23,13 +24,94 @@ const TfjsBatchNormalization = tf.layers.batchNormalization({}).constructor as n
 export class BatchNormalization extends TfjsBatchNormalization {
   static className = 'BatchNormalization';
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
+    if (this.trainable && kwargs.training === true) {
+      const fused = this.callNativeTraining(Array.isArray(inputs) ? inputs[0] : inputs);
+      if (fused) return fused;
+    }
     return super.call(inputs, this.trainable ? kwargs : { ...kwargs, training: false });
   }
+
+  /**
+   * Training mode in one native kernel each way (lib/kernels/batch-norm.ts) where it runs: the same normalisation and
+   * the same moving-average updates as tfjs' layer (biased batch variance, `moving -= (moving - batch) * (1 -
+   * momentum)`); undefined elsewhere, and the layer composes it from tfjs ops.
+   */
+  private callNativeTraining(x: tf.Tensor): tf.Tensor | undefined {
+    const self = this as unknown as BatchNormWeights;
+    const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
+    if (axis !== x.rank - 1 || !self.gamma || !self.beta) return undefined;
+    return tf.tidy(() => {
+      const r = batchNormTraining(x, self.gamma.read(), self.beta.read(), self.epsilon);
+      if (!r) return undefined;
+      const decay = 1 - self.momentum;
+      for (const [moving, batch] of [
+        [self.movingMean, r.mean],
+        [self.movingVariance, r.variance],
+      ] as const) {
+        const old = moving.read();
+        moving.write(tf.sub(old, tf.mul(tf.sub(old, batch), decay)));
+      }
+      return r.y;
+    });
+  }
+}
+
+/** The parts of tfjs' BatchNormalization layer the native training path reads (tfjs does not type them). */
+interface BatchNormWeights {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
 }
 // The cast: tfjs' constructor type does not see through the runtime-derived base class.
 tf.serialization.registerClass(
   BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
 );
+
+type L1L2Args = NonNullable<Parameters<typeof tf.regularizers.l1l2>[0]>;
+/** tfjs' L1L2 as a concrete class (the typings export only its abstract base). */
+interface TfjsL1L2 extends Regularizer {
+  apply(x: tf.Tensor): tf.Scalar;
+  getConfig(): tf.serialization.ConfigDict;
+}
+const TfjsL1L2 = tf.regularizers.l1l2({}).constructor as new (args?: L1L2Args) => TfjsL1L2;
+
+/**
+ * Keras' L1L2 kernel regularizer (penalty l1 * sum |w| + l2 * sum w²). The pure L2 case, the one the trials use, runs
+ * as two kernels instead of tfjs' seven full passes over the weight: the penalty as the product w·w, its gradient as
+ * 2 * l2 * dy * w. It registers under tfjs' class name, so saved models read like Keras' and load back into this class.
+ */
+export class L1L2 extends TfjsL1L2 {
+  static className = 'L1L2';
+  override apply(x: tf.Tensor): tf.Scalar {
+    const { l1, l2 } = this as unknown as { l1: number; l2: number };
+    return l1 !== 0 || l2 === 0 ? super.apply(x) : l2Penalty(x, l2);
+  }
+}
+tf.serialization.registerClass(
+  L1L2 as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+
+/** Keras' `regularizers.l2(l2)`: l2 * the sum of the squared weights. */
+export function l2Regularizer(l2: number): L1L2 {
+  return new L1L2({ l1: 0, l2 });
+}
+
+function l2Penalty(x: tf.Tensor, l2: number): tf.Scalar {
+  const penalty = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [w, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([w]);
+    const flat = tf.reshape(w, [1, -1]);
+    return {
+      value: tf.mul(tf.reshape(tf.matMul(flat, flat, false, true), []), l2),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.mul(saved, tf.mul(dy, 2 * l2)),
+    };
+  });
+  return penalty(x) as tf.Scalar;
+}
 
 export function batchNorm(args: BatchNormArgs): BatchNormalization {
   return new BatchNormalization(args);

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
-import { freezeStages, setTrainable } from './common';
+import { freezeStages, l2Regularizer, setTrainable } from './common';
 import {
   densenet,
   densenetWeightsFile,
@@ -95,7 +95,7 @@ const resnetEntry = (depth: ResNetDepth): ModelEntry => ({
       outputUnits: a.outputUnits,
       includeTop: a.includeTop,
       normalize: a.normalize,
-      ...(a.l2 ? { kernelRegularizer: tf.regularizers.l2({ l2: a.l2 }) } : {}),
+      ...(a.l2 ? { kernelRegularizer: l2Regularizer(a.l2) } : {}),
       ...(a.kernelInitializer ? { kernelInitializer: a.kernelInitializer } : {}),
       ...(a.flatten ? { flatten: true } : {}),
       ...(a.dropoutRate ? { dropoutRate: a.dropoutRate } : {}),
@@ -121,7 +121,7 @@ const smallCnnEntry = (
       inputShape: a.inputShape,
       outputUnits: a.outputUnits,
       normalize: a.normalize,
-      ...(a.l2 ? { kernelRegularizer: tf.regularizers.l2({ l2: a.l2 }) } : {}),
+      ...(a.l2 ? { kernelRegularizer: l2Regularizer(a.l2) } : {}),
       ...(a.kernelInitializer ? { kernelInitializer: a.kernelInitializer } : {}),
     });
   },

@@ -221,6 +221,55 @@ napi_value NormalizeRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads `n` Float32Arrays and then a number from a call of exactly n + 1 arguments: the first array x is [rows, cols],
+// the arrays in `full` as long as x and the others `cols` long, cols being the length of array `colsFrom`.
+bool RowsCall(napi_env env, napi_callback_info info, size_t n, std::initializer_list<size_t> full, size_t colsFrom,
+              float** p, double* number, size_t* rows, size_t* cols) {
+  napi_value argv[10];
+  size_t argc = 10;
+  size_t len[10] = {};
+  if (n + 1 > 10 || napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != n + 1) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (!Floats(env, argv[i], &p[i], &len[i])) return false;
+  }
+  if (napi_get_value_double(env, argv[n], number) != napi_ok) return false;
+  *cols = len[colsFrom];
+  if (*cols == 0 || len[0] % *cols != 0) return false;
+  *rows = len[0] / *cols;
+  for (size_t i = 0; i < n; i++) {
+    bool isFull = false;
+    for (size_t f : full) isFull = isFull || f == i;
+    if (len[i] != (isFull ? len[0] : *cols)) return false;
+  }
+  return true;
+}
+
+// batchNormTraining(x, scale, offset, y, mean, variance, epsilon)
+napi_value BatchNormTraining(napi_env env, napi_callback_info info) {
+  float* p[6] = {};
+  double epsilon = 0;
+  size_t rows = 0, cols = 0;
+  if (!RowsCall(env, info, 6, {0, 3}, 1, p, &epsilon, &rows, &cols) || epsilon < 0) {
+    return Throw(env, "affect-native: batchNormTraining needs x, scale, offset, y, mean and variance Float32Arrays (y as "
+                      "long as x, the others one length that divides x's) and an epsilon >= 0");
+  }
+  affect::BatchNormTraining(p[0], p[1], p[2], float(epsilon), p[3], p[4], p[5], rows, cols);
+  return nullptr;
+}
+
+// batchNormTrainingGrad(dy, x, scale, mean, variance, dx, dscale, doffset, epsilon)
+napi_value BatchNormTrainingGrad(napi_env env, napi_callback_info info) {
+  float* p[8] = {};
+  double epsilon = 0;
+  size_t rows = 0, cols = 0;
+  if (!RowsCall(env, info, 8, {0, 1, 5}, 2, p, &epsilon, &rows, &cols) || epsilon < 0) {
+    return Throw(env, "affect-native: batchNormTrainingGrad needs dy, x, scale, mean, variance, dx, dscale and doffset "
+                      "Float32Arrays (x and dx as long as dy, the others one length that divides dy's) and an epsilon >= 0");
+  }
+  affect::BatchNormTrainingGrad(p[0], p[1], p[2], p[3], p[4], float(epsilon), p[5], p[6], p[7], rows, cols);
+  return nullptr;
+}
+
 // sumRows(x, out, scale)
 napi_value SumRows(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -352,6 +401,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binaryRows", nullptr, BinaryRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTraining", nullptr, BatchNormTraining, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrainingGrad", nullptr, BatchNormTrainingGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sqrt", nullptr, Sqrt, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,6 +1,7 @@
 // Channel-last kernels of batch-norm training and pooling: wasm computes the broadcasts with an index per element
 // and reduces leading axes by transposing first; these are plain row loops the compiler vectorises.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -25,6 +26,58 @@ void RowsEitherSide(bool smallFirst, const float* full, const float* small, floa
     Rows(full, small, out, rows, cols, [f](float a, float s) { return f(s, a); });
   } else {
     Rows(full, small, out, rows, cols, f);
+  }
+}
+
+// Two column sums over `rows` rows: `add(r, a, b)` adds row r's terms into float partials over blocks of rows
+// (vectorised), which go into the double totals a and b, as in SumRows.
+template <typename F>
+void ColumnSums(size_t rows, size_t cols, std::vector<double>& a, std::vector<double>& b, F add) {
+  constexpr size_t kBlock = 256;
+  a.assign(cols, 0.0);
+  b.assign(cols, 0.0);
+  std::vector<float> pa(cols), pb(cols);
+  for (size_t r0 = 0; r0 < rows; r0 += kBlock) {
+    std::fill(pa.begin(), pa.end(), 0.0f);
+    std::fill(pb.begin(), pb.end(), 0.0f);
+    const size_t r1 = std::min(rows, r0 + kBlock);
+    for (size_t r = r0; r < r1; r++) add(r, pa.data(), pb.data());
+    for (size_t c = 0; c < cols; c++) {
+      a[c] += pa[c];
+      b[c] += pb[c];
+    }
+  }
+}
+
+// GCC/Clang vector extensions: the compilers do not vectorise the float compare with an int32 select on their own.
+// 16 bytes: the width every x86-64 (SSE2) and arm64 (NEON) build has.
+typedef float Floats4 __attribute__((vector_size(16)));
+typedef int32_t Ints4 __attribute__((vector_size(16)));
+
+// best[c], at[c] = x[c], offset + c where x[c] > best[c] (NaN never wins, as with the scalar compare).
+void KeepMaxima(const float* x, int32_t offset, int32_t n, float* best, int32_t* at) {
+  int32_t c = 0;
+  const Ints4 lane = {0, 1, 2, 3};
+  for (; c + 4 <= n; c += 4) {
+    Floats4 v, b;
+    Ints4 a;
+    std::memcpy(&v, x + c, sizeof v);
+    std::memcpy(&b, best + c, sizeof b);
+    std::memcpy(&a, at + c, sizeof a);
+    const Ints4 more = v > b;
+    Ints4 vi, bi;
+    std::memcpy(&vi, &v, sizeof vi);
+    std::memcpy(&bi, &b, sizeof bi);
+    const Ints4 bits = (vi & more) | (bi & ~more);
+    const Ints4 where = (((offset + c) + lane) & more) | (a & ~more);
+    std::memcpy(best + c, &bits, sizeof bits);
+    std::memcpy(at + c, &where, sizeof where);
+  }
+  for (; c < n; c++) {
+    if (x[c] > best[c]) {
+      best[c] = x[c];
+      at[c] = offset + c;
+    }
   }
 }
 
@@ -68,9 +121,14 @@ void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale)
 
 void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
   std::memset(dx, 0, g.B * g.H * g.W * g.C * sizeof(float));
+  // Per channel the best value and its pixel's offset within the image, updated without branches so that the channel
+  // loop vectorises; a strict > keeps the first maximum, and the -inf start means padding never wins.
   std::vector<float> best(g.C);
-  std::vector<int64_t> at(g.C);
+  std::vector<int32_t> at(g.C);
+  const int64_t image = g.H * g.W * g.C;
   for (int64_t b = 0; b < g.B; b++) {
+    const float* xb = x + b * image;
+    float* dxb = dx + b * image;
     for (int64_t oh = 0; oh < g.OH; oh++) {
       const int64_t r0 = oh * g.sh - g.top;
       int64_t rMin = r0;
@@ -83,23 +141,75 @@ void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* 
         const int64_t cMax = std::min(g.W, c0 + g.FW);
         std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
         std::fill(at.begin(), at.end(), -1);
+        float* bp = best.data();
+        int32_t* ap = at.data();
         for (int64_t r = rMin; r < rMax; r += g.dh) {
           for (int64_t q = cMin; q < cMax; q += g.dw) {
-            const int64_t base = ((b * g.H + r) * g.W + q) * g.C;
-            for (int64_t c = 0; c < g.C; c++) {
-              if (x[base + c] > best[c]) {
-                best[c] = x[base + c];
-                at[c] = base + c;
-              }
-            }
+            const int32_t base = int32_t((r * g.W + q) * g.C);
+            KeepMaxima(xb + base, base, int32_t(g.C), bp, ap);
           }
         }
         const float* grad = dy + ((b * g.OH + oh) * g.OW + ow) * g.C;
         for (int64_t c = 0; c < g.C; c++) {
-          if (at[c] >= 0) dx[at[c]] += grad[c];
+          if (ap[c] >= 0) dxb[ap[c]] += grad[c];
         }
       }
     }
+  }
+}
+
+void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,
+                       float* variance, size_t rows, size_t cols) {
+  // One pass for both moments: sums of x - x[0] and its square, shifted by the first row so that a large mean does
+  // not cancel the variance.
+  std::vector<double> s1, s2;
+  ColumnSums(rows, cols, s1, s2, [&](size_t r, float* a, float* b) {
+    const float* xr = x + r * cols;
+    for (size_t c = 0; c < cols; c++) {
+      const float d = xr[c] - x[c];
+      a[c] += d;
+      b[c] += d * d;
+    }
+  });
+  std::vector<float> factor(cols);
+  for (size_t c = 0; c < cols; c++) {
+    const double m = s1[c] / double(rows);
+    mean[c] = float(x[c] + m);
+    variance[c] = float(std::max(0.0, s2[c] / double(rows) - m * m));
+    factor[c] = float(scale[c] / std::sqrt(double(variance[c]) + epsilon));
+  }
+  NormalizeRows(x, mean, factor.data(), offset, y, rows, cols);
+}
+
+void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, const float* mean, const float* variance,
+                           float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols) {
+  std::vector<double> sdy, sdyx;
+  ColumnSums(rows, cols, sdy, sdyx, [&](size_t r, float* a, float* b) {
+    const float* g = dy + r * cols;
+    const float* xr = x + r * cols;
+    for (size_t c = 0; c < cols; c++) {
+      a[c] += g[c];
+      b[c] += g[c] * (xr[c] - mean[c]);
+    }
+  });
+  // dx = scale * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) = k * dy + q * x + p per column.
+  std::vector<float> k(cols), q(cols), p(cols);
+  const double n = double(rows);
+  for (size_t c = 0; c < cols; c++) {
+    const double rstd = 1.0 / std::sqrt(double(variance[c]) + epsilon);
+    const double a = scale[c] * rstd;
+    const double b = -a * rstd * rstd * sdyx[c] / n;
+    dscale[c] = float(sdyx[c] * rstd);
+    doffset[c] = float(sdy[c]);
+    k[c] = float(a);
+    q[c] = float(b);
+    p[c] = float(-a * sdy[c] / n - b * mean[c]);
+  }
+  for (size_t r = 0; r < rows; r++) {
+    const float* g = dy + r * cols;
+    const float* xr = x + r * cols;
+    float* o = dx + r * cols;
+    for (size_t c = 0; c < cols; c++) o[c] = k[c] * g[c] + q[c] * xr[c] + p[c];
   }
 }
 

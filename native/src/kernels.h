@@ -50,6 +50,14 @@ void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, 
 // out[r, c] = (x[r, c] - mean[c]) * factor[c] + offset[c]: batch norm with factor = scale / sqrt(variance + epsilon).
 void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
                    size_t cols);
+// Batch norm in training over x's rows ([rows, cols], channels last): mean and (biased) variance per column, then
+// y = (x - mean) * scale / sqrt(variance + epsilon) + offset.
+void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,
+                       float* variance, size_t rows, size_t cols);
+// BatchNormTraining's gradients for output gradient dy, the batch statistics being functions of x:
+// dx, dscale = sum of dy * xhat, doffset = sum of dy.
+void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, const float* mean, const float* variance,
+                           float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols);
 // out[c] = scale * sum over r of x[r, c].
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale);
 

@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { repoRoot } from '../lib/paths';
+import { benchModels } from '../bench/training';
+
+test('npm run bench in smoke mode runs every section and every trial model, and writes nothing', () => {
+  const results = path.join(repoRoot, 'bench', 'results.json');
+  const before = fs.statSync(results).mtimeMs;
+  const run = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'main.js')], {
+    env: { ...process.env, AFFECT_BENCH_SMOKE: '1' },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  const output = `${run.stdout}\n${run.stderr}`;
+  assert.equal(run.status, 0, output.slice(-3000));
+  assert.doesNotMatch(output, /SKIPPED: .*failed/, 'a section failed');
+  for (const m of benchModels()) {
+    assert.ok(output.includes(`${m.name} training, wasm`), `no wasm training row for ${m.name}`);
+  }
+  assert.match(output, /feature cache speed-up per epoch/);
+  assert.equal(fs.statSync(results).mtimeMs, before, 'bench/results.json was written');
+});

@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { makeRng, normal } from '../lib/random';
+import { batchNormTraining } from '../lib/kernels/batch-norm';
+import { nativeConv } from '../lib/kernels/native';
+import { batchNorm } from '../lib/models/common';
+import { withNative } from './native-modes';
+
+const SKIP = nativeConv() ? false : 'addon not built (npm run build needs g++ and libopenblas-dev)';
+
+/** max |a - b| / max |b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+function values(seed: string, n: number, shift = 0, spread = 1): Float32Array {
+  const rng = makeRng(seed);
+  return Float32Array.from({ length: n }, () => shift + spread * normal(rng));
+}
+
+interface Case {
+  shape: number[];
+  shift: number;
+}
+
+// A large mean with a small spread (1e4 +- 1) shows a variance formula that cancels badly.
+const CASES: Case[] = [
+  { shape: [4, 5, 3, 6], shift: 0 },
+  { shape: [4, 5, 3, 6], shift: 1e4 },
+  { shape: [7, 2], shift: -3 },
+];
+
+/**
+ * y, mean, variance and the gradients of sum(y * r) with respect to x, scale and offset: through batchNormTraining
+ * when `fused`, else composed from tf.moments and tf.batchNorm (tfjs-layers' training path).
+ */
+function forwardAndGrads(c: Case, fused: boolean): Float32Array[] {
+  const channels = c.shape[c.shape.length - 1];
+  const n = tf.util.sizeFromShape(c.shape);
+  return tf.tidy(() => {
+    const x = tf.tensor(values('x', n, c.shift), c.shape);
+    const scale = tf.tensor1d(values('scale', channels, 1, 0.5));
+    const offset = tf.tensor1d(values('offset', channels));
+    const r = tf.tensor(values('r', n), c.shape);
+    const run = (xi: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+      if (fused) {
+        const out = batchNormTraining(xi, s, o, 1e-3);
+        assert.ok(out, 'batchNormTraining did not run');
+        return out;
+      }
+      const axes = c.shape.slice(0, -1).map((_, i) => i);
+      const { mean, variance } = tf.moments(xi, axes);
+      return { y: tf.batchNorm(xi, mean, variance, o, s, 1e-3), mean, variance };
+    };
+    const { y, mean, variance } = run(x, scale, offset);
+    const grads = tf.grads((xi, s, o) => tf.sum(tf.mul(run(xi, s, o).y, r)))([x, scale, offset]);
+    return [y, mean, variance, ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+const NAMES = ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'];
+
+test(
+  'native batch norm in training matches tf.moments + tf.batchNorm on cpu, with its gradients',
+  { skip: SKIP },
+  async () => {
+    for (const c of CASES) {
+      await initBackend('cpu');
+      const ref = forwardAndGrads(c, false);
+      await initBackend('wasm');
+      const got = forwardAndGrads(c, true);
+      got.forEach((g, i) => {
+        const e = relErr(g, ref[i]);
+        // dx is a difference of nearly equal terms where the spread is small against the mean.
+        assert.ok(e < (i === 3 ? 1e-3 : 1e-5), `${NAMES[i]} ${JSON.stringify(c)}: relative error ${e}`);
+      });
+    }
+  },
+);
+
+test('batchNormTraining declines off the native path: cpu, the addon off, mismatched, rank-1 and empty inputs', async () => {
+  await initBackend('cpu');
+  const x = tf.ones([2, 3, 4]);
+  const v = tf.ones([4]);
+  assert.equal(batchNormTraining(x, v, v, 1e-3), undefined);
+  await initBackend('wasm');
+  const [x2, v2, w2] = [tf.ones([2, 3, 4]), tf.ones([4]), tf.ones([3])];
+  assert.equal(await withNative(false, () => batchNormTraining(x2, v2, v2, 1e-3)), undefined);
+  assert.equal(batchNormTraining(x2, w2, w2, 1e-3), undefined, 'scale of another length');
+  assert.equal(batchNormTraining(tf.ones([4]), v2, v2, 1e-3), undefined, 'rank 1');
+  assert.equal(batchNormTraining(tf.zeros([0, 4]), v2, v2, 1e-3), undefined, 'empty');
+  tf.dispose([x, v, x2, v2, w2]);
+});
+
+/** fn's result and how many times it ran the wasm kernel `name`. */
+async function counting<T>(name: string, fn: () => T | Promise<T>): Promise<[T, number]> {
+  const k = tf.getKernel(name, 'wasm');
+  assert.ok(k, `${name} is not registered`);
+  const f = k.kernelFunc;
+  let calls = 0;
+  k.kernelFunc = (args) => {
+    calls++;
+    return f(args);
+  };
+  try {
+    const result = await fn();
+    return [result, calls];
+  } finally {
+    k.kernelFunc = f;
+  }
+}
+
+/** Output, then moving mean and variance, of a BatchNormalization layer after two training calls and one inference call. */
+function layerRun(): Float32Array[] {
+  const layer = batchNorm({ axis: -1, momentum: 0.9, epsilon: 1e-3 });
+  const shape = [3, 4, 4, 5];
+  const n = tf.util.sizeFromShape(shape);
+  const out = tf.tidy(() => {
+    layer.apply(tf.tensor(values('a', n, 2, 3), shape), { training: true });
+    const y = layer.apply(tf.tensor(values('b', n, -1, 2), shape), { training: true }) as tf.Tensor;
+    const inference = layer.apply(tf.tensor(values('c', n), shape)) as tf.Tensor;
+    return [y, inference];
+  });
+  // getWeights gives the variables' own tensors: layer.dispose frees them.
+  const result = [...out, ...layer.getWeights()].map((t) => t.dataSync() as Float32Array);
+  tf.dispose(out);
+  layer.dispose();
+  return result;
+}
+
+test(
+  'BatchNormalization in training on the native path gives tfjs-layers output and moving statistics',
+  { skip: SKIP },
+  async () => {
+    await initBackend('cpu');
+    const ref = layerRun();
+    await initBackend('wasm');
+    const before = tf.memory().numTensors;
+    const [got, calls] = await counting('AffectBatchNormTraining', layerRun);
+    assert.equal(calls, 2, 'the two training calls run natively');
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+    assert.equal(got.length, 6, 'output, inference output, gamma, beta, moving mean, moving variance');
+    got.forEach((g, i) => {
+      const e = relErr(g, ref[i]);
+      assert.ok(e < 1e-5, `value ${i}: relative error ${e}`);
+    });
+  },
+);
+
+test(
+  'a model whose first layer is batch norm trains on the native path without leaking the unused input gradient',
+  { skip: SKIP },
+  async () => {
+    await initBackend('wasm');
+    const input = tf.input({ shape: [6, 6, 2] });
+    const bn = batchNorm({ name: 'input_bn' }).apply(input) as tf.SymbolicTensor;
+    const flat = tf.layers.flatten().apply(bn) as tf.SymbolicTensor;
+    const model = tf.model({
+      inputs: input,
+      outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(flat) as tf.SymbolicTensor,
+    });
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+    const x = tf.tensor4d(values('input', 4 * 6 * 6 * 2, 5, 2), [4, 6, 6, 2]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 1, 0], 'int32'), 2);
+    await model.trainOnBatch(x, y);
+    const before = tf.memory().numTensors;
+    const losses: number[] = [];
+    const [, calls] = await counting('AffectBatchNormTrainingGrad', async () => {
+      for (let i = 0; i < 5; i++) losses.push((await model.trainOnBatch(x, y)) as number);
+    });
+    assert.equal(calls, 5, 'one native gradient per step');
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind per step');
+    assert.ok(losses[4] < losses[0], `loss did not fall: ${losses.join(', ')}`);
+    tf.dispose([x, y]);
+    model.optimizer.dispose();
+    model.dispose();
+  },
+);
