@@ -317,11 +317,19 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
   return rows;
 }
 
-/** The native addon's status: a row (BLAS threads, OpenBLAS config) when in use, else a skipped line with the reason. */
+/**
+ * The native addon's status: a row (its threads, what runs the convolutions, OpenBLAS config) when in use, else a
+ * skipped line with the reason.
+ */
 function noteNativeStatus(section: BenchSection): void {
   const s = loadNativeConv();
   if (s.available)
-    section.rows.push({ metric: 'native convolution addon', value: s.threads, unit: 'BLAS threads', notes: s.blas });
+    section.rows.push({
+      metric: 'native convolution addon',
+      value: s.threads,
+      unit: 'BLAS threads',
+      notes: `convolutions: ${s.convolutions}; ${s.blas}`,
+    });
   else
     section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);
 }

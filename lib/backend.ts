@@ -144,13 +144,17 @@ export function backendReport(): BackendReport | undefined {
   return current;
 }
 
-/** One line for logs and run records, e.g. `backend wasm (threads 2, SIMD, native convolutions: OpenBLAS 2 threads)`. */
+/**
+ * One line for logs and run records, e.g. `backend wasm (threads 1, SIMD, native convolutions (2 threads): oneDNN
+ * 2.6.3)`.
+ */
 export function describeBackend(r: BackendReport): string {
-  const native = !r.native
+  const n = r.native;
+  const native = !n
     ? ''
-    : r.native.available
-      ? `, native convolutions: OpenBLAS ${r.native.threads} threads`
-      : `, no native convolutions: ${r.native.reason}`;
+    : n.available
+      ? `, native convolutions (${n.threads} thread${n.threads === 1 ? '' : 's'}): ${n.convolutions}`
+      : `, no native convolutions: ${n.reason}`;
   const extra = r.name === 'tensorflow' ? (r.provider ?? '') : `threads ${r.threads}${r.simd ? ', SIMD' : ''}${native}`;
   return `backend ${r.name} (${extra})`;
 }

@@ -1,6 +1,7 @@
 // Builds the optional native convolution addon (native/) with node-gyp, as part of `npm run build`.
 // Optional by design: where it cannot be built (no C++ toolchain, no OpenBLAS headers) this says why and exits 0,
-// and training runs on the wasm kernels alone. An up-to-date addon is not rebuilt.
+// and training runs on the wasm kernels alone. oneDNN is optional within it: binding.gyp compiles its convolutions in
+// where its header and library are found. An up-to-date addon is not rebuilt.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');

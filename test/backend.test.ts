@@ -17,8 +17,13 @@ test('the wasm report says whether the native convolution addon is in use, and w
   const r = await initBackend('wasm');
   assert.ok(r.native, 'no native status in the wasm report');
   const line = describeBackend(r);
-  if (r.native.available) assert.match(line, /, native convolutions: OpenBLAS \d+ threads\)$/);
-  else assert.ok(line.includes(`no native convolutions: ${r.native.reason}`), line);
+  if (r.native.available) {
+    const { threads, convolutions } = r.native;
+    const named = `, native convolutions (${threads} thread${threads === 1 ? '' : 's'}): ${convolutions})`;
+    assert.ok(line.endsWith(named), line);
+  } else {
+    assert.ok(line.includes(`no native convolutions: ${r.native.reason}`), line);
+  }
   assert.equal(
     describeBackend({ ...r, native: { available: false, path: 'x', reason: 'turned off by AFFECT_NATIVE=0' } }),
     `backend wasm (threads ${r.threads}${r.simd ? ', SIMD' : ''}, no native convolutions: turned off by AFFECT_NATIVE=0)`,

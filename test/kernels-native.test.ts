@@ -31,6 +31,7 @@ test('a built addon loads and reports OpenBLAS; a missing one says how to build 
   if (fs.existsSync(NATIVE_ADDON_PATH)) {
     assert.ok(s.available, `the addon is built but does not load: ${JSON.stringify(s)}`);
     assert.match(s.blas, /^OpenBLAS /);
+    assert.match(s.convolutions, /^(im2col \+ OpenBLAS|oneDNN \d+\.\d+\.\d+)$/);
     assert.ok(s.threads >= 1);
   } else {
     assert.ok(!s.available);
@@ -62,6 +63,23 @@ test('AFFECT_NATIVE=0 turns the addon off; AFFECT_NATIVE_THREADS and OPENBLAS_CO
   // A bad setting is refused before the addon loads, built or not.
   const zero = statusWith({ AFFECT_NATIVE_THREADS: '0' });
   assert.ok(!zero.available && /got "0"/.test(zero.reason));
+});
+
+test('AFFECT_CONV chooses the convolutions as the addon loads; another value is refused by name', (t) => {
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const im2col = statusWith({ AFFECT_CONV: 'im2col' });
+  assert.ok(im2col.available && im2col.convolutions === 'im2col + OpenBLAS', JSON.stringify(im2col));
+  const onednn = statusWith({ AFFECT_CONV: 'onednn' });
+  if (onednn.available) assert.match(onednn.convolutions, /^oneDNN \d+\.\d+\.\d+$/);
+  else assert.match(onednn.reason, /AFFECT_CONV=onednn, but the addon was built without oneDNN \(install libdnnl-dev/);
+  const bad = statusWith({ AFFECT_CONV: 'mkl' });
+  assert.ok(
+    !bad.available && bad.reason.includes('AFFECT_CONV must be onednn or im2col, got "mkl"'),
+    JSON.stringify(bad),
+  );
 });
 
 test('setNativeConvEnabled switches nativeConv() and returns the previous setting', () => {

@@ -1,6 +1,7 @@
 /**
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
- * installed): Conv2D and both of its gradients as im2col + OpenBLAS sgemm, batched matrix products (dense layers) as
+ * installed): Conv2D and both of its gradients on oneDNN where it was built in (libdnnl-dev), else as im2col +
+ * OpenBLAS sgemm (`AFFECT_CONV=onednn|im2col` chooses as the addon loads), batched matrix products (dense layers) as
  * sgemm, plus the channel-broadcast arithmetic, batch norm, leading-axes reduction, max-pool gradient and square root
  * that training needs next, computed in place on wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
  * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (bench/training.ts).
@@ -82,12 +83,18 @@ export interface NativeConvAddon {
    * The arrays have one length and do not overlap.
    */
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
-  info(): { blas: string; threads: number };
+  /**
+   * `blas`: OpenBLAS's configuration; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + OpenBLAS";
+   * `threads`: OpenBLAS's and oneDNN's.
+   */
+  info(): { blas: string; convolutions: string; threads: number };
+  /** The thread count of OpenBLAS and oneDNN. */
   setThreads(n: number): void;
 }
 
 export type NativeStatus =
-  { available: true; path: string; blas: string; threads: number } | { available: false; path: string; reason: string };
+  | { available: true; path: string; blas: string; convolutions: string; threads: number }
+  | { available: false; path: string; reason: string };
 
 /** Where `npm run build` puts the addon. */
 export const NATIVE_ADDON_PATH = path.join(repoRoot, 'native', 'build', 'Release', 'affect_native.node');
@@ -98,9 +105,10 @@ let matMulEnabled = true;
 let optimizerEnabled = true;
 
 /**
- * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets its BLAS threads (default:
- * OpenBLAS's own choice, every core). The status says why it is not in use when it is not: never built, a bad
- * setting, or a stale build that lacks a function this version calls.
+ * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets the threads of OpenBLAS and
+ * oneDNN (default: OpenBLAS's own choice, every core); the addon reads `AFFECT_CONV` (onednn or im2col) as it loads.
+ * The status says why it is not in use when it is not: never built, a bad setting, or a stale build that lacks a
+ * function this version calls.
  */
 export function loadNativeConv(): NativeStatus {
   if (loaded) return loaded.status;
@@ -127,8 +135,8 @@ export function loadNativeConv(): NativeStatus {
       const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
       if (missing.length > 0) throw new Error(`stale build without ${missing.join(', ')}: run npm run build`);
       if (threads !== undefined) addon.setThreads(n);
-      const { blas, threads: t } = addon.info();
-      loaded = { addon, status: { available: true, path: p, blas, threads: t } };
+      const { blas, convolutions, threads: t } = addon.info();
+      loaded = { addon, status: { available: true, path: p, blas, convolutions, threads: t } };
     } catch (e) {
       loaded = { status: { available: false, path: p, reason: (e as Error).message.split('\n')[0] } };
     }

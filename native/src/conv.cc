@@ -109,6 +109,8 @@ void ForEachColChunk(const ConvGeometry& g, const float* x, F f) {
 
 }  // namespace
 
+namespace im2col {
+
 void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t K = g.K();
   ForEachColChunk(g, x, [&](int64_t b0, int64_t, int64_t M, const float* col) {
@@ -149,4 +151,5 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
   }
 }
 
+}  // namespace im2col
 }  // namespace affect

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace affect {
 
@@ -23,12 +24,29 @@ struct PoolGeometry {
   int64_t B, H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, top, left;
 };
 
+// Convolutions as im2col + OpenBLAS sgemm (conv.cc).
+namespace im2col {
 // y = conv(x, w) (+ bias per output channel when bias is not null).
 void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
 // dw = the filter gradient for output gradient dy.
 void Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 // dx = the input gradient for output gradient dy.
 void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
+}  // namespace im2col
+
+#ifdef AFFECT_DNNL
+// The same convolutions on oneDNN (conv_dnnl.cc, built in where libdnnl-dev is installed). Each returns false, having
+// written nothing, where oneDNN has no primitive for g or is known to be slower on it; the caller then runs im2col's.
+namespace onednn {
+// The loaded library's version, e.g. "oneDNN 2.6.3".
+std::string Version();
+// oneDNN's OpenMP threads for every later call, from any thread.
+void SetThreads(int n);
+bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
+bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
+}  // namespace onednn
+#endif
 
 // dx = each window's gradient added to its first maximum in x (padding never wins), as tfjs's cpu kernel does.
 void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx);

@@ -1,0 +1,225 @@
+// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower: its reorders cost more
+// than the primitives gained) and filters reordered to the layout each primitive picks (format_tag::any; plain hwio
+// gets oneDNN's own im2col + gemm, slower still). Each direction is planned once per geometry and thread: creating the
+// descriptors, even with oneDNN's primitive cache, added 30-100 us to calls that take 300 us. Built without exceptions,
+// like the rest of the addon, dnnl.hpp aborts on an error: geometries oneDNN would reject are left to im2col, and a
+// missing implementation comes back as an empty descriptor (allow_empty).
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels.h"
+
+namespace affect {
+namespace onednn {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+constexpr memory::data_type kF32 = memory::data_type::f32;
+
+// OpenMP keeps its thread count per calling thread, so each call applies this one (0: OpenMP's default).
+std::atomic<int> requestedThreads{0};
+
+const dnnl::engine& Engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A 64-byte-aligned buffer that only grows: reordered filters and scratchpads reuse it from call to call.
+class Buffer {
+ public:
+  ~Buffer() { std::free(data_); }
+  void* Get(size_t bytes) {
+    if (bytes > size_) {
+      std::free(data_);
+      size_ = (bytes + 63) / 64 * 64;
+      data_ = std::aligned_alloc(64, size_);
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+enum class Direction { kForward, kForwardBias, kFilter, kInput };
+
+// One of a primitive's tensors: the caller's layout, the primitive's, and the reorder between them where they differ.
+struct Tensor {
+  int arg;
+  memory::desc user, own;
+  dnnl::reorder reorder;
+};
+
+// A direction's primitive for one geometry: its inputs (two, then the bias if any) and its output.
+struct Plan {
+  dnnl::primitive conv;
+  std::vector<Tensor> inputs;
+  Tensor output;
+  memory::desc scratchpad;
+};
+
+Tensor MakeTensor(int arg, const memory::desc& user, const memory::desc& own, bool isOutput) {
+  Tensor t{arg, user, own, {}};
+  if (user != own) {
+    t.reorder = isOutput ? dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), own, Engine(), user))
+                         : dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), user, Engine(), own));
+  }
+  return t;
+}
+
+// The padding after the last row and column that makes the output OH x OW (negative where trailing rows go unread).
+memory::dims TrailingPadding(const ConvGeometry& g) {
+  return {(g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1 - g.H - g.top,
+          (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1 - g.W - g.left};
+}
+
+// Null where oneDNN has no primitive for g and d.
+std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
+  const dnnl::algorithm direct = dnnl::algorithm::convolution_direct;
+  const memory::desc x({g.B, g.Ci, g.H, g.W}, kF32, Tag::nhwc);
+  const memory::desc y({g.B, g.Co, g.OH, g.OW}, kF32, Tag::nhwc);
+  const memory::desc w({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::hwio);
+  const memory::desc anyW({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::any);
+  const memory::desc b({g.Co}, kF32, Tag::x);
+  // oneDNN counts dilation from 0.
+  const memory::dims strides{g.sh, g.sw}, dilations{g.dh - 1, g.dw - 1}, left{g.top, g.left};
+  const memory::dims right = TrailingPadding(g);
+  // Scratchpads come from this file's per-thread buffers, not from an allocation per call.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const bool bias = d == Direction::kForwardBias;
+  const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, direct, x, anyW,
+                                                bias ? b : memory::desc(), y, strides, dilations, left, right);
+  const dnnl::convolution_forward::primitive_desc fwd(forward, attr, Engine(), true);
+  if (!fwd) return nullptr;
+  auto plan = std::make_unique<Plan>();
+  if (d == Direction::kForward || bias) {
+    plan->conv = dnnl::convolution_forward(fwd);
+    plan->inputs = {MakeTensor(DNNL_ARG_SRC, x, fwd.src_desc(), false),
+                    MakeTensor(DNNL_ARG_WEIGHTS, w, fwd.weights_desc(), false)};
+    if (bias) plan->inputs.push_back(MakeTensor(DNNL_ARG_BIAS, b, fwd.bias_desc(), false));
+    plan->output = MakeTensor(DNNL_ARG_DST, y, fwd.dst_desc(), true);
+    plan->scratchpad = fwd.scratchpad_desc();
+  } else if (d == Direction::kFilter) {
+    const dnnl::convolution_backward_weights::desc desc(direct, x, anyW, y, strides, dilations, left, right);
+    const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
+    if (!pd) return nullptr;
+    plan->conv = dnnl::convolution_backward_weights(pd);
+    plan->inputs = {MakeTensor(DNNL_ARG_SRC, x, pd.src_desc(), false),
+                    MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false)};
+    plan->output = MakeTensor(DNNL_ARG_DIFF_WEIGHTS, w, pd.diff_weights_desc(), true);
+    plan->scratchpad = pd.scratchpad_desc();
+  } else {
+    const dnnl::convolution_backward_data::desc desc(direct, x, anyW, y, strides, dilations, left, right);
+    const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
+    if (!pd) return nullptr;
+    plan->conv = dnnl::convolution_backward_data(pd);
+    plan->inputs = {MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false),
+                    MakeTensor(DNNL_ARG_WEIGHTS, w, pd.weights_desc(), false)};
+    plan->output = MakeTensor(DNNL_ARG_DIFF_SRC, x, pd.diff_src_desc(), true);
+    plan->scratchpad = pd.scratchpad_desc();
+  }
+  return plan;
+}
+
+// The plan for g and d, kept per thread like the stream and buffers Run uses (no locks), or null where oneDNN would
+// reject g: it wants the trailing padding above -stride, which only an output leaving a stride or more of trailing
+// rows unread (never one of tfjs's) misses.
+const Plan* FindPlan(const ConvGeometry& g, Direction d) {
+  const memory::dims right = TrailingPadding(g);
+  if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
+  const int threads = requestedThreads.load();
+  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+  // The thread count is part of the key: the primitives split their work for the count they were created with.
+  const int64_t fields[] = {g.B,  g.H,  g.W,  g.Ci, g.OH,   g.OW,   g.Co,       g.KH,          g.KW,
+                            g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d), omp_get_max_threads()};
+  std::string key(reinterpret_cast<const char*>(fields), sizeof(fields));
+  thread_local std::unordered_map<std::string, std::unique_ptr<Plan>> plans;
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    // Bounded for processes that see many shapes; a training run repeats a few dozen.
+    if (plans.size() >= 512) plans.clear();
+    it = plans.emplace(std::move(key), MakePlan(g, d)).first;
+  }
+  return it->second.get();
+}
+
+// Runs p on the caller's arrays, reordering those whose layout differs from the primitive's.
+void Run(const Plan& p, std::initializer_list<const float*> inputs, float* output) {
+  thread_local dnnl::stream stream(Engine());
+  // Inputs, output, scratchpad.
+  thread_local Buffer buffers[5];
+  const dnnl::engine& e = Engine();
+  std::unordered_map<int, memory> args;
+  size_t i = 0;
+  for (const float* data : inputs) {
+    const Tensor& t = p.inputs[i];
+    memory user(t.user, e, const_cast<float*>(data));
+    if (t.user == t.own) {
+      args.emplace(t.arg, user);
+    } else {
+      memory own(t.own, e, buffers[i].Get(t.own.get_size()));
+      t.reorder.execute(stream, user, own);
+      args.emplace(t.arg, own);
+    }
+    i++;
+  }
+  const Tensor& o = p.output;
+  memory user(o.user, e, output);
+  memory own = o.user == o.own ? user : memory(o.own, e, buffers[3].Get(o.own.get_size()));
+  args.emplace(o.arg, own);
+  if (p.scratchpad.get_size() > 0) {
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, e, buffers[4].Get(p.scratchpad.get_size())));
+  }
+  p.conv.execute(stream, args);
+  if (o.user != o.own) o.reorder.execute(stream, own, user);
+  stream.wait();
+}
+
+}  // namespace
+
+std::string Version() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+void SetThreads(int n) { requestedThreads.store(n); }
+
+bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  const Plan* p = FindPlan(g, bias != nullptr ? Direction::kForwardBias : Direction::kForward);
+  if (p == nullptr) return false;
+  if (bias != nullptr) {
+    Run(*p, {x, w, bias}, y);
+  } else {
+    Run(*p, {x, w}, y);
+  }
+  return true;
+}
+
+bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  const Plan* p = FindPlan(g, Direction::kFilter);
+  if (p != nullptr) Run(*p, {x, dy}, dw);
+  return p != nullptr;
+}
+
+bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  // oneDNN 2.6's backward-data kernels pad the input channels to 16: on a stem's 1-3 channels im2col ran 2-7x faster.
+  if (g.Ci < 16) return false;
+  const Plan* p = FindPlan(g, Direction::kInput);
+  if (p != nullptr) Run(*p, {dy, w}, dx);
+  return p != nullptr;
+}
+
+}  // namespace onednn
+}  // namespace affect

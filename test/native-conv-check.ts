@@ -1,0 +1,138 @@
+/**
+ * The addon's three convolution kernels, called directly, against the cpu backend's, in this process: whichever
+ * implementation AFFECT_CONV chose as the addon loaded. kernels-native-conv.test.ts runs it in child processes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { convGeometry, loadNativeConv, nativeConv, type NativeStatus } from '../lib/kernels/native';
+import { makeRng, normal, type Rng } from '../lib/random';
+
+type Shape4 = [number, number, number, number];
+type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  x: Shape4;
+  k: number;
+  co: number;
+  s: number;
+  pad: Pad;
+  d: number;
+}
+
+const asymmetric: Pad = [
+  [0, 0],
+  [1, 2],
+  [2, 1],
+  [0, 0],
+];
+
+/**
+ * The ResNets' layer kinds, small: 16 or more input channels (oneDNN leaves the input gradient of fewer to im2col) but
+ * on the stems, odd sizes (strided layers that leave trailing rows unread), batches of 1 to 3.
+ */
+export const CONV_CASES: readonly Case[] = [
+  { x: [2, 13, 11, 16], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
+  { x: [1, 14, 13, 16], k: 3, co: 24, s: 2, pad: 'same', d: 1 },
+  { x: [3, 9, 9, 16], k: 3, co: 16, s: 2, pad: 'valid', d: 1 },
+  { x: [2, 10, 10, 16], k: 1, co: 32, s: 1, pad: 'valid', d: 1 },
+  { x: [2, 11, 11, 32], k: 1, co: 16, s: 2, pad: 'valid', d: 1 },
+  { x: [2, 23, 23, 3], k: 7, co: 8, s: 2, pad: 'valid', d: 1 },
+  { x: [1, 20, 19, 1], k: 7, co: 8, s: 2, pad: 'same', d: 1 },
+  { x: [1, 21, 21, 16], k: 7, co: 8, s: 2, pad: 'valid', d: 1 },
+  { x: [2, 12, 12, 16], k: 3, co: 5, s: 1, pad: 'same', d: 2 },
+  { x: [1, 13, 12, 16], k: 3, co: 5, s: 1, pad: 'valid', d: 2 },
+  { x: [2, 9, 10, 16], k: 3, co: 4, s: 2, pad: asymmetric, d: 1 },
+  { x: [2, 8, 8, 4], k: 5, co: 6, s: 1, pad: 'same', d: 1 },
+  { x: [1, 7, 7, 64], k: 3, co: 64, s: 1, pad: 'same', d: 1 },
+];
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => normal(rng));
+}
+
+/** max |a - b| / max |b|: element-wise relative error is meaningless where the reference is ~0. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return a.length === b.length ? diff / Math.max(scale, 1e-30) : Infinity;
+}
+
+/** The filter with d-1 zeros between its taps: the cpu gradient kernels take no dilation, so they get this one. */
+function dilateFilter(f: Float32Array, [kh, kw, ci, co]: Shape4, d: number): { values: Float32Array; shape: Shape4 } {
+  const eh = (kh - 1) * d + 1;
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(eh * ew * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(f.subarray((i * kw + j) * ci * co, (i * kw + j + 1) * ci * co), (i * d * ew + j * d) * ci * co);
+    }
+  }
+  return { values: out, shape: [eh, ew, ci, co] };
+}
+
+/** The taps of a zero-inserted filter's gradient that belong to the dilated filter. */
+function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: number): Float32Array {
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(kh * kw * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(g.subarray((i * d * ew + j * d) * ci * co, (i * d * ew + j * d + 1) * ci * co), (i * kw + j) * ci * co);
+    }
+  }
+  return out;
+}
+
+/**
+ * Each case's forward pass (with bias), filter gradient and input gradient on the addon against the cpu backend;
+ * returns the addon's status and one message per result off by a relative error of 1e-4 or more.
+ */
+export async function checkNativeConvolutions(): Promise<{ status: NativeStatus; failures: string[] }> {
+  const status = loadNativeConv();
+  const addon = nativeConv();
+  if (!addon) return { status, failures: [] };
+  await initBackend('cpu');
+  const rng = makeRng('native-conv-check');
+  const failures: string[] = [];
+  for (const c of CONV_CASES) {
+    const fShape: Shape4 = [c.k, c.k, c.x[3], c.co];
+    const info = tf.backend_util.computeConv2DInfo(c.x, fShape, c.s, c.d, c.pad);
+    const g = convGeometry(info);
+    const [xv, fv, bv, dyv] = [c.x, fShape, [c.co], info.outShape].map((s) =>
+      randomArray(rng, tf.util.sizeFromShape(s)),
+    );
+    const y = new Float32Array(dyv.length);
+    const dw = new Float32Array(fv.length);
+    const dx = new Float32Array(xv.length);
+    addon.conv2d(xv, fv, bv, y, g);
+    addon.conv2dBackpropFilter(xv, dyv, dw, g);
+    addon.conv2dBackpropInput(dyv, fv, dx, g);
+
+    const big = dilateFilter(fv, fShape, c.d);
+    const refs = tf.tidy(() => {
+      const x = tf.tensor4d(xv, c.x);
+      const dy = tf.tensor4d(dyv, info.outShape);
+      const f = tf.tensor4d(big.values, big.shape);
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+      return [
+        tf.add(tf.conv2d(x, tf.tensor4d(fv, fShape), c.s, c.pad, 'NHWC', c.d), tf.tensor1d(bv)),
+        tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: big.shape }),
+        tf.engine().runKernel<tf.Tensor>('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }),
+      ].map((t) => t.dataSync() as Float32Array);
+    });
+    const label = `x ${c.x.join(',')} k ${c.k} co ${c.co} s ${c.s} pad ${JSON.stringify(c.pad)} d ${c.d}`;
+    const results: [string, Float32Array, Float32Array][] = [
+      ['forward', y, refs[0]],
+      ['filter gradient', dw, undilateGrad(refs[1], fShape, c.d)],
+      ['input gradient', dx, refs[2]],
+    ];
+    for (const [name, got, ref] of results) {
+      const e = relErr(got, ref);
+      if (!(e < 1e-4)) failures.push(`${name} ${label}: relative error ${e}`);
+    }
+  }
+  return { status, failures };
+}
