@@ -486,7 +486,7 @@ function projectionRows(models: BenchModel[], section: BenchSection): BenchRow[]
       const epochs = trial.published.epochsRun ?? trial.epochs;
       const hours = (epochs * (train / training.value + validation / forward.value)) / 3600;
       rows.push({
-        metric: `projected full-scale run, exp ${experiment.number} ${experiment.name} / ${trial.name}`,
+        metric: `projected full-scale run, ${experiment.number === undefined ? '' : `exp ${experiment.number} `}${experiment.name} / ${trial.name}`,
         value: hours,
         unit: 'h',
         target: experiment.name === 'face-mask' ? FACE_MASK_TARGET_H : undefined,

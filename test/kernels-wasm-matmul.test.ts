@@ -61,9 +61,10 @@ const TRANSPOSES: [boolean, boolean][] = [
   [true, false],
   [true, true],
 ];
-/** [M, K, N]: ones, odd sizes, and the dense layer's shapes scaled down (rows 64, a long inner axis). */
+/** [M, K, N]: ones, a dot product (sdot), odd sizes, the dense layer's shapes scaled down (rows 64, a long K). */
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
+  [1, 257, 1],
   [7, 33, 129],
   [129, 7, 33],
   [33, 129, 1],
