@@ -5,15 +5,18 @@
  * `AFFECT_BENCH_SMOKE=1` runs every section once on tiny inputs and writes nothing (a check that the bench works).
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
+import { BENCH_BLOCK, benchReadmeTable } from './readme';
 import { REPEATS, SMOKE } from './timing';
 import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
+import { replaceGeneratedBlock } from '../lib/runner/reproduction';
 
 const PYTHON = '/usr/bin/python3';
 const TORCH_THREADS = 2;
@@ -242,7 +245,15 @@ async function main(): Promise<void> {
   }
   const out = path.join(repoRoot, 'bench', 'results.json');
   writeFileAtomicSync(out, JSON.stringify(result, null, 2) + '\n');
-  console.log(`\nwritten: ${path.relative(process.cwd(), out)}`);
+  const readme = path.join(repoRoot, 'README.md');
+  const table = benchReadmeTable(result);
+  writeFileAtomicSync(
+    readme,
+    replaceGeneratedBlock(fs.readFileSync(readme, 'utf8'), BENCH_BLOCK, table, readme, 'npm run bench'),
+  );
+  console.log(
+    `\nwritten: ${path.relative(process.cwd(), out)}, and its tables into ${path.relative(process.cwd(), readme)}`,
+  );
 }
 
 main().then(

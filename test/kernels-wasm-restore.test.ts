@@ -22,10 +22,11 @@ function globals() {
     cpus: os.cpus,
     flag: tf.env().getFlags()[FLAG],
     kernels: Object.fromEntries(WASM_TRAINING_KERNELS.map((k) => [k.name, tf.getKernel(k.name, 'wasm')])),
+    reluGradient: tf.getGradient('Relu'),
   };
 }
 
-test('restoreWasmPatches puts back the kernel registry, URL.createObjectURL, os.cpus and the multithread flag', () => {
+test('restoreWasmPatches puts back the kernel registry, the Relu gradient, URL.createObjectURL, os.cpus and the multithread flag', () => {
   const before = globals();
   assert.ok(before.kernels.Conv2D, 'the stock wasm kernels are registered on import');
   assert.equal(before.kernels.Conv2DBackpropFilter, undefined, 'wasm has no Conv2DBackpropFilter of its own');
@@ -39,9 +40,11 @@ test('restoreWasmPatches puts back the kernel registry, URL.createObjectURL, os.
   assert.ok(patched.cpus().length >= 4);
   assert.equal(patched.flag, true);
   for (const k of WASM_TRAINING_KERNELS) assert.notEqual(patched.kernels[k.name], before.kernels[k.name], k.name);
+  assert.notEqual(patched.reluGradient, before.reluGradient);
 
   restoreWasmPatches();
   const after = globals();
+  assert.equal(after.reluGradient, before.reluGradient);
   assert.equal(after.createObjectURL, before.createObjectURL);
   assert.equal(after.cpus, before.cpus);
   assert.equal(after.flag, before.flag);

@@ -221,3 +221,17 @@ export function nativeSqrtInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.T
   if (!addon || x.dtype !== 'float32') return undefined;
   return nativeOutput(backend, x.shape, (out) => addon.sqrt(heap(backend, x), heap(backend, out)));
 }
+
+/** ReLU's gradient dy * step(x) of float32 tensors of one shape, natively; undefined without the addon or otherwise. */
+export function nativeReluGradInfo(
+  backend: WasmBackendLike,
+  dy: tf.TensorInfo,
+  x: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape))
+    return undefined;
+  return nativeOutput(backend, x.shape, (out) =>
+    addon.reluGrad(heap(backend, dy), heap(backend, x), heap(backend, out)),
+  );
+}

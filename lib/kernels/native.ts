@@ -66,6 +66,8 @@ export interface NativeConvAddon {
   ): void;
   /** out[i] = sqrt(x[i]); the arrays have one length. */
   sqrt(x: Float32Array, out: Float32Array): void;
+  /** dx[i] = dy[i] * step(x[i]) (tfjs' step: 1 above 0, NaN for NaN, else 0); the arrays have one length. */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /**
    * Keras SGD in place, in one pass: `v = momentum*v - lr*g; w += v` (Nesterov `w += momentum*v - lr*g`), or
    * `w -= lr*g` when `velocity` is null. The arrays have one length and do not overlap.
@@ -156,6 +158,7 @@ const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'batchNormTraining',
   'batchNormTrainingGrad',
   'sqrt',
+  'reluGrad',
   'sgdUpdate',
   'adamUpdate',
   'info',

@@ -13,8 +13,10 @@ import {
   nativeConv2DInfo,
   nativeMatMulInfo,
   nativeReduceLeadingInfo,
+  nativeReluGradInfo,
   nativeSqrtInfo,
 } from './native-dispatch';
+import { registerReluGradient, restoreReluGradient } from './relu';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
 
@@ -106,6 +108,12 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     compute: 'native',
     replaces: false,
     why: 'its gradient in two passes over x and dy instead of ~15 elementwise kernels recorded by autograd',
+  },
+  {
+    name: 'AffectReluGrad',
+    compute: 'native',
+    replaces: false,
+    why: "ReLU's gradient in one pass instead of tfjs' Step and Multiply; run by lib/kernels/relu.ts only with the addon",
   },
   {
     name: 'MaxPoolGrad',
@@ -250,12 +258,13 @@ function runStock(name: string, args: Parameters<tf.KernelFunc>[0]): tf.TensorIn
   return f(args);
 }
 
-/** For kernels with no stock fallback: lib/kernels/batch-norm.ts checks first, so this means a caller skipped that. */
+/**
+ * For our kernels with no stock fallback (batch norm in training, ReLU's gradient): their callers check that the addon
+ * is in use and the inputs fit first, so this means a caller skipped that.
+ */
 function notCovered(inputs: tf.NamedTensorInfoMap): never {
-  const shapes = Object.entries(inputs).map(([k, t]) => `${k} ${t ? JSON.stringify(t.shape) : '-'}`);
-  throw new Error(
-    `affect-lab: batch norm in training runs natively only (the addon in use, float32, channels last), got ${shapes.join(', ')}`,
-  );
+  const shapes = Object.entries(inputs).map(([k, t]) => `${k} ${t ? `${t.dtype} ${JSON.stringify(t.shape)}` : '-'}`);
+  throw new Error(`affect-lab: this kernel runs natively only (the addon in use, float32), got ${shapes.join(', ')}`);
 }
 
 /**
@@ -327,6 +336,10 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     const saved = { x, scale, mean, variance };
     return nativeBatchNormTrainingGradInfo(asBackend(backend), dy, saved, varianceEpsilon) ?? notCovered(inputs);
   },
+  AffectReluGrad: ({ inputs, backend }) => {
+    const { dy, x } = inputs as Record<string, tf.TensorInfo>;
+    return nativeReluGradInfo(asBackend(backend), dy, x) ?? notCovered(inputs);
+  },
   Sum: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.SumAttrs;
@@ -394,7 +407,8 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 };
 
 /**
- * Registers the training kernels wasm lacks or gets wrong; returns their names. Safe to call more than once.
+ * Registers the training kernels wasm lacks or gets wrong, and Relu's gradient that uses one of them
+ * (lib/kernels/relu.ts); returns the kernels' names. Safe to call more than once.
  * A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up when it
  * initialises, and other code paths rely on what the stock set-up binds.
  */
@@ -410,13 +424,14 @@ export function registerWasmTrainingKernels(): string[] {
     if (old) tf.unregisterKernel(k.name, 'wasm');
     tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc, setupFunc: old?.setupFunc });
   }
+  registerReluGradient();
   return WASM_TRAINING_KERNELS.map((k) => k.name);
 }
 
 /**
  * Undoes registerWasmTrainingKernels: each stock kernel it replaced is registered again (the same config object), and
  * each kernel it added is removed; a kernel someone registered over ours since is left alone. A wasm backend that is
- * already running looks kernels up per call, so it runs the stock ones from then on.
+ * already running looks kernels up per call, so it runs the stock ones from then on. tfjs' Relu gradient is put back.
  */
 export function restoreStockWasmKernels(): void {
   for (const [name, original] of replaced) {
@@ -426,4 +441,5 @@ export function restoreStockWasmKernels(): void {
   }
   replaced.clear();
   stock.clear();
+  restoreReluGradient();
 }

@@ -366,6 +366,21 @@ napi_value Sqrt(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// reluGrad(dy, x, dx)
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3;
+  float* p[3] = {nullptr, nullptr, nullptr};
+  size_t n[3] = {0, 0, 0};
+  bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == 3;
+  for (int i = 0; ok && i < 3; i++) ok = Floats(env, argv[i], &p[i], &n[i]);
+  if (!ok || n[1] != n[0] || n[2] != n[0]) {
+    return Throw(env, "affect-native: reluGrad needs dy, x and dx Float32Arrays of one length");
+  }
+  affect::ReluGrad(p[0], p[1], p[2], n[0]);
+  return nullptr;
+}
+
 // An optimizer update's arguments: `arrays` Float32Arrays of one length (the weight, its gradient, then its moments;
 // the last may be null when `lastNullable`), a Float32Array of `coefficients` floats, then `extra` arguments the
 // caller reads. The arrays must not overlap: the kernels write the weight and the moments in place.
@@ -483,6 +498,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormTraining", nullptr, BatchNormTraining, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrainingGrad", nullptr, BatchNormTrainingGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sqrt", nullptr, Sqrt, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,4 +1,4 @@
-// Elementwise kernels that wasm's stock build does not vectorise. Compiled with -fno-math-errno, so that the square
+// Elementwise kernels that wasm's stock build does not vectorise, or that fuse what tfjs runs as several kernels. Compiled with -fno-math-errno, so that the square
 // root becomes a packed instruction (a negative input gives NaN either way, as in tfjs).
 #include <cmath>
 
@@ -8,6 +8,14 @@ namespace affect {
 
 void Sqrt(const float* x, float* out, size_t n) {
   for (size_t i = 0; i < n; i++) out[i] = std::sqrt(x[i]);
+}
+
+void ReluGrad(const float* dy, const float* x, float* dx, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    // tfjs' step(x): 1 above 0, NaN for NaN, else 0; then dy times it, so that 0 * Inf gives NaN as there.
+    const float step = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+    dx[i] = dy[i] * step;
+  }
 }
 
 }  // namespace affect
