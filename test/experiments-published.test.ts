@@ -266,6 +266,27 @@ const TRANSCRIPTION: Record<string, Record<string, Transcribed>> = {
       ensemble: { testAccuracy: 0.659, members: 9 },
       noted: ['63.6%', '65.9%'],
     },
+    // affect-lab's variants with on-the-fly augmentation, measured against the same published figures
+    'cnn4-augment-ensemble': {
+      dataset: 'fer2013',
+      optimizer: 'adam',
+      lr: 1e-3,
+      batch: 64,
+      batchAssumed: true,
+      testAccuracy: 0.62,
+      ensemble: { testAccuracy: 0.637, members: 9 },
+      noted: ['62%', '63.7%'],
+    },
+    'cnn5-augment-ensemble': {
+      dataset: 'fer2013',
+      optimizer: 'adam',
+      lr: 1e-3,
+      batch: 64,
+      batchAssumed: true,
+      testAccuracy: 0.636,
+      ensemble: { testAccuracy: 0.659, members: 9 },
+      noted: ['63.6%', '65.9%'],
+    },
   },
   'fer-lr': {
     // "majority-class baseline 25% (always 'happy')"

@@ -136,8 +136,13 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
     assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, 'epoch', t.name);
   }
   assert.deepEqual(
-    getExperiment('fer-small-cnn').trials.map((t) => t.model.name),
-    ['cnn4', 'cnn5'],
+    getExperiment('fer-small-cnn').trials.map((t) => [t.name, t.model.name, t.data.augment !== undefined]),
+    [
+      ['cnn4-ensemble', 'cnn4', false],
+      ['cnn5-ensemble', 'cnn5', false],
+      ['cnn4-augment-ensemble', 'cnn4', true],
+      ['cnn5-augment-ensemble', 'cnn5', true],
+    ],
   );
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');

@@ -7,20 +7,9 @@ import { batchNormTraining } from '../lib/kernels/batch-norm';
 import { nativeConv } from '../lib/kernels/native';
 import { batchNorm } from '../lib/models/common';
 import { withNative } from './native-modes';
+import { relErr } from './kernel-checks';
 
 const SKIP = nativeConv() ? false : 'addon not built (npm run build needs g++ and libopenblas-dev)';
-
-/** max |a - b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 function values(seed: string, n: number, shift = 0, spread = 1): Float32Array {
   const rng = makeRng(seed);

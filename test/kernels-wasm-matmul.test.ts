@@ -9,18 +9,7 @@ import { initBackend } from '../lib/backend';
 import { makeRng, normal, type Rng } from '../lib/random';
 import { takeStockFallbacks } from '../lib/kernels/wasm';
 import { nativeModes, withNative } from './native-modes';
-
-/** max |a - b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { relErr } from './kernel-checks';
 
 /** fn's output shape and values on one backend, with the stock fallbacks it took there (wasm). */
 async function on(

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { makeRng, normal, type Rng } from '../lib/random';
+import { makeRng, normal } from '../lib/random';
 import {
   WASM_TRAINING_KERNELS,
   conv2DBackpropFilterInfo,
@@ -12,25 +12,7 @@ import {
   type WasmBackendLike,
 } from '../lib/kernels/wasm';
 import { nativeModes, withNative } from './native-modes';
-
-type Shape4 = [number, number, number, number];
-type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
-
-function randomArray(rng: Rng, n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => normal(rng));
-}
-
-/** max |a - b| / max |b|: element-wise relative error is meaningless where the reference is ~0. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { dilateFilter, randomArray, relErr, undilateGrad, type ConvCase, type Pad, type Shape4 } from './kernel-checks';
 
 /** Runs fn on the named backend and returns its outputs as plain arrays. */
 async function on(name: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
@@ -41,41 +23,8 @@ async function on(name: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Float32A
   return values;
 }
 
-/** The filter with d-1 zeros between its taps: a dilated convolution is an undilated one with this filter. */
-function dilateFilter(f: Float32Array, [kh, kw, ci, co]: Shape4, d: number): { values: Float32Array; shape: Shape4 } {
-  const eh = (kh - 1) * d + 1;
-  const ew = (kw - 1) * d + 1;
-  const out = new Float32Array(eh * ew * ci * co);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      out.set(f.subarray((i * kw + j) * ci * co, (i * kw + j + 1) * ci * co), (i * d * ew + j * d) * ci * co);
-    }
-  }
-  return { values: out, shape: [eh, ew, ci, co] };
-}
-
-function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: number): Float32Array {
-  const ew = (kw - 1) * d + 1;
-  const out = new Float32Array(kh * kw * ci * co);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      out.set(g.subarray((i * d * ew + j * d) * ci * co, (i * d * ew + j * d + 1) * ci * co), (i * kw + j) * ci * co);
-    }
-  }
-  return out;
-}
-
-interface Case {
-  x: Shape4;
-  k: number;
-  co: number;
-  s: number;
-  pad: Pad;
-  d: number;
-}
-
-function cases(): Case[] {
-  const out: Case[] = [];
+function cases(): ConvCase[] {
+  const out: ConvCase[] = [];
   const pads: Pad[] = [
     'valid',
     'same',

@@ -5,19 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { convGeometry, loadNativeConv, nativeConv, type NativeStatus } from '../lib/kernels/native';
-import { makeRng, normal, type Rng } from '../lib/random';
-
-type Shape4 = [number, number, number, number];
-type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
-
-interface Case {
-  x: Shape4;
-  k: number;
-  co: number;
-  s: number;
-  pad: Pad;
-  d: number;
-}
+import { makeRng } from '../lib/random';
+import { dilateFilter, randomArray, relErr, undilateGrad, type ConvCase, type Pad, type Shape4 } from './kernel-checks';
 
 const asymmetric: Pad = [
   [0, 0],
@@ -30,7 +19,7 @@ const asymmetric: Pad = [
  * The ResNets' layer kinds, small: 16 or more input channels (oneDNN leaves the input gradient of fewer to im2col) but
  * on the stems, odd sizes (strided layers that leave trailing rows unread), batches of 1 to 3.
  */
-export const CONV_CASES: readonly Case[] = [
+export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 13, 11, 16], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
   { x: [1, 14, 13, 16], k: 3, co: 24, s: 2, pad: 'same', d: 1 },
   { x: [3, 9, 9, 16], k: 3, co: 16, s: 2, pad: 'valid', d: 1 },
@@ -45,46 +34,6 @@ export const CONV_CASES: readonly Case[] = [
   { x: [2, 8, 8, 4], k: 5, co: 6, s: 1, pad: 'same', d: 1 },
   { x: [1, 7, 7, 64], k: 3, co: 64, s: 1, pad: 'same', d: 1 },
 ];
-
-function randomArray(rng: Rng, n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => normal(rng));
-}
-
-/** max |a - b| / max |b|: element-wise relative error is meaningless where the reference is ~0. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return a.length === b.length ? diff / Math.max(scale, 1e-30) : Infinity;
-}
-
-/** The filter with d-1 zeros between its taps: the cpu gradient kernels take no dilation, so they get this one. */
-function dilateFilter(f: Float32Array, [kh, kw, ci, co]: Shape4, d: number): { values: Float32Array; shape: Shape4 } {
-  const eh = (kh - 1) * d + 1;
-  const ew = (kw - 1) * d + 1;
-  const out = new Float32Array(eh * ew * ci * co);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      out.set(f.subarray((i * kw + j) * ci * co, (i * kw + j + 1) * ci * co), (i * d * ew + j * d) * ci * co);
-    }
-  }
-  return { values: out, shape: [eh, ew, ci, co] };
-}
-
-/** The taps of a zero-inserted filter's gradient that belong to the dilated filter. */
-function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: number): Float32Array {
-  const ew = (kw - 1) * d + 1;
-  const out = new Float32Array(kh * kw * ci * co);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      out.set(g.subarray((i * d * ew + j * d) * ci * co, (i * d * ew + j * d + 1) * ci * co), (i * kw + j) * ci * co);
-    }
-  }
-  return out;
-}
 
 /**
  * Each case's forward pass (with bias), filter gradient and input gradient on the addon against the cpu backend;

@@ -1,5 +1,5 @@
 /** Settings shared by the study's experiments, so each experiment file states only what differs. */
-import type { CallbackConfig, DataConfig, ModelConfig, ScaleSettings, TrainingSettings } from './types';
+import type { AugmentConfig, CallbackConfig, DataConfig, ModelConfig, ScaleSettings, TrainingSettings } from './types';
 
 /** EarlyStopping(val_loss, patience 10, restore_best_weights=True): used in every experiment of the study. */
 export const STUDY_EARLY_STOPPING: NonNullable<CallbackConfig['earlyStopping']> = {
@@ -10,6 +10,17 @@ export const STUDY_EARLY_STOPPING: NonNullable<CallbackConfig['earlyStopping']> 
 
 /** The study's images: 96x96 RGB. */
 export const STUDY_IMAGE_SIZE = 96;
+
+/**
+ * Mild geometric augmentation for FER2013: faces are centred and upright there, so small rotations, shifts and zooms
+ * plus mirroring add variety without moving the features that carry the expression out of the frame.
+ */
+export const FER_AUGMENTATION: AugmentConfig = {
+  flip: 'horizontal',
+  rotation: 0.05,
+  zoom: 0.1,
+  translation: [0.1, 0.1],
+};
 
 /** Keras validation_split=0.2 (seed 27 comes from the run's seed); a 25% test split only for single-folder data. */
 export function studyData(dataset: string, extra: Partial<DataConfig> = {}): DataConfig {

@@ -2,14 +2,9 @@
  * Beyond the FER projects: the study's own ResNet-18 on all of FER2013 (7 classes, 48x48 grayscale) with on-the-fly
  * augmentation, aiming at 0.70 test accuracy (the projects reach 0.62-0.66; the best published single networks about 0.73).
  */
-import { quickScale } from './common';
-import type { AugmentConfig, Experiment, Trial, TrialOptimizer } from './types';
+import { FER_AUGMENTATION, quickScale } from './common';
+import type { Experiment, Trial, TrialOptimizer } from './types';
 
-/**
- * Mild geometric augmentation: faces are centred and upright in FER2013, so small rotations, shifts and zooms plus
- * mirroring add variety without moving the features that carry the expression out of the frame.
- */
-const FER_AUGMENTATION: AugmentConfig = { flip: 'horizontal', rotation: 0.05, zoom: 0.1, translation: [0.1, 0.1] };
 const OPTIMIZER: TrialOptimizer = { kind: 'adam', lr: 1e-3 };
 
 const resnet18Augment: Trial = {

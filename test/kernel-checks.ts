@@ -1,0 +1,63 @@
+/** What the kernel tests share: random inputs, a relative error, and dilated filters for the cpu gradient kernels. */
+import { normal, type Rng } from '../lib/random';
+
+export type Shape4 = [number, number, number, number];
+export type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** A convolution to check: input shape, square kernel size, output channels, stride, padding, dilation. */
+export interface ConvCase {
+  x: Shape4;
+  k: number;
+  co: number;
+  s: number;
+  pad: Pad;
+  d: number;
+}
+
+export function randomArray(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => normal(rng));
+}
+
+/**
+ * max |a - b| / max |b| (element-wise relative error is meaningless where the reference is ~0); Infinity when the
+ * lengths differ.
+ */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** The filter with d-1 zeros between its taps: a dilated convolution is an undilated one with this filter. */
+export function dilateFilter(
+  f: Float32Array,
+  [kh, kw, ci, co]: Shape4,
+  d: number,
+): { values: Float32Array; shape: Shape4 } {
+  const eh = (kh - 1) * d + 1;
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(eh * ew * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(f.subarray((i * kw + j) * ci * co, (i * kw + j + 1) * ci * co), (i * d * ew + j * d) * ci * co);
+    }
+  }
+  return { values: out, shape: [eh, ew, ci, co] };
+}
+
+/** The taps of a zero-inserted filter's gradient that belong to the dilated filter. */
+export function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: number): Float32Array {
+  const ew = (kw - 1) * d + 1;
+  const out = new Float32Array(kh * kw * ci * co);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      out.set(g.subarray((i * d * ew + j * d) * ci * co, (i * d * ew + j * d + 1) * ci * co), (i * kw + j) * ci * co);
+    }
+  }
+  return out;
+}
