@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeConv } from './native';
+import type { BatchNormTrainingResult } from '../models/common';
 
 export const BATCH_NORM_TRAINING = 'AffectBatchNormTraining';
 export const BATCH_NORM_TRAINING_GRAD = 'AffectBatchNormTrainingGrad';
@@ -24,13 +25,6 @@ tf.registerGradient({
     return { x: () => dx, scale: () => dscale, offset: () => doffset };
   },
 });
-
-/** The normalised batch and the batch's moments (mean and biased variance per channel, as tf.moments gives them). */
-export interface BatchNormTrainingResult {
-  y: tf.Tensor;
-  mean: tf.Tensor1D;
-  variance: tf.Tensor1D;
-}
 
 /**
  * y = (x - mean) * scale / sqrt(variance + epsilon) + offset along x's last axis with the batch's own moments, as one

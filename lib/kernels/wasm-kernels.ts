@@ -17,6 +17,8 @@ import {
   nativeSqrtInfo,
 } from './native-dispatch';
 import { registerReluGradient, restoreReluGradient } from './relu';
+import { batchNormTraining } from './batch-norm';
+import { setBatchNormTrainingOp } from '../models/common';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
 
@@ -407,8 +409,8 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 };
 
 /**
- * Registers the training kernels wasm lacks or gets wrong, and Relu's gradient that uses one of them
- * (lib/kernels/relu.ts); returns the kernels' names. Safe to call more than once.
+ * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts) and the
+ * models' batch-norm training op (./batch-norm.ts); returns the kernels' names. Safe to call more than once.
  * A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up when it
  * initialises, and other code paths rely on what the stock set-up binds.
  */
@@ -425,13 +427,15 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ kernelName: k.name, backendName: 'wasm', kernelFunc, setupFunc: old?.setupFunc });
   }
   registerReluGradient();
+  setBatchNormTrainingOp(batchNormTraining);
   return WASM_TRAINING_KERNELS.map((k) => k.name);
 }
 
 /**
  * Undoes registerWasmTrainingKernels: each stock kernel it replaced is registered again (the same config object), and
  * each kernel it added is removed; a kernel someone registered over ours since is left alone. A wasm backend that is
- * already running looks kernels up per call, so it runs the stock ones from then on. tfjs' Relu gradient is put back.
+ * already running looks kernels up per call, so it runs the stock ones from then on. tfjs' Relu gradient is put back and
+ * the batch-norm training op removed.
  */
 export function restoreStockWasmKernels(): void {
   for (const [name, original] of replaced) {
@@ -442,4 +446,5 @@ export function restoreStockWasmKernels(): void {
   replaced.clear();
   stock.clear();
   restoreReluGradient();
+  setBatchNormTrainingOp(undefined);
 }

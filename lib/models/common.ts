@@ -3,7 +3,6 @@
  * (rescaling, `afterInput`), freezing. Every custom layer class of the zoo is defined and registered here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormTraining } from '../kernels/batch-norm';
 
 type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type Kwargs = Record<string, unknown>;
@@ -25,23 +24,24 @@ export class BatchNormalization extends TfjsBatchNormalization {
   static className = 'BatchNormalization';
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     if (this.trainable && kwargs.training === true) {
-      const fused = this.callNativeTraining(Array.isArray(inputs) ? inputs[0] : inputs);
+      const fused = this.callFusedTraining(Array.isArray(inputs) ? inputs[0] : inputs);
       if (fused) return fused;
     }
     return super.call(inputs, this.trainable ? kwargs : { ...kwargs, training: false });
   }
 
   /**
-   * Training mode in one native kernel each way (lib/kernels/batch-norm.ts) where it runs: the same normalisation and
-   * the same moving-average updates as tfjs' layer (biased batch variance, `moving -= (moving - batch) * (1 -
-   * momentum)`); undefined elsewhere, and the layer composes it from tfjs ops.
+   * Training mode through the installed BatchNormTrainingOp where it runs: the same normalisation and the same
+   * moving-average updates as tfjs' layer (biased batch variance, `moving -= (moving - batch) * (1 - momentum)`);
+   * undefined elsewhere, and the layer composes it from tfjs ops.
    */
-  private callNativeTraining(x: tf.Tensor): tf.Tensor | undefined {
+  private callFusedTraining(x: tf.Tensor): tf.Tensor | undefined {
     const self = this as unknown as BatchNormWeights;
     const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
-    if (axis !== x.rank - 1 || !self.gamma || !self.beta) return undefined;
+    if (!batchNormTrainingOp || axis !== x.rank - 1 || !self.gamma || !self.beta) return undefined;
+    const op = batchNormTrainingOp;
     return tf.tidy(() => {
-      const r = batchNormTraining(x, self.gamma.read(), self.beta.read(), self.epsilon);
+      const r = op(x, self.gamma.read(), self.beta.read(), self.epsilon);
       if (!r) return undefined;
       const decay = 1 - self.momentum;
       for (const [moving, batch] of [
@@ -56,7 +56,33 @@ export class BatchNormalization extends TfjsBatchNormalization {
   }
 }
 
-/** The parts of tfjs' BatchNormalization layer the native training path reads (tfjs does not type them). */
+/** The normalised batch and the batch's moments (mean and biased variance per channel, as tf.moments gives them). */
+export interface BatchNormTrainingResult {
+  y: tf.Tensor;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+
+/**
+ * Batch norm in training along x's last axis as one differentiable op, or undefined where it does not run (the layer
+ * then composes tfjs ops). lib/kernels installs its native one with the wasm training kernels: the models themselves
+ * load in browsers, where nothing is installed.
+ */
+export type BatchNormTrainingOp = (
+  x: tf.Tensor,
+  scale: tf.Tensor,
+  offset: tf.Tensor,
+  epsilon: number,
+) => BatchNormTrainingResult | undefined;
+
+let batchNormTrainingOp: BatchNormTrainingOp | undefined;
+
+/** Installs the op BatchNormalization trains with; undefined removes it. */
+export function setBatchNormTrainingOp(op: BatchNormTrainingOp | undefined): void {
+  batchNormTrainingOp = op;
+}
+
+/** The parts of tfjs' BatchNormalization layer the fused training path reads (tfjs does not type them). */
 interface BatchNormWeights {
   axis: number;
   momentum: number;
