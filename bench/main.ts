@@ -1,5 +1,7 @@
 /**
- * `npm run bench`: runs every benchmark section, writes bench/results.json (atomically) and prints one table.
+ * `npm run bench`: runs every benchmark section, writes bench/results.json (atomically) and its tables into the README's
+ * bench block, and prints one table. `npm run bench -- --readme` only rewrites the README's block from
+ * bench/results.json.
  * Installs nothing: what cannot be measured here (no tfjs-node, no PyTorch, ...) is listed as skipped.
  * Wall-clock figures depend on what else runs on the machine; each section takes medians of a few repeats.
  * `AFFECT_BENCH_SMOKE=1` runs every section once on tiny inputs and writes nothing (a check that the bench works).
@@ -11,7 +13,7 @@ import * as path from 'node:path';
 import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
-import { BENCH_BLOCK, benchReadmeTable } from './readme';
+import { BENCH_BLOCK, benchReadmeTable, type BenchResults } from './readme';
 import { REPEATS, SMOKE } from './timing';
 import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
@@ -243,20 +245,33 @@ async function main(): Promise<void> {
     console.log('\nsmoke run (AFFECT_BENCH_SMOKE=1): nothing written');
     return;
   }
-  const out = path.join(repoRoot, 'bench', 'results.json');
-  writeFileAtomicSync(out, JSON.stringify(result, null, 2) + '\n');
-  const readme = path.join(repoRoot, 'README.md');
-  const table = benchReadmeTable(result);
-  writeFileAtomicSync(
-    readme,
-    replaceGeneratedBlock(fs.readFileSync(readme, 'utf8'), BENCH_BLOCK, table, readme, 'npm run bench'),
-  );
-  console.log(
-    `\nwritten: ${path.relative(process.cwd(), out)}, and its tables into ${path.relative(process.cwd(), readme)}`,
-  );
+  writeFileAtomicSync(RESULTS, JSON.stringify(result, null, 2) + '\n');
+  writeReadmeBlock(result);
+  console.log(`\nwritten: ${path.relative(process.cwd(), RESULTS)}, and its tables into README.md`);
 }
 
-main().then(
+const RESULTS = path.join(repoRoot, 'bench', 'results.json');
+
+/** The README's bench block from `result`. */
+function writeReadmeBlock(result: BenchResults): void {
+  const readme = path.join(repoRoot, 'README.md');
+  const text = replaceGeneratedBlock(
+    fs.readFileSync(readme, 'utf8'),
+    BENCH_BLOCK,
+    benchReadmeTable(result),
+    readme,
+    'npm run bench',
+  );
+  writeFileAtomicSync(readme, text);
+}
+
+const entry = process.argv.includes('--readme')
+  ? async () => {
+      writeReadmeBlock(JSON.parse(fs.readFileSync(RESULTS, 'utf8')) as BenchResults);
+      console.log('README.md: bench block rewritten from bench/results.json');
+    }
+  : main;
+entry().then(
   () => process.exit(0),
   (e) => {
     console.error(e);

@@ -32,10 +32,12 @@ const rateCell = (rate?: BenchRow, gflops?: BenchRow) =>
 
 /** The trial models the wasm section measured, in its order: the nets of its training GFLOP/s rows. */
 function benchedNets(wasm: BenchSection): string[] {
-  return wasm.rows.flatMap((r) => {
+  const nets = wasm.rows.flatMap((r) => {
     const m = /^(.*) training GFLOP\/s, /.exec(r.metric);
     return m && r.unit === 'GFLOP/s' ? [m[1]] : [];
   });
+  // Once each: the addon-off comparison measures a net again.
+  return [...new Set(nets)];
 }
 
 function modelTable(wasm: BenchSection, torch: BenchSection | undefined): string[] {
