@@ -6,6 +6,8 @@
  *   batch norm, ...); each returns undefined where the addon is off or does not cover a call, and the stock kernel runs;
  * - ./wasm-gradients.ts: the convolution and max-pool gradients, natively, else as valid convolutions run by wasm's own
  *   XNNPACK `Conv2D` kernel, with JS loops over wasm memory for the cheap re-layouts only;
+ * - ./batch-norm.ts and ./relu.ts: batch norm in training and ReLU's gradient as native kernels, with the op and the
+ *   gradient that use them (installed with the kernels);
  * - ./wasm-threads.ts: the threaded SIMD build in Node; ./wasm-memory.ts: the backend as the kernels see it.
  * lib/backend.ts calls registerWasmTrainingKernels and configureWasmThreads before wasm initialises; restoreWasmPatches
  * undoes every global patch they make. Kernels call other kernels' `kernelFunc`s, never `tf.*` ops (which would corrupt

@@ -1,6 +1,7 @@
 /**
- * Pieces every model builder shares: Keras-faithful batch normalisation, Keras' "caffe" preprocessing, the input stem
- * (rescaling, `afterInput`), freezing. Every custom layer class of the zoo is defined and registered here.
+ * Pieces every model builder shares: Keras-faithful batch normalisation (with the hook for a fused training op), the L2
+ * kernel regularizer, Keras' "caffe" preprocessing, the input stem (rescaling, `afterInput`), freezing. Every custom
+ * layer and regularizer class of the zoo is defined and registered here.
  */
 import * as tf from '@tensorflow/tfjs';
 
