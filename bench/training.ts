@@ -436,7 +436,7 @@ async function featureCacheRows(m: BenchModel): Promise<BenchRow[]> {
       notes,
     },
     {
-      metric: 'feature cache speed-up per epoch (experiment 4, frozen trial)',
+      metric: `feature cache speed-up per epoch, ${m.name}`,
       value: uncached.wallS / cached.wallS,
       unit: 'x',
       target: 10,

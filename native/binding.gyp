@@ -1,8 +1,8 @@
 {
   "variables": {
-    # oneDNN's convolutions where a program using its 2.x API (Debian/Ubuntu: libdnnl-dev; or found through
-    # pkg-config dnnl) compiles and links; elsewhere the addon runs im2col + OpenBLAS alone.
-    "dnnl%": "<!(printf '#include <oneapi/dnnl/dnnl.hpp>\\n#if DNNL_VERSION_MAJOR != 2\\n#error\\n#endif\\nint main() { return dnnl_version()->major; }\\n' | ${CXX:-c++} -std=c++17 -x c++ - $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) -o /dev/null 2>/dev/null && echo 1 || echo 0)"
+    # oneDNN's convolutions where a program using its 2.x API on OpenMP threads (Debian/Ubuntu: libdnnl-dev; or found
+    # through pkg-config dnnl) compiles and links; elsewhere the addon runs im2col + OpenBLAS alone.
+    "dnnl%": "<!(printf '#include <oneapi/dnnl/dnnl.hpp>\\n#if DNNL_VERSION_MAJOR != 2 || DNNL_CPU_THREADING_RUNTIME != DNNL_RUNTIME_OMP\\n#error\\n#endif\\nint main() { return dnnl_version()->major; }\\n' | ${CXX:-c++} -std=c++17 -x c++ - $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) -o /dev/null 2>/dev/null && echo 1 || echo 0)"
   },
   "targets": [
     {

@@ -80,7 +80,7 @@ function main() {
     reason = `${reasonFrom(output)}; full log: native/build.log`;
   }
   console.error(
-    `affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (about 2.7x slower).`,
+    `affect-lab: native convolution addon not built: ${reason}. Training uses the wasm kernels alone (several times slower).`,
   );
 }
 

@@ -27,7 +27,7 @@ function results(withTorch: boolean): BenchResults {
           { metric: 'net (exp 1) training step (one, profiled), outside kernels', value: 20.5, unit: 'ms/step' },
           { metric: 'projected full-scale run, exp 5 face-mask / resnet18-vgg', value: 0.464, unit: 'h', target: 0.75 },
           {
-            metric: 'feature cache speed-up per epoch (experiment 4, frozen trial)',
+            metric: 'feature cache speed-up per epoch, net (exp 4)',
             value: 15.7,
             unit: 'x',
             target: 10,
@@ -63,7 +63,7 @@ test('benchReadmeTable puts each trial model beside PyTorch, the projections and
   assert.match(table, /PyTorch 1\.13\.0a0 in the same run/);
   assert.match(table, /\| net \(exp 1\) \| 32 \| 122 \(220 GFLOP\/s\) \| 152 \(300 GFLOP\/s\) \| 0\.73 \| 0\.94 \|/);
   assert.match(table, /\| projected full-scale run, exp 5 face-mask \/ resnet18-vgg \| 0\.46 h \| 0\.75 h \|/);
-  assert.match(table, /\| feature cache speed-up per epoch \(experiment 4, frozen trial\) \| 15\.7 x \| 10\.0 x \|/);
+  assert.match(table, /\| feature cache speed-up per epoch, net \(exp 4\) \| 15\.7 x \| 10\.0 x \|/);
   assert.match(
     table,
     /- net \(exp 1\): 248 ms a step; slowest kernels \(ms\) Conv2D 58\.9; the optimizer's update 4\.50 ms/,

@@ -1,4 +1,8 @@
-/** What the kernel tests share: random inputs, a relative error, and dilated filters for the cpu gradient kernels. */
+/**
+ * What the kernel tests share: random inputs, a relative error, dilated filters for the cpu gradient kernels, and a
+ * count of one wasm kernel's calls.
+ */
+import * as tf from '@tensorflow/tfjs';
 import { normal, type Rng } from '../lib/random';
 
 export type Shape4 = [number, number, number, number];
@@ -60,4 +64,22 @@ export function undilateGrad(g: Float32Array, [kh, kw, ci, co]: Shape4, d: numbe
     }
   }
   return out;
+}
+
+/** fn's result and how many times it ran the wasm kernel `name` (which must be registered). */
+export async function countingCalls<T>(name: string, fn: () => T | Promise<T>): Promise<[T, number]> {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`${name} is not registered for wasm`);
+  const f = k.kernelFunc;
+  let calls = 0;
+  k.kernelFunc = (args) => {
+    calls++;
+    return f(args);
+  };
+  try {
+    const result = await fn();
+    return [result, calls];
+  } finally {
+    k.kernelFunc = f;
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * ReLU's gradient as one native kernel on wasm (dy * step(x) in one pass) instead of tfjs' Step and Multiply, two
- * passes over every activation ReLU follows. tfjs keeps gradients in one global registry, so registerReluGradient
+ * ReLU's gradient as one native kernel on wasm (dy * step(x) in one pass) instead of tfjs' Step and Multiply, for every
+ * Relu kernel (ReLU layers such as the ResNets'; a convolution or dense layer with a fused ReLU has its own gradient).
+ * tfjs keeps gradients in one global registry, so registerReluGradient
  * replaces Relu's with one that takes the native kernel where it runs and tfjs' own gradient everywhere else, and
  * restoreReluGradient puts tfjs' back.
  */

@@ -16,8 +16,8 @@ import {
   nativeReluGradInfo,
   nativeSqrtInfo,
 } from './native-dispatch';
-import { registerReluGradient, restoreReluGradient } from './relu';
-import { batchNormTraining } from './batch-norm';
+import { RELU_GRAD, registerReluGradient, restoreReluGradient } from './relu';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTraining } from './batch-norm';
 import { setBatchNormTrainingOp } from '../models/common';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
@@ -98,7 +98,7 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     why: 'the stock kernel is single-threaded beside the addon; native is ~5x faster',
   },
   {
-    name: 'AffectBatchNormTraining',
+    name: BATCH_NORM_TRAINING,
     compute: 'native',
     replaces: false,
     why:
@@ -106,13 +106,13 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
       'run by lib/kernels/batch-norm.ts only while the addon is in use',
   },
   {
-    name: 'AffectBatchNormTrainingGrad',
+    name: BATCH_NORM_TRAINING_GRAD,
     compute: 'native',
     replaces: false,
     why: 'its gradient in two passes over x and dy instead of ~15 elementwise kernels recorded by autograd',
   },
   {
-    name: 'AffectReluGrad',
+    name: RELU_GRAD,
     compute: 'native',
     replaces: false,
     why: "ReLU's gradient in one pass instead of tfjs' Step and Multiply; run by lib/kernels/relu.ts only with the addon",
@@ -327,18 +327,18 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
       runStock('FusedBatchNorm', args)
     );
   },
-  AffectBatchNormTraining: ({ inputs, attrs, backend }) => {
+  [BATCH_NORM_TRAINING]: ({ inputs, attrs, backend }) => {
     const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
     const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
     return nativeBatchNormTrainingInfo(asBackend(backend), x, scale, offset, varianceEpsilon) ?? notCovered(inputs);
   },
-  AffectBatchNormTrainingGrad: ({ inputs, attrs, backend }) => {
+  [BATCH_NORM_TRAINING_GRAD]: ({ inputs, attrs, backend }) => {
     const { dy, x, scale, mean, variance } = inputs as Record<string, tf.TensorInfo>;
     const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
     const saved = { x, scale, mean, variance };
     return nativeBatchNormTrainingGradInfo(asBackend(backend), dy, saved, varianceEpsilon) ?? notCovered(inputs);
   },
-  AffectReluGrad: ({ inputs, backend }) => {
+  [RELU_GRAD]: ({ inputs, backend }) => {
     const { dy, x } = inputs as Record<string, tf.TensorInfo>;
     return nativeReluGradInfo(asBackend(backend), dy, x) ?? notCovered(inputs);
   },

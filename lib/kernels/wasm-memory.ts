@@ -28,8 +28,9 @@ export function nativeOutputs(
   shapes: number[][],
   fill: (outs: tf.TensorInfo[]) => void,
 ): tf.TensorInfo[] {
-  const outs = shapes.map((shape) => backend.makeOutput(shape, 'float32'));
+  const outs: tf.TensorInfo[] = [];
   try {
+    for (const shape of shapes) outs.push(backend.makeOutput(shape, 'float32'));
     // Views of wasm memory are taken inside `fill`, after makeOutput: growing unshared memory detaches earlier ones.
     fill(outs);
   } catch (e) {

@@ -426,7 +426,7 @@ export function reproductionTable(recordDirs: readonly string[], linkBase = '.')
 function blockBounds(text: string, name: string): [number, number] | undefined {
   const a = text.indexOf(`<!-- ${name}:start`);
   const close = a < 0 ? -1 : text.indexOf('-->', a);
-  const b = text.indexOf(`<!-- ${name}:end -->`);
+  const b = close < 0 ? -1 : text.indexOf(`<!-- ${name}:end -->`, close);
   return a < 0 || close < 0 || b < close ? undefined : [close + 3, b];
 }
 

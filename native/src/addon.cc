@@ -132,10 +132,8 @@ napi_value Throw(napi_env env, const char* message) {
 }
 
 // Whether oneDNN runs the convolutions (where it is built in): AFFECT_CONV=onednn or im2col, read once as the addon
-// first loads; else oneDNN, in all three directions. Timed alternately in one process on a shared 2-core AVX-512 EPYC,
-// on the layers of the study's ResNet-18 (96x96, batch 32) and of FER's (48x48, batch 64), oneDNN ran each direction
-// 1.3-3.3x faster on two threads (im2col's copies run on one); on one thread it ran 1.5-1.9x faster than OpenBLAS's
-// AVX2 kernels, level with its AVX-512 ones on ResNet-18 and 3-20% slower on FER's small images.
+// first loads; else oneDNN, in all three directions, which measured faster than im2col on ResNet-18's layers (the
+// README's settings paragraph).
 struct ConvolutionChoice {
   bool onednn;
   std::string error;  // a bad AFFECT_CONV
@@ -300,7 +298,7 @@ bool RowsCall(napi_env env, napi_callback_info info, size_t n, std::initializer_
   }
   if (napi_get_value_double(env, argv[n], number) != napi_ok) return false;
   *cols = len[colsFrom];
-  if (*cols == 0 || len[0] % *cols != 0) return false;
+  if (*cols == 0 || len[0] == 0 || len[0] % *cols != 0) return false;
   *rows = len[0] / *cols;
   for (size_t i = 0; i < n; i++) {
     bool isFull = false;
@@ -315,7 +313,7 @@ napi_value BatchNormTraining(napi_env env, napi_callback_info info) {
   float* p[6] = {};
   double epsilon = 0;
   size_t rows = 0, cols = 0;
-  if (!RowsCall(env, info, 6, {0, 3}, 1, p, &epsilon, &rows, &cols) || epsilon < 0) {
+  if (!RowsCall(env, info, 6, {0, 3}, 1, p, &epsilon, &rows, &cols) || !(epsilon >= 0)) {
     return Throw(env, "affect-native: batchNormTraining needs x, scale, offset, y, mean and variance Float32Arrays (y as "
                       "long as x, the others one length that divides x's) and an epsilon >= 0");
   }
@@ -328,7 +326,7 @@ napi_value BatchNormTrainingGrad(napi_env env, napi_callback_info info) {
   float* p[8] = {};
   double epsilon = 0;
   size_t rows = 0, cols = 0;
-  if (!RowsCall(env, info, 8, {0, 1, 5}, 2, p, &epsilon, &rows, &cols) || epsilon < 0) {
+  if (!RowsCall(env, info, 8, {0, 1, 5}, 2, p, &epsilon, &rows, &cols) || !(epsilon >= 0)) {
     return Throw(env, "affect-native: batchNormTrainingGrad needs dy, x, scale, mean, variance, dx, dscale and doffset "
                       "Float32Arrays (x and dx as long as dy, the others one length that divides dy's) and an epsilon >= 0");
   }

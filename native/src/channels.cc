@@ -175,7 +175,8 @@ void BatchNormTraining(const float* x, const float* scale, const float* offset, 
   for (size_t c = 0; c < cols; c++) {
     const double m = s1[c] / double(rows);
     mean[c] = float(x[c] + m);
-    variance[c] = float(std::max(0.0, s2[c] / double(rows) - m * m));
+    // max(v, 0) keeps a NaN (from a NaN in x), as tf.moments would give it.
+    variance[c] = float(std::max(s2[c] / double(rows) - m * m, 0.0));
     factor[c] = float(scale[c] / std::sqrt(double(variance[c]) + epsilon));
   }
   NormalizeRows(x, mean, factor.data(), offset, y, rows, cols);

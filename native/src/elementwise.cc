@@ -1,5 +1,6 @@
-// Elementwise kernels that wasm's stock build does not vectorise, or that fuse what tfjs runs as several kernels. Compiled with -fno-math-errno, so that the square
-// root becomes a packed instruction (a negative input gives NaN either way, as in tfjs).
+// Elementwise kernels that wasm's stock build does not vectorise, or that fuse what tfjs runs as several kernels.
+// Compiled with -fno-math-errno, so that the square root becomes a packed instruction (a negative input gives NaN
+// either way, as in tfjs).
 #include <cmath>
 
 #include "kernels.h"
