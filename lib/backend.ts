@@ -144,6 +144,9 @@ export function backendReport(): BackendReport | undefined {
   return current;
 }
 
+/** What runs a record's convolutions when it names none: the addon had only im2col + OpenBLAS before oneDNN. */
+const IM2COL = 'im2col + OpenBLAS';
+
 /**
  * One line for logs and run records, e.g. `backend wasm (threads 1, SIMD, native convolutions (2 threads): oneDNN
  * 2.6.3)`.
@@ -153,7 +156,7 @@ export function describeBackend(r: BackendReport): string {
   const native = !n
     ? ''
     : n.available
-      ? `, native convolutions (${n.threads} thread${n.threads === 1 ? '' : 's'}): ${n.convolutions}`
+      ? `, native convolutions (${n.threads} thread${n.threads === 1 ? '' : 's'}): ${n.convolutions ?? IM2COL}`
       : `, no native convolutions: ${n.reason}`;
   const extra = r.name === 'tensorflow' ? (r.provider ?? '') : `threads ${r.threads}${r.simd ? ', SIMD' : ''}${native}`;
   return `backend ${r.name} (${extra})`;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, backendReport, describeBackend } from '../lib/backend';
+import type { NativeStatus } from '../lib/kernels/native';
 
 test('initBackend picks a working backend and never cpu while wasm works', async () => {
   const r = await initBackend(undefined);
@@ -27,6 +28,12 @@ test('the wasm report says whether the native convolution addon is in use, and w
   assert.equal(
     describeBackend({ ...r, native: { available: false, path: 'x', reason: 'turned off by AFFECT_NATIVE=0' } }),
     `backend wasm (threads ${r.threads}${r.simd ? ', SIMD' : ''}, no native convolutions: turned off by AFFECT_NATIVE=0)`,
+  );
+  // A run recorded before the addon named its convolutions ran them on im2col + OpenBLAS.
+  const older = { available: true, path: 'x', blas: 'OpenBLAS', threads: 1 } as unknown as NativeStatus;
+  assert.equal(
+    describeBackend({ name: 'wasm', threads: 1, simd: true, native: older, skipped: [] }),
+    'backend wasm (threads 1, SIMD, native convolutions (1 thread): im2col + OpenBLAS)',
   );
 });
 

@@ -4,7 +4,7 @@
  * OpenBLAS sgemm (`AFFECT_CONV=onednn|im2col` chooses as the addon loads), batched matrix products (dense layers) as
  * sgemm, plus the channel-broadcast arithmetic, batch norm, leading-axes reduction, max-pool gradient and square root
  * that training needs next, computed in place on wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
- * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these reach 110-175 GFLOP/s on 2 cores (bench/training.ts).
+ * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these are several times faster (npm run bench).
  * Everything works without it: lib/kernels/native-dispatch.ts uses it when `nativeConv()` returns one, else the wasm kernels.
  */
 import * as fs from 'node:fs';
