@@ -8,7 +8,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { cacheDir } from '../paths';
-import { InputOptions, TorchPreprocess, apply, applicationHead, batchNorm, inputStem, setTrainable } from './common';
+import {
+  InputOptions,
+  TorchPreprocess,
+  apply,
+  applicationHead,
+  batchNorm,
+  conv2d,
+  inputStem,
+  setTrainable,
+} from './common';
 import { loadKerasH5Weights } from './h5';
 
 export type DenseNetDepth = 121 | 169;
@@ -51,7 +60,7 @@ export function densenet(depth: DenseNetDepth, opts: DenseNetOptions = {}): tf.L
   const relu = (t: tf.SymbolicTensor, name: string) => apply(tf.layers.activation({ activation: 'relu', name }), t);
   const conv = (t: tf.SymbolicTensor, filters: number, kernel: number, name: string, strides = 1) =>
     apply(
-      tf.layers.conv2d({
+      conv2d({
         filters,
         kernelSize: kernel,
         strides,

@@ -1,5 +1,6 @@
 /** The majority-class baseline as a model: it ignores the image and scores each class by its share of the training labels. */
 import * as tf from '@tensorflow/tfjs';
+import { dense } from './common';
 
 export interface MajorityOptions {
   inputShape: [number, number, number];
@@ -24,18 +25,18 @@ export function majorityClassifier(o: MajorityOptions): tf.LayersModel {
   const logPrior = o.classCounts.map((c) => Math.log(Math.max(c, 1e-6) / total));
   const input = tf.input({ shape: o.inputShape });
   const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(input) as tf.SymbolicTensor;
-  const dense = tf.layers.dense({
+  const prior = dense({
     units: o.classCounts.length,
     kernelInitializer: 'zeros',
     trainable: false,
     name: 'prior',
   });
-  const logits = dense.apply(pooled) as tf.SymbolicTensor;
+  const logits = prior.apply(pooled) as tf.SymbolicTensor;
   const output = tf.layers.softmax({ name: 'predictions' }).apply(logits) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output, name: o.name ?? 'majority' });
-  const [kernel] = dense.getWeights();
+  const [kernel] = prior.getWeights();
   const bias = tf.tensor1d(logPrior);
-  dense.setWeights([kernel, bias]);
+  prior.setWeights([kernel, bias]);
   bias.dispose();
   return model;
 }

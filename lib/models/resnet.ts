@@ -3,7 +3,7 @@
  * `variant: 'study'` (default) keeps the study's quirks; `variant: 'paper'` gives He et al.'s layout as Keras lays it out.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InputOptions, Regularizer, apply, batchNorm, inputStem } from './common';
+import { InputOptions, Regularizer, apply, batchNorm, conv2d, dense, inputStem } from './common';
 
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 export type BlockKind = 'basic' | 'bottleneck';
@@ -90,7 +90,7 @@ export function resnetFeatures(
   const epsilon = opts.bnEpsilon ?? 1e-3;
   const conv = (t: tf.SymbolicTensor, c: ConvSpec) =>
     apply(
-      tf.layers.conv2d({
+      conv2d({
         filters: c.filters,
         kernelSize: c.kernel,
         strides: c.strides ?? 1,
@@ -159,7 +159,7 @@ export function resnet(depth: ResNetDepth, options: ResNetOptions): tf.LayersMod
   if (o.dropoutRate > 0) x = apply(tf.layers.dropout({ rate: o.dropoutRate, name: 'dropout' }), x);
   if (o.includeTop) {
     x = apply(
-      tf.layers.dense({
+      dense({
         units: o.outputUnits,
         kernelInitializer: o.kernelInitializer ?? 'heUniform',
         kernelRegularizer: o.kernelRegularizer,

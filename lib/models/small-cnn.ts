@@ -1,6 +1,6 @@
 /** Small CNNs of other facial-expression projects, for fast CPU runs; any input size, grayscale or RGB. */
 import * as tf from '@tensorflow/tfjs';
-import { InputOptions, Regularizer, apply, batchNorm, inputStem } from './common';
+import { InputOptions, Regularizer, apply, batchNorm, conv2d, dense, inputStem } from './common';
 import type { InitializerLike } from './resnet';
 
 export interface SmallCnnOptions extends InputOptions {
@@ -25,7 +25,7 @@ function smallCnn(spec: SmallCnnSpec, o: SmallCnnOptions, defaultName: string): 
   let x = start;
   spec.convFilters.forEach((filters, i) => {
     x = apply(
-      tf.layers.conv2d({
+      conv2d({
         filters,
         kernelSize: 5,
         padding: 'same',
@@ -39,8 +39,8 @@ function smallCnn(spec: SmallCnnSpec, o: SmallCnnOptions, defaultName: string): 
   });
   x = apply(tf.layers.flatten({ name: 'flatten' }), x);
   if (spec.dropoutRate > 0) x = apply(tf.layers.dropout({ rate: spec.dropoutRate, name: 'dropout' }), x);
-  x = apply(tf.layers.dense({ units: 128, activation: 'relu', name: 'fc1', ...kernel }), x);
-  x = apply(tf.layers.dense({ units: o.outputUnits, activation: 'softmax', name: 'predictions', ...kernel }), x);
+  x = apply(dense({ units: 128, activation: 'relu', name: 'fc1', ...kernel }), x);
+  x = apply(dense({ units: o.outputUnits, activation: 'softmax', name: 'predictions', ...kernel }), x);
   return tf.model({ inputs: input, outputs: x, name: o.name ?? defaultName });
 }
 
@@ -67,7 +67,7 @@ export function smallBnCnn(o: SmallCnnOptions): tf.LayersModel {
   let x = apply(batchNorm({ name: 'input_bn' }), start);
   [8, 16, 32, 64].forEach((filters, i) => {
     x = apply(
-      tf.layers.conv2d({
+      conv2d({
         filters,
         kernelSize: 3,
         padding: 'same',
@@ -80,6 +80,6 @@ export function smallBnCnn(o: SmallCnnOptions): tf.LayersModel {
     x = apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same', name: `pool${i + 1}` }), x);
   });
   x = apply(tf.layers.flatten({ name: 'flatten' }), x);
-  x = apply(tf.layers.dense({ units: o.outputUnits, activation: 'softmax', name: 'predictions', ...kernel }), x);
+  x = apply(dense({ units: o.outputUnits, activation: 'softmax', name: 'predictions', ...kernel }), x);
   return tf.model({ inputs: input, outputs: x, name: o.name ?? 'small-bn-cnn' });
 }

@@ -1,6 +1,6 @@
 /** Classifier tops that go on any backbone whose output is a feature vector (built with `includeTop: false`). */
 import * as tf from '@tensorflow/tfjs';
-import { apply } from './common';
+import { apply, dense } from './common';
 
 /** A top: the layers to stack on a feature vector for `classes` classes (fresh layers on every call). */
 export interface Top {
@@ -13,10 +13,10 @@ function denseStack(name: string, hidden: { units: number; dropout: number }[]):
     name,
     layers: (classes) => [
       ...hidden.flatMap((h, i) => [
-        tf.layers.dense({ units: h.units, activation: 'relu', name: `fc${i + 1}` }),
+        dense({ units: h.units, activation: 'relu', name: `fc${i + 1}` }),
         tf.layers.dropout({ rate: h.dropout, name: `fc${i + 1}_dropout` }),
       ]),
-      tf.layers.dense({ units: classes, activation: 'softmax', name: 'predictions' }),
+      dense({ units: classes, activation: 'softmax', name: 'predictions' }),
     ],
   };
 }
