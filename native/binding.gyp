@@ -8,15 +8,14 @@
     {
       "target_name": "affect_native",
       "sources": ["src/addon.cc", "src/conv.cc", "src/channels.cc", "src/matmul.cc", "src/elementwise.cc", "src/optimizer.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fno-math-errno", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
-      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fno-math-errno", "-fopenmp", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
+      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)", "-fopenmp"],
       "conditions": [
         ["dnnl==1", {
           "sources": ["src/conv_dnnl.cc"],
           "defines": ["AFFECT_DNNL"],
           "cflags_cc": ["<!@(pkg-config --cflags dnnl 2>/dev/null || true)"],
-          # libdnnl runs on GNU OpenMP, whose thread count conv_dnnl.cc sets.
-          "libraries": ["<!@(pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)", "-lgomp"]
+          "libraries": ["<!@(pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)"]
         }]
       ]
     }

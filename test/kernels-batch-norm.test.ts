@@ -26,6 +26,8 @@ const CASES: Case[] = [
   { shape: [4, 5, 3, 6], shift: 0 },
   { shape: [4, 5, 3, 6], shift: 1e4 },
   { shape: [7, 2], shift: -3 },
+  // Large enough for the addon to split the rows over its threads.
+  { shape: [8, 16, 16, 40], shift: 2 },
 ];
 
 /**

@@ -32,3 +32,22 @@ test("ReLU's gradient on wasm matches tfjs' on cpu, natively with the addon and 
   // The definition, element by element: dy where x > 0, NaN where x is NaN or where dy is infinite and x <= 0, else 0.
   assert.deepEqual(ref, [0, 0, 0, 4, 5, NaN, 0, Infinity, -Infinity, NaN]);
 });
+
+test("ReLU's gradient on wasm matches cpu on an array long enough for the addon to split it over its threads", async () => {
+  const n = 100003;
+  // The edge cases again, spread over the whole length, between ordinary values.
+  const x = Float32Array.from({ length: n }, (_, i) => (i % 97 < X.length ? X[i % 97] : Math.sin(i)));
+  const dy = Float32Array.from({ length: n }, (_, i) => (i % 89 < DY.length ? DY[i % 89] : Math.cos(i)));
+  const grad = () =>
+    tf.tidy(() => [
+      ...tf
+        .grads((t: tf.Tensor) => tf.mul(tf.relu(t), tf.tensor1d(dy)))([tf.tensor1d(x)])[0]
+        .dataSync(),
+    ]);
+  await initBackend('cpu');
+  const ref = grad();
+  await initBackend('wasm');
+  const [got, calls] = await countingCalls(RELU_GRAD, grad);
+  assert.deepEqual(got, ref);
+  assert.equal(calls, nativeConv() ? 1 : 0);
+});

@@ -240,7 +240,7 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
   }
 });
 
-test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (native) and other shapes (stock)', async () => {
+test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and large same-shape operands (native) and other shapes (stock)', async () => {
   const rng = makeRng('kernels-wasm-binary');
   const pairs: [number[], number[]][] = [
     [[4, 5, 3, 6], [6]],
@@ -266,6 +266,12 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts (nati
       [2, 1, 4],
       [2, 3, 1],
     ],
+    // Large enough for the addon to split them over its threads.
+    [
+      [3, 170, 130],
+      [3, 170, 130],
+    ],
+    [[700, 3, 64], [64]],
   ];
   const ops = { Add: tf.add, Sub: tf.sub, Multiply: tf.mul, RealDiv: tf.div } as const;
   for (const mode of nativeModes()) {
@@ -349,6 +355,8 @@ test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negativ
     { shape: [2, 8, 8, 5], size: 2, s: 2, pad: 'valid' },
     { shape: [2, 9, 7, 3], size: 3, s: 2, pad: 'same' },
     { shape: [1, 10, 10, 4], size: 3, s: 1, pad: 'same' },
+    // Enough images for the addon to split them over its threads.
+    { shape: [6, 24, 24, 32], size: 2, s: 2, pad: 'valid' },
   ];
   for (const mode of nativeModes())
     for (const cfg of configs) {

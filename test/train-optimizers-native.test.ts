@@ -55,12 +55,12 @@ function slotValues(opt: ReturnType<typeof makeOptimizer>, names: string[]): Flo
 let counter = 0;
 
 /**
- * STEPS updates of two variables (one of a length no SIMD width divides) from fixed gradients, on the current
- * backend and path: the weights and slots after the last step.
+ * STEPS updates of three variables (one of a length no SIMD width divides, one long enough for the addon to split it
+ * over its threads) from fixed gradients, on the current backend and path: the weights and slots after the last step.
  */
 function runOnVariables(cfg: OptimizerConfig): Float32Array[] {
-  const names = [`fused_test_a${counter}`, `fused_test_b${counter++}`];
-  const sizes = [64, 37];
+  const names = [`fused_test_a${counter}`, `fused_test_b${counter}`, `fused_test_c${counter++}`];
+  const sizes = [64, 37, 70001];
   const vars = names.map((n, i) => tf.variable(tf.tensor1d(randoms(`w${i}`, sizes[i])), true, n));
   const opt = makeOptimizer(cfg);
   for (let step = 0; step < STEPS; step++) {

@@ -106,9 +106,13 @@ export function nativeMatMulInfo(
 
 export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
 
+/** Same-shape operands below this many elements stay on the stock kernel (a native call costs more than it saves). */
+export const NATIVE_SAME_SHAPE_MIN = 65536;
+
 /**
- * `a (op) b` natively where one side is a full float32 tensor and the other a vector broadcast along its last
- * axis (shape [C] or [1,...,1,C]); undefined (the caller runs the stock kernel) otherwise.
+ * `a (op) b` natively for float32 operands of one shape (NATIVE_SAME_SHAPE_MIN elements or more), or where one side is
+ * a full tensor and the other a vector broadcast along its last axis (shape [C] or [1,...,1,C]); undefined (the caller
+ * runs the stock kernel) otherwise.
  */
 export function nativeBinaryInfo(
   backend: WasmBackendLike,
@@ -118,11 +122,19 @@ export function nativeBinaryInfo(
 ): tf.TensorInfo | undefined {
   const addon = nativeConv();
   if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
-  const smallFirst = tf.util.sizeFromShape(a.shape) < tf.util.sizeFromShape(b.shape);
+  const size = tf.util.sizeFromShape(a.shape);
+  if (tf.util.arraysEqual(a.shape, b.shape)) {
+    // The stock kernel is as fast on one thread; the addon's splits large operands over its threads.
+    if (size < NATIVE_SAME_SHAPE_MIN) return undefined;
+    return nativeOutput(backend, a.shape, (out) =>
+      addon.binaryRows(BINARY_OPS[op], heap(backend, a), heap(backend, b), heap(backend, out), false),
+    );
+  }
+  const smallFirst = size < tf.util.sizeFromShape(b.shape);
   const [full, small] = smallFirst ? [b, a] : [a, b];
   const channels = full.shape[full.shape.length - 1];
   const vector = small.shape.length <= full.shape.length && isChannelVector(small.shape, channels);
-  // Same-shape and scalar operands are fast in the stock kernel.
+  // Scalar operands are fast in the stock kernel.
   if (!vector || channels < 2 || tf.util.sizeFromShape(full.shape) === channels) return undefined;
   return nativeOutput(backend, full.shape, (out) =>
     addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst),

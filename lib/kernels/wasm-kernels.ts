@@ -89,7 +89,9 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     name,
     compute: 'native' as const,
     replaces: true,
-    why: 'stock kernel computes an index per element when one side is broadcast along the channels (batch norm)',
+    why:
+      'stock kernel computes an index per element when one side is broadcast along the channels (batch norm) and ' +
+      "runs on one thread (large same-shape operands: the residual blocks' adds and their gradients)",
   })),
   {
     name: 'FusedBatchNorm',

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "parallel.h"
 
 extern "C" char* openblas_get_config(void);
 extern "C" int openblas_get_num_threads(void);
@@ -459,7 +460,7 @@ napi_value Info(napi_env env, napi_callback_info) {
   return out;
 }
 
-// setThreads(n): the thread count of OpenBLAS and oneDNN.
+// setThreads(n): the thread count of OpenBLAS, oneDNN and the addon's own kernels.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   size_t argc = 1;
@@ -469,6 +470,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     return Throw(env, "affect-native: setThreads needs a positive integer");
   }
   openblas_set_num_threads(n);
+  affect::kernelThreads.store(n);
 #ifdef AFFECT_DNNL
   affect::onednn::SetThreads(n);
 #endif
@@ -484,6 +486,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // oneDNN starts with OpenBLAS's count (every core, or OPENBLAS_NUM_THREADS): one setting governs both.
   affect::onednn::SetThreads(openblas_get_num_threads());
 #endif
+  affect::kernelThreads.store(openblas_get_num_threads());
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},

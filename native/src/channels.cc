@@ -7,17 +7,30 @@
 #include <vector>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace affect {
 namespace {
 
+// Rows of `cols` floats per thread before a split pays.
+size_t RowGrain(size_t cols) { return std::max<size_t>(1, kElementGrain / std::max<size_t>(cols, 1)); }
+
+// f(x[r, c], small[c]) into out, split by rows (or, for a single row, as when both operands have one shape, by columns).
 template <typename F>
 void Rows(const float* full, const float* small, float* out, size_t rows, size_t cols, F f) {
-  for (size_t r = 0; r < rows; r++) {
-    const float* a = full + r * cols;
-    float* o = out + r * cols;
-    for (size_t c = 0; c < cols; c++) o[c] = f(a[c], small[c]);
+  if (rows == 1) {
+    ForRanges(cols, kElementGrain, [&](size_t begin, size_t end) {
+      for (size_t c = begin; c < end; c++) out[c] = f(full[c], small[c]);
+    });
+    return;
   }
+  ForRanges(rows, RowGrain(cols), [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+      const float* a = full + r * cols;
+      float* o = out + r * cols;
+      for (size_t c = 0; c < cols; c++) o[c] = f(a[c], small[c]);
+    }
+  });
 }
 
 template <typename F>
@@ -30,21 +43,33 @@ void RowsEitherSide(bool smallFirst, const float* full, const float* small, floa
 }
 
 // Two column sums over `rows` rows: `add(r, a, b)` adds row r's terms into float partials over blocks of rows
-// (vectorised), which go into the double totals a and b, as in SumRows.
+// (vectorised), which go into double totals a and b, as in SumRows. Threads take whole blocks and keep their own totals,
+// added in thread order.
 template <typename F>
 void ColumnSums(size_t rows, size_t cols, std::vector<double>& a, std::vector<double>& b, F add) {
   constexpr size_t kBlock = 256;
+  const size_t blocks = (rows + kBlock - 1) / kBlock;
+  const size_t parts = std::min(blocks, Parts(rows * cols, kElementGrain));
+  std::vector<std::vector<double>> ta(parts, std::vector<double>(cols, 0.0)), tb(parts, std::vector<double>(cols, 0.0));
+  ForParts(parts, [&](size_t i) {
+    std::vector<float> pa(cols), pb(cols);
+    for (size_t k = blocks * i / parts; k < blocks * (i + 1) / parts; k++) {
+      std::fill(pa.begin(), pa.end(), 0.0f);
+      std::fill(pb.begin(), pb.end(), 0.0f);
+      const size_t r1 = std::min(rows, (k + 1) * kBlock);
+      for (size_t r = k * kBlock; r < r1; r++) add(r, pa.data(), pb.data());
+      for (size_t c = 0; c < cols; c++) {
+        ta[i][c] += pa[c];
+        tb[i][c] += pb[c];
+      }
+    }
+  });
   a.assign(cols, 0.0);
   b.assign(cols, 0.0);
-  std::vector<float> pa(cols), pb(cols);
-  for (size_t r0 = 0; r0 < rows; r0 += kBlock) {
-    std::fill(pa.begin(), pa.end(), 0.0f);
-    std::fill(pb.begin(), pb.end(), 0.0f);
-    const size_t r1 = std::min(rows, r0 + kBlock);
-    for (size_t r = r0; r < r1; r++) add(r, pa.data(), pb.data());
+  for (size_t i = 0; i < parts; i++) {
     for (size_t c = 0; c < cols; c++) {
-      a[c] += pa[c];
-      b[c] += pb[c];
+      a[c] += ta[i][c];
+      b[c] += tb[i][c];
     }
   }
 }
@@ -81,52 +106,15 @@ void KeepMaxima(const float* x, int32_t offset, int32_t n, float* best, int32_t*
   }
 }
 
-}  // namespace
-
-void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst) {
-  switch (op) {
-    case BinaryOp::kAdd: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a + b; }); break;
-    case BinaryOp::kSub: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a - b; }); break;
-    case BinaryOp::kMul: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a * b; }); break;
-    case BinaryOp::kDiv: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a / b; }); break;
-  }
-}
-
-void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
-                   size_t cols) {
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    float* o = out + r * cols;
-    for (size_t c = 0; c < cols; c++) o[c] = (xr[c] - mean[c]) * factor[c] + offset[c];
-  }
-}
-
-void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale) {
-  // Float partial sums over blocks of rows (vectorised), added into double totals: the error stays at the level
-  // of the cpu backend's double accumulation even over millions of rows.
-  constexpr size_t kBlock = 256;
-  std::vector<double> total(cols, 0.0);
-  std::vector<float> part(cols);
-  for (size_t r0 = 0; r0 < rows; r0 += kBlock) {
-    std::fill(part.begin(), part.end(), 0.0f);
-    const size_t r1 = std::min(rows, r0 + kBlock);
-    for (size_t r = r0; r < r1; r++) {
-      const float* row = x + r * cols;
-      for (size_t c = 0; c < cols; c++) part[c] += row[c];
-    }
-    for (size_t c = 0; c < cols; c++) total[c] += part[c];
-  }
-  for (size_t c = 0; c < cols; c++) out[c] = float(total[c] * scale);
-}
-
-void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
-  std::memset(dx, 0, g.B * g.H * g.W * g.C * sizeof(float));
+// MaxPoolGrad for images [first, last): zeroes their dx, then adds each window's gradient to its first maximum.
+void MaxPoolGradImages(const PoolGeometry& g, int64_t first, int64_t last, const float* dy, const float* x, float* dx) {
+  const int64_t image = g.H * g.W * g.C;
+  std::memset(dx + first * image, 0, (last - first) * image * sizeof(float));
   // Per channel the best value and its pixel's offset within the image, updated without branches so that the channel
   // loop vectorises; a strict > keeps the first maximum, and the -inf start means padding never wins.
   std::vector<float> best(g.C);
   std::vector<int32_t> at(g.C);
-  const int64_t image = g.H * g.W * g.C;
-  for (int64_t b = 0; b < g.B; b++) {
+  for (int64_t b = first; b < last; b++) {
     const float* xb = x + b * image;
     float* dxb = dx + b * image;
     for (int64_t oh = 0; oh < g.OH; oh++) {
@@ -156,6 +144,47 @@ void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* 
       }
     }
   }
+}
+
+}  // namespace
+
+void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst) {
+  switch (op) {
+    case BinaryOp::kAdd: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a + b; }); break;
+    case BinaryOp::kSub: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a - b; }); break;
+    case BinaryOp::kMul: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a * b; }); break;
+    case BinaryOp::kDiv: RowsEitherSide(smallFirst, full, small, out, rows, cols, [](float a, float b) { return a / b; }); break;
+  }
+}
+
+void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
+                   size_t cols) {
+  ForRanges(rows, RowGrain(cols), [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+      const float* xr = x + r * cols;
+      float* o = out + r * cols;
+      for (size_t c = 0; c < cols; c++) o[c] = (xr[c] - mean[c]) * factor[c] + offset[c];
+    }
+  });
+}
+
+void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale) {
+  // Float partial sums over blocks of rows (vectorised), added into double totals: the error stays at the level
+  // of the cpu backend's double accumulation even over millions of rows.
+  std::vector<double> total, unused;
+  ColumnSums(rows, cols, total, unused, [&](size_t r, float* a, float*) {
+    const float* row = x + r * cols;
+    for (size_t c = 0; c < cols; c++) a[c] += row[c];
+  });
+  for (size_t c = 0; c < cols; c++) out[c] = float(total[c] * scale);
+}
+
+void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
+  const int64_t image = g.H * g.W * g.C;
+  // Threads take whole images, each writing only its own part of dx.
+  ForRanges(size_t(g.B), RowGrain(size_t(image)), [&](size_t first, size_t last) {
+    MaxPoolGradImages(g, int64_t(first), int64_t(last), dy, x, dx);
+  });
 }
 
 void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,
@@ -206,12 +235,14 @@ void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, 
     q[c] = float(b);
     p[c] = float(-a * sdy[c] / n - b * mean[c]);
   }
-  for (size_t r = 0; r < rows; r++) {
-    const float* g = dy + r * cols;
-    const float* xr = x + r * cols;
-    float* o = dx + r * cols;
-    for (size_t c = 0; c < cols; c++) o[c] = k[c] * g[c] + q[c] * xr[c] + p[c];
-  }
+  ForRanges(rows, RowGrain(cols), [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+      const float* g = dy + r * cols;
+      const float* xr = x + r * cols;
+      float* o = dx + r * cols;
+      for (size_t c = 0; c < cols; c++) o[c] = k[c] * g[c] + q[c] * xr[c] + p[c];
+    }
+  });
 }
 
 }  // namespace affect

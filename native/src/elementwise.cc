@@ -4,19 +4,24 @@
 #include <cmath>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace affect {
 
 void Sqrt(const float* x, float* out, size_t n) {
-  for (size_t i = 0; i < n; i++) out[i] = std::sqrt(x[i]);
+  ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) out[i] = std::sqrt(x[i]);
+  });
 }
 
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    // tfjs' step(x): 1 above 0, NaN for NaN, else 0; then dy times it, so that 0 * Inf gives NaN as there.
-    const float step = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
-    dx[i] = dy[i] * step;
-  }
+  ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      // tfjs' step(x): 1 above 0, NaN for NaN, else 0; then dy times it, so that 0 * Inf gives NaN as there.
+      const float step = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+      dx[i] = dy[i] * step;
+    }
+  });
 }
 
 }  // namespace affect

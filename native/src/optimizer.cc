@@ -4,10 +4,13 @@
 #include <cmath>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace affect {
 
-void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
+namespace {
+
+void Sgd(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
   if (velocity == nullptr) {
     for (size_t i = 0; i < n; i++) w[i] = w[i] - g[i] * c.lr;
     return;
@@ -27,8 +30,6 @@ void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoe
   }
 }
 
-namespace {
-
 // Decay is a template flag, so that the loop without it (Adam, AdamW without weight decay) skips that step as the JS
 // update does.
 template <bool Decay>
@@ -47,12 +48,18 @@ void Adam(float* w, const float* g, float* m, float* v, size_t n, const AdamCoef
 
 }  // namespace
 
+void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
+  ForRanges(n, kElementGrain, [&](size_t b, size_t e) { Sgd(w + b, g + b, velocity ? velocity + b : nullptr, e - b, c); });
+}
+
 void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c) {
-  if (c.decay != 0) {
-    Adam<true>(w, g, m, v, n, c);
-  } else {
-    Adam<false>(w, g, m, v, n, c);
-  }
+  ForRanges(n, kElementGrain, [&](size_t b, size_t e) {
+    if (c.decay != 0) {
+      Adam<true>(w + b, g + b, m + b, v + b, e - b, c);
+    } else {
+      Adam<false>(w + b, g + b, m + b, v + b, e - b, c);
+    }
+  });
 }
 
 }  // namespace affect
