@@ -269,6 +269,8 @@ const TRANSCRIPTION: Record<string, Record<string, Transcribed>> = {
     // affect-lab's variants with on-the-fly augmentation, measured against the same published figures
     'cnn4-augment-ensemble': FER_CNN4,
     'cnn5-augment-ensemble': FER_CNN5,
+    'cnn4-flip-shift-ensemble': FER_CNN4,
+    'cnn5-flip-shift-ensemble': FER_CNN5,
   },
   'fer-lr': {
     // "majority-class baseline 25% (always 'happy')"

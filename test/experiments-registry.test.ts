@@ -142,8 +142,15 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
       ['cnn5-ensemble', 'cnn5', false],
       ['cnn4-augment-ensemble', 'cnn4', true],
       ['cnn5-augment-ensemble', 'cnn5', true],
+      ['cnn4-flip-shift-ensemble', 'cnn4', true],
+      ['cnn5-flip-shift-ensemble', 'cnn5', true],
     ],
   );
+  // The flip-shift variant: no rotation or zoom, shifts of 4 of 48 pixels, and lr / 10 for its last 15 of 50 epochs.
+  const flipShift = resolveTrial('fer-small-cnn', 'cnn4-flip-shift-ensemble', 'full', 27);
+  assert.deepEqual(flipShift.data.augment, { flip: 'horizontal', rotation: 0, zoom: 0, translation: [4 / 48, 4 / 48] });
+  assert.equal(flipShift.epochs, 50);
+  assert.deepEqual(flipShift.callbacks.stepDecay, { factor: 0.1, epochs: [35] });
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');
   for (const scale of ['smoke', 'quick', 'full'] as const)
@@ -177,6 +184,11 @@ test('invalid settings are errors naming the field', () => {
   const drop = resolveTrial('fer-small-cnn', undefined, 'full', 27);
   drop.data.drop = [''];
   assert.throws(() => validateRunConfig(drop), config(/invalid data.drop/));
+  const decay = resolveTrial('fer-small-cnn', 'cnn4-flip-shift-ensemble', 'full', 27);
+  decay.callbacks.stepDecay = { factor: 0.1, epochs: [-1] };
+  assert.throws(() => validateRunConfig(decay), config(/invalid callbacks.stepDecay.epochs/));
+  decay.callbacks.stepDecay = { factor: 2, epochs: [3] };
+  assert.throws(() => validateRunConfig(decay), config(/invalid callbacks.stepDecay.factor: 2/));
   assert.throws(
     () => resolveTrial('5', undefined, 'huge' as 'full', 27),
     config(/unknown scale "huge"; accepted: smoke, quick, full/),

@@ -11,7 +11,9 @@ import {
   earlyStopping,
   historyRecorder,
   pyFloat,
+  learningRateScheduler,
   reduceLROnPlateau,
+  stepSchedule,
   terminateOnNaN,
   type Callback,
   type TrainContext,
@@ -159,6 +161,34 @@ test('ReduceLROnPlateau: patience, cooldown, minLr and the Keras message (lr is 
   assert.throws(() => reduceLROnPlateau({ factor: 1 }), /factor must be < 1/);
   assert.throws(() => reduceLROnPlateau({ mode: 'up' as never }), /mode must be auto, min or max, got "up"/);
   assert.throws(() => earlyStopping({ mode: 'up' as never }), /mode must be auto, min or max, got "up"/);
+});
+
+test("learningRateScheduler sets each epoch's rate from the schedule, with a step schedule resuming on the same rates", async () => {
+  const f = fakeContext();
+  const cb = learningRateScheduler(stepSchedule(0.001, 0.1, [3, 5]), { verbose: 1 });
+  const lrs: number[] = [];
+  for (let e = 0; e < 7; e++) {
+    await cb.onEpochBegin?.(e, f.ctx);
+    lrs.push(f.ctx.getLearningRate());
+  }
+  const f32 = Math.fround;
+  assert.deepEqual(
+    lrs,
+    [0.001, 0.001, 0.001, 0.0001, 0.0001, 0.00001, 0.00001].map((v) => f32(v)),
+  );
+  assert.equal(f.messages[3], 'Epoch 4: LearningRateScheduler setting learning rate to 0.0001.');
+  // A run resumed at epoch 6 starts on epoch 6's rate, whatever rate it was built with.
+  const g = fakeContext(5);
+  await cb.onEpochBegin?.(5, g.ctx);
+  assert.equal(g.ctx.getLearningRate(), f32(0.00001));
+  // Keras' form: a schedule of the epoch and the current rate.
+  const h = fakeContext();
+  const halving = learningRateScheduler((epoch, lr) => (epoch > 0 ? lr / 2 : lr));
+  for (let e = 0; e < 3; e++) await halving.onEpochBegin?.(e, h.ctx);
+  assert.equal(h.ctx.getLearningRate(), f32(f32(f32(0.1) / 2) / 2));
+  assert.deepEqual(h.messages, []);
+  const bad = learningRateScheduler(() => NaN);
+  assert.throws(() => bad.onEpochBegin?.(0, h.ctx), /the schedule gave NaN for epoch 1/);
 });
 
 test('pyFloat prints floats as Python repr does', () => {

@@ -60,8 +60,9 @@ export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, 
     const images = Array.from({ length: b }, (_, i) => {
       let x = xs.slice([i, 0, 0, 0], [1, h, w, xs.shape[3]]);
       if (flips[i]) x = tf.reverse(x, 2);
-      for (const row of [rot[i], zoom[i], shift[i]])
-        x = tf.image.transform(x, tf.tensor2d([row]), 'bilinear', 'reflect');
+      // A factor of 0 draws its (identity) transform all the same, so the draws do not depend on the factors.
+      const rows = [aug.rotation > 0 && rot[i], aug.zoom > 0 && zoom[i], shift[i]];
+      for (const row of rows) if (row) x = tf.image.transform(x, tf.tensor2d([row]), 'bilinear', 'reflect');
       return x;
     });
     return tf.concat(images, 0);

@@ -188,6 +188,10 @@ export function validateRunConfig(cfg: RunConfig): void {
   const rl = cfg.callbacks.reduceLROnPlateau;
   if (rl && !(rl.factor > 0 && rl.factor < 1))
     bad('callbacks.reduceLROnPlateau.factor', rl.factor, 'must be in (0, 1)');
+  const sd = cfg.callbacks.stepDecay;
+  if (sd && !(sd.factor > 0 && sd.factor < 1)) bad('callbacks.stepDecay.factor', sd.factor, 'must be in (0, 1)');
+  if (sd && !(Array.isArray(sd.epochs) && sd.epochs.every((e) => Number.isInteger(e) && e >= 0)))
+    bad('callbacks.stepDecay.epochs', sd.epochs, 'must be a list of epochs (integers >= 0, 0-based)');
   const sn = cfg.snapshots;
   if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit)))
     bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');

@@ -24,6 +24,8 @@ export interface CallbackConfig {
   earlyStopping?: { monitor: 'val_loss'; patience: number; restoreBestWeights: boolean };
   /** ReduceLROnPlateau(monitor, factor, patience). */
   reduceLROnPlateau?: { monitor: 'val_loss'; factor: number; patience: number };
+  /** LearningRateScheduler with a step schedule: the optimizer's lr times `factor` from each of `epochs` (0-based) on. */
+  stepDecay?: { factor: number; epochs: number[] };
 }
 
 /** A model of lib/models' registry with its top and options; the registry rejects a top or option the model does not take. */

@@ -93,7 +93,10 @@ function callbacks(c: CallbackConfig): string {
   const rl =
     c.reduceLROnPlateau &&
     `ReduceLROnPlateau(${c.reduceLROnPlateau.monitor}, factor ${c.reduceLROnPlateau.factor}, patience ${c.reduceLROnPlateau.patience})`;
-  return [es, rl].filter(Boolean).join(', ') || 'none';
+  const sd =
+    c.stepDecay &&
+    `LearningRateScheduler(lr x ${c.stepDecay.factor} from epoch ${c.stepDecay.epochs.map((e) => e + 1).join(', ')})`;
+  return [es, rl, sd].filter(Boolean).join(', ') || 'none';
 }
 
 /** The study's figures of one trial, one line each; nothing for a trial it published no figures for. */

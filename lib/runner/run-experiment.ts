@@ -26,8 +26,10 @@ import {
   evaluate,
   fit,
   latestCheckpoint,
+  learningRateScheduler,
   reduceLROnPlateau,
   snapshotEnsemble,
+  stepSchedule,
   type Callback,
   type Evaluation,
   type ProgressSink,
@@ -324,6 +326,8 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
     const rl = cfg.callbacks.reduceLROnPlateau;
     if (rl)
       callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
+    const sd = cfg.callbacks.stepDecay;
+    if (sd) callbacks.push(learningRateScheduler(stepSchedule(cfg.optimizer.lr, sd.factor, sd.epochs), { verbose: 1 }));
     snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
     if (snapshots) callbacks.push(snapshots);
 

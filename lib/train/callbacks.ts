@@ -1,6 +1,6 @@
 /**
  * Callbacks with Keras' semantics (keras.callbacks, TF 2.x): EarlyStopping (with restore_best_weights, which
- * tfjs lacks), ReduceLROnPlateau, History, CSVLogger and TerminateOnNaN. Epochs are 0-based; messages print
+ * tfjs lacks), ReduceLROnPlateau, LearningRateScheduler, History, CSVLogger and TerminateOnNaN. Epochs are 0-based; messages print
  * 1-based epochs, as Keras does.
  */
 import * as fs from 'node:fs';
@@ -212,6 +212,33 @@ export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
       cooldownCounter = j.cooldownCounter;
     },
   };
+}
+
+/**
+ * keras.callbacks.LearningRateScheduler: at the start of each epoch the learning rate becomes
+ * `schedule(epoch, current lr)`. A schedule of the epoch alone keeps a resumed run on the same rates.
+ */
+export function learningRateScheduler(
+  schedule: (epoch: number, lr: number) => number,
+  o: { verbose?: 0 | 1 } = {},
+): Callback {
+  return {
+    name: 'LearningRateScheduler',
+    onEpochBegin(epoch, ctx) {
+      const lr = schedule(epoch, ctx.getLearningRate());
+      if (!Number.isFinite(lr) || lr < 0)
+        throw new Error(
+          `learningRateScheduler: the schedule gave ${lr} for epoch ${epoch + 1}; it must be a finite rate >= 0`,
+        );
+      ctx.setLearningRate(lr);
+      if (o.verbose) ctx.log(`Epoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${pyFloat(lr)}.`);
+    },
+  };
+}
+
+/** A step schedule: `lr` times `factor` once for every epoch of `epochs` (0-based) reached, e.g. lr / 10 from epoch 30. */
+export function stepSchedule(lr: number, factor: number, epochs: readonly number[]): (epoch: number) => number {
+  return (epoch) => lr * factor ** epochs.filter((e) => e <= epoch).length;
 }
 
 /** Appends each epoch's logs to a TrainHistory (fit keeps one itself; this one is for callers who want another). */
