@@ -120,6 +120,9 @@ export async function initBackend(preferred: string | undefined = process.env.AF
     throw new ConfigError(`affect-lab: unknown backend "${want}"; accepted values: ${BACKEND_NAMES.join(', ')}, auto`);
   }
   if (current && (want === undefined || want === current.name)) return current;
+  // A mistyped setting of the addon would otherwise train on the wasm kernels alone, many times slower.
+  const native = want === undefined || want === 'wasm' ? loadNativeConv() : undefined;
+  if (native && !native.available && native.setting) throw new ConfigError(`affect-lab: ${native.reason}`);
   const skipped: BackendReport['skipped'] = [];
   const order: BackendName[] = want ? [want as BackendName] : [...BACKEND_NAMES];
   for (const name of order) {

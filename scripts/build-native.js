@@ -56,9 +56,22 @@ function reasonFrom(output) {
   return (line ?? 'node-gyp failed').trim().slice(0, 200);
 }
 
+// What binding.gyp's oneDNN probe depends on besides the sources: installing or removing libdnnl-dev changes the addon
+// a build makes, so a change here rebuilds it even when the sources are older than it.
+const stamp = path.join(dir, 'build', 'libraries.json');
+function libraries() {
+  const pkg = spawnSync('pkg-config', ['--modversion', 'dnnl'], { encoding: 'utf8' });
+  return JSON.stringify({
+    dnnlHeader: fs.existsSync('/usr/include/oneapi/dnnl/dnnl.hpp'),
+    dnnlPkgConfig: pkg.status === 0 ? pkg.stdout.trim() : null,
+  });
+}
+
 function main() {
   const newest = Math.max(...sources.map(mtime));
-  if (mtime(addon) >= newest) return;
+  const libs = libraries();
+  const built = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
+  if (mtime(addon) >= newest && built === libs) return;
   const gyp = findNodeGyp();
   let reason;
   if (!gyp) {
@@ -73,6 +86,7 @@ function main() {
     const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}${r.error ? `\n${r.error}` : ''}`;
     if (r.status === 0 && fs.existsSync(addon)) {
       fs.rmSync(log, { force: true });
+      fs.writeFileSync(stamp, libs);
       console.error('affect-lab: built the native convolution addon (native/build/Release/affect_native.node)');
       return;
     }

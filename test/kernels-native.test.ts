@@ -82,6 +82,28 @@ test('AFFECT_CONV chooses the convolutions as the addon loads; another value is 
   );
 });
 
+test('initBackend refuses a bad AFFECT_CONV or AFFECT_NATIVE_THREADS by name instead of training without the addon', (t) => {
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const backend = (env: Record<string, string>, name = '') => {
+    const code = `require(${JSON.stringify(require.resolve('../lib/backend'))}).initBackend(${JSON.stringify(name)})
+      .then((r) => process.stdout.write('started ' + r.name), (e) => process.stdout.write(e.message))`;
+    return execFileSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  };
+  assert.equal(
+    backend({ AFFECT_CONV: 'mkl' }),
+    'affect-lab: affect-native: AFFECT_CONV must be onednn or im2col, got "mkl"',
+  );
+  assert.equal(
+    backend({ AFFECT_NATIVE_THREADS: 'two' }, 'wasm'),
+    'affect-lab: AFFECT_NATIVE_THREADS must be a positive integer, got "two"',
+  );
+  // The cpu backend does not use the addon, so its settings do not matter there.
+  assert.equal(backend({ AFFECT_CONV: 'mkl' }, 'cpu'), 'started cpu');
+});
+
 test('setNativeConvEnabled switches nativeConv() and returns the previous setting', () => {
   const built = loadNativeConv().available;
   assert.equal(setNativeConvEnabled(false), true);

@@ -96,7 +96,8 @@ export interface NativeConvAddon {
 
 export type NativeStatus =
   | { available: true; path: string; blas: string; convolutions: string; threads: number }
-  | { available: false; path: string; reason: string };
+  /** `setting`: the environment variable whose value kept the addon out (initBackend refuses to start then). */
+  | { available: false; path: string; reason: string; setting?: 'AFFECT_NATIVE_THREADS' | 'AFFECT_CONV' };
 
 /** Where `npm run build` puts the addon. */
 export const NATIVE_ADDON_PATH = path.join(repoRoot, 'native', 'build', 'Release', 'affect_native.node');
@@ -125,6 +126,7 @@ export function loadNativeConv(): NativeStatus {
         available: false,
         path: p,
         reason: `AFFECT_NATIVE_THREADS must be a positive integer, got "${threads}"`,
+        setting: 'AFFECT_NATIVE_THREADS',
       },
     };
   } else if (!fs.existsSync(p)) {
@@ -140,7 +142,10 @@ export function loadNativeConv(): NativeStatus {
       const { blas, convolutions, threads: t } = addon.info();
       loaded = { addon, status: { available: true, path: p, blas, convolutions, threads: t } };
     } catch (e) {
-      loaded = { status: { available: false, path: p, reason: (e as Error).message.split('\n')[0] } };
+      const reason = (e as Error).message.split('\n')[0];
+      loaded = {
+        status: { available: false, path: p, reason, ...(/AFFECT_CONV/.test(reason) && { setting: 'AFFECT_CONV' }) },
+      };
     }
   }
   return loaded.status;
