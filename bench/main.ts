@@ -14,7 +14,7 @@ import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
 import { BENCH_BLOCK, benchReadmeTable, type BenchResults } from './readme';
-import { REPEATS, SMOKE } from './timing';
+import { MIN_RUN_S, REPEATS, SMOKE } from './timing';
 import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
@@ -133,7 +133,11 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
     );
     return section;
   }
-  const spec = JSON.stringify({ repeats: REPEATS, models: benchModels().map(torchSpec) });
+  const spec = JSON.stringify({
+    repeats: REPEATS,
+    min_run_s: SMOKE ? 0 : MIN_RUN_S,
+    models: benchModels().map(torchSpec),
+  });
   const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], {
     encoding: 'utf8',
     timeout: 1_800_000,
@@ -159,7 +163,7 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
     // torchvision's backbones are the standard ones (padded stem; ResNet-50 strides in its 3x3 convolutions), so they
     // differ a little from the study's and Keras' in FLOPs: GFLOP/s, each side counting its own, is the fair ratio.
     const built = /^(cnn4|cnn5|small-bn-cnn) /.test(r.net) ? 'the same layers' : 'torchvision backbone';
-    const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, ${built}, runs ${r.runs_s.map((s) => s.toFixed(2)).join('/')} s`;
+    const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, ${built}, runs ${r.runs_s.map((s) => s.toFixed(3)).join('/')} s`;
     const gflops = (r.images_per_s * r.flops_per_image) / 1e9;
     section.rows.push(
       { metric: `${r.net} ${r.mode}, PyTorch`, value: r.images_per_s, unit: 'images/s', notes },

@@ -9,6 +9,9 @@ export const SMOKE = process.env.AFFECT_BENCH_SMOKE === '1';
 /** Timed repeats of each figure (medians of 3; 1 in smoke mode). */
 export const REPEATS = SMOKE ? 1 : 3;
 
+/** The shortest timed run: a faster call (a small net's training step) is repeated to fill it, in both engines. */
+export const MIN_RUN_S = 0.3;
+
 export interface Timing {
   wallS: number;
   cpuS: number;

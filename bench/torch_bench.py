@@ -1,14 +1,16 @@
 """PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision, timed as the
-TypeScript bench times it (one untimed warm-up, then the median of a few repeats).
+TypeScript bench times it (one warm-up, then the median of a few repeats, each repeating a call shorter than min_run_s
+to fill it).
 
-Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "models": [...]} that bench/main.ts writes from
-the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top ("dense", "vgg",
-"pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's
+Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "min_run_s": s, "models": [...]} that
+bench/main.ts writes from the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top
+("dense", "vgg", "pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's
 config). The FER nets ("cnn4", "cnn5", "small-bn-cnn") are built layer for layer as lib/models/small-cnn.ts builds them.
 Prints one JSON object: {"torch": version, "threads": n, "rows": [{"net", "mode", "batch", "images_per_s", "runs_s",
 "flops_per_image"}]}. Run with Debian's /usr/bin/python3 where python3-torch is installed; installs nothing.
 """
 import json
+import math
 import statistics
 import sys
 import time
@@ -30,13 +32,18 @@ BACKBONES = {
 TOPS = {"dense": [], "vgg": [(4096, 0.5), (4096, 0.5)], "pretrained": [(2048, 0.5), (512, 0.2)]}
 
 
-def timed(fn, repeats):
+def timed(fn, repeats, min_run_s):
+    """Per-call seconds: the median of `repeats` runs after one warm-up, each run repeating a call shorter than
+    min_run_s as often as the warm-up says fill it (bench/training.ts's timeWarm does the same)."""
+    t0 = time.perf_counter()
     fn()
+    calls = max(1, math.ceil(min_run_s / (time.perf_counter() - t0)))
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
+        for _ in range(calls):
+            fn()
+        runs.append((time.perf_counter() - t0) / calls)
     return statistics.median(runs), runs
 
 
@@ -159,7 +166,7 @@ def main():
             with torch.no_grad():
                 model(x)
 
-        sec, runs = timed(forward, spec["repeats"])
+        sec, runs = timed(forward, spec["repeats"], spec["min_run_s"])
         rows.append({"net": s["name"], "mode": "forward", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": forward_flops})
 
         model.train()
@@ -173,7 +180,7 @@ def main():
             loss_fn(model(x), y).backward()
             opt.step()
 
-        sec, runs = timed(step, spec["repeats"])
+        sec, runs = timed(step, spec["repeats"], spec["min_run_s"])
         rows.append({"net": s["name"], "mode": "training", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": training_flops})
         del model, backbone, frozen, opt
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
-import { REPEATS, SMOKE, timed, timedAlternating, type Timing } from './timing';
+import { MIN_RUN_S, REPEATS, SMOKE, timed, timedAlternating, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
 import { findManifest, listManifests } from '../lib/data/manifest';
 import { validationSplit } from '../lib/data/pipeline';
@@ -110,10 +110,29 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
   return { forward, training: forward + gradients };
 }
 
-/** `timedAlternating` (medians of `repeats`) after one untimed warm-up of each, which builds XNNPACK operators etc. */
+/**
+ * `timedAlternating` (medians of `repeats`) after one warm-up of each, which builds XNNPACK operators etc. A call shorter
+ * than MIN_RUN_S is repeated within each timed run (as many times as the warm-up says fill it), and the figures are per
+ * call: single calls of a few milliseconds vary by several times from run to run on a shared machine.
+ */
 async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promise<Timing[]> {
-  for (const fn of fns) await fn();
-  return timedAlternating(fns, repeats);
+  const calls: number[] = [];
+  for (const fn of fns) {
+    const t0 = performance.now();
+    await fn();
+    calls.push(SMOKE ? 1 : Math.max(1, Math.ceil(MIN_RUN_S / ((performance.now() - t0) / 1000))));
+  }
+  const timings = await timedAlternating(
+    fns.map((fn, i) => async () => {
+      for (let k = 0; k < calls[i]; k++) await fn();
+    }),
+    repeats,
+  );
+  return timings.map((t, i) => ({
+    wallS: t.wallS / calls[i],
+    cpuS: t.cpuS / calls[i],
+    all: t.all.map((w) => w / calls[i]),
+  }));
 }
 
 /** `n` of `m`'s images (0-255, as the pipeline feeds them) and class indices, as trainStep takes them. */
@@ -124,7 +143,7 @@ function randomBatch(m: BenchModel, n = m.batch): { x: tf.Tensor4D; y: tf.Tensor
   }));
 }
 
-const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(2)).join('/')} s`;
+const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(3)).join('/')} s`;
 
 type Mode = 'forward' | 'training';
 
