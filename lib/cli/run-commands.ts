@@ -1,7 +1,7 @@
 /** `affect run` (one trial of the study, end to end) and `affect runs list|report|compare|record` (the run folders it writes). */
 import * as fs from 'node:fs';
 import { BACKEND_NAMES } from '../backend';
-import { SCALES, experimentChoices, type Scale } from '../experiments';
+import { experimentChoices, type Scale } from '../experiments';
 import * as path from 'node:path';
 import { ConfigError, DataError, RunAborted, RunFailure } from '../errors';
 import { LockedError, checkNotInside } from '../fs';
@@ -17,6 +17,7 @@ import {
 import { listReproductions, replaceGeneratedBlock, reproductionTable, writeReproduction } from '../runner/reproduction';
 import { writeFileAtomicSync } from '../atomic';
 import { UsageError, readOptionFile, type CommandSpec, type ParsedArgs } from './args';
+import { SYNTHETIC_OPTION, TRIAL_OVERRIDE_OPTIONS, scaleOption } from './trial-options';
 
 /** A number option that must be a positive integer (0 allowed where `zero` says what it means). */
 function positiveInt(args: ParsedArgs, name: string, zero?: string): number | undefined {
@@ -102,25 +103,13 @@ export const runCommands: CommandSpec[] = [
           'dataset folder: Train/Validation/Test (or train/test) folders of class folders, or one folder of class folders; ' +
           'or a FER2013 CSV (emotion,pixels,Usage)',
       },
-      {
-        name: 'synthetic',
-        type: 'boolean',
-        description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)',
-      },
-      {
-        name: 'scale',
-        type: 'string',
-        choices: SCALES,
-        default: 'quick',
-        description:
-          "full: as published; quick: the trial's own network at 48 px on a subset for a few epochs " +
+      SYNTHETIC_OPTION,
+      scaleOption(
+        "full: as published; quick: the trial's own network at 48 px on a subset for a few epochs " +
           '(minutes); smoke: the published set-up on a handful of tiny images for one epoch',
-      },
-      { name: 'epochs', type: 'number', description: 'override the number of epochs' },
-      { name: 'batch-size', type: 'number', description: 'override the batch size' },
+      ),
+      ...TRIAL_OVERRIDE_OPTIONS,
       { name: 'lr', type: 'number', description: 'override the learning rate (> 0)' },
-      { name: 'image-size', type: 'number', description: 'override the image side in pixels' },
-      { name: 'train-per-class', type: 'number', description: 'use at most N training images per class (0: all)' },
       {
         name: 'seed',
         type: 'number',
@@ -132,12 +121,6 @@ export const runCommands: CommandSpec[] = [
         type: 'string',
         choices: BACKEND_NAMES,
         description: 'tfjs backend (default: the fastest that can train)',
-      },
-      {
-        name: 'any-classes',
-        type: 'boolean',
-        description:
-          "accept data whose classes differ from the trial's dataset (the report then has no comparison with the study)",
       },
       {
         name: 'no-feature-cache',

@@ -1,6 +1,6 @@
 /** `affect sweep` (every trial of an experiment, locally or queued), `affect sweep status|report`, and `affect worker`. */
 import { BACKEND_NAMES } from '../backend';
-import { SCALES, experimentChoices, type Scale } from '../experiments';
+import { experimentChoices, type Scale } from '../experiments';
 import {
   defaultQueueUrl,
   enqueueSweep,
@@ -23,6 +23,7 @@ import {
 } from '../sweep';
 import { RunAborted } from '../errors';
 import { UsageError, type CommandSpec, type ParsedArgs } from './args';
+import { SYNTHETIC_OPTION, TRIAL_OVERRIDE_OPTIONS, scaleOption } from './trial-options';
 
 const STOPPED = Symbol('stopped');
 
@@ -91,27 +92,9 @@ export const sweepCommands: CommandSpec[] = [
         type: 'string',
         description: 'dataset folder (or FER2013 CSV), at the same path on every worker',
       },
-      {
-        name: 'synthetic',
-        type: 'boolean',
-        description: 'train on the generated synthetic set (marked SYNTHETIC DATA everywhere)',
-      },
-      {
-        name: 'scale',
-        type: 'string',
-        choices: SCALES,
-        default: 'quick',
-        description: 'smoke, quick or full, for every trial (see affect run --help)',
-      },
-      { name: 'epochs', type: 'number', description: 'override the number of epochs' },
-      { name: 'batch-size', type: 'number', description: 'override the batch size' },
-      { name: 'image-size', type: 'number', description: 'override the image side in pixels' },
-      { name: 'train-per-class', type: 'number', description: 'use at most N training images per class (0: all)' },
-      {
-        name: 'any-classes',
-        type: 'boolean',
-        description: "accept data whose classes differ from the experiment's dataset (no comparison with the study)",
-      },
+      SYNTHETIC_OPTION,
+      scaleOption('smoke, quick or full, for every trial (see affect run --help)'),
+      ...TRIAL_OVERRIDE_OPTIONS,
       { name: 'seed', type: 'number', default: 27, description: 'seed of every trial' },
       {
         name: 'backend',
