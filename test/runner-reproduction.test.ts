@@ -9,12 +9,12 @@ import {
   generatedBlock,
   listReproductions,
   parseConfusionCsv,
-  parseHistoryCsv,
   replaceGeneratedBlock,
   reproductionTable,
   writeReproduction,
 } from '../lib/runner/reproduction';
 import { repoRoot } from '../lib/paths';
+import { parseHistoryCsv, readHistoryCsv } from '../lib/runner/read';
 import { browserUnavailable } from '../lib/viz';
 
 /** A finished face-mask run folder: 4 epochs, best epoch 2, with figures unlike the study's. */
@@ -132,6 +132,17 @@ test('writeReproduction refuses an unfinished run and an output inside the run f
   assert.throws(() => parseHistoryCsv('step,loss\n0,1\n', 'h.csv'), /first column must be "epoch"/);
   assert.throws(() => parseConfusionCsv('x,a,b\na,1,2\n', 'c.csv'), /expected a 2x2 matrix/);
   assert.deepEqual(parseHistoryCsv('epoch,loss,val_loss\n0,0.5,\n').logs.val_loss.map(Number.isNaN), [true]);
+  // A run folder's file: none yet is no epochs, a header alone (a run in its first epoch) too, a bad one names itself.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-history-'));
+  const file = path.join(dir, 'history.csv');
+  assert.deepEqual(readHistoryCsv(file), { epochs: [], logs: {} });
+  fs.writeFileSync(file, 'epoch,loss\n');
+  assert.deepEqual(readHistoryCsv(file), { epochs: [], logs: { loss: [] } });
+  fs.writeFileSync(file, 'epoch,loss\n0,0.7\n1,0.5\n');
+  assert.deepEqual(readHistoryCsv(file), { epochs: [0, 1], logs: { loss: [0.7, 0.5] } });
+  fs.writeFileSync(file, 'epoch,loss\n0\n');
+  assert.throws(() => readHistoryCsv(file), new RegExp(`${file.replace(/[.]/g, '\\.')}: line 2 has 1 cells`));
+  fs.rmSync(dir, { recursive: true });
 });
 
 test('writeReproduction draws the curves as SVG files', { skip: browserUnavailable() ?? false }, async () => {

@@ -23,9 +23,12 @@ export async function collectRuns(store = 'runs'): Promise<DashboardRun[]> {
     const config = readJsonRecord(path.join(s.dir, 'config.json')) ?? {};
     const run = (config.run ?? {}) as Record<string, unknown>;
     const metrics = readJsonRecord(path.join(s.dir, 'metrics.json'));
-    const historyFile = path.join(s.dir, 'history.csv');
-    const empty: TrainHistory = { epochs: [], logs: {} };
-    const history = fs.existsSync(historyFile) ? await readHistoryCsv(historyFile).catch(() => empty) : empty;
+    let history: TrainHistory;
+    try {
+      history = readHistoryCsv(path.join(s.dir, 'history.csv'));
+    } catch {
+      history = { epochs: [], logs: {} };
+    }
     const val = (history.logs.val_loss ?? []).filter(Number.isFinite);
     const finalLoss = (metrics?.final as Record<string, unknown> | undefined)?.loss;
     const status: DashboardRun['status'] = !metrics

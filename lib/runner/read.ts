@@ -30,18 +30,26 @@ function readJsonFile<T>(file: string, what: string): T {
   }
 }
 
-/** history.csv (as the run's CSVLogger writes it: 0-based epochs, as Keras' CSVLogger) as a training history; empty cells are NaN. */
-export async function readHistoryCsv(file: string): Promise<TrainHistory> {
-  const table = await readCsv(file);
-  if (table.columns[0] !== 'epoch')
-    throw new Error(`${file}: the first column must be "epoch", got "${table.columns[0] ?? ''}"`);
-  const keys = table.columns.slice(1);
-  const history: TrainHistory = {
-    epochs: table.rows.map((r) => Number(r[0])),
-    logs: Object.fromEntries(keys.map((k) => [k, []])),
-  };
-  for (const r of table.rows) keys.forEach((k, i) => history.logs[k].push(r[i + 1] === '' ? NaN : Number(r[i + 1])));
-  return history;
+/** history.csv (the CSV logger's `epoch,<keys...>` rows, 0-based epochs as Keras' CSVLogger) as a history; empty cells are NaN. */
+export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty = false): TrainHistory {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0 || (lines.length < 2 && !allowEmpty)) throw new Error(`${file}: no epochs`);
+  const [head, ...rows] = lines.map((l) => l.split(','));
+  if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
+  const keys = head.slice(1);
+  const h: TrainHistory = { epochs: [], logs: Object.fromEntries(keys.map((k) => [k, [] as number[]])) };
+  rows.forEach((cells, r) => {
+    if (cells.length !== head.length)
+      throw new Error(`${file}: line ${r + 2} has ${cells.length} cells, the header ${head.length}`);
+    h.epochs.push(Number(cells[0]));
+    keys.forEach((k, i) => h.logs[k].push(cells[i + 1] === '' ? NaN : Number(cells[i + 1])));
+  });
+  return h;
+}
+
+/** A run folder's history.csv as a history: none yet (no file) is no epochs, a malformed one an error naming it. */
+export function readHistoryCsv(file: string): TrainHistory {
+  return fs.existsSync(file) ? parseHistoryCsv(fs.readFileSync(file, 'utf8'), file, true) : { epochs: [], logs: {} };
 }
 
 /** confusion.csv (rows true class, columns predicted, headed by class names) as a matrix in `classes` order. */
@@ -71,10 +79,7 @@ export async function readRun(dir: string): Promise<StoredRun> {
   if (!fs.existsSync(path.join(runDir, 'metrics.json')))
     throw new Error(`${what}: the run has not finished (no metrics.json)`);
   const metrics = readJsonFile<RunMetrics>(path.join(runDir, 'metrics.json'), what);
-  const historyFile = path.join(runDir, 'history.csv');
-  const history: TrainHistory = fs.existsSync(historyFile)
-    ? await readHistoryCsv(historyFile)
-    : { epochs: [], logs: {} };
+  const history = readHistoryCsv(path.join(runDir, 'history.csv'));
   if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
   const confusion = await readConfusionCsv(path.join(runDir, 'confusion.csv'), config.classes);
   return {

@@ -11,6 +11,7 @@ import { writeFileAtomicSync } from '../atomic';
 import { describeBackend, type BackendReport } from '../backend';
 import { EXPERIMENTS, experimentLabel, getTrial, type EpochFigures, type PublishedResult } from '../experiments';
 import { accuracyCurves, browserUnavailable, figuresToSvg, lossCurves, type History } from '../viz';
+import { parseHistoryCsv } from './read';
 
 export interface ReproductionOptions {
   /** Markdown prose for the README's "Deviations and notes" section (what differs from the study, and why). */
@@ -75,23 +76,6 @@ function readJson<T>(file: string): T {
       `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message.split('\n')[0]}`,
     );
   }
-}
-
-/** history.csv (the CSV logger's `epoch,<keys...>` rows) as a History. */
-export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty = false): History {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length === 0 || (lines.length < 2 && !allowEmpty)) throw new Error(`${file}: no epochs`);
-  const [head, ...rows] = lines.map((l) => l.split(','));
-  if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
-  const keys = head.slice(1);
-  const h: History = { epochs: [], logs: Object.fromEntries(keys.map((k) => [k, [] as number[]])) };
-  rows.forEach((cells, r) => {
-    if (cells.length !== head.length)
-      throw new Error(`${file}: line ${r + 2} has ${cells.length} cells, the header ${head.length}`);
-    h.epochs.push(Number(cells[0]));
-    keys.forEach((k, i) => h.logs[k].push(cells[i + 1] === '' ? NaN : Number(cells[i + 1])));
-  });
-  return h;
 }
 
 /** confusion.csv (`true\predicted,<classes>` then one row per true class) as classes and counts. */

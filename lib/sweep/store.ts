@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomic } from '../runner';
+import { readHistoryCsv, writeJsonAtomic } from '../runner';
 import { latestCheckpoint } from '../train';
 import type { History } from '../viz';
 import { sweepDir, trialDir, type SweepDefinition } from './definition';
@@ -127,21 +127,7 @@ export function findRun(out: string, def: Pick<SweepDefinition, 'id'>, trial: st
 
 /** A run folder's history.csv (CSVLogger's: 0-based epochs, one column per log) as a viz History; empty when absent. */
 export function readHistory(runDir: string): History {
-  const file = path.join(runDir, 'history.csv');
-  const history: History = { epochs: [], logs: {} };
-  if (!fs.existsSync(file)) return history;
-  const [header, ...rows] = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim());
-  const keys = header.split(',').slice(1);
-  for (const k of keys) history.logs[k] = [];
-  for (const row of rows) {
-    const cells = row.split(',');
-    history.epochs.push(Number(cells[0]));
-    keys.forEach((k, i) => history.logs[k].push(cells[i + 1] === '' ? NaN : Number(cells[i + 1])));
-  }
-  return history;
+  return readHistoryCsv(path.join(runDir, 'history.csv'));
 }
 
 /** A finished (or NaN-stopped) run's figures from its folder; `failure` is the runner's message for a NaN-stopped run. */
