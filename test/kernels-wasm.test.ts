@@ -240,7 +240,7 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
   }
 });
 
-test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and large same-shape operands (native) and other shapes (stock)', async () => {
+test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and large same-shape or scalar operands (native) and other shapes (stock)', async () => {
   const rng = makeRng('kernels-wasm-binary');
   const pairs: [number[], number[]][] = [
     [[4, 5, 3, 6], [6]],
@@ -272,6 +272,11 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and l
       [3, 170, 130],
     ],
     [[700, 3, 64], [64]],
+    [[3, 170, 130], []],
+    [
+      [1, 1, 1],
+      [3, 170, 130],
+    ],
   ];
   const ops = { Add: tf.add, Sub: tf.sub, Multiply: tf.mul, RealDiv: tf.div } as const;
   for (const mode of nativeModes()) {
@@ -282,9 +287,19 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and l
       for (const [name, op] of Object.entries(ops)) {
         const run = () => [op(tf.tensor(av, sa), tf.tensor(bv, sb))];
         const [ref] = await on('cpu', run);
+        takeStockFallbacks();
         const [got] = await withNative(mode.native, () => on('wasm', run));
         const e = relErr(got, ref);
         assert.ok(e < 1e-6, `${name} ${mode.label} ${JSON.stringify(sa)} ${JSON.stringify(sb)}: relative error ${e}`);
+        // Large operands and channel vectors take the addon; small same-shape and scalar ones the stock kernel.
+        const large = Math.max(...[sa, sb].map((s) => tf.util.sizeFromShape(s))) >= 65536;
+        const channels = [sa, sb].some((s) => s.length === 1 && s[0] === 64);
+        if (mode.native && (large || channels))
+          assert.equal(
+            takeStockFallbacks().get(name),
+            undefined,
+            `${name} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`,
+          );
       }
     }
     const ints = await withNative(mode.native, () =>

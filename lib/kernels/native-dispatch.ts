@@ -106,13 +106,14 @@ export function nativeMatMulInfo(
 
 export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
 
-/** Same-shape operands below this many elements stay on the stock kernel (a native call costs more than it saves). */
+/** Same-shape and scalar operands below this many elements stay on the stock kernel (a native call costs more than it saves). */
 export const NATIVE_SAME_SHAPE_MIN = 65536;
 
 /**
- * `a (op) b` natively for float32 operands of one shape (NATIVE_SAME_SHAPE_MIN elements or more), or where one side is
- * a full tensor and the other a vector broadcast along its last axis (shape [C] or [1,...,1,C]); undefined (the caller
- * runs the stock kernel) otherwise.
+ * `a (op) b` natively for float32 operands of one shape or a tensor and a scalar (NATIVE_SAME_SHAPE_MIN elements or
+ * more; the L2 penalty's gradient, the residual blocks' adds), or where one side is a full tensor and the other a
+ * vector broadcast along its last axis (shape [C] or [1,...,1,C]); undefined (the caller runs the stock kernel)
+ * otherwise.
  */
 export function nativeBinaryInfo(
   backend: WasmBackendLike,
@@ -132,10 +133,12 @@ export function nativeBinaryInfo(
   }
   const smallFirst = size < tf.util.sizeFromShape(b.shape);
   const [full, small] = smallFirst ? [b, a] : [a, b];
+  const fullSize = tf.util.sizeFromShape(full.shape);
   const channels = full.shape[full.shape.length - 1];
-  const vector = small.shape.length <= full.shape.length && isChannelVector(small.shape, channels);
-  // Scalar operands are fast in the stock kernel.
-  if (!vector || channels < 2 || tf.util.sizeFromShape(full.shape) === channels) return undefined;
+  const scalar = tf.util.sizeFromShape(small.shape) === 1 && fullSize >= NATIVE_SAME_SHAPE_MIN;
+  const vector = isChannelVector(small.shape, channels) && channels >= 2 && fullSize !== channels;
+  // Small scalar operands are fast in the stock kernel.
+  if (small.shape.length > full.shape.length || !(scalar || vector)) return undefined;
   return nativeOutput(backend, full.shape, (out) =>
     addon.binaryRows(BINARY_OPS[op], heap(backend, full), heap(backend, small), heap(backend, out), smallFirst),
   );

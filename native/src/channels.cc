@@ -15,12 +15,20 @@ namespace {
 // Rows of `cols` floats per thread before a split pays.
 size_t RowGrain(size_t cols) { return std::max<size_t>(1, kElementGrain / std::max<size_t>(cols, 1)); }
 
-// f(x[r, c], small[c]) into out, split by rows (or, for a single row, as when both operands have one shape, by columns).
+// f(x[r, c], small[c]) into out, split by rows (or, for a single row, as when both operands have one shape, by columns;
+// a single column is a scalar operand).
 template <typename F>
 void Rows(const float* full, const float* small, float* out, size_t rows, size_t cols, F f) {
   if (rows == 1) {
     ForRanges(cols, kElementGrain, [&](size_t begin, size_t end) {
       for (size_t c = begin; c < end; c++) out[c] = f(full[c], small[c]);
+    });
+    return;
+  }
+  if (cols == 1) {
+    const float s = small[0];
+    ForRanges(rows, kElementGrain, [&](size_t begin, size_t end) {
+      for (size_t r = begin; r < end; r++) out[r] = f(full[r], s);
     });
     return;
   }
