@@ -33,8 +33,10 @@ TOPS = {"dense": [], "vgg": [(4096, 0.5), (4096, 0.5)], "pretrained": [(2048, 0.
 
 
 def timed(fn, repeats, min_run_s):
-    """Per-call seconds: the median of `repeats` runs after one warm-up, each run repeating a call shorter than
-    min_run_s as often as the warm-up says fill it (bench/training.ts's timeWarm does the same)."""
+    """Per-call seconds: the median of `repeats` runs after two untimed calls, each run repeating a call shorter than
+    min_run_s as often as the second call says fill it (bench/training.ts's timeWarm does the same)."""
+    fn()
+    # The second call decides how many fill a run: the first pays one-off set-up.
     t0 = time.perf_counter()
     fn()
     calls = max(1, math.ceil(min_run_s / (time.perf_counter() - t0)))

@@ -111,13 +111,15 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
 }
 
 /**
- * `timedAlternating` (medians of `repeats`) after one warm-up of each, which builds XNNPACK operators etc. A call shorter
- * than MIN_RUN_S is repeated within each timed run (as many times as the warm-up says fill it), and the figures are per
- * call: single calls of a few milliseconds vary by several times from run to run on a shared machine.
+ * `timedAlternating` (medians of `repeats`) after two untimed calls of each: the first builds XNNPACK operators etc.,
+ * the second says how many calls fill MIN_RUN_S. A call shorter than that is repeated within each timed run, and the
+ * figures are per call: single calls of a few milliseconds vary by several times from run to run on a shared machine.
  */
 async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promise<Timing[]> {
   const calls: number[] = [];
   for (const fn of fns) {
+    await fn();
+    // The second call decides how many fill a run: the first pays one-off set-up.
     const t0 = performance.now();
     await fn();
     calls.push(SMOKE ? 1 : Math.max(1, Math.ceil(MIN_RUN_S / ((performance.now() - t0) / 1000))));

@@ -2,20 +2,24 @@
   "variables": {
     # oneDNN's convolutions where a program using its 2.x API on OpenMP threads (Debian/Ubuntu: libdnnl-dev; or found
     # through pkg-config dnnl) compiles and links; elsewhere the addon runs im2col + OpenBLAS alone.
-    "dnnl%": "<!(printf '#include <oneapi/dnnl/dnnl.hpp>\\n#if DNNL_VERSION_MAJOR != 2 || DNNL_CPU_THREADING_RUNTIME != DNNL_RUNTIME_OMP\\n#error\\n#endif\\nint main() { return dnnl_version()->major; }\\n' | ${CXX:-c++} -std=c++17 -x c++ - $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) -o /dev/null 2>/dev/null && echo 1 || echo 0)"
+    "dnnl%": "<!(printf '#include <oneapi/dnnl/dnnl.hpp>\\n#if DNNL_VERSION_MAJOR != 2 || DNNL_CPU_THREADING_RUNTIME != DNNL_RUNTIME_OMP\\n#error\\n#endif\\nint main() { return dnnl_version()->major; }\\n' | ${CXX:-c++} -std=c++17 -x c++ - $(pkg-config --cflags --libs dnnl 2>/dev/null || echo -ldnnl) -o /dev/null 2>/dev/null && echo 1 || echo 0)",
+    # OpenMP splits the addon's own kernels over its threads where the compiler has it; without it they run on one.
+    "openmp%": "<!(printf 'int main() { return 0; }\\n' | ${CXX:-c++} -fopenmp -x c++ - -o /dev/null 2>/dev/null && echo 1 || echo 0)"
   },
   "targets": [
     {
       "target_name": "affect_native",
       "sources": ["src/addon.cc", "src/conv.cc", "src/channels.cc", "src/matmul.cc", "src/elementwise.cc", "src/optimizer.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fno-math-errno", "-fopenmp", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
-      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)", "-fopenmp"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fno-math-errno", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
+      "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"],
       "conditions": [
+        ["openmp==1", {"cflags_cc": ["-fopenmp"], "libraries": ["-fopenmp"]}],
         ["dnnl==1", {
           "sources": ["src/conv_dnnl.cc"],
           "defines": ["AFFECT_DNNL"],
           "cflags_cc": ["<!@(pkg-config --cflags dnnl 2>/dev/null || true)"],
-          "libraries": ["<!@(pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)"]
+          # libdnnl runs on GNU OpenMP, whose thread count conv_dnnl.cc sets.
+          "libraries": ["<!@(pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)", "-lgomp"]
         }]
       ]
     }

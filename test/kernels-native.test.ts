@@ -165,6 +165,12 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   const sums = new Float32Array(2);
   addon.sumRows(Float32Array.from([1, 2, 3, 4, 5, 6]), sums, 0.5);
   assert.deepEqual(Array.from(sums), [4.5, 6]);
+  // No rows: zero sums (not a division by zero in the split over threads); an empty elementwise call writes nothing.
+  sums.fill(7);
+  addon.sumRows(new Float32Array(0), sums, 1);
+  assert.deepEqual(Array.from(sums), [0, 0]);
+  addon.binaryRows(0, new Float32Array(0), Float32Array.of(1), new Float32Array(0), false);
+  addon.reluGrad(new Float32Array(0), new Float32Array(0), new Float32Array(0));
 
   assert.throws(() => addon.conv2d(x, new Float32Array(3), null, y, g), /length does not match the geometry/);
   assert.throws(

@@ -11,6 +11,7 @@ import {
   takeStockFallbacks,
   type WasmBackendLike,
 } from '../lib/kernels/wasm';
+import { NATIVE_SAME_SHAPE_MIN } from '../lib/kernels/native-dispatch';
 import { nativeModes, withNative } from './native-modes';
 import { dilateFilter, randomArray, relErr, undilateGrad, type ConvCase, type Pad, type Shape4 } from './kernel-checks';
 
@@ -291,8 +292,10 @@ test('wasm Add, Sub, Multiply and RealDiv match cpu for channel broadcasts and l
         const [got] = await withNative(mode.native, () => on('wasm', run));
         const e = relErr(got, ref);
         assert.ok(e < 1e-6, `${name} ${mode.label} ${JSON.stringify(sa)} ${JSON.stringify(sb)}: relative error ${e}`);
-        // Large operands and channel vectors take the addon; small same-shape and scalar ones the stock kernel.
-        const large = Math.max(...[sa, sb].map((s) => tf.util.sizeFromShape(s))) >= 65536;
+        // Channel vectors, and same-shape or scalar operands from NATIVE_SAME_SHAPE_MIN elements, take the addon.
+        const [na, nb] = [sa, sb].map((s) => tf.util.sizeFromShape(s));
+        const sameOrScalar = tf.util.arraysEqual(sa, sb) || na === 1 || nb === 1;
+        const large = sameOrScalar && Math.max(na, nb) >= NATIVE_SAME_SHAPE_MIN;
         const channels = [sa, sb].some((s) => s.length === 1 && s[0] === 64);
         if (mode.native && (large || channels))
           assert.equal(

@@ -163,3 +163,42 @@ test('a model saved with Conv2D and Dense reads as Keras layers and loads back i
   model.dispose();
   back.dispose();
 });
+
+test('the registered fused-kernel gradients refuse what the layers never run instead of computing a wrong gradient', async () => {
+  await initBackend('cpu');
+  const x = tf.ones([1, 4, 4, 1]);
+  const filter = tf.ones([3, 3, 1, 2]);
+  const conv = (attrs: Record<string, unknown>) => () =>
+    tf.grad((t: tf.Tensor) =>
+      tf.sum(
+        tf.engine().runKernel<tf.Tensor>('FusedConv2D', { x: t, filter }, {
+          strides: [1, 1],
+          pad: 'same',
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+          activation: 'linear',
+          ...attrs,
+        } as unknown as tf.NamedAttrMap),
+      ),
+    )(x);
+  assert.throws(conv({ activation: 'elu' }), /activation elu is not supported/);
+  assert.throws(conv({ dilations: [2, 2] }), /only undilated NHWC convolutions/);
+  const g = conv({})() as tf.Tensor;
+  assert.deepEqual(g.shape, [1, 4, 4, 1]);
+  const a = tf.ones([1, 3, 2]);
+  const b = tf.ones([1, 3, 4]);
+  assert.throws(
+    () =>
+      tf.grad((t: tf.Tensor) =>
+        tf.sum(
+          tf.engine().runKernel<tf.Tensor>('_FusedMatMul', { a: t, b }, {
+            transposeA: true,
+            transposeB: false,
+            activation: 'linear',
+          } as unknown as tf.NamedAttrMap),
+        ),
+      )(a),
+    /only untransposed products/,
+  );
+  tf.dispose([x, filter, g, a, b]);
+});

@@ -140,7 +140,10 @@ test('writeReproduction refuses an unfinished run and an output inside the run f
   assert.deepEqual(readHistoryCsv(file), { epochs: [], logs: { loss: [] } });
   fs.writeFileSync(file, 'epoch,loss\n0,0.7\n1,0.5\n');
   assert.deepEqual(readHistoryCsv(file), { epochs: [0, 1], logs: { loss: [0.7, 0.5] } });
-  fs.writeFileSync(file, 'epoch,loss\n0\n');
+  // A last row cut short is left out (its run writes it again when resumed); one inside the file is an error.
+  fs.writeFileSync(file, 'epoch,loss\r\n0,0.7\r\n1\n');
+  assert.deepEqual(readHistoryCsv(file), { epochs: [0], logs: { loss: [0.7] } });
+  fs.writeFileSync(file, 'epoch,loss\n0\n1,0.5\n');
   assert.throws(() => readHistoryCsv(file), new RegExp(`${file.replace(/[.]/g, '\\.')}: line 2 has 1 cells`));
   fs.rmSync(dir, { recursive: true });
 });

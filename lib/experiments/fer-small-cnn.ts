@@ -35,6 +35,8 @@ export const FER6_DATA: DataConfig = {
 const OPTIMIZER: TrialOptimizer = { kind: 'adam', lr: 1e-3 };
 const BATCH = 64;
 const EPOCHS = 25;
+/** Iterations an epoch: the 25,446 images left for training (train/ without disgust, less 10% for validation) at batch 64. */
+const ITERATIONS_PER_EPOCH = 398;
 
 /**
  * affect-lab's variants of the project's recipe, which mentions no augmentation: without any, both nets overfit within
@@ -75,7 +77,7 @@ function trial(model: 'cnn4' | 'cnn5', what: string, published: PublishedResult,
   return {
     name: `${model}${v.suffix}-ensemble`,
     description:
-      `${what}, Adam lr 1e-3 and batch 64 (assumed), ${v.epochs} epochs (about ${Math.round((v.epochs * 398) / 1000)},000 ` +
+      `${what}, Adam lr 1e-3 and batch 64 (assumed), ${v.epochs} epochs (about ${Math.round((v.epochs * ITERATIONS_PER_EPOCH) / 1000)},000 ` +
       `iterations), snapshot every 1,000 iterations, ensemble of the last 9, on FER2013 without disgust (6 ` +
       `classes, 48x48 grayscale)${v.what ? `; ${v.what}` : ''}`,
     model: { name: model, top: 'dense', normalize: true },

@@ -116,7 +116,8 @@ let optimizerEnabled = true;
 export function loadNativeConv(): NativeStatus {
   if (loaded) return loaded.status;
   const p = NATIVE_ADDON_PATH;
-  const threads = process.env.AFFECT_NATIVE_THREADS;
+  // Empty is unset, as for the other variables.
+  const threads = process.env.AFFECT_NATIVE_THREADS || undefined;
   const n = Number(threads);
   if (process.env.AFFECT_NATIVE === '0') {
     loaded = { status: { available: false, path: p, reason: 'turned off by AFFECT_NATIVE=0' } };

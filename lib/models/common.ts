@@ -209,11 +209,19 @@ export const FUSED_CONV2D_GRADIENT: tf.GradConfig = {
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     const [x, filter, y] = saved as tf.Tensor4D[];
-    const { strides, pad, activation } = attrs as unknown as {
+    const { strides, pad, activation, dilations, dataFormat } = attrs as unknown as {
       strides: [number, number];
       pad: 'valid' | 'same';
       activation: string;
+      dilations?: number | number[];
+      dataFormat?: string;
     };
+    // Conv2D runs the kernel only undilated and channels-last; anyone else calling it directly gets an error, not a
+    // wrong gradient.
+    if ([dilations ?? 1].flat().some((d) => d !== 1) || (dataFormat ?? 'NHWC') !== 'NHWC')
+      throw new Error(
+        `FusedConv2D's gradient: only undilated NHWC convolutions (dilations ${dilations}, ${dataFormat})`,
+      );
     const dz = activationGradient(dy, y, activation) as tf.Tensor4D;
     return {
       x: () => tf.conv2dTranspose(dz, filter, x.shape, strides, pad),
@@ -276,7 +284,7 @@ tf.serialization.registerClass(
   Dense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
 );
 
-/** The gradient of the _FusedMatMul kernel when Dense runs it directly, lazily per input as FUSED_CONV2D_GRADIENT. */
+/** The gradient of the _FusedMatMul kernel when Dense runs it directly (untransposed), lazily per input as FUSED_CONV2D_GRADIENT. */
 export const FUSED_MAT_MUL_GRADIENT: tf.GradConfig = {
   kernelName: '_FusedMatMul',
   inputsToSave: ['a', 'b'],
@@ -288,10 +296,12 @@ export const FUSED_MAT_MUL_GRADIENT: tf.GradConfig = {
       transposeB: boolean;
       activation: string;
     };
+    // Dense runs the kernel untransposed; anyone else calling it directly gets an error, not a wrong gradient.
+    if (transposeA || transposeB) throw new Error("_FusedMatMul's gradient: only untransposed products");
     const dz = activationGradient(dy, y, activation);
     return {
-      a: () => (transposeA ? tf.matMul(b, dz, transposeB, true) : tf.matMul(dz, b, false, !transposeB)),
-      b: () => (transposeB ? tf.matMul(dz, a, true, transposeA) : tf.matMul(a, dz, !transposeA, false)),
+      a: () => tf.matMul(dz, b, false, true),
+      b: () => tf.matMul(a, dz, true, false),
       bias: () => tf.sum(dz, [0, 1]),
     };
   },
@@ -306,7 +316,10 @@ export function dense(args: DenseArgs): Dense {
 /** dy through a fused kernel's activation (linear or ReLU, given its output y): ReLU's by the Relu gradient registered now. */
 function activationGradient(dy: tf.Tensor | tf.Tensor[], y: tf.Tensor, activation: string): tf.Tensor {
   const g = Array.isArray(dy) ? dy[0] : dy;
-  return activation === 'relu' ? tf.getGradient('Relu').gradFunc(g, [y], {}).x() : g;
+  if (activation === 'relu') return tf.getGradient('Relu').gradFunc(g, [y], {}).x();
+  if (activation !== 'linear')
+    throw new Error(`the fused kernels' gradient: activation ${activation} is not supported`);
+  return g;
 }
 
 export function batchNorm(args: BatchNormArgs): BatchNormalization {

@@ -32,7 +32,7 @@ function readJsonFile<T>(file: string, what: string): T {
 
 /** history.csv (the CSV logger's `epoch,<keys...>` rows, 0-based epochs as Keras' CSVLogger) as a history; empty cells are NaN. */
 export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty = false): TrainHistory {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0 || (lines.length < 2 && !allowEmpty)) throw new Error(`${file}: no epochs`);
   const [head, ...rows] = lines.map((l) => l.split(','));
   if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
@@ -47,9 +47,19 @@ export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty =
   return h;
 }
 
-/** A run folder's history.csv as a history: none yet (no file) is no epochs, a malformed one an error naming it. */
+/**
+ * A run folder's history.csv as a history: none yet (no file) is no epochs; a last row cut short (a run killed while
+ * appending it, which a resumed run writes again) is left out; any other malformed row is an error naming the file.
+ */
 export function readHistoryCsv(file: string): TrainHistory {
-  return fs.existsSync(file) ? parseHistoryCsv(fs.readFileSync(file, 'utf8'), file, true) : { epochs: [], logs: {} };
+  if (!fs.existsSync(file)) return { epochs: [], logs: {} };
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
+  const cells = (l: string) => l.split(',').length;
+  if (lines.length > 1 && cells(lines[lines.length - 1]) !== cells(lines[0])) lines.pop();
+  return parseHistoryCsv(lines.join('\n'), file, true);
 }
 
 /** confusion.csv (rows true class, columns predicted, headed by class names) as a matrix in `classes` order. */

@@ -57,6 +57,7 @@ template <typename F>
 void ColumnSums(size_t rows, size_t cols, std::vector<double>& a, std::vector<double>& b, F add) {
   constexpr size_t kBlock = 256;
   const size_t blocks = (rows + kBlock - 1) / kBlock;
+  // No rows: no parts, and zero totals.
   const size_t parts = std::min(blocks, Parts(rows * cols, kElementGrain));
   std::vector<std::vector<double>> ta(parts, std::vector<double>(cols, 0.0)), tb(parts, std::vector<double>(cols, 0.0));
   ForParts(parts, [&](size_t i) {

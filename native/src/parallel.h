@@ -20,7 +20,8 @@ inline size_t Parts(size_t work, size_t grain) {
 // f(i) for every part i < parts, on parts threads at once.
 template <typename F>
 void ForParts(size_t parts, F f) {
-  if (parts <= 1) {
+  if (parts == 0) return;
+  if (parts == 1) {
     f(size_t(0));
     return;
   }
