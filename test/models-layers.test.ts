@@ -171,19 +171,23 @@ test('the registered fused-kernel gradients refuse what the layers never run ins
   const conv = (attrs: Record<string, unknown>) => () =>
     tf.grad((t: tf.Tensor) =>
       tf.sum(
-        tf.engine().runKernel<tf.Tensor>('FusedConv2D', { x: t, filter }, {
-          strides: [1, 1],
-          pad: 'same',
-          dataFormat: 'NHWC',
-          dilations: [1, 1],
-          activation: 'linear',
-          ...attrs,
-        } as unknown as tf.NamedAttrMap),
+        tf.engine().runKernel<tf.Tensor>(
+          'FusedConv2D',
+          { x: t, filter },
+          {
+            strides: [1, 1],
+            pad: 'same',
+            dataFormat: 'NHWC',
+            dilations: [1, 1],
+            activation: 'linear',
+            ...attrs,
+          },
+        ),
       ),
     )(x);
   assert.throws(conv({ activation: 'elu' }), /activation elu is not supported/);
   assert.throws(conv({ dilations: [2, 2] }), /only undilated NHWC convolutions/);
-  const g = conv({})() as tf.Tensor;
+  const g = conv({})();
   assert.deepEqual(g.shape, [1, 4, 4, 1]);
   const a = tf.ones([1, 3, 2]);
   const b = tf.ones([1, 3, 4]);
@@ -191,11 +195,15 @@ test('the registered fused-kernel gradients refuse what the layers never run ins
     () =>
       tf.grad((t: tf.Tensor) =>
         tf.sum(
-          tf.engine().runKernel<tf.Tensor>('_FusedMatMul', { a: t, b }, {
-            transposeA: true,
-            transposeB: false,
-            activation: 'linear',
-          } as unknown as tf.NamedAttrMap),
+          tf.engine().runKernel<tf.Tensor>(
+            '_FusedMatMul',
+            { a: t, b },
+            {
+              transposeA: true,
+              transposeB: false,
+              activation: 'linear',
+            },
+          ),
         ),
       )(a),
     /only untransposed products/,

@@ -220,7 +220,7 @@ export const FUSED_CONV2D_GRADIENT: tf.GradConfig = {
     // wrong gradient.
     if ([dilations ?? 1].flat().some((d) => d !== 1) || (dataFormat ?? 'NHWC') !== 'NHWC')
       throw new Error(
-        `FusedConv2D's gradient: only undilated NHWC convolutions (dilations ${dilations}, ${dataFormat})`,
+        `FusedConv2D's gradient: only undilated NHWC convolutions (dilations ${JSON.stringify(dilations)}, ${dataFormat})`,
       );
     const dz = activationGradient(dy, y, activation) as tf.Tensor4D;
     return {
