@@ -10,6 +10,16 @@ type Kwargs = Record<string, unknown>;
 /** A kernel regularizer, e.g. `tf.regularizers.l2({ l2: 1e-4 })`. */
 export type Regularizer = ReturnType<typeof tf.regularizers.l2>;
 
+/**
+ * Registers one of the zoo's subclasses of a tfjs class under the class name it inherits, so saved models load into it.
+ * The cast: tfjs' constructor type does not see through a base class taken from an instance.
+ */
+function registerZooClass(cls: { className: string }): void {
+  tf.serialization.registerClass(
+    cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+  );
+}
+
 // tfjs exports only the factory, not the class: take the class from an instance (cheap: nothing is built).
 const TfjsBatchNormalization = tf.layers.batchNormalization({}).constructor as new (
   args?: BatchNormArgs,
@@ -93,10 +103,7 @@ interface BatchNormWeights {
   movingMean: tf.LayerVariable;
   movingVariance: tf.LayerVariable;
 }
-// The cast: tfjs' constructor type does not see through the runtime-derived base class.
-tf.serialization.registerClass(
-  BatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
-);
+registerZooClass(BatchNormalization);
 
 type L1L2Args = NonNullable<Parameters<typeof tf.regularizers.l1l2>[0]>;
 /** tfjs' L1L2 as a concrete class (the typings export only its abstract base). */
@@ -118,9 +125,7 @@ export class L1L2 extends TfjsL1L2 {
     return l1 !== 0 || l2 === 0 ? super.apply(x) : l2Penalty(x, l2);
   }
 }
-tf.serialization.registerClass(
-  L1L2 as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
-);
+registerZooClass(L1L2);
 
 /** Keras' `regularizers.l2(l2)`: l2 * the sum of the squared weights. */
 export function l2Regularizer(l2: number): L1L2 {
@@ -139,6 +144,9 @@ function l2Penalty(x: tf.Tensor, l2: number): tf.Scalar {
   });
   return penalty(x) as tf.Scalar;
 }
+
+/** The activations FusedConv2D and _FusedMatMul run under the gradients below. */
+const FUSED_ACTIVATIONS = new Set(['linear', 'relu']);
 
 type Conv2DArgs = NonNullable<Parameters<typeof tf.layers.conv2d>[0]>;
 const TfjsConv2D = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).constructor as new (
@@ -176,7 +184,7 @@ export class Conv2D extends TfjsConv2D {
       self.dataFormat !== 'channelsLast' ||
       self.padding === 'causal' ||
       dilations.some((d) => d !== 1) ||
-      (activation !== 'linear' && activation !== 'relu')
+      !FUSED_ACTIVATIONS.has(activation)
     ) {
       return super.call(inputs, kwargs);
     }
@@ -194,9 +202,7 @@ export class Conv2D extends TfjsConv2D {
     });
   }
 }
-tf.serialization.registerClass(
-  Conv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
-);
+registerZooClass(Conv2D);
 
 /**
  * The gradient of the FusedConv2D kernel when Conv2D runs it directly (tfjs' own fused op records its kernel under
@@ -262,7 +268,7 @@ export class Dense extends TfjsDense {
     const self = this as unknown as DenseWeights;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const activation = self.activation.getClassName();
-    if (x.rank !== 2 || (activation !== 'linear' && activation !== 'relu')) return super.call(inputs, kwargs);
+    if (x.rank !== 2 || !FUSED_ACTIVATIONS.has(activation)) return super.call(inputs, kwargs);
     self.invokeCallHook(inputs, kwargs);
     return tf.tidy(() => {
       const [m, k] = x.shape;
@@ -280,9 +286,7 @@ interface DenseWeights {
   activation: { getClassName(): string };
   invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): void;
 }
-tf.serialization.registerClass(
-  Dense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
-);
+registerZooClass(Dense);
 
 /** The gradient of the _FusedMatMul kernel when Dense runs it directly (untransposed), lazily per input as FUSED_CONV2D_GRADIENT. */
 export const FUSED_MAT_MUL_GRADIENT: tf.GradConfig = {
@@ -316,10 +320,9 @@ export function dense(args: DenseArgs): Dense {
 /** dy through a fused kernel's activation (linear or ReLU, given its output y): ReLU's by the Relu gradient registered now. */
 function activationGradient(dy: tf.Tensor | tf.Tensor[], y: tf.Tensor, activation: string): tf.Tensor {
   const g = Array.isArray(dy) ? dy[0] : dy;
-  if (activation === 'relu') return tf.getGradient('Relu').gradFunc(g, [y], {}).x();
-  if (activation !== 'linear')
+  if (!FUSED_ACTIVATIONS.has(activation))
     throw new Error(`the fused kernels' gradient: activation ${activation} is not supported`);
-  return g;
+  return activation === 'relu' ? tf.getGradient('Relu').gradFunc(g, [y], {}).x() : g;
 }
 
 export function batchNorm(args: BatchNormArgs): BatchNormalization {

@@ -30,12 +30,21 @@ function readJsonFile<T>(file: string, what: string): T {
   }
 }
 
+/** How parseHistoryCsv treats a file with no epochs and a last row cut short. */
+export interface HistoryCsvOptions {
+  /** A header alone is no epochs rather than an error. Default false. */
+  allowEmpty?: boolean;
+  /** A last row with the wrong number of cells (a run killed while appending it, which a resumed run writes again) is left out. Default false. */
+  dropTornLast?: boolean;
+}
+
 /** history.csv (the CSV logger's `epoch,<keys...>` rows, 0-based epochs as Keras' CSVLogger) as a history; empty cells are NaN. */
-export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty = false): TrainHistory {
+export function parseHistoryCsv(text: string, file = 'history.csv', o: HistoryCsvOptions = {}): TrainHistory {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0 || (lines.length < 2 && !allowEmpty)) throw new Error(`${file}: no epochs`);
+  if (lines.length === 0 || (lines.length < 2 && !o.allowEmpty)) throw new Error(`${file}: no epochs`);
   const [head, ...rows] = lines.map((l) => l.split(','));
   if (head[0] !== 'epoch') throw new Error(`${file}: the first column must be "epoch", found "${head[0]}"`);
+  if (o.dropTornLast && rows.length > 0 && rows[rows.length - 1].length !== head.length) rows.pop();
   const keys = head.slice(1);
   const h: TrainHistory = { epochs: [], logs: Object.fromEntries(keys.map((k) => [k, [] as number[]])) };
   rows.forEach((cells, r) => {
@@ -47,19 +56,10 @@ export function parseHistoryCsv(text: string, file = 'history.csv', allowEmpty =
   return h;
 }
 
-/**
- * A run folder's history.csv as a history: none yet (no file) is no epochs; a last row cut short (a run killed while
- * appending it, which a resumed run writes again) is left out; any other malformed row is an error naming the file.
- */
+/** A run folder's history.csv as a history: none yet (no file) is no epochs, a torn last row is left out. */
 export function readHistoryCsv(file: string): TrainHistory {
   if (!fs.existsSync(file)) return { epochs: [], logs: {} };
-  const lines = fs
-    .readFileSync(file, 'utf8')
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '');
-  const cells = (l: string) => l.split(',').length;
-  if (lines.length > 1 && cells(lines[lines.length - 1]) !== cells(lines[0])) lines.pop();
-  return parseHistoryCsv(lines.join('\n'), file, true);
+  return parseHistoryCsv(fs.readFileSync(file, 'utf8'), file, { allowEmpty: true, dropTornLast: true });
 }
 
 /** confusion.csv (rows true class, columns predicted, headed by class names) as a matrix in `classes` order. */

@@ -99,11 +99,9 @@ function readRun(runDir: string): RunFiles {
   const metrics = readJson<RunFiles['metrics']>(file('metrics.json'));
   const config = readJson<RunFiles['config']>(file('config.json'));
   // A model evaluated as built (the majority baseline, 0 epochs) has a history of its header only.
-  const history = parseHistoryCsv(
-    fs.readFileSync(file('history.csv'), 'utf8'),
-    file('history.csv'),
-    metrics.epochsRun === 0,
-  );
+  const history = parseHistoryCsv(fs.readFileSync(file('history.csv'), 'utf8'), file('history.csv'), {
+    allowEmpty: metrics.epochsRun === 0,
+  });
   if (metrics.bestEpoch !== undefined) history.bestEpoch = metrics.bestEpoch - 1;
   const confusion = parseConfusionCsv(fs.readFileSync(file('confusion.csv'), 'utf8'), file('confusion.csv'));
   return { config, metrics, history, confusion };
