@@ -48,3 +48,24 @@ test('augmentation is seeded, keeps the shape, and with zero factors only flips'
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
 });
+
+test("interpolation 'nearest' shifts by whole pixels; the default bilinear blends neighbours", async () => {
+  await tf.setBackend('cpu');
+  // Distinct integer pixels, so a whole-pixel shift keeps every value an input value and a blend does not.
+  const xs = tf.tensor4d(
+    Array.from({ length: 6 * 8 * 8 }, (_, i) => i),
+    [6, 8, 8, 1],
+  );
+  const inputs = new Set(await xs.data());
+  const shift = { flip: 'horizontal' as const, rotation: 0, zoom: 0, translation: [0.3, 0.3] as [number, number] };
+  const nearest = await applyStudyAugmentation(xs, { ...shift, interpolation: 'nearest' }, makeRng(3)).data();
+  assert.ok(
+    nearest.every((v) => inputs.has(v)),
+    'every pixel of a nearest shift is an input pixel',
+  );
+  const bilinear = await applyStudyAugmentation(xs, shift, makeRng(3)).data();
+  assert.ok(
+    bilinear.some((v) => !inputs.has(v)),
+    'a bilinear shift by a fraction of a pixel blends pixels',
+  );
+});

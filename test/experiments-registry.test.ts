@@ -144,6 +144,8 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
       ['cnn5-augment-ensemble', 'cnn5', true],
       ['cnn4-flip-shift-ensemble', 'cnn4', true],
       ['cnn5-flip-shift-ensemble', 'cnn5', true],
+      ['cnn4-restarts-ensemble', 'cnn4', true],
+      ['cnn5-restarts-ensemble', 'cnn5', true],
     ],
   );
   // The flip-shift variant: no rotation or zoom, shifts of 4 of 48 pixels, and lr / 10 for its last 15 of 50 epochs.
@@ -151,6 +153,20 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
   assert.deepEqual(flipShift.data.augment, { flip: 'horizontal', rotation: 0, zoom: 0, translation: [4 / 48, 4 / 48] });
   assert.equal(flipShift.epochs, 50);
   assert.deepEqual(flipShift.callbacks.stepDecay, { factor: 0.1, epochs: [35] });
+  // The restarts variant: whole-pixel shifts, and warm restarts timed so that each of the 9 snapshots kept (every
+  // 1,000 iterations up to the last of 50 epochs of 25,446 images at batch 64) ends a cycle, none before the first.
+  const restarts = resolveTrial('fer-small-cnn', 'cnn4-restarts-ensemble', 'full', 27);
+  assert.equal(restarts.data.augment?.interpolation, 'nearest');
+  const cr = restarts.callbacks.cosineDecayRestarts;
+  const snaps = restarts.snapshots;
+  assert.ok(cr && snaps, 'the restarts variant has cosineDecayRestarts and snapshots');
+  const iterations = restarts.epochs * Math.ceil(25_446 / restarts.batchSize);
+  const last = Math.floor(iterations / snaps.every) * snaps.every;
+  for (let i = 0; i < snaps.keep; i++) {
+    const at: number = last - i * snaps.every;
+    assert.ok(at > cr.start, `snapshot at ${at} is after the first cycle began`);
+    assert.equal((at - cr.start) % cr.firstDecaySteps, 0, `snapshot at ${at} ends a cycle`);
+  }
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');
   for (const scale of ['smoke', 'quick', 'full'] as const)
@@ -189,6 +205,16 @@ test('invalid settings are errors naming the field', () => {
   assert.throws(() => validateRunConfig(decay), config(/invalid callbacks.stepDecay.epochs/));
   decay.callbacks.stepDecay = { factor: 2, epochs: [3] };
   assert.throws(() => validateRunConfig(decay), config(/invalid callbacks.stepDecay.factor: 2/));
+  const cosine = resolveTrial('fer-small-cnn', 'cnn4-restarts-ensemble', 'full', 27);
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 0, tMul: 1 };
+  assert.throws(() => validateRunConfig(cosine), config(/invalid callbacks.cosineDecayRestarts.firstDecaySteps: 0/));
+  cosine.callbacks.cosineDecayRestarts = { start: -5, firstDecaySteps: 10, tMul: 1 };
+  assert.throws(() => validateRunConfig(cosine), config(/invalid callbacks.cosineDecayRestarts.start: -5/));
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 0.5 };
+  assert.throws(() => validateRunConfig(cosine), config(/invalid callbacks.cosineDecayRestarts.tMul: 0.5/));
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1 };
+  cosine.callbacks.stepDecay = { factor: 0.1, epochs: [3] };
+  assert.throws(() => validateRunConfig(cosine), config(/cannot be combined with stepDecay/));
   assert.throws(
     () => resolveTrial('5', undefined, 'huge' as 'full', 27),
     config(/unknown scale "huge"; accepted: smoke, quick, full/),

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
   appendHistory,
+  cosineDecayRestarts,
   csvLogger,
   earlyStopping,
   historyRecorder,
@@ -14,6 +15,7 @@ import {
   learningRateScheduler,
   reduceLROnPlateau,
   stepSchedule,
+  stepwiseLearningRate,
   terminateOnNaN,
   type Callback,
   type TrainContext,
@@ -189,6 +191,75 @@ test("learningRateScheduler sets each epoch's rate from the schedule, with a ste
   assert.deepEqual(h.messages, []);
   const bad = learningRateScheduler(() => NaN);
   assert.throws(() => bad.onEpochBegin?.(0, h.ctx), /the schedule gave NaN for epoch 1/);
+});
+
+test('cosineDecayRestarts: cosine cycles that restart, t_mul times longer and m_mul times lower, above alpha', () => {
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
+  // lr 1, first cycle 10 steps, t_mul 2, m_mul 0.5, alpha 0.1: cycles begin at steps 0, 10, 30, 70, ... and cycle i
+  // runs from 0.1 + 0.9 x 0.5^i down towards 0.1, through its midpoint 0.1 + 0.45 x 0.5^i.
+  const f = cosineDecayRestarts(1, 10, { tMul: 2, mMul: 0.5, alpha: 0.1 });
+  near(f(0), 1, 'step 0');
+  near(f(5), 0.55, 'mid first cycle');
+  near(f(10), 0.55, 'second cycle begins at half the rate');
+  near(f(20), 0.325, 'mid second cycle (20 steps long)');
+  near(f(30), 0.325, 'third cycle begins');
+  near(f(50), 0.2125, 'mid third cycle (40 steps long)');
+  near(f(70), 0.2125, 'fourth cycle begins');
+  assert.ok(f(69) < 0.1 + 1e-3 && f(69) > 0.1, `end of the third cycle nears alpha: ${f(69)}`);
+  // Every restart of a long run lands on its own step, whatever the logarithm's rounding.
+  for (let i = 1; i < 25; i++) {
+    const begin = 10 * (2 ** i - 1);
+    near(f(begin), 0.1 + 0.9 * 0.5 ** i, `restart ${i}`);
+    // The cycle before ran 10 x 2^(i-1) steps from 0.1 + 0.9 x 0.5^(i-1): its last step is one step short of alpha.
+    const length = 10 * 2 ** (i - 1);
+    near(f(begin - 1), 0.1 + 0.45 * 0.5 ** (i - 1) * (1 - Math.cos(Math.PI / length)), `step before restart ${i}`);
+  }
+  // Keras' defaults (t_mul 2, m_mul 1, alpha 0), and equal cycles after a constant start.
+  const g = cosineDecayRestarts(0.01, 4);
+  assert.deepEqual(
+    [0, 2, 4, 8, 12].map((s) => Number(g(s).toPrecision(12))),
+    [0.01, 0.005, 0.01, 0.005, 0.01],
+  );
+  const h = cosineDecayRestarts(1e-3, 1000, { tMul: 1, start: 10_000 });
+  assert.equal(h(0), 1e-3);
+  assert.equal(h(9999), 1e-3);
+  assert.equal(h(10_000), 1e-3);
+  near(h(10_500), 5e-4, 'half a cycle after the start');
+  assert.ok(h(10_999) < 1e-8, `last step of a cycle: ${h(10_999)}`);
+  assert.equal(h(11_000), 1e-3);
+  near(h(19_500), 5e-4, 'ninth cycle');
+  assert.throws(() => cosineDecayRestarts(1, 0), /firstDecaySteps must be a positive integer, got 0/);
+  assert.throws(() => cosineDecayRestarts(1, 10, { tMul: 0.5 }), /tMul must be >= 1, got 0.5/);
+  assert.throws(() => cosineDecayRestarts(1, 10, { mMul: 0 }), /mMul must be > 0, got 0/);
+  assert.throws(() => cosineDecayRestarts(1, 10, { alpha: 2 }), /alpha must be in \[0, 1\], got 2/);
+  assert.throws(() => cosineDecayRestarts(1, 10, { start: -1 }), /start must be an integer >= 0, got -1/);
+});
+
+test('stepwiseLearningRate sets the rate before every step and resumes on the step it reached', async () => {
+  const f32 = Math.fround;
+  const schedule = (step: number) => 1 / (step + 1);
+  const f = fakeContext();
+  const cb = stepwiseLearningRate(schedule);
+  const seen: number[] = [];
+  await cb.onTrainBegin?.(f.ctx);
+  for (let batch = 0; batch < 5; batch++) {
+    seen.push(f.ctx.getLearningRate());
+    await cb.onBatchEnd?.(batch, {}, f.ctx, 0);
+  }
+  assert.deepEqual(seen, [1, 1 / 2, 1 / 3, 1 / 4, 1 / 5].map(f32));
+  // A checkpoint taken now holds step 5; a resumed run's first step runs at schedule(5), not schedule(0).
+  const state = cb.getState!();
+  const g = fakeContext();
+  const resumed = stepwiseLearningRate(schedule);
+  await resumed.onTrainBegin?.(g.ctx);
+  resumed.setState!(state, g.ctx);
+  assert.equal(g.ctx.getLearningRate(), f32(1 / 6));
+  await resumed.onBatchEnd?.(0, {}, g.ctx, 1);
+  assert.equal(g.ctx.getLearningRate(), f32(1 / 7));
+  const bad = stepwiseLearningRate((step) => (step > 1 ? -1 : 0.1));
+  await bad.onTrainBegin?.(g.ctx);
+  await bad.onBatchEnd?.(0, {}, g.ctx, 0);
+  await assert.rejects(async () => bad.onBatchEnd?.(1, {}, g.ctx, 0), /the schedule gave -1 for step 2/);
 });
 
 test('pyFloat prints floats as Python repr does', () => {

@@ -1,8 +1,8 @@
 /**
  * On-the-fly augmentation with the semantics of Keras's preprocessing layers RandomFlip('horizontal'), RandomRotation,
  * RandomZoom and RandomTranslation (tfjs 4.22 has none of them), applied to a batch in that order, seeded through
- * lib/random so a run is reproducible. Each image gets its own draw; transforms use bilinear sampling with Keras's
- * default fill mode 'reflect'.
+ * lib/random so a run is reproducible. Each image gets its own draw; transforms sample bilinearly by default (Keras's
+ * default) and fill with Keras's default mode 'reflect'.
  */
 import * as tf from '@tensorflow/tfjs';
 import { uniform, type Rng } from '../random';
@@ -15,6 +15,12 @@ export interface StudyAugmentation {
   zoom: number;
   /** RandomTranslation [height, width] factors: shifts uniform in [-f, f] x size. */
   translation: [number, number];
+  /**
+   * Sampling of the transformed image, Keras's `interpolation` argument: 'bilinear' (default) or 'nearest'. A bilinear
+   * shift by a fraction of a pixel blurs the image, which on 48-pixel faces costs accuracy; 'nearest' makes every
+   * translation a whole-pixel shift.
+   */
+  interpolation?: 'bilinear' | 'nearest';
 }
 
 type Row = [number, number, number, number, number, number, number, number];
@@ -41,6 +47,7 @@ export function translationRow(dx: number, dy: number): Row {
 /** Applies the four layers to `xs` ([b, h, w, c], float) with per-image draws from `rng`; returns a new tensor. */
 export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, rng: Rng): tf.Tensor4D {
   const [b, h, w] = xs.shape;
+  const interpolation = aug.interpolation ?? 'bilinear';
   const flips = Array.from({ length: b }, () => rng() < 0.5);
   const rot = Array.from({ length: b }, () =>
     rotationRow(uniform(rng, -aug.rotation, aug.rotation) * 2 * Math.PI, h, w),
@@ -62,7 +69,7 @@ export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, 
       if (flips[i]) x = tf.reverse(x, 2);
       // A factor of 0 draws its (identity) transform all the same, so the draws do not depend on the factors.
       const rows = [aug.rotation > 0 && rot[i], aug.zoom > 0 && zoom[i], shift[i]];
-      for (const row of rows) if (row) x = tf.image.transform(x, tf.tensor2d([row]), 'bilinear', 'reflect');
+      for (const row of rows) if (row) x = tf.image.transform(x, tf.tensor2d([row]), interpolation, 'reflect');
       return x;
     });
     return tf.concat(images, 0);

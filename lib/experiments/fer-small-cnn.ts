@@ -2,7 +2,7 @@
  * FER2013 project 1: two small CNNs trained on FER2013 without 'disgust' (6 classes), and snapshot ensembles of each
  * (a snapshot every 1,000 iterations, the mean softmax of 9 snapshots, the class with the highest mean score).
  */
-import { FER_AUGMENTATION, FER_FLIP_SHIFT, quickScale } from './common';
+import { FER_AUGMENTATION, FER_FLIP_PIXEL_SHIFT, FER_FLIP_SHIFT, quickScale } from './common';
 import type {
   AugmentConfig,
   CallbackConfig,
@@ -69,6 +69,17 @@ const VARIANTS: Variant[] = [
     what: "on-the-fly flips and shifts of up to 4 pixels, lr / 10 from epoch 36 (affect-lab's addition)",
     epochs: 50,
     callbacks: { stepDecay: { factor: 0.1, epochs: [35] } },
+  },
+  {
+    // Snapshots a step decay leaves alike add nothing in an ensemble, and those before the decay are worse: warm
+    // restarts (Huang et al., "Snapshot Ensembles", 2017) make each snapshot the end of its own cycle, at the lowest rate.
+    suffix: '-restarts',
+    augment: FER_FLIP_PIXEL_SHIFT,
+    what:
+      'on-the-fly flips and whole-pixel shifts of up to 4 pixels; from iteration 10,000 the rate restarts at 1e-3 every ' +
+      "1,000 iterations and falls to 0 along a cosine, so each snapshot ends a cycle (affect-lab's addition)",
+    epochs: 50,
+    callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
   },
 ];
 

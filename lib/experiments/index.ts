@@ -192,6 +192,18 @@ export function validateRunConfig(cfg: RunConfig): void {
   if (sd && !(sd.factor > 0 && sd.factor < 1)) bad('callbacks.stepDecay.factor', sd.factor, 'must be in (0, 1)');
   if (sd && !(Array.isArray(sd.epochs) && sd.epochs.every((e) => Number.isInteger(e) && e >= 0)))
     bad('callbacks.stepDecay.epochs', sd.epochs, 'must be a list of epochs (integers >= 0, 0-based)');
+  const cr = cfg.callbacks.cosineDecayRestarts;
+  if (cr && !(Number.isInteger(cr.start) && cr.start >= 0))
+    bad('callbacks.cosineDecayRestarts.start', cr.start, 'must be an integer >= 0 (iterations)');
+  if (cr && !isPosInt(cr.firstDecaySteps))
+    bad('callbacks.cosineDecayRestarts.firstDecaySteps', cr.firstDecaySteps, 'must be a positive integer (iterations)');
+  if (cr && !(cr.tMul >= 1)) bad('callbacks.cosineDecayRestarts.tMul', cr.tMul, 'must be >= 1');
+  if (cr && (sd || rl))
+    bad(
+      'callbacks.cosineDecayRestarts',
+      cr,
+      `sets the rate every iteration, so it cannot be combined with ${sd ? 'stepDecay' : 'reduceLROnPlateau'}`,
+    );
   const sn = cfg.snapshots;
   if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit)))
     bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');

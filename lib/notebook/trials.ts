@@ -96,7 +96,11 @@ function callbacks(c: CallbackConfig): string {
   const sd =
     c.stepDecay &&
     `LearningRateScheduler(lr x ${c.stepDecay.factor} from epoch ${c.stepDecay.epochs.map((e) => e + 1).join(', ')})`;
-  return [es, rl, sd].filter(Boolean).join(', ') || 'none';
+  const cr =
+    c.cosineDecayRestarts &&
+    `CosineDecayRestarts(every ${c.cosineDecayRestarts.firstDecaySteps} iterations, t_mul ${c.cosineDecayRestarts.tMul}` +
+      `${c.cosineDecayRestarts.start ? `, from iteration ${c.cosineDecayRestarts.start}` : ''})`;
+  return [es, rl, sd, cr].filter(Boolean).join(', ') || 'none';
 }
 
 /** The study's figures of one trial, one line each; nothing for a trial it published no figures for. */

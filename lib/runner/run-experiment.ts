@@ -21,6 +21,7 @@ import { saveModel } from '../models';
 import {
   compileModel,
   consoleProgress,
+  cosineDecayRestarts,
   csvLogger,
   earlyStopping,
   evaluate,
@@ -30,6 +31,7 @@ import {
   reduceLROnPlateau,
   snapshotEnsemble,
   stepSchedule,
+  stepwiseLearningRate,
   type Callback,
   type Evaluation,
   type ProgressSink,
@@ -328,6 +330,13 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
       callbacks.push(reduceLROnPlateau({ monitor: rl.monitor, factor: rl.factor, patience: rl.patience, verbose: 1 }));
     const sd = cfg.callbacks.stepDecay;
     if (sd) callbacks.push(learningRateScheduler(stepSchedule(cfg.optimizer.lr, sd.factor, sd.epochs), { verbose: 1 }));
+    const cr = cfg.callbacks.cosineDecayRestarts;
+    if (cr)
+      callbacks.push(
+        stepwiseLearningRate(
+          cosineDecayRestarts(cfg.optimizer.lr, cr.firstDecaySteps, { tMul: cr.tMul, start: cr.start }),
+        ),
+      );
     snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
     if (snapshots) callbacks.push(snapshots);
 

@@ -1,6 +1,7 @@
 /**
  * Callbacks with Keras' semantics (keras.callbacks, TF 2.x): EarlyStopping (with restore_best_weights, which
- * tfjs lacks), ReduceLROnPlateau, LearningRateScheduler, History, CSVLogger and TerminateOnNaN. Epochs are 0-based; messages print
+ * tfjs lacks), ReduceLROnPlateau, LearningRateScheduler (and a rate set every step from a schedule such as
+ * CosineDecayRestarts), History, CSVLogger and TerminateOnNaN. Epochs are 0-based; messages print
  * 1-based epochs, as Keras does.
  */
 import * as fs from 'node:fs';
@@ -239,6 +240,81 @@ export function learningRateScheduler(
 /** A step schedule: `lr` times `factor` once for every epoch of `epochs` (0-based) reached, e.g. lr / 10 from epoch 30. */
 export function stepSchedule(lr: number, factor: number, epochs: readonly number[]): (epoch: number) => number {
   return (epoch) => lr * factor ** epochs.filter((e) => e <= epoch).length;
+}
+
+/**
+ * The learning rate set before every training step from `schedule(step)`, where `step` counts the steps already
+ * taken (0 for the first): what Keras does when an optimizer's learning rate is a LearningRateSchedule. The step
+ * count is saved in checkpoints, so a resumed run continues on the same rates.
+ */
+export function stepwiseLearningRate(schedule: (step: number) => number): Callback {
+  let step = 0;
+  const apply = (ctx: TrainContext) => {
+    const lr = schedule(step);
+    if (!Number.isFinite(lr) || lr < 0)
+      throw new Error(`stepwiseLearningRate: the schedule gave ${lr} for step ${step}; it must be a finite rate >= 0`);
+    ctx.setLearningRate(lr);
+  };
+  return {
+    name: 'StepwiseLearningRate',
+    onTrainBegin(ctx) {
+      step = 0;
+      apply(ctx);
+    },
+    onBatchEnd(_batch, _logs, ctx) {
+      step++;
+      apply(ctx);
+    },
+    getState: () => ({ json: { step } }),
+    setState(state, ctx) {
+      step = (state.json as { step: number }).step;
+      apply(ctx);
+    },
+  };
+}
+
+export interface CosineDecayRestartsOptions {
+  /** Each cycle is `tMul` times as long as the one before. Default 2 (Keras' t_mul). */
+  tMul?: number;
+  /** Each cycle starts at `mMul` times the rate the one before started at. Default 1 (Keras' m_mul). */
+  mMul?: number;
+  /** The floor of every cycle as a fraction of `lr`. Default 0 (Keras' alpha). */
+  alpha?: number;
+  /** Steps at the constant rate `lr` before the first cycle (not in Keras). Default 0. */
+  start?: number;
+}
+
+/**
+ * keras.optimizers.schedules.CosineDecayRestarts, the warm restarts of SGDR (Loshchilov and Hutter, 2017) that snapshot
+ * ensembles (Huang et al., 2017) take their members from: over the first `firstDecaySteps` steps the rate falls from
+ * `lr` to `alpha` x `lr` along half a cosine, then restarts.
+ */
+export function cosineDecayRestarts(
+  lr: number,
+  firstDecaySteps: number,
+  o: CosineDecayRestartsOptions = {},
+): (step: number) => number {
+  const { tMul = 2, mMul = 1, alpha = 0, start = 0 } = o;
+  if (!(Number.isInteger(firstDecaySteps) && firstDecaySteps > 0))
+    throw new Error(`cosineDecayRestarts: firstDecaySteps must be a positive integer, got ${firstDecaySteps}`);
+  if (!(tMul >= 1)) throw new Error(`cosineDecayRestarts: tMul must be >= 1, got ${tMul}`);
+  if (!(mMul > 0)) throw new Error(`cosineDecayRestarts: mMul must be > 0, got ${mMul}`);
+  if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cosineDecayRestarts: alpha must be in [0, 1], got ${alpha}`);
+  if (!(Number.isInteger(start) && start >= 0))
+    throw new Error(`cosineDecayRestarts: start must be an integer >= 0, got ${start}`);
+  // Where cycle i begins, in first-cycle lengths: i for tMul 1, else (tMul^i - 1) / (tMul - 1).
+  const begins = (i: number) => (tMul === 1 ? i : (tMul ** i - 1) / (tMul - 1));
+  return (step) => {
+    if (step < start) return lr;
+    const t = (step - start) / firstDecaySteps;
+    let cycle = tMul === 1 ? Math.floor(t) : Math.floor(Math.log(1 + t * (tMul - 1)) / Math.log(tMul));
+    // The logarithm can land a hair off an integer at a cycle boundary.
+    if (begins(cycle + 1) <= t) cycle++;
+    else if (begins(cycle) > t) cycle--;
+    const fraction = (t - begins(cycle)) / tMul ** cycle;
+    const cosine = 0.5 * (1 + Math.cos(Math.PI * fraction));
+    return lr * ((1 - alpha) * mMul ** cycle * cosine + alpha);
+  };
 }
 
 /** Appends each epoch's logs to a TrainHistory (fit keeps one itself; this one is for callers who want another). */
