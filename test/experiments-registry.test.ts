@@ -146,6 +146,8 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
       ['cnn5-flip-shift-ensemble', 'cnn5', true],
       ['cnn4-restarts-ensemble', 'cnn4', true],
       ['cnn5-restarts-ensemble', 'cnn5', true],
+      ['cnn4-standardized-ensemble', 'cnn4', true],
+      ['cnn5-standardized-ensemble', 'cnn5', true],
     ],
   );
   // The flip-shift variant: no rotation or zoom, shifts of 4 of 48 pixels, and lr / 10 for its last 15 of 50 epochs.
@@ -157,6 +159,11 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
   // 1,000 iterations up to the last of 50 epochs of 25,446 images at batch 64) ends a cycle, none before the first.
   const restarts = resolveTrial('fer-small-cnn', 'cnn4-restarts-ensemble', 'full', 27);
   assert.equal(restarts.data.augment?.interpolation, 'nearest');
+  assert.equal(restarts.model.standardize, undefined);
+  const standardized = resolveTrial('fer-small-cnn', 'cnn5-standardized-ensemble', 'full', 27);
+  assert.equal(standardized.model.standardize, true);
+  assert.deepEqual(standardized.callbacks, restarts.callbacks, 'the -restarts recipe, standardized');
+  assert.deepEqual(standardized.data.augment, restarts.data.augment);
   const cr = restarts.callbacks.cosineDecayRestarts;
   const snaps = restarts.snapshots;
   assert.ok(cr && snaps, 'the restarts variant has cosineDecayRestarts and snapshots');

@@ -8,6 +8,7 @@ import { initBackend } from '../lib/backend';
 import {
   CaffePreprocess,
   batchNorm,
+  cnn4,
   folderHandler,
   loadKerasH5Weights,
   loadModel,
@@ -68,6 +69,14 @@ test('saveModel/loadModel round trip: same predictions, custom layers deserialis
   assert.deepEqual(await (pre2.predict(x2) as tf.Tensor).data(), await (pre.predict(x2) as tf.Tensor).data());
   model.dispose();
   loaded.dispose();
+  const std = cnn4({ inputShape: [16, 16, 1], outputUnits: 2, normalize: true, standardize: true });
+  await saveModel(std, path.join(tmp, 'cnn4-std'));
+  const std2 = await loadModel(path.join(tmp, 'cnn4-std'));
+  assert.equal(std2.getLayer('standardization').getClassName(), 'PerImageStandardization');
+  const x3 = tf.randomUniform([2, 16, 16, 1], 0, 255, 'float32', 4);
+  assert.deepEqual(await (std2.predict(x3) as tf.Tensor).data(), await (std.predict(x3) as tf.Tensor).data());
+  std.dispose();
+  std2.dispose();
 });
 
 test('saveModel with includeOptimizer restores the optimizer state', async () => {

@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { ConfigError } from '../lib/errors';
-import { MODEL_REGISTRY, buildModel, cnn4, cnn5, pretrainedTop, resnet18, vggTop, withTop } from '../lib/models';
+import {
+  MODEL_REGISTRY,
+  PerImageStandardization,
+  buildModel,
+  cnn4,
+  cnn5,
+  perImageStandardization,
+  pretrainedTop,
+  resnet18,
+  vggTop,
+  withTop,
+} from '../lib/models';
 
 before(async () => {
   await initBackend('cpu');
@@ -59,6 +70,36 @@ const topConfig = (m: tf.LayersModel, n: number) =>
       ? `${l.name}:${setting(c.units)}:${setting(c.activation)}`
       : `${l.name}:${l.getClassName()}:${setting(c.rate)}`;
   });
+
+test('perImageStandardization: each image to mean 0 and deviation 1 over all its values; a flat image to zeros', async () => {
+  // One 2x2 gray image 1, 2, 3, 4: mean 2.5, deviation sqrt(1.25); and a flat one, whose deviation 0 is floored at
+  // 1 / sqrt(4) values, so it becomes zeros rather than NaN.
+  const out = perImageStandardization(tf.tensor4d([1, 2, 3, 4, 7, 7, 7, 7], [2, 2, 2, 1]));
+  const d = Math.sqrt(1.25);
+  const got = Array.from(await out.data());
+  const want = [-1.5 / d, -0.5 / d, 0.5 / d, 1.5 / d, 0, 0, 0, 0];
+  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-5, `value ${i}: ${v} vs ${want[i]}`));
+  // Over every channel of an RGB image together, image by image.
+  const rgb = tf.randomUniform([3, 5, 4, 3], 0, 255, 'float32', 5);
+  const s = perImageStandardization(tf.mul(rgb, tf.tensor4d([1, 10, 100], [3, 1, 1, 1])));
+  const { mean, variance } = tf.moments(s, [1, 2, 3]);
+  for (const m of await mean.data()) assert.ok(Math.abs(m) < 1e-4, `mean ${m}`);
+  for (const v of await variance.data()) assert.ok(Math.abs(v - 1) < 1e-3, `variance ${v}`);
+  // As the zoo's input option: after the rescaling, before the first convolution; the same output either way.
+  const m = cnn4({ inputShape: [8, 8, 1], outputUnits: 2, normalize: true, standardize: true });
+  assert.deepEqual(
+    m.layers.slice(0, 4).map((l) => l.getClassName()),
+    ['InputLayer', 'Rescaling', 'PerImageStandardization', 'Conv2D'],
+  );
+  assert.ok(m.getLayer('standardization') instanceof PerImageStandardization);
+  const x = tf.randomUniform([2, 8, 8, 1], 0, 255, 'float32', 3);
+  const scaled = tf.mul(x, 3);
+  const a = (await (m.predict(x) as tf.Tensor).data()) as Float32Array;
+  const b = (await (m.predict(scaled) as tf.Tensor).data()) as Float32Array;
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5, "a standardized model ignores the images' contrast"));
+  m.dispose();
+  tf.dispose([out, rgb, s, mean, variance, x, scaled]);
+});
 
 test('vggTop on a flattened ResNet-18 with dropout 0.2 (experiments 3 and 5)', () => {
   const backbone = resnet18({ inputShape: [32, 32, 3], includeTop: false, flatten: true, dropoutRate: 0.2 });
@@ -164,7 +205,7 @@ test('the registry names the zoo with its metadata; buildModel puts the top on a
     buildModel('resnet18', { ...o, dropout: 0.5 } as typeof o),
     (e: Error) =>
       e instanceof ConfigError &&
-      /unknown option "dropout"; known: normalize, l2, flatten, dropoutRate, frozen/.test(e.message),
+      /unknown option "dropout"; known: normalize, standardize, l2, flatten, dropoutRate, frozen/.test(e.message),
   );
   // An option at its off value is not a request: experiment 4's saved configs carry normalize: false.
   (await buildModel('cnn4', { ...o, flatten: false })).dispose();

@@ -50,6 +50,8 @@ interface Variant {
   what?: string;
   epochs: number;
   callbacks: CallbackConfig;
+  /** Standardize each image inside the model. */
+  standardize?: boolean;
 }
 
 const VARIANTS: Variant[] = [
@@ -81,6 +83,18 @@ const VARIANTS: Variant[] = [
     epochs: 50,
     callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
   },
+  {
+    // In a PyTorch run of the flip-shift recipe, standardizing each image raised the 4-layer net's test accuracy from
+    // about 0.59 to 0.60 and sped up its first epochs by 2-3 points.
+    suffix: '-standardized',
+    augment: FER_FLIP_PIXEL_SHIFT,
+    what:
+      'each image standardized (its mean subtracted, divided by its standard deviation), then the -restarts ' +
+      "recipe: flips, whole-pixel shifts of up to 4 pixels, warm restarts every 1,000 iterations from 10,000 (affect-lab's addition)",
+    epochs: 50,
+    callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
+    standardize: true,
+  },
 ];
 
 /** One net's trial in one variant. */
@@ -91,7 +105,7 @@ function trial(model: 'cnn4' | 'cnn5', what: string, published: PublishedResult,
       `${what}, Adam lr 1e-3 and batch 64 (assumed), ${v.epochs} epochs (about ${Math.round((v.epochs * ITERATIONS_PER_EPOCH) / 1000)},000 ` +
       `iterations), snapshot every 1,000 iterations, ensemble of the last 9, on FER2013 without disgust (6 ` +
       `classes, 48x48 grayscale)${v.what ? `; ${v.what}` : ''}`,
-    model: { name: model, top: 'dense', normalize: true },
+    model: { name: model, top: 'dense', normalize: true, ...(v.standardize ? { standardize: true } : {}) },
     optimizer: OPTIMIZER,
     batchSize: BATCH,
     epochs: v.epochs,

@@ -369,6 +369,28 @@ export class TorchPreprocess extends tf.layers.Layer {
 }
 tf.serialization.registerClass(TorchPreprocess);
 
+/**
+ * tf.image.per_image_standardization: each image less its mean, divided by its standard deviation (at least
+ * 1 / sqrt(its number of values), so a flat image stays finite), over all its pixels and channels.
+ */
+export function perImageStandardization(images: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const axes = images.shape.slice(1).map((_, i) => i + 1);
+    const values = images.shape.slice(1).reduce((a, b) => a * b, 1);
+    const { mean, variance } = tf.moments(images, axes, true);
+    return tf.div(tf.sub(images, mean), tf.maximum(tf.sqrt(variance), 1 / Math.sqrt(values)));
+  });
+}
+
+/** `perImageStandardization` as a layer, so a saved model carries it. */
+export class PerImageStandardization extends tf.layers.Layer {
+  static className = 'PerImageStandardization';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return perImageStandardization(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+tf.serialization.registerClass(PerImageStandardization);
+
 /** What may follow the input (after the optional rescaling): one layer (or a Sequential model), a list of layers, or a function of the tensor. */
 export type AfterInput = tf.layers.Layer | tf.layers.Layer[] | ((x: tf.SymbolicTensor) => tf.SymbolicTensor);
 
@@ -378,11 +400,13 @@ export interface InputOptions {
   inputShape: [number, number, number];
   /** Prepend Rescaling(1/255) (the study's `normalize`). Default false. */
   normalize?: boolean;
-  /** Applied after the optional rescaling (the study's `after_input`). Default none. */
+  /** Then standardize each image on its own (`perImageStandardization`). Default false. */
+  standardize?: boolean;
+  /** Applied after the optional rescaling and standardization (the study's `after_input`). Default none. */
   afterInput?: AfterInput;
 }
 
-/** Creates the model input and applies the optional Rescaling(1/255) then `afterInput`; returns both ends. */
+/** Creates the model input and applies the optional Rescaling(1/255), standardization, then `afterInput`; returns both ends. */
 export function inputStem(opts: InputOptions, inputName = 'input'): { input: tf.SymbolicTensor; x: tf.SymbolicTensor } {
   const [h, w, c] = opts.inputShape ?? [];
   if (![h, w, c].every((n) => Number.isInteger(n) && n > 0)) {
@@ -393,6 +417,7 @@ export function inputStem(opts: InputOptions, inputName = 'input'): { input: tf.
   const input = tf.input({ shape: [h, w, c], name: inputName });
   let x = input;
   if (opts.normalize) x = tf.layers.rescaling({ scale: 1 / 255, name: 'rescaling' }).apply(x) as tf.SymbolicTensor;
+  if (opts.standardize) x = new PerImageStandardization({ name: 'standardization' }).apply(x) as tf.SymbolicTensor;
   const after = opts.afterInput;
   if (typeof after === 'function') x = after(x);
   else if (Array.isArray(after)) for (const layer of after) x = layer.apply(x) as tf.SymbolicTensor;

