@@ -1,4 +1,4 @@
-"""PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision, timed as the
+"""PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision in lib/models' layout, timed as the
 TypeScript bench times it (one warm-up, then the median of a few repeats, each repeating a call shorter than min_run_s
 to fill it).
 
@@ -78,12 +78,31 @@ def frozen_stages(backbone, k):
     return [backbone.conv1, backbone.bn1] + [getattr(backbone, f"layer{i}") for i in range(1, k + 1)]
 
 
+def keras_layout(backbone, study):
+    """Reshapes a torchvision ResNet into lib/models/resnet.ts's layout, so that both engines run the same convolutions
+    on the same map sizes. Bottleneck blocks stride on their first 1x1 convolution (Keras' ResNet v1; torchvision strides
+    on the 3x3). The study's ResNets (every registry ResNet but the ImageNet ResNet-50, which is Keras' own) also have an
+    unpadded stem and max pool, and stride in the first block of the first stage too. Their basic blocks' extra ReLU
+    before the add is left out: it has no FLOPs."""
+    if study:
+        backbone.conv1.padding = (0, 0)
+        backbone.maxpool.padding = 0
+    for stage, layer in enumerate([backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4]):
+        first = layer[0]
+        if not hasattr(first, "conv3"):
+            continue
+        stride = 2 if study or stage > 0 else 1
+        first.conv1.stride, first.conv2.stride = (stride, stride), (1, 1)
+        first.downsample[0].stride = (stride, stride)
+
+
 def build(spec):
-    """The model and its backbone: a torchvision ResNet's features (global average pooling, or flattened with
-    `flatten`), Dropout(dropout) when set, then the top's layers."""
+    """The model and its backbone: a torchvision ResNet in lib/models' layout (keras_layout), its features (global
+    average pooling, or flattened with `flatten`), Dropout(dropout) when set, then the top's layers."""
     backbone = BACKBONES[spec["arch"]]()
     if spec["channels"] != 3:
         backbone.conv1 = nn.Conv2d(spec["channels"], 64, kernel_size=7, stride=2, padding=3, bias=False)
+    keras_layout(backbone, study=spec["arch"] != "resnet50-imagenet")
     backbone.fc = nn.Identity()
     if spec["flatten"]:
         backbone.avgpool = nn.Identity()  # torchvision flattens after avgpool
