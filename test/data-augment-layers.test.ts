@@ -56,12 +56,17 @@ test("interpolation 'nearest' shifts by whole pixels; the default bilinear blend
     Array.from({ length: 6 * 8 * 8 }, (_, i) => i),
     [6, 8, 8, 1],
   );
-  const inputs = new Set(await xs.data());
+  const pixels = await xs.data();
+  const inputs = new Set(pixels);
   const shift = { flip: 'horizontal' as const, rotation: 0, zoom: 0, translation: [0.3, 0.3] as [number, number] };
   const nearest = await applyStudyAugmentation(xs, { ...shift, interpolation: 'nearest' }, makeRng(3)).data();
   assert.ok(
     nearest.every((v) => inputs.has(v)),
     'every pixel of a nearest shift is an input pixel',
+  );
+  assert.ok(
+    nearest.some((v, i) => v !== pixels[i]),
+    'and the images moved',
   );
   const bilinear = await applyStudyAugmentation(xs, shift, makeRng(3)).data();
   assert.ok(

@@ -219,9 +219,22 @@ test('invalid settings are errors naming the field', () => {
   assert.throws(() => validateRunConfig(cosine), config(/invalid callbacks.cosineDecayRestarts.start: -5/));
   cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 0.5 };
   assert.throws(() => validateRunConfig(cosine), config(/invalid callbacks.cosineDecayRestarts.tMul: 0.5/));
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: Infinity };
+  assert.throws(
+    () => validateRunConfig(cosine),
+    config(/invalid callbacks.cosineDecayRestarts.tMul: null; must be a finite number >= 1/),
+  );
   cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1 };
   cosine.callbacks.stepDecay = { factor: 0.1, epochs: [3] };
-  assert.throws(() => validateRunConfig(cosine), config(/cannot be combined with stepDecay/));
+  assert.throws(() => validateRunConfig(cosine), config(/cannot be combined with stepDecay$/));
+  cosine.callbacks.reduceLROnPlateau = { monitor: 'val_loss', factor: 0.5, patience: 2 };
+  assert.throws(() => validateRunConfig(cosine), config(/cannot be combined with stepDecay or reduceLROnPlateau$/));
+  const blur = resolveTrial('fer-small-cnn', 'cnn4-restarts-ensemble', 'full', 27);
+  blur.data.augment = { ...blur.data.augment!, interpolation: 'cubic' as 'nearest' };
+  assert.throws(
+    () => validateRunConfig(blur),
+    config(/invalid data.augment.interpolation: "?cubic"?; must be bilinear or nearest/),
+  );
   assert.throws(
     () => resolveTrial('5', undefined, 'huge' as 'full', 27),
     config(/unknown scale "huge"; accepted: smoke, quick, full/),

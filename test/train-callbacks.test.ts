@@ -214,6 +214,20 @@ test('cosineDecayRestarts: cosine cycles that restart, t_mul times longer and m_
     const length = 10 * 2 ** (i - 1);
     near(f(begin - 1), 0.1 + 0.45 * 0.5 ** (i - 1) * (1 - Math.cos(Math.PI / length)), `step before restart ${i}`);
   }
+  // Cycles of other growth factors, where the logarithm of a cycle's start lands a hair off its index (t_mul 1.5 at
+  // cycles 5, 7, 10, 14; t_mul 10 at 3, 6, 9): each cycle still begins at its own step, at its full rate.
+  for (const tMul of [1.5, 10]) {
+    const r = cosineDecayRestarts(1, 8, { tMul });
+    let begin = 0;
+    let length = 8;
+    for (let i = 0; i < (tMul === 10 ? 10 : 16); i++) {
+      near(r(begin), 1, `t_mul ${tMul}, cycle ${i} begins at step ${begin}`);
+      if (i > 0) assert.ok(r(begin - 1e-9 * begin) < 1e-6, `t_mul ${tMul}: just before cycle ${i} the rate is near 0`);
+      near(r(begin + length / 2), 0.5, `t_mul ${tMul}, middle of cycle ${i}`);
+      begin += length;
+      length *= tMul;
+    }
+  }
   // Keras' defaults (t_mul 2, m_mul 1, alpha 0), and equal cycles after a constant start.
   const g = cosineDecayRestarts(0.01, 4);
   assert.deepEqual(
@@ -229,8 +243,12 @@ test('cosineDecayRestarts: cosine cycles that restart, t_mul times longer and m_
   assert.equal(h(11_000), 1e-3);
   near(h(19_500), 5e-4, 'ninth cycle');
   assert.throws(() => cosineDecayRestarts(1, 0), /firstDecaySteps must be a positive integer, got 0/);
-  assert.throws(() => cosineDecayRestarts(1, 10, { tMul: 0.5 }), /tMul must be >= 1, got 0.5/);
-  assert.throws(() => cosineDecayRestarts(1, 10, { mMul: 0 }), /mMul must be > 0, got 0/);
+  assert.throws(() => cosineDecayRestarts(1, 10, { tMul: 0.5 }), /tMul must be a finite number >= 1, got 0.5/);
+  assert.throws(
+    () => cosineDecayRestarts(1, 10, { tMul: Infinity }),
+    /tMul must be a finite number >= 1, got Infinity/,
+  );
+  assert.throws(() => cosineDecayRestarts(1, 10, { mMul: 0 }), /mMul must be a finite number > 0, got 0/);
   assert.throws(() => cosineDecayRestarts(1, 10, { alpha: 2 }), /alpha must be in \[0, 1\], got 2/);
   assert.throws(() => cosineDecayRestarts(1, 10, { start: -1 }), /start must be an integer >= 0, got -1/);
 });
@@ -259,7 +277,10 @@ test('stepwiseLearningRate sets the rate before every step and resumes on the st
   const bad = stepwiseLearningRate((step) => (step > 1 ? -1 : 0.1));
   await bad.onTrainBegin?.(g.ctx);
   await bad.onBatchEnd?.(0, {}, g.ctx, 0);
-  await assert.rejects(async () => bad.onBatchEnd?.(1, {}, g.ctx, 0), /the schedule gave -1 for step 2/);
+  await assert.rejects(
+    async () => bad.onBatchEnd?.(1, {}, g.ctx, 0),
+    /the schedule gave -1 for step 3 \(after 2 steps\)/,
+  );
 });
 
 test('pyFloat prints floats as Python repr does', () => {

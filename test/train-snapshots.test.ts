@@ -8,11 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
   compileModel,
+  cosineDecayRestarts,
   evaluateEnsemble,
   fit,
   seedModelWeights,
   snapshotEnsemble,
+  stepwiseLearningRate,
   type Batch,
+  type Callback,
   type Snapshot,
 } from '../lib/train';
 
@@ -120,6 +123,69 @@ test('snapshotEnsemble: a resumed run keeps the snapshots and the iteration coun
     });
     for (const cb of [wholeCb, resumedCb]) cb.dispose();
     for (const m of [whole, first, resumed]) m.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('warm restarts with snapshots in fit: each snapshot after the constant phase ends a cycle; a resumed run keeps the rates', async () => {
+  // Rates seen by each step, through a callback after the schedule's (fit calls callbacks in order).
+  const recorder = (rates: number[]): Callback => ({
+    name: 'RateRecorder',
+    onTrainBegin: (ctx) => void rates.push(ctx.getLearningRate()),
+    onBatchEnd: (_b, _l, ctx) => void rates.push(ctx.getLearningRate()),
+    setState: (_s, ctx) => void rates.splice(rates.length - 1, 1, ctx.getLearningRate()),
+    getState: () => ({ json: null }),
+  });
+  const schedule = () => cosineDecayRestarts(0.05, 3, { tMul: 1, start: 3 });
+  const run = async (epochs: number, opts: { resumeFrom?: string; checkpoint?: { dir: string } }) => {
+    const model = tinyModel();
+    compileModel(model, { kind: 'adam', lr: 0.05 });
+    const rates: number[] = [];
+    const snaps = snapshotEnsemble({ every: 3, keep: 10 });
+    await fit(model, batches(4), undefined, {
+      epochs,
+      callbacks: [stepwiseLearningRate(schedule()), recorder(rates), snaps],
+      verbose: 0,
+      seed: 1,
+      ...opts,
+    });
+    return { model, rates, snaps };
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-restarts-'));
+  try {
+    const whole = await run(3, {});
+    // rates[k] is the rate step k ran at: 3 steps at 0.05, then cycles of 3 steps from step 3.
+    const f = schedule();
+    assert.deepEqual(
+      whole.rates.slice(0, 12).map((r) => Math.fround(r)),
+      Array.from({ length: 12 }, (_, step) => Math.fround(f(step))),
+    );
+    assert.deepEqual(
+      whole.snaps.snapshots().map((s) => s.at),
+      [3, 6, 9, 12],
+    );
+    // After the constant phase, each snapshot holds the weights of a cycle's last, lowest-rate step, and the next
+    // step restarts at the full rate.
+    for (const at of [6, 9, 12]) {
+      assert.ok(whole.rates[at - 1] < 0.05 * 0.3, `the step before snapshot ${at} ran at ${whole.rates[at - 1]}`);
+      assert.equal(whole.rates[at - 3], Math.fround(0.05), `the cycle ending at ${at} began at the full rate`);
+    }
+    // Interrupted after 2 of 3 epochs (8 steps, mid-cycle) and resumed: the same rates, the same snapshots.
+    const first = await run(2, { checkpoint: { dir } });
+    const resumed = await run(3, { resumeFrom: dir, checkpoint: { dir } });
+    assert.deepEqual(
+      [...first.rates.slice(0, 8), ...resumed.rates].map((r) => Math.fround(r)),
+      whole.rates.map((r) => Math.fround(r)),
+    );
+    assert.deepEqual(
+      resumed.snaps.snapshots().map((s) => s.at),
+      [3, 6, 9, 12],
+    );
+    for (const r of [whole, first, resumed]) {
+      r.snaps.dispose();
+      r.model.dispose();
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

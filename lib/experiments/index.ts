@@ -197,13 +197,17 @@ export function validateRunConfig(cfg: RunConfig): void {
     bad('callbacks.cosineDecayRestarts.start', cr.start, 'must be an integer >= 0 (iterations)');
   if (cr && !isPosInt(cr.firstDecaySteps))
     bad('callbacks.cosineDecayRestarts.firstDecaySteps', cr.firstDecaySteps, 'must be a positive integer (iterations)');
-  if (cr && !(cr.tMul >= 1)) bad('callbacks.cosineDecayRestarts.tMul', cr.tMul, 'must be >= 1');
+  if (cr && !(cr.tMul >= 1 && Number.isFinite(cr.tMul)))
+    bad('callbacks.cosineDecayRestarts.tMul', cr.tMul, 'must be a finite number >= 1');
   if (cr && (sd || rl))
     bad(
       'callbacks.cosineDecayRestarts',
       cr,
-      `sets the rate every iteration, so it cannot be combined with ${sd ? 'stepDecay' : 'reduceLROnPlateau'}`,
+      `sets the rate every iteration, so it cannot be combined with ${[sd && 'stepDecay', rl && 'reduceLROnPlateau'].filter(Boolean).join(' or ')}`,
     );
+  const interpolation = cfg.data.augment?.interpolation;
+  if (interpolation !== undefined && !['bilinear', 'nearest'].includes(interpolation))
+    bad('data.augment.interpolation', interpolation, 'must be bilinear or nearest');
   const sn = cfg.snapshots;
   if (sn && !(isPosInt(sn.every) && isPosInt(sn.keep) && ['iteration', 'epoch'].includes(sn.unit)))
     bad('snapshots', sn, 'every and keep must be positive integers, unit iteration or epoch');

@@ -252,7 +252,9 @@ export function stepwiseLearningRate(schedule: (step: number) => number): Callba
   const apply = (ctx: TrainContext) => {
     const lr = schedule(step);
     if (!Number.isFinite(lr) || lr < 0)
-      throw new Error(`stepwiseLearningRate: the schedule gave ${lr} for step ${step}; it must be a finite rate >= 0`);
+      throw new Error(
+        `stepwiseLearningRate: the schedule gave ${lr} for step ${step + 1} (after ${step} steps); it must be a finite rate >= 0`,
+      );
     ctx.setLearningRate(lr);
   };
   return {
@@ -297,8 +299,10 @@ export function cosineDecayRestarts(
   const { tMul = 2, mMul = 1, alpha = 0, start = 0 } = o;
   if (!(Number.isInteger(firstDecaySteps) && firstDecaySteps > 0))
     throw new Error(`cosineDecayRestarts: firstDecaySteps must be a positive integer, got ${firstDecaySteps}`);
-  if (!(tMul >= 1)) throw new Error(`cosineDecayRestarts: tMul must be >= 1, got ${tMul}`);
-  if (!(mMul > 0)) throw new Error(`cosineDecayRestarts: mMul must be > 0, got ${mMul}`);
+  if (!(tMul >= 1 && Number.isFinite(tMul)))
+    throw new Error(`cosineDecayRestarts: tMul must be a finite number >= 1, got ${tMul}`);
+  if (!(mMul > 0 && Number.isFinite(mMul)))
+    throw new Error(`cosineDecayRestarts: mMul must be a finite number > 0, got ${mMul}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cosineDecayRestarts: alpha must be in [0, 1], got ${alpha}`);
   if (!(Number.isInteger(start) && start >= 0))
     throw new Error(`cosineDecayRestarts: start must be an integer >= 0, got ${start}`);
