@@ -271,6 +271,10 @@ const TRANSCRIPTION: Record<string, Record<string, Transcribed>> = {
     'cnn5-augment-ensemble': FER_CNN5,
     'cnn4-flip-shift-ensemble': FER_CNN4,
     'cnn5-flip-shift-ensemble': FER_CNN5,
+    'cnn4-restarts-ensemble': FER_CNN4,
+    'cnn5-restarts-ensemble': FER_CNN5,
+    'cnn4-standardized-ensemble': FER_CNN4,
+    'cnn5-standardized-ensemble': FER_CNN5,
   },
   'fer-lr': {
     // "majority-class baseline 25% (always 'happy')"
