@@ -54,6 +54,17 @@ interface Variant {
   standardize?: boolean;
 }
 
+/**
+ * Flips, whole-pixel shifts and warm restarts: snapshots a step decay leaves alike add nothing in an ensemble, and those
+ * before the decay are worse; restarts (Huang et al., "Snapshot Ensembles", 2017) make each snapshot the end of its
+ * own cycle, at the lowest rate.
+ */
+const RESTARTS: Pick<Variant, 'augment' | 'epochs' | 'callbacks'> = {
+  augment: FER_FLIP_PIXEL_SHIFT,
+  epochs: 50,
+  callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
+};
+
 const VARIANTS: Variant[] = [
   { suffix: '', epochs: EPOCHS, callbacks: {} },
   {
@@ -73,26 +84,20 @@ const VARIANTS: Variant[] = [
     callbacks: { stepDecay: { factor: 0.1, epochs: [35] } },
   },
   {
-    // Snapshots a step decay leaves alike add nothing in an ensemble, and those before the decay are worse: warm
-    // restarts (Huang et al., "Snapshot Ensembles", 2017) make each snapshot the end of its own cycle, at the lowest rate.
+    ...RESTARTS,
     suffix: '-restarts',
-    augment: FER_FLIP_PIXEL_SHIFT,
     what:
       'on-the-fly flips and whole-pixel shifts of up to 4 pixels; from iteration 10,000 the rate restarts at 1e-3 every ' +
       "1,000 iterations and falls to 0 along a cosine, so each snapshot ends a cycle (affect-lab's addition)",
-    epochs: 50,
-    callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
   },
   {
     // In a PyTorch run of the flip-shift recipe, standardizing each image raised the 4-layer net's test accuracy from
     // about 0.59 to 0.60 and sped up its first epochs by 2-3 points.
+    ...RESTARTS,
     suffix: '-standardized',
-    augment: FER_FLIP_PIXEL_SHIFT,
     what:
       'each image standardized (its mean subtracted, divided by its standard deviation), then the -restarts ' +
       "recipe: flips, whole-pixel shifts of up to 4 pixels, warm restarts every 1,000 iterations from 10,000 (affect-lab's addition)",
-    epochs: 50,
-    callbacks: { cosineDecayRestarts: { start: 10_000, firstDecaySteps: 1000, tMul: 1 } },
     standardize: true,
   },
 ];

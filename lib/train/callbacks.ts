@@ -215,6 +215,13 @@ export function reduceLROnPlateau(o: ReduceLROnPlateauOptions = {}): Callback {
   };
 }
 
+/** `lr` set on the optimizer when it is a finite rate >= 0; else an error naming the callback and `when` it came. */
+function setScheduledRate(ctx: TrainContext, lr: number, who: string, when: string): void {
+  if (!Number.isFinite(lr) || lr < 0)
+    throw new Error(`${who}: the schedule gave ${lr} for ${when}; it must be a finite rate >= 0`);
+  ctx.setLearningRate(lr);
+}
+
 /**
  * keras.callbacks.LearningRateScheduler: at the start of each epoch the learning rate becomes
  * `schedule(epoch, current lr)`. A schedule of the epoch alone keeps a resumed run on the same rates.
@@ -227,11 +234,7 @@ export function learningRateScheduler(
     name: 'LearningRateScheduler',
     onEpochBegin(epoch, ctx) {
       const lr = schedule(epoch, ctx.getLearningRate());
-      if (!Number.isFinite(lr) || lr < 0)
-        throw new Error(
-          `learningRateScheduler: the schedule gave ${lr} for epoch ${epoch + 1}; it must be a finite rate >= 0`,
-        );
-      ctx.setLearningRate(lr);
+      setScheduledRate(ctx, lr, 'learningRateScheduler', `epoch ${epoch + 1}`);
       if (o.verbose) ctx.log(`Epoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${pyFloat(lr)}.`);
     },
   };
@@ -249,14 +252,8 @@ export function stepSchedule(lr: number, factor: number, epochs: readonly number
  */
 export function stepwiseLearningRate(schedule: (step: number) => number): Callback {
   let step = 0;
-  const apply = (ctx: TrainContext) => {
-    const lr = schedule(step);
-    if (!Number.isFinite(lr) || lr < 0)
-      throw new Error(
-        `stepwiseLearningRate: the schedule gave ${lr} for step ${step + 1} (after ${step} steps); it must be a finite rate >= 0`,
-      );
-    ctx.setLearningRate(lr);
-  };
+  const apply = (ctx: TrainContext) =>
+    setScheduledRate(ctx, schedule(step), 'stepwiseLearningRate', `step ${step + 1} (after ${step} steps)`);
   return {
     name: 'StepwiseLearningRate',
     onTrainBegin(ctx) {
