@@ -202,6 +202,10 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.deepEqual(Array.from(roots), [2, 0, NaN]);
   assert.throws(() => addon.sqrt(Float32Array.of(4, 9), roots), /one length/);
   assert.throws(() => addon.sqrt([4, 9, 16] as unknown as Float32Array, roots), /Float32Arrays/);
+  const rectified = Float32Array.of(-2, 0, 3, NaN, -0.5);
+  addon.relu(rectified, rectified);
+  assert.deepEqual(Array.from(rectified), [0, 0, 3, NaN, 0]);
+  assert.throws(() => addon.relu(Float32Array.of(1, 2), roots), /one length/);
   assert.throws(() => addon.setThreads(0), /positive integer/);
 });
 

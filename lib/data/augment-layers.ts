@@ -62,10 +62,13 @@ export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, 
       uniform(rng, -aug.translation[0], aug.translation[0]) * h,
     ),
   );
+  const c = xs.shape[3];
+  // Read once: the wasm backend's Slice kernel copies its whole input for every slice, a batch's worth per image.
+  const pixels = xs.dataSync();
   return tf.tidy(() => {
     // One image at a time: tfjs 4.22's cpu Transform kernel returns after the first image of a batch (the rest stay 0).
     const images = Array.from({ length: b }, (_, i) => {
-      let x = xs.slice([i, 0, 0, 0], [1, h, w, xs.shape[3]]);
+      let x: tf.Tensor4D = tf.tensor4d(pixels.subarray(i * h * w * c, (i + 1) * h * w * c), [1, h, w, c], xs.dtype);
       if (flips[i]) x = tf.reverse(x, 2);
       // A factor of 0 draws its (identity) transform all the same, so the draws do not depend on the factors.
       const rows = [aug.rotation > 0 && rot[i], aug.zoom > 0 && zoom[i], shift[i]];

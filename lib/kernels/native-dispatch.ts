@@ -39,7 +39,7 @@ export function nativeConv2DInfo(
   return nativeOutput(backend, c.outShape, (out) => {
     const y = heap(backend, out);
     addon.conv2d(heap(backend, x), heap(backend, filter), bias ? heap(backend, bias) : null, y, g);
-    if (activation === 'relu') for (let i = 0; i < y.length; i++) if (y[i] < 0) y[i] = 0;
+    if (activation === 'relu') addon.relu(y, y);
   });
 }
 

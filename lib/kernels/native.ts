@@ -66,6 +66,8 @@ export interface NativeConvAddon {
   ): void;
   /** out[i] = sqrt(x[i]); the arrays have one length. */
   sqrt(x: Float32Array, out: Float32Array): void;
+  /** out[i] = max(x[i], 0), NaN kept (tfjs' relu); the arrays have one length and may be one array. */
+  relu(x: Float32Array, out: Float32Array): void;
   /** dx[i] = dy[i] * step(x[i]) (tfjs' step: 1 above 0, NaN for NaN, else 0); the arrays have one length. */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /**
@@ -164,6 +166,7 @@ const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'batchNormTraining',
   'batchNormTrainingGrad',
   'sqrt',
+  'relu',
   'reluGrad',
   'sgdUpdate',
   'adamUpdate',

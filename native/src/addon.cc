@@ -365,6 +365,20 @@ napi_value Sqrt(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// relu(x, out): x and out may be one array
+napi_value Relu(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  float *x = nullptr, *out = nullptr;
+  size_t xn = 0, on = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 2 || !Floats(env, argv[0], &x, &xn) ||
+      !Floats(env, argv[1], &out, &on) || on != xn) {
+    return Throw(env, "affect-native: relu needs x and out Float32Arrays of one length");
+  }
+  affect::Relu(x, out, xn);
+  return nullptr;
+}
+
 // reluGrad(dy, x, dx)
 napi_value ReluGrad(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -499,6 +513,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormTraining", nullptr, BatchNormTraining, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrainingGrad", nullptr, BatchNormTrainingGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sqrt", nullptr, Sqrt, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -14,6 +14,13 @@ void Sqrt(const float* x, float* out, size_t n) {
   });
 }
 
+void Relu(const float* x, float* out, size_t n) {
+  ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
+    // NaN stays NaN, as in tfjs.
+    for (size_t i = begin; i < end; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i];
+  });
+}
+
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
