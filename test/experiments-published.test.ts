@@ -275,6 +275,8 @@ const TRANSCRIPTION: Record<string, Record<string, Transcribed>> = {
     'cnn5-restarts-ensemble': FER_CNN5,
     'cnn4-standardized-ensemble': FER_CNN4,
     'cnn5-standardized-ensemble': FER_CNN5,
+    'cnn4-high-restarts-ensemble': FER_CNN4,
+    'cnn5-high-restarts-ensemble': FER_CNN5,
   },
   'fer-lr': {
     // "majority-class baseline 25% (always 'happy')"

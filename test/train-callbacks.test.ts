@@ -242,6 +242,11 @@ test('cosineDecayRestarts: cosine cycles that restart, t_mul times longer and m_
   assert.ok(h(10_999) < 1e-8, `last step of a cycle: ${h(10_999)}`);
   assert.equal(h(11_000), 1e-3);
   near(h(19_500), 5e-4, 'ninth cycle');
+  // Restarting above the rate of the constant start.
+  const hot = cosineDecayRestarts(3e-3, 1000, { tMul: 1, start: 10_000, startRate: 1e-3 });
+  assert.deepEqual([hot(0), hot(9999), hot(10_000), hot(11_000)], [1e-3, 1e-3, 3e-3, 3e-3]);
+  near(hot(10_500), 1.5e-3, 'half a hot cycle');
+  assert.throws(() => cosineDecayRestarts(1, 10, { startRate: -1 }), /startRate must be a finite number >= 0, got -1/);
   assert.throws(() => cosineDecayRestarts(1, 0), /firstDecaySteps must be a positive integer, got 0/);
   assert.throws(() => cosineDecayRestarts(1, 10, { tMul: 0.5 }), /tMul must be a finite number >= 1, got 0.5/);
   assert.throws(

@@ -199,6 +199,12 @@ export function validateRunConfig(cfg: RunConfig): void {
     bad('callbacks.cosineDecayRestarts.firstDecaySteps', cr.firstDecaySteps, 'must be a positive integer (iterations)');
   if (cr && !(cr.tMul >= 1 && Number.isFinite(cr.tMul)))
     bad('callbacks.cosineDecayRestarts.tMul', cr.tMul, 'must be a finite number >= 1');
+  if (
+    cr &&
+    cr.initialLearningRate !== undefined &&
+    !(cr.initialLearningRate > 0 && Number.isFinite(cr.initialLearningRate))
+  )
+    bad('callbacks.cosineDecayRestarts.initialLearningRate', cr.initialLearningRate, 'must be a finite number > 0');
   if (cr && (sd || rl))
     bad(
       'callbacks.cosineDecayRestarts',

@@ -27,11 +27,11 @@ export interface CallbackConfig {
   /** LearningRateScheduler with a step schedule: the optimizer's lr times `factor` from each of `epochs` (0-based) on. */
   stepDecay?: { factor: number; epochs: number[] };
   /**
-   * The optimizer's lr for `start` iterations, then CosineDecayRestarts(lr, firstDecaySteps, t_mul = tMul): the rate
-   * falls to 0 along half a cosine in each cycle and restarts, set before every iteration (snapshot ensembles take one
-   * snapshot at the end of each cycle).
+   * The optimizer's lr for `start` iterations, then CosineDecayRestarts(initialLearningRate, firstDecaySteps, t_mul =
+   * tMul): the rate falls to 0 along half a cosine in each cycle and restarts, set before every iteration (snapshot
+   * ensembles take one snapshot at the end of each cycle). `initialLearningRate` defaults to the optimizer's lr.
    */
-  cosineDecayRestarts?: { start: number; firstDecaySteps: number; tMul: number };
+  cosineDecayRestarts?: { start: number; firstDecaySteps: number; tMul: number; initialLearningRate?: number };
 }
 
 /** A model of lib/models' registry with its top and options; the registry rejects a top or option the model does not take. */

@@ -98,7 +98,8 @@ function callbacks(c: CallbackConfig): string {
     `LearningRateScheduler(lr x ${c.stepDecay.factor} from epoch ${c.stepDecay.epochs.map((e) => e + 1).join(', ')})`;
   const cr =
     c.cosineDecayRestarts &&
-    `CosineDecayRestarts(every ${c.cosineDecayRestarts.firstDecaySteps} iterations, t_mul ${c.cosineDecayRestarts.tMul}` +
+    `CosineDecayRestarts(${c.cosineDecayRestarts.initialLearningRate !== undefined ? `from lr ${c.cosineDecayRestarts.initialLearningRate}, ` : ''}` +
+      `every ${c.cosineDecayRestarts.firstDecaySteps} iterations, t_mul ${c.cosineDecayRestarts.tMul}` +
       `${c.cosineDecayRestarts.start ? `, from iteration ${c.cosineDecayRestarts.start}` : ''})`;
   return [es, rl, sd, cr].filter(Boolean).join(', ') || 'none';
 }

@@ -334,7 +334,11 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
     if (cr)
       callbacks.push(
         stepwiseLearningRate(
-          cosineDecayRestarts(cfg.optimizer.lr, cr.firstDecaySteps, { tMul: cr.tMul, start: cr.start }),
+          cosineDecayRestarts(cr.initialLearningRate ?? cfg.optimizer.lr, cr.firstDecaySteps, {
+            tMul: cr.tMul,
+            start: cr.start,
+            startRate: cfg.optimizer.lr,
+          }),
         ),
       );
     snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;

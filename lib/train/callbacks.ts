@@ -279,8 +279,10 @@ export interface CosineDecayRestartsOptions {
   mMul?: number;
   /** The floor of every cycle as a fraction of `lr`. Default 0 (Keras' alpha). */
   alpha?: number;
-  /** Steps at the constant rate `lr` before the first cycle (not in Keras). Default 0. */
+  /** Steps at a constant rate before the first cycle (not in Keras). Default 0. */
   start?: number;
+  /** The constant rate of the `start` steps. Default `lr`; a lower one lets the cycles restart above the rate the net was trained at. */
+  startRate?: number;
 }
 
 /**
@@ -293,7 +295,7 @@ export function cosineDecayRestarts(
   firstDecaySteps: number,
   o: CosineDecayRestartsOptions = {},
 ): (step: number) => number {
-  const { tMul = 2, mMul = 1, alpha = 0, start = 0 } = o;
+  const { tMul = 2, mMul = 1, alpha = 0, start = 0, startRate = lr } = o;
   if (!(Number.isInteger(firstDecaySteps) && firstDecaySteps > 0))
     throw new Error(`cosineDecayRestarts: firstDecaySteps must be a positive integer, got ${firstDecaySteps}`);
   if (!(tMul >= 1 && Number.isFinite(tMul)))
@@ -303,10 +305,12 @@ export function cosineDecayRestarts(
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`cosineDecayRestarts: alpha must be in [0, 1], got ${alpha}`);
   if (!(Number.isInteger(start) && start >= 0))
     throw new Error(`cosineDecayRestarts: start must be an integer >= 0, got ${start}`);
+  if (!(startRate >= 0 && Number.isFinite(startRate)))
+    throw new Error(`cosineDecayRestarts: startRate must be a finite number >= 0, got ${startRate}`);
   // Where cycle i begins, in first-cycle lengths: i for tMul 1, else (tMul^i - 1) / (tMul - 1).
   const begins = (i: number) => (tMul === 1 ? i : (tMul ** i - 1) / (tMul - 1));
   return (step) => {
-    if (step < start) return lr;
+    if (step < start) return startRate;
     const t = (step - start) / firstDecaySteps;
     let cycle = tMul === 1 ? Math.floor(t) : Math.floor(Math.log(1 + t * (tMul - 1)) / Math.log(tMul));
     // The logarithm can land a hair off an integer at a cycle boundary.
