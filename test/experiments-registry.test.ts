@@ -77,9 +77,13 @@ test("every scale trains the trial's own model, top, optimizer kind, callbacks a
       for (const scale of ['smoke', 'quick', 'full'] as const) {
         const cfg = resolveTrial(e.name, t.name, scale, 27);
         assert.deepEqual(cfg.model, t.model, `${t.name} ${scale}`);
+        // Quick retimes warm restarts (iterations) to its own short run, and nothing else of the callbacks.
+        const restarts = t.callbacks.cosineDecayRestarts;
+        const retimed = scale === 'quick' && restarts && t.quick.restarts;
+        const callbacks = retimed ? { ...t.callbacks, cosineDecayRestarts: { ...restarts, ...retimed } } : t.callbacks;
         assert.deepEqual(
           [cfg.optimizer.kind, cfg.callbacks, cfg.data],
-          [t.optimizer.kind, t.callbacks, t.data],
+          [t.optimizer.kind, callbacks, t.data],
           `${t.name} ${scale}`,
         );
       }
@@ -133,7 +137,9 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
   for (const t of getExperiment('fer-small-cnn').trials) {
     assert.deepEqual(t.data.drop, ['disgust'], t.name);
     assert.deepEqual(t.snapshots, { every: 1000, unit: 'iteration', keep: 9 }, t.name);
-    assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, 'epoch', t.name);
+    // Quick snapshots every epoch, or every quick restart cycle where the trial restarts.
+    const unit = t.callbacks.cosineDecayRestarts ? 'iteration' : 'epoch';
+    assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, unit, t.name);
   }
   assert.deepEqual(
     getExperiment('fer-small-cnn').trials.map((t) => [t.name, t.model.name, t.data.augment !== undefined]),
@@ -183,6 +189,17 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
     const at: number = last - i * snaps.every;
     assert.ok(at > cr.start, `snapshot at ${at} is after the first cycle began`);
     assert.equal((at - cr.start) % cr.firstDecaySteps, 0, `snapshot at ${at} ends a cycle`);
+  }
+  // At quick scale too (8 epochs of 1,350 images at batch 16): the kept snapshots end cycles, and no other trial's
+  // callbacks change.
+  const quick = resolveTrial('fer-small-cnn', 'cnn5-high-restarts-ensemble', 'quick', 27);
+  const qcr = quick.callbacks.cosineDecayRestarts;
+  const qs = quick.snapshots;
+  assert.ok(qcr && qs && qs.unit === 'iteration');
+  assert.equal(qcr.initialLearningRate, 3e-3);
+  const qLast = quick.epochs * Math.ceil(1350 / quick.batchSize);
+  for (let at = qLast; at > qLast - qs.keep * qs.every; at -= qs.every) {
+    assert.ok(at > qcr.start && (at - qcr.start) % qcr.firstDecaySteps === 0, `quick snapshot at ${at} ends a cycle`);
   }
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');

@@ -9,6 +9,7 @@ import type {
   DataConfig,
   Experiment,
   PublishedResult,
+  ScaleSettings,
   Trial,
   TrialOptimizer,
 } from './types';
@@ -114,6 +115,20 @@ const VARIANTS: Variant[] = [
   },
 ];
 
+const QUICK: ScaleSettings = {
+  ...quickScale({ batchSize: BATCH, optimizer: OPTIMIZER }),
+  snapshots: { every: 1, unit: 'epoch', keep: 5 },
+};
+// An epoch of the quick subset (1,350 training images, batch 16) is 85 iterations: the last 5 of 8 epochs each end a
+// warm-restart cycle and give a snapshot, as the last 9 cycles do at full scale.
+const QUICK_EPOCH = 85;
+const QUICK_RESTARTS: ScaleSettings = {
+  ...QUICK,
+  description: `${QUICK.description}, restarts every ${QUICK_EPOCH} iterations from iteration ${3 * QUICK_EPOCH}`,
+  snapshots: { every: QUICK_EPOCH, unit: 'iteration', keep: 5 },
+  restarts: { start: 3 * QUICK_EPOCH, firstDecaySteps: QUICK_EPOCH },
+};
+
 /** One net's trial in one variant. */
 function trial(model: 'cnn4' | 'cnn5', what: string, published: PublishedResult, v: Variant): Trial {
   return {
@@ -131,10 +146,7 @@ function trial(model: 'cnn4' | 'cnn5', what: string, published: PublishedResult,
     data: v.augment ? { ...FER6_DATA, augment: v.augment } : FER6_DATA,
     snapshots: { every: 1000, unit: 'iteration', keep: 9 },
     published: { ...published, source: FER_SMALL_CNN_SOURCE },
-    quick: {
-      ...quickScale({ batchSize: BATCH, optimizer: OPTIMIZER }),
-      snapshots: { every: 1, unit: 'epoch', keep: 5 },
-    },
+    quick: v.callbacks.cosineDecayRestarts ? QUICK_RESTARTS : QUICK,
   };
 }
 

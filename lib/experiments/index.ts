@@ -127,6 +127,8 @@ export function resolveTrial(
     ...(q?.testPerClass ? { testPerClass: q.testPerClass } : {}),
     seed,
   };
+  if (q?.restarts && cfg.callbacks.cosineDecayRestarts)
+    cfg.callbacks.cosineDecayRestarts = { ...cfg.callbacks.cosineDecayRestarts, ...q.restarts };
   if (overrides.epochs !== undefined) cfg.epochs = overrides.epochs;
   if (overrides.batchSize !== undefined) cfg.batchSize = overrides.batchSize;
   if (overrides.lr !== undefined) cfg.optimizer.lr = overrides.lr;

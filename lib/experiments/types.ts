@@ -104,7 +104,10 @@ export interface PublishedResult extends EpochFigures {
   source?: string;
 }
 
-/** How a scale shrinks a trial; the model, top, optimizer kind, callbacks and data variant are always the trial's. */
+/**
+ * How a scale shrinks a trial; the model, top, optimizer kind, callbacks and data variant are always the trial's
+ * (a quick run retimes warm restarts, counted in iterations, to its own length).
+ */
 export interface ScaleSettings {
   imageSize: number;
   epochs: number;
@@ -116,6 +119,8 @@ export interface ScaleSettings {
   testPerClass?: number;
   /** Snapshot settings used instead of the trial's (a quick run is too short for the published interval). */
   snapshots?: TrainingSettings['snapshots'];
+  /** Warm-restart timing (iterations) used instead of the trial's cosineDecayRestarts', in step with `snapshots`. */
+  restarts?: { start: number; firstDecaySteps: number };
   /** One line saying what this scale does, in the run's description. */
   description: string;
 }
