@@ -351,32 +351,29 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// sqrt(x, out)
-napi_value Sqrt(napi_env env, napi_callback_info info) {
+// An elementwise kernel of x into out, Float32Arrays of one length (one array for an in-place call).
+napi_value Elementwise(napi_env env, napi_callback_info info, const char* error,
+                       void (*kernel)(const float*, float*, size_t)) {
   napi_value argv[2];
   size_t argc = 2;
   float *x = nullptr, *out = nullptr;
   size_t xn = 0, on = 0;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 2 || !Floats(env, argv[0], &x, &xn) ||
       !Floats(env, argv[1], &out, &on) || on != xn) {
-    return Throw(env, "affect-native: sqrt needs x and out Float32Arrays of one length");
+    return Throw(env, error);
   }
-  affect::Sqrt(x, out, xn);
+  kernel(x, out, xn);
   return nullptr;
 }
 
-// relu(x, out): x and out may be one array
+// sqrt(x, out)
+napi_value Sqrt(napi_env env, napi_callback_info info) {
+  return Elementwise(env, info, "affect-native: sqrt needs x and out Float32Arrays of one length", affect::Sqrt);
+}
+
+// relu(x, out)
 napi_value Relu(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  size_t argc = 2;
-  float *x = nullptr, *out = nullptr;
-  size_t xn = 0, on = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 2 || !Floats(env, argv[0], &x, &xn) ||
-      !Floats(env, argv[1], &out, &on) || on != xn) {
-    return Throw(env, "affect-native: relu needs x and out Float32Arrays of one length");
-  }
-  affect::Relu(x, out, xn);
-  return nullptr;
+  return Elementwise(env, info, "affect-native: relu needs x and out Float32Arrays of one length", affect::Relu);
 }
 
 // reluGrad(dy, x, dx)
