@@ -1,8 +1,16 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { applyStudyAugmentation, rotationRow, translationRow, zoomRow } from '../lib/data/augment-layers';
+import {
+  applyStudyAugmentation,
+  reflectCoordinate,
+  rotationRow,
+  transformImage,
+  translationRow,
+  zoomRow,
+} from '../lib/data/augment-layers';
 import { makeRng } from '../lib/random';
+import { initBackend } from '../lib/backend';
 
 const identity = [1, 0, 0, 0, 1, 0, 0, 0];
 const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
@@ -73,4 +81,39 @@ test("interpolation 'nearest' shifts by whole pixels; the default bilinear blend
     bilinear.some((v) => !inputs.has(v)),
     'a bilinear shift by a fraction of a pixel blends pixels',
   );
+});
+
+test('on wasm the augmentation gives the same images as on cpu', async () => {
+  const study = { flip: 'horizontal' as const, rotation: 0.1, zoom: 0.1, translation: [0.1, 0.1] as [number, number] };
+  const values = Array.from({ length: 8 * 12 * 12 * 2 }, (_, i) => (i * 37) % 101);
+  await initBackend('cpu');
+  const expected = await applyStudyAugmentation(tf.tensor4d(values, [8, 12, 12, 2]), study, makeRng(5)).data();
+  await initBackend('wasm');
+  const got = await applyStudyAugmentation(tf.tensor4d(values, [8, 12, 12, 2]), study, makeRng(5)).data();
+  await initBackend('cpu');
+  assert.deepEqual(Array.from(got), Array.from(expected));
+});
+
+test("reflectCoordinate mirrors about the edges as Keras's 'reflect' fill does ([dcba|abcd|dcba])", () => {
+  // len 4: -1 -> 0, -4 -> 3, -5 -> 3 (the next copy), 4 -> 3, 7 -> 0, 8 -> 0; fractions mirror too; inside unchanged.
+  assert.deepEqual(
+    [-1, -4, -5, 4, 7, 8, -1.5, 4.5, 2.25].map((v) => reflectCoordinate(v, 4)),
+    [0, 3, 3, 3, 0, 0, 0.5, 2.5, 2.25],
+  );
+  // Within half a pixel of the edge the mirror lands outside, and is clamped to the edge pixel.
+  assert.equal(reflectCoordinate(-0.25, 4), 0);
+  assert.equal(reflectCoordinate(-3, 1), 0);
+});
+
+test('transformImage: a shift left of the image reflects its first columns, nearest and bilinear', () => {
+  // A 4x4 image 0..15 moved 1.5 pixels right and 1 up: output (x, y) samples input (x - 1.5, y + 1).
+  const src = Float32Array.from({ length: 16 }, (_, i) => i);
+  const out = new Float32Array(16);
+  const row = translationRow(1.5, -1);
+  transformImage(src, out, [4, 4, 1], row, 'nearest');
+  // Row 0 samples input row 1 (4 5 6 7) at x - 1.5 = -1.5, -0.5, 0.5, 1.5: reflected to 0.5, -0.5 -> 0 (clamped),
+  // 0.5, 1.5, rounded half away from zero to 1, 0, 1, 2. The last row samples row 4, reflected to row 3.
+  assert.deepEqual(Array.from(out), [5, 4, 5, 6, 9, 8, 9, 10, 13, 12, 13, 14, 13, 12, 13, 14]);
+  transformImage(src, out, [4, 4, 1], row, 'bilinear');
+  assert.deepEqual(Array.from(out.subarray(0, 4)), [4.5, 4, 4.5, 5.5]);
 });
