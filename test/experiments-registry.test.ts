@@ -71,16 +71,19 @@ test('every documented trial is there with the published settings and results', 
   }
 });
 
-test("every scale trains the trial's own model, top, optimizer kind, callbacks and data variant", () => {
+test("every scale trains the trial's own model, top, optimizer kind, callbacks (quick retimes restarts) and data variant", () => {
   for (const e of EXPERIMENTS) {
     for (const t of e.trials) {
       for (const scale of ['smoke', 'quick', 'full'] as const) {
         const cfg = resolveTrial(e.name, t.name, scale, 27);
         assert.deepEqual(cfg.model, t.model, `${t.name} ${scale}`);
-        // Quick retimes warm restarts (iterations) to its own short run, and nothing else of the callbacks.
+        // Quick retimes warm restarts to every epoch from the fourth, and changes nothing else of the callbacks.
         const restarts = t.callbacks.cosineDecayRestarts;
-        const retimed = scale === 'quick' && restarts && t.quick.restarts;
-        const callbacks = retimed ? { ...t.callbacks, cosineDecayRestarts: { ...restarts, ...retimed } } : t.callbacks;
+        const retimed = { start: 3, firstDecaySteps: 1, unit: 'epoch' };
+        const callbacks =
+          scale === 'quick' && restarts
+            ? { ...t.callbacks, cosineDecayRestarts: { ...restarts, ...retimed } }
+            : t.callbacks;
         assert.deepEqual(
           [cfg.optimizer.kind, cfg.callbacks, cfg.data],
           [t.optimizer.kind, callbacks, t.data],
@@ -137,9 +140,7 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
   for (const t of getExperiment('fer-small-cnn').trials) {
     assert.deepEqual(t.data.drop, ['disgust'], t.name);
     assert.deepEqual(t.snapshots, { every: 1000, unit: 'iteration', keep: 9 }, t.name);
-    // Quick snapshots every epoch, or every quick restart cycle where the trial restarts.
-    const unit = t.callbacks.cosineDecayRestarts ? 'iteration' : 'epoch';
-    assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, unit, t.name);
+    assert.equal(resolveTrial('fer-small-cnn', t.name, 'quick', 27).snapshots?.unit, 'epoch', t.name);
   }
   assert.deepEqual(
     getExperiment('fer-small-cnn').trials.map((t) => [t.name, t.model.name, t.data.augment !== undefined]),
@@ -190,17 +191,17 @@ test('the FER trials: their data, snapshots, published source, and a majority ba
     assert.ok(at > cr.start, `snapshot at ${at} is after the first cycle began`);
     assert.equal((at - cr.start) % cr.firstDecaySteps, 0, `snapshot at ${at} ends a cycle`);
   }
-  // At quick scale too (8 epochs of 1,350 images at batch 16): the kept snapshots end cycles, and no other trial's
-  // callbacks change.
+  // At quick scale the restarts count epochs (every epoch from the end of the third), so that each of the 5 epoch
+  // snapshots of an 8-epoch run ends a cycle whatever the data's size.
   const quick = resolveTrial('fer-small-cnn', 'cnn5-high-restarts-ensemble', 'quick', 27);
-  const qcr = quick.callbacks.cosineDecayRestarts;
-  const qs = quick.snapshots;
-  assert.ok(qcr && qs && qs.unit === 'iteration');
-  assert.equal(qcr.initialLearningRate, 3e-3);
-  const qLast = quick.epochs * Math.ceil(1350 / quick.batchSize);
-  for (let at = qLast; at > qLast - qs.keep * qs.every; at -= qs.every) {
-    assert.ok(at > qcr.start && (at - qcr.start) % qcr.firstDecaySteps === 0, `quick snapshot at ${at} ends a cycle`);
-  }
+  assert.deepEqual(quick.callbacks.cosineDecayRestarts, {
+    start: 3,
+    firstDecaySteps: 1,
+    tMul: 1,
+    initialLearningRate: 3e-3,
+    unit: 'epoch',
+  });
+  assert.deepEqual([quick.epochs, quick.snapshots], [8, { every: 1, unit: 'epoch', keep: 5 }]);
   const majority = getTrial('fer-lr', 'majority').trial;
   assert.equal(majority.model.name, 'majority');
   for (const scale of ['smoke', 'quick', 'full'] as const)
@@ -255,6 +256,11 @@ test('invalid settings are errors naming the field', () => {
   assert.throws(
     () => validateRunConfig(cosine),
     config(/invalid callbacks.cosineDecayRestarts.initialLearningRate: 0; must be a finite number > 0/),
+  );
+  cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1, unit: 'step' as 'epoch' };
+  assert.throws(
+    () => validateRunConfig(cosine),
+    config(/invalid callbacks.cosineDecayRestarts.unit: "?step"?; must be iteration or epoch/),
   );
   cosine.callbacks.cosineDecayRestarts = { start: 0, firstDecaySteps: 10, tMul: 1 };
   cosine.callbacks.stepDecay = { factor: 0.1, epochs: [3] };

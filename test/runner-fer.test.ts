@@ -142,6 +142,29 @@ test(
   },
 );
 
+test(
+  'fer-small-cnn restarts at quick: the epoch-counted cycles become iterations of the real training set',
+  { timeout: 300_000 },
+  async () => {
+    const r = await runExperiment({
+      experiment: 'fer-small-cnn',
+      trial: 'cnn4-high-restarts-ensemble',
+      scale: 'quick',
+      data: fer,
+      epochs: 5,
+      outDir: path.join(tmp, 'runs'),
+      quiet: true,
+    });
+    // An epoch's logged rate is the one set for the next step: 1e-3 until 3 epochs' worth of iterations have run,
+    // then 3e-3 after each epoch, as each cycle ends with its epoch. Cycles timed in some other number of iterations
+    // would end mid-epoch, or (one iteration long) restart after every step from iteration 3.
+    assert.deepEqual(
+      r.history.logs.lr.map((v) => Number(v.toPrecision(6))),
+      [1e-3, 1e-3, 3e-3, 3e-3, 3e-3],
+    );
+  },
+);
+
 test("classCounts counts a split per class, zeros included; experimentLabel names the study's experiments by number", async () => {
   const cfg = resolveTrial('fer-lr', 'majority', 'full', 27);
   const data = await resolveData(cfg, { data: fer }, makeRunLog(true));

@@ -61,7 +61,9 @@ export function reflectCoordinate(v: number, len: number): number {
  * TensorFlow's ImageProjectiveTransformV3 (fill 'reflect', fill value 0) of one [h, w, c] image `src` into `dst`:
  * each output pixel samples the input at the point `row` maps it to. Written here because tfjs 4.22's kernels get it
  * wrong: the cpu kernel stops after the first image of a batch, and the wasm kernel maps every point left of or above
- * the image to the far edge (an unsigned -len in its reflect), not to its mirror image.
+ * the image to the far edge (an unsigned -len in its reflect), not to its mirror image. `src` and `dst` are distinct
+ * arrays of h x w x c values. Coordinates are computed in double precision (TensorFlow: float32), so a nearest sample
+ * exactly halfway between two pixels may round the other way.
  */
 export function transformImage(
   src: Float32Array,
@@ -129,7 +131,7 @@ export function applyStudyAugmentation(xs: tf.Tensor4D, aug: StudyAugmentation, 
     if (flips[i]) {
       for (let y = 0; y < h; y++)
         for (let x = 0; x < w; x++)
-          image.set(own.subarray((y * w + x) * c, (y * w + x + 1) * c), (y * w + w - 1 - x) * c);
+          for (let ch = 0; ch < c; ch++) image[(y * w + w - 1 - x) * c + ch] = own[(y * w + x) * c + ch];
     } else image.set(own);
     // A factor of 0 draws its (identity) transform all the same, so the draws do not depend on the factors.
     for (const row of [aug.rotation > 0 && rot[i], aug.zoom > 0 && zoom[i], shift[i]]) {

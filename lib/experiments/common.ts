@@ -51,7 +51,8 @@ export function describeModel(m: ModelConfig): string {
 }
 
 /**
- * Quick scale: the trial's own network, top, optimizer and callbacks at 48 px on at most 250 train / 75 test images per
+ * Quick scale: the trial's own network, top, optimizer and callbacks (a trial may retime warm restarts to the quick
+ * run's length, ScaleSettings.restarts) at 48 px on at most 250 train / 75 test images per
  * class, for 8 epochs, at batch at most 16. Batch norm is why the batch shrinks: validation and test run on its moving
  * statistics, which trail the weights by about 100 steps (Keras' momentum 0.99), so a run of only a hundred or two steps
  * evaluates far below what it has learnt (ResNet-18 + VGG top on CK+: test accuracy 0.31 at batch 32, 0.80 at batch 16,

@@ -207,6 +207,8 @@ export function validateRunConfig(cfg: RunConfig): void {
     !(cr.initialLearningRate > 0 && Number.isFinite(cr.initialLearningRate))
   )
     bad('callbacks.cosineDecayRestarts.initialLearningRate', cr.initialLearningRate, 'must be a finite number > 0');
+  if (cr && cr.unit !== undefined && cr.unit !== 'iteration' && cr.unit !== 'epoch')
+    bad('callbacks.cosineDecayRestarts.unit', cr.unit, 'must be iteration or epoch');
   if (cr && (sd || rl))
     bad(
       'callbacks.cosineDecayRestarts',

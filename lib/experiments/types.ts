@@ -30,8 +30,16 @@ export interface CallbackConfig {
    * The optimizer's lr for `start` iterations, then CosineDecayRestarts(initialLearningRate, firstDecaySteps, t_mul =
    * tMul): the rate falls to 0 along half a cosine in each cycle and restarts, set before every iteration (snapshot
    * ensembles take one snapshot at the end of each cycle). `initialLearningRate` defaults to the optimizer's lr.
+   * `start` and `firstDecaySteps` count iterations, or with `unit: 'epoch'` epochs, which the run turns into
+   * iterations once it knows its training set (so cycles end with epochs whatever the data's size).
    */
-  cosineDecayRestarts?: { start: number; firstDecaySteps: number; tMul: number; initialLearningRate?: number };
+  cosineDecayRestarts?: {
+    start: number;
+    firstDecaySteps: number;
+    tMul: number;
+    initialLearningRate?: number;
+    unit?: 'iteration' | 'epoch';
+  };
 }
 
 /** A model of lib/models' registry with its top and options; the registry rejects a top or option the model does not take. */
@@ -119,8 +127,8 @@ export interface ScaleSettings {
   testPerClass?: number;
   /** Snapshot settings used instead of the trial's (a quick run is too short for the published interval). */
   snapshots?: TrainingSettings['snapshots'];
-  /** Warm-restart timing (iterations) used instead of the trial's cosineDecayRestarts', in step with `snapshots`. */
-  restarts?: { start: number; firstDecaySteps: number };
+  /** Warm-restart timing used instead of the trial's cosineDecayRestarts', in step with `snapshots`. */
+  restarts?: { start: number; firstDecaySteps: number; unit: 'iteration' | 'epoch' };
   /** One line saying what this scale does, in the run's description. */
   description: string;
 }

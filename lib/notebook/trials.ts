@@ -96,11 +96,12 @@ function callbacks(c: CallbackConfig): string {
   const sd =
     c.stepDecay &&
     `LearningRateScheduler(lr x ${c.stepDecay.factor} from epoch ${c.stepDecay.epochs.map((e) => e + 1).join(', ')})`;
+  const r = c.cosineDecayRestarts;
+  const unit = r?.unit ?? 'iteration';
   const cr =
-    c.cosineDecayRestarts &&
-    `CosineDecayRestarts(${c.cosineDecayRestarts.initialLearningRate !== undefined ? `from lr ${c.cosineDecayRestarts.initialLearningRate}, ` : ''}` +
-      `every ${c.cosineDecayRestarts.firstDecaySteps} iterations, t_mul ${c.cosineDecayRestarts.tMul}` +
-      `${c.cosineDecayRestarts.start ? `, from iteration ${c.cosineDecayRestarts.start}` : ''})`;
+    r &&
+    `CosineDecayRestarts(${r.initialLearningRate !== undefined ? `from lr ${r.initialLearningRate}, ` : ''}` +
+      `every ${r.firstDecaySteps} ${unit}s, t_mul ${r.tMul}${r.start ? `, from ${unit} ${r.start}` : ''})`;
   return [es, rl, sd, cr].filter(Boolean).join(', ') || 'none';
 }
 

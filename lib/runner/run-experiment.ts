@@ -12,6 +12,7 @@ import {
   getTrial,
   resolveTrial,
   validateRunConfig,
+  type CallbackConfig,
   type PublishedResult,
   type RunConfig,
   type Scale,
@@ -331,16 +332,18 @@ async function runTrial(opts: RunOptions, ctx: RunContext): Promise<RunResult> {
     const sd = cfg.callbacks.stepDecay;
     if (sd) callbacks.push(learningRateScheduler(stepSchedule(cfg.optimizer.lr, sd.factor, sd.epochs), { verbose: 1 }));
     const cr = cfg.callbacks.cosineDecayRestarts;
-    if (cr)
+    if (cr) {
+      const { start, firstDecaySteps } = restartsInIterations(cr, Math.ceil(data.counts.train / cfg.batchSize));
       callbacks.push(
         stepwiseLearningRate(
-          cosineDecayRestarts(cr.initialLearningRate ?? cfg.optimizer.lr, cr.firstDecaySteps, {
+          cosineDecayRestarts(cr.initialLearningRate ?? cfg.optimizer.lr, firstDecaySteps, {
             tMul: cr.tMul,
-            start: cr.start,
+            start,
             startRate: cfg.optimizer.lr,
           }),
         ),
       );
+    }
     snapshots = cfg.snapshots ? snapshotEnsemble(cfg.snapshots) : undefined;
     if (snapshots) callbacks.push(snapshots);
 
@@ -483,4 +486,13 @@ function readSavedRun(runDir: string): { options: RunOptions; run: RunConfig } {
     throw new ConfigError(`cannot resume ${runDir}: the run already finished (metrics.json exists)`);
   validateRunConfig(config.run);
   return { options: config.options, run: config.run };
+}
+
+/** A trial's warm-restart timing in iterations: as given, or its epochs times the iterations of one epoch. */
+export function restartsInIterations(
+  cr: NonNullable<CallbackConfig['cosineDecayRestarts']>,
+  iterationsPerEpoch: number,
+): { start: number; firstDecaySteps: number } {
+  if (cr.unit !== 'epoch') return { start: cr.start, firstDecaySteps: cr.firstDecaySteps };
+  return { start: cr.start * iterationsPerEpoch, firstDecaySteps: cr.firstDecaySteps * iterationsPerEpoch };
 }

@@ -81,9 +81,9 @@ void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale)
 
 // out[i] = sqrt(x[i]).
 void Sqrt(const float* x, float* out, size_t n);
-// dx[i] = dy[i] * step(x[i]): ReLU's gradient in one pass, with tfjs' step (1 above 0, NaN for NaN, else 0).
 // out[i] = max(x[i], 0), NaN kept; x and out may be one array.
 void Relu(const float* x, float* out, size_t n);
+// dx[i] = dy[i] * step(x[i]): ReLU's gradient in one pass, with tfjs' step (1 above 0, NaN for NaN, else 0).
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n);
 
 // Keras SGD in place: v = momentum * v - lr * g; w += v (Nesterov: w += momentum * v - lr * g); w -= lr * g when
