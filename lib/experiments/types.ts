@@ -128,7 +128,7 @@ export interface ScaleSettings {
   /** Snapshot settings used instead of the trial's (a quick run is too short for the published interval). */
   snapshots?: TrainingSettings['snapshots'];
   /** Warm-restart timing used instead of the trial's cosineDecayRestarts', in step with `snapshots`. */
-  restarts?: { start: number; firstDecaySteps: number; unit: 'iteration' | 'epoch' };
+  restarts?: Required<Pick<NonNullable<CallbackConfig['cosineDecayRestarts']>, 'start' | 'firstDecaySteps' | 'unit'>>;
   /** One line saying what this scale does, in the run's description. */
   description: string;
 }
