@@ -24,7 +24,7 @@ const PYTHON = '/usr/bin/python3';
 const TORCH_THREADS = 2;
 
 /**
- * Experiment 1's wasm section measured in a child process with `threads` OpenBLAS threads for the native addon, or
+ * Experiment 1's wasm section measured in a child process with `threads` threads for the native addon, or
  * why it failed. One thread pins wasm's pool to 1 too; more leaves wasm's pool to the backend's own choice (1 beside
  * the addon, every core without it), so that row is what users get.
  */
@@ -44,14 +44,14 @@ function childRun(threads: number): BenchSection | string {
 }
 
 /** The native addon's thread count as the child reported it (its status row), or that it was not in use. */
-function blasThreads(child: BenchSection): string {
-  const row = child.rows.find((r) => r.unit === 'BLAS threads');
-  return row ? `native BLAS threads ${row.value}` : 'native addon not in use';
+function nativeThreads(child: BenchSection): string {
+  const row = child.rows.find((r) => r.unit === 'native threads');
+  return row ? `native threads ${row.value}` : 'native addon not in use';
 }
 
 /**
- * Speed-up of the threaded wasm build together with the native addon's OpenBLAS threads on experiment 1's ResNet-18:
- * thread counts are fixed once wasm and OpenBLAS initialise, so each count runs in a child process; 1 thread and all
+ * Speed-up of the threaded wasm build together with the native addon's threads on experiment 1's ResNet-18:
+ * thread counts are fixed once wasm and the addon initialise, so each count runs in a child process; 1 thread and all
  * cores alternate, twice each, and the best of each is kept, so that load from other jobs drifting during the bench
  * does not favour either.
  */
@@ -59,7 +59,7 @@ function benchThreads(): BenchSection {
   const cores = os.cpus().length;
   const net = benchModels()[0].name;
   const section: BenchSection = {
-    name: `one core vs all ${cores} (wasm + native BLAS threads; ${net}, best of 2 alternating runs)`,
+    name: `one core vs all ${cores} (wasm + native threads; ${net}, best of 2 alternating runs)`,
     rows: [],
     skipped: [],
   };
@@ -79,7 +79,7 @@ function benchThreads(): BenchSection {
         const row = findRate(r, net, mode);
         const key = `${threads} ${mode}`;
         if (row && row.value > (best.get(key)?.value ?? 0))
-          best.set(key, { ...row, target: undefined, notes: `${row.notes}, ${blasThreads(r)}` });
+          best.set(key, { ...row, target: undefined, notes: `${row.notes}, ${nativeThreads(r)}` });
       }
     }
   }

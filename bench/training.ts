@@ -339,7 +339,7 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
 }
 
 /**
- * The native addon's status: a row (its threads, what runs the convolutions, OpenBLAS config) when in use, else a
+ * The native addon's status: a row (its threads, what runs the convolutions and matrix products, OpenBLAS config) when in use, else a
  * skipped line with the reason.
  */
 function noteNativeStatus(section: BenchSection): void {
@@ -348,8 +348,8 @@ function noteNativeStatus(section: BenchSection): void {
     section.rows.push({
       metric: 'native convolution addon',
       value: s.threads,
-      unit: 'BLAS threads',
-      notes: `convolutions: ${s.convolutions}; ${s.blas}`,
+      unit: 'native threads',
+      notes: `convolutions: ${s.convolutions}; matrix products: ${s.gemm}; ${s.blas}`,
     });
   else
     section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);

@@ -31,7 +31,8 @@ test('a built addon loads and reports OpenBLAS; a missing one says how to build 
   if (fs.existsSync(NATIVE_ADDON_PATH)) {
     assert.ok(s.available, `the addon is built but does not load: ${JSON.stringify(s)}`);
     assert.match(s.blas, /^OpenBLAS /);
-    assert.match(s.convolutions, /^(im2col \+ OpenBLAS|oneDNN \d+\.\d+\.\d+)$/);
+    assert.match(s.gemm, /^(OpenBLAS|oneDNN \d+\.\d+\.\d+ sgemm)$/);
+    assert.ok(s.convolutions === `im2col + ${s.gemm}` || /^oneDNN \d+\.\d+\.\d+$/.test(s.convolutions), s.convolutions);
     assert.ok(s.threads >= 1);
   } else {
     assert.ok(!s.available);
@@ -71,7 +72,7 @@ test('AFFECT_CONV chooses the convolutions as the addon loads; another value is 
     return;
   }
   const im2col = statusWith({ AFFECT_CONV: 'im2col' });
-  assert.ok(im2col.available && im2col.convolutions === 'im2col + OpenBLAS', JSON.stringify(im2col));
+  assert.ok(im2col.available && im2col.convolutions === `im2col + ${im2col.gemm}`, JSON.stringify(im2col));
   const onednn = statusWith({ AFFECT_CONV: 'onednn' });
   if (onednn.available) assert.match(onednn.convolutions, /^oneDNN \d+\.\d+\.\d+$/);
   else assert.match(onednn.reason, /AFFECT_CONV=onednn, but the addon was built without oneDNN \(install libdnnl-dev/);

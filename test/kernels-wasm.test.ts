@@ -367,7 +367,7 @@ test('wasm FusedBatchNorm matches cpu with channel statistics (native) and other
   }
 });
 
-test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negative', async () => {
+test('wasm MaxPool and MaxPoolGrad match cpu, also where window maxima are zero or negative', async () => {
   const rng = makeRng('kernels-wasm-maxpool');
   const configs: { shape: Shape4; size: number; s: number; pad: 'valid' | 'same' }[] = [
     { shape: [2, 8, 8, 5], size: 2, s: 2, pad: 'valid' },
@@ -382,15 +382,17 @@ test('wasm MaxPoolGrad matches cpu, also where window maxima are zero or negativ
       const xv = randomArray(rng, tf.util.sizeFromShape(cfg.shape)).map((v, i) => (i % 5 === 0 ? 0 : v - 1.5));
       const grad = (): tf.Tensor[] => {
         const x = tf.tensor4d(xv, cfg.shape);
+        const pooled = tf.maxPool(x, cfg.size, cfg.s, cfg.pad);
         // Distinct weights per output, so a gradient routed to the wrong window shows.
         const loss = (t: tf.Tensor) => {
           const y = tf.maxPool(t as tf.Tensor4D, cfg.size, cfg.s, cfg.pad);
           return y.mul(tf.range(1, 1 + y.size).reshape(y.shape)).sum();
         };
-        return [tf.grad(loss)(x)];
+        return [pooled, tf.grad(loss)(x)];
       };
-      const [ref] = await on('cpu', grad);
-      const [got] = await withNative(mode.native, () => on('wasm', grad));
+      const [refPool, ref] = await on('cpu', grad);
+      const [gotPool, got] = await withNative(mode.native, () => on('wasm', grad));
+      assert.deepEqual(gotPool, refPool, `MaxPool ${mode.label} ${JSON.stringify(cfg)}`);
       const e = relErr(got, ref);
       assert.ok(e < 1e-6, `MaxPoolGrad ${mode.label} ${JSON.stringify(cfg)}: relative error ${e}`);
     }

@@ -16,8 +16,7 @@ const asymmetric: Pad = [
 ];
 
 /**
- * The ResNets' layer kinds, small: 16 or more input channels (oneDNN leaves the input gradient of fewer to im2col) but
- * on the stems, odd sizes (strided layers that leave trailing rows unread), batches of 1 to 3.
+ * The ResNets' and small nets' layer kinds, small: strides 1 and 2, odd sizes (strided layers that leave trailing rows unread), batches of 1 to 3.
  */
 export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 13, 11, 16], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
@@ -33,6 +32,15 @@ export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 9, 10, 16], k: 3, co: 4, s: 2, pad: asymmetric, d: 1 },
   { x: [2, 8, 8, 4], k: 5, co: 6, s: 1, pad: 'same', d: 1 },
   { x: [1, 7, 7, 64], k: 3, co: 64, s: 1, pad: 'same', d: 1 },
+  // Last stages' 2x2 and 3x3 maps, where oneDNN's forward runs in its blocked layout.
+  { x: [2, 3, 3, 32], k: 3, co: 16, s: 1, pad: 'same', d: 1 },
+  { x: [3, 5, 5, 16], k: 3, co: 24, s: 2, pad: 'same', d: 1 },
+  { x: [2, 2, 2, 16], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
+  // 1-8 input channels at stride 1, whose input gradient oneDNN computes as a flipped forward convolution.
+  { x: [2, 12, 11, 1], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
+  { x: [2, 9, 10, 8], k: 3, co: 16, s: 1, pad: 'valid', d: 1 },
+  { x: [1, 11, 12, 3], k: 3, co: 5, s: 1, pad: 'same', d: 2 },
+  { x: [2, 9, 10, 2], k: 3, co: 4, s: 1, pad: asymmetric, d: 1 },
 ];
 
 /**

@@ -22,7 +22,8 @@ export const backendCommands: CommandSpec[] = [
         return;
       }
       console.log(describeBackend(r));
-      if (r.native?.available) console.log(`  native addon: ${r.native.path} (${r.native.blas})`);
+      if (r.native?.available)
+        console.log(`  native addon: ${r.native.path} (matrix products: ${r.native.gemm}; ${r.native.blas})`);
       for (const s of r.skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
     },
   },

@@ -3,7 +3,7 @@
  * the call is one it does not cover, and the caller then runs the stock wasm kernel (or its own wasm/JS fallback).
  */
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry, matMulGeometry, nativeConv, nativeMatMul, type NativeConvAddon } from './native';
+import { convGeometry, matMulGeometry, nativeConv, nativeMatMul, poolGeometry, type NativeConvAddon } from './native';
 import { heap, nativeOutput, nativeOutputs, type WasmBackendLike } from './wasm-memory';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -228,6 +228,21 @@ export function nativeBatchNormTrainingGradInfo(
       epsilon,
     ),
   );
+}
+
+/**
+ * Max-pool of float32 NHWC `x` natively; undefined (the caller runs the stock kernel) without the addon, for other
+ * dtypes or layouts, or empty sizes.
+ */
+export function nativeMaxPoolInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  c: Conv2DInfo,
+): tf.TensorInfo | undefined {
+  const g = poolGeometry(c);
+  const addon = nativeFor(g);
+  if (!addon || x.dtype !== 'float32' || c.dataFormat !== 'channelsLast') return undefined;
+  return nativeOutput(backend, c.outShape, (out) => addon.maxPool(heap(backend, x), heap(backend, out), g));
 }
 
 /** sqrt(x) of float32 `x` natively; undefined (the caller runs the stock kernel) without the addon or for other dtypes. */

@@ -35,6 +35,8 @@ export interface NativeConvAddon {
    * not null, then ReLU when asked; `geometry` from `matMulGeometry`.
    */
   matMul(a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array, geometry: Int32Array): void;
+  /** Max-pool: each window's maximum per channel (padding never wins); `geometry` from `poolGeometry`. */
+  maxPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void;
   /** Max-pool gradient routed to each window's first maximum; `geometry` from `poolGeometry`. */
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /** out[c] = scale * sum over r of x[r, c], with x read as [x.length / out.length, out.length]. */
@@ -88,16 +90,17 @@ export interface NativeConvAddon {
    */
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
   /**
-   * `blas`: OpenBLAS's configuration; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + OpenBLAS";
-   * `threads`: OpenBLAS's and oneDNN's.
+   * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 sgemm" where the addon is
+   * built with oneDNN, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + " and `gemm`;
+   * `threads`: the addon's (matrix products, convolutions and its own kernels).
    */
-  info(): { blas: string; convolutions: string; threads: number };
-  /** The thread count of OpenBLAS and oneDNN. */
+  info(): { blas: string; gemm: string; convolutions: string; threads: number };
+  /** The addon's thread count. */
   setThreads(n: number): void;
 }
 
 export type NativeStatus =
-  | { available: true; path: string; blas: string; convolutions: string; threads: number }
+  | { available: true; path: string; blas: string; gemm: string; convolutions: string; threads: number }
   /** `setting`: the environment variable whose value kept the addon out (initBackend refuses to start then). */
   | { available: false; path: string; reason: string; setting?: 'AFFECT_NATIVE_THREADS' | 'AFFECT_CONV' };
 
@@ -110,8 +113,7 @@ let matMulEnabled = true;
 let optimizerEnabled = true;
 
 /**
- * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets the threads of OpenBLAS and
- * oneDNN (default: OpenBLAS's own choice, every core); the addon reads `AFFECT_CONV` (onednn or im2col) as it loads.
+ * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets the addon's threads (default: OpenBLAS's own choice, every core); the addon reads `AFFECT_CONV` (onednn or im2col) as it loads.
  * The status says why it is not in use when it is not: never built, a bad setting, or a stale build that lacks a
  * function this version calls.
  */
@@ -142,8 +144,8 @@ export function loadNativeConv(): NativeStatus {
       const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
       if (missing.length > 0) throw new Error(`stale build without ${missing.join(', ')}: run npm run build`);
       if (threads !== undefined) addon.setThreads(n);
-      const { blas, convolutions, threads: t } = addon.info();
-      loaded = { addon, status: { available: true, path: p, blas, convolutions, threads: t } };
+      const { blas, gemm, convolutions, threads: t } = addon.info();
+      loaded = { addon, status: { available: true, path: p, blas, gemm, convolutions, threads: t } };
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0];
       loaded = {
@@ -161,6 +163,7 @@ const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'matMul',
   'binaryRows',
   'normalizeRows',
+  'maxPool',
   'maxPoolGrad',
   'sumRows',
   'batchNormTraining',

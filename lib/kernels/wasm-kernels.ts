@@ -12,6 +12,7 @@ import {
   nativeBinaryInfo,
   nativeConv2DInfo,
   nativeMatMulInfo,
+  nativeMaxPoolInfo,
   nativeReduceLeadingInfo,
   nativeReluGradInfo,
   nativeSqrtInfo,
@@ -118,6 +119,12 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     compute: 'native',
     replaces: false,
     why: "ReLU's gradient in one pass instead of tfjs' Step and Multiply; run by lib/kernels/relu.ts only with the addon",
+  },
+  {
+    name: 'MaxPool',
+    compute: 'native',
+    replaces: true,
+    why: "stock (XNNPACK) kernel runs on wasm's one thread beside the addon: native on the addon's threads",
   },
   {
     name: 'MaxPoolGrad',
@@ -365,6 +372,19 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const c = nhwcConvInfo('Conv2DBackpropInput', a.inputShape, filter.shape as Shape4D, a);
     return conv2DBackpropInputInfo(asBackend(backend), dy, filter, c);
+  },
+  MaxPool: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const a = args.attrs as unknown as tf.MaxPoolAttrs;
+    const c = tf.backend_util.computePool2DInfo(
+      x.shape as Shape4D,
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    return nativeMaxPoolInfo(asBackend(args.backend), x, c) ?? runStock('MaxPool', args);
   },
   MaxPoolGrad: ({ inputs, attrs, backend }) => {
     const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };

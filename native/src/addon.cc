@@ -163,7 +163,7 @@ const ConvolutionChoice& Chosen() {
   return c;
 }
 
-// Each direction runs im2col + OpenBLAS where oneDNN is not chosen or declines the geometry.
+// Each direction runs im2col where oneDNN is not chosen or declines the geometry.
 void ConvForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
 #ifdef AFFECT_DNNL
   if (Chosen().onednn && affect::onednn::Conv2DForward(g, x, w, bias, y)) return;
@@ -185,12 +185,12 @@ void ConvBackpropInput(const ConvGeometry& g, const float* dy, const float* w, f
   affect::im2col::Conv2DBackpropInput(g, dy, w, dx);
 }
 
-// "oneDNN 2.6.3" or "im2col + OpenBLAS".
+// "oneDNN 2.6.3", or "im2col + " and what runs the matrix products.
 std::string DescribeConvolutions() {
 #ifdef AFFECT_DNNL
   if (Chosen().onednn) return affect::onednn::Version();
 #endif
-  return "im2col + OpenBLAS";
+  return "im2col + " + affect::GemmLibrary();
 }
 
 // conv2d(x, filter, bias | null, y, geometry)
@@ -235,6 +235,16 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   float* x = c.Array(1, Product({g.B, g.H, g.W, g.C}));
   float* dx = c.Array(2, Product({g.B, g.H, g.W, g.C}));
   if (c.Ok()) affect::MaxPoolGrad(g, dy, x, dx);
+  return nullptr;
+}
+
+// maxPool(x, y, poolGeometry)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  Call<PoolGeometry> c(env, info, 2);
+  const PoolGeometry& g = c.g;
+  float* x = c.Array(0, Product({g.B, g.H, g.W, g.C}));
+  float* y = c.Array(1, Product({g.B, g.OH, g.OW, g.C}));
+  if (c.Ok()) affect::MaxPool(g, x, y);
   return nullptr;
 }
 
@@ -458,20 +468,23 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// info() -> { blas: "OpenBLAS <config>", convolutions: "oneDNN <version>" or "im2col + OpenBLAS", threads }
+// info() -> { blas: "OpenBLAS <config>", gemm: what runs the matrix products, convolutions: "oneDNN <version>" or
+// "im2col + <gemm>", threads }
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value out, blas, convolutions, threads;
+  napi_value out, blas, gemm, convolutions, threads;
   napi_create_object(env, &out);
   napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &blas);
+  napi_create_string_utf8(env, affect::GemmLibrary().c_str(), NAPI_AUTO_LENGTH, &gemm);
   napi_create_string_utf8(env, DescribeConvolutions().c_str(), NAPI_AUTO_LENGTH, &convolutions);
-  napi_create_int32(env, openblas_get_num_threads(), &threads);
+  napi_create_int32(env, affect::kernelThreads.load(), &threads);
   napi_set_named_property(env, out, "blas", blas);
+  napi_set_named_property(env, out, "gemm", gemm);
   napi_set_named_property(env, out, "convolutions", convolutions);
   napi_set_named_property(env, out, "threads", threads);
   return out;
 }
 
-// setThreads(n): the thread count of OpenBLAS, oneDNN and the addon's own kernels.
+// setThreads(n): the thread count of the matrix products, convolutions and the addon's own kernels.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   size_t argc = 1;
@@ -480,10 +493,11 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
     return Throw(env, "affect-native: setThreads needs a positive integer");
   }
-  openblas_set_num_threads(n);
   affect::kernelThreads.store(n);
 #ifdef AFFECT_DNNL
   affect::onednn::SetThreads(n);
+#else
+  openblas_set_num_threads(n);
 #endif
   return nullptr;
 }
@@ -493,16 +507,19 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_throw_error(env, nullptr, ("affect-native: " + Chosen().error).c_str());
     return nullptr;
   }
-#ifdef AFFECT_DNNL
-  // oneDNN starts with OpenBLAS's count (every core, or OPENBLAS_NUM_THREADS): one setting governs both.
-  affect::onednn::SetThreads(openblas_get_num_threads());
-#endif
+  // Every kernel starts with OpenBLAS's count (every core, or OPENBLAS_NUM_THREADS): one setting governs all.
   affect::kernelThreads.store(openblas_get_num_threads());
+#ifdef AFFECT_DNNL
+  affect::onednn::SetThreads(openblas_get_num_threads());
+  // OpenBLAS is left only the L2 penalty's dot products: one thread, so that its pool never spins beside OpenMP's.
+  openblas_set_num_threads(1);
+#endif
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binaryRows", nullptr, BinaryRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalizeRows", nullptr, NormalizeRows, nullptr, nullptr, nullptr, napi_default, nullptr},

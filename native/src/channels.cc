@@ -155,7 +155,42 @@ void MaxPoolGradImages(const PoolGeometry& g, int64_t first, int64_t last, const
   }
 }
 
+// MaxPool for images [first, last): each window's maximum per channel, -inf where a window holds only padding or NaN
+// (a strict > from -inf, as tfjs's cpu kernel compares).
+void MaxPoolImages(const PoolGeometry& g, int64_t first, int64_t last, const float* x, float* y) {
+  const int64_t image = g.H * g.W * g.C;
+  for (int64_t b = first; b < last; b++) {
+    const float* xb = x + b * image;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const int64_t r0 = oh * g.sh - g.top;
+      int64_t rMin = r0;
+      while (rMin < 0) rMin += g.dh;
+      const int64_t rMax = std::min(g.H, r0 + g.FH);
+      for (int64_t ow = 0; ow < g.OW; ow++) {
+        const int64_t c0 = ow * g.sw - g.left;
+        int64_t cMin = c0;
+        while (cMin < 0) cMin += g.dw;
+        const int64_t cMax = std::min(g.W, c0 + g.FW);
+        float* out = y + ((b * g.OH + oh) * g.OW + ow) * g.C;
+        std::fill(out, out + g.C, -std::numeric_limits<float>::infinity());
+        for (int64_t r = rMin; r < rMax; r += g.dh) {
+          for (int64_t q = cMin; q < cMax; q += g.dw) {
+            const float* v = xb + (r * g.W + q) * g.C;
+            for (int64_t c = 0; c < g.C; c++) out[c] = v[c] > out[c] ? v[c] : out[c];
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void MaxPool(const PoolGeometry& g, const float* x, float* y) {
+  ForRanges(size_t(g.B), RowGrain(size_t(g.H * g.W * g.C)), [&](size_t first, size_t last) {
+    MaxPoolImages(g, int64_t(first), int64_t(last), x, y);
+  });
+}
 
 void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst) {
   switch (op) {

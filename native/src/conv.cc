@@ -1,9 +1,7 @@
-// Convolutions as im2col + OpenBLAS sgemm. With rows m = (b,oh,ow) and columns k = (kh,kw,ci), the filter is
+// Convolutions as im2col + Sgemm (gemm.cc). With rows m = (b,oh,ow) and columns k = (kh,kw,ci), the filter is
 // already the [K, Co] matrix, so
 //   forward: Y = Col * W        filter gradient: dW = Col^T * dY        input gradient: dCol = dY * W^T, col2im.
 // Col is built a few images at a time into one reused scratch buffer, so memory stays bounded.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -115,7 +113,7 @@ void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const 
   const int64_t K = g.K();
   ForEachColChunk(g, x, [&](int64_t b0, int64_t, int64_t M, const float* col) {
     float* out = y + b0 * g.pixels() * g.Co;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, g.Co, K, 1.0f, col, K, w, g.Co, 0.0f, out, g.Co);
+    Sgemm(false, false, M, g.Co, K, 1.0f, col, K, w, g.Co, 0.0f, out, g.Co);
     if (bias == nullptr) return;
     for (int64_t m = 0; m < M; m++) {
       float* r = out + m * g.Co;
@@ -127,7 +125,7 @@ void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const 
 void Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
   const int64_t K = g.K();
   ForEachColChunk(g, x, [&](int64_t b0, int64_t, int64_t M, const float* col) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.Co, M, 1.0f, col, K, dy + b0 * g.pixels() * g.Co, g.Co,
+    Sgemm(true, false, K, g.Co, M, 1.0f, col, K, dy + b0 * g.pixels() * g.Co, g.Co,
                 b0 == 0 ? 0.0f : 1.0f, dw, g.Co);
   });
 }
@@ -136,7 +134,7 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
   const int64_t K = g.K();
   if (g.direct()) {
     const int64_t M = g.B * g.pixels();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, g.Co, 1.0f, dy, g.Co, w, g.Co, 0.0f, dx, K);
+    Sgemm(false, true, M, K, g.Co, 1.0f, dy, g.Co, w, g.Co, 0.0f, dx, K);
     return;
   }
   std::memset(dx, 0, g.B * g.H * g.W * g.Ci * sizeof(float));
@@ -145,7 +143,7 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
     const int64_t b1 = std::min(g.B, b0 + step);
     const int64_t M = (b1 - b0) * g.pixels();
     float* dcol = Scratch(M * K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, g.Co, 1.0f, dy + b0 * g.pixels() * g.Co, g.Co, w, g.Co,
+    Sgemm(false, true, M, K, g.Co, 1.0f, dy + b0 * g.pixels() * g.Co, g.Co, w, g.Co,
                 0.0f, dcol, K);
     Col2ImAdd(g, dcol, b0, b1, dx);
   }

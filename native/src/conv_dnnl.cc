@@ -1,9 +1,10 @@
-// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower: its reorders cost more
-// than the primitives gained) and filters reordered to the layout each primitive picks (format_tag::any; plain hwio
-// gets oneDNN's own im2col + gemm, slower still). Each direction is planned once per geometry and thread: creating the
-// descriptors, even with oneDNN's primitive cache, added 30-100 us to calls that take 300 us. Built without exceptions,
-// like the rest of the addon, dnnl.hpp aborts on an error: geometries oneDNN would reject are left to im2col, and a
-// missing implementation comes back as an empty descriptor (allow_empty).
+// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower on most geometries: its
+// reorders cost more than the primitives gained; MakePlan names the exception) and filters reordered to the layout
+// each primitive picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower still). Each direction is
+// planned once per geometry and thread: creating the descriptors, even with oneDNN's primitive cache, added 30-100 us
+// to calls that take 300 us. Built without exceptions, like the rest of the addon, dnnl.hpp aborts on an error:
+// geometries oneDNN would reject are left to im2col, and a missing implementation comes back as an empty descriptor
+// (allow_empty).
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -92,6 +93,12 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const memory::desc w({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::hwio);
   const memory::desc anyW({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::any);
   const memory::desc b({g.Co}, kF32, Tag::x);
+  // On the last stages' 2x2 and 3x3 maps the forward kernels for NHWC use their registers poorly: the blocked layout
+  // oneDNN picks there ran 3x3 and larger filters 1.5-2x faster, reorders included (1x1 filters and the backward
+  // directions gained nothing or lost).
+  const bool blocked = (d == Direction::kForward || d == Direction::kForwardBias) && g.KH * g.KW > 1 && g.pixels() <= 9;
+  const memory::desc xp = blocked ? memory::desc({g.B, g.Ci, g.H, g.W}, kF32, Tag::any) : x;
+  const memory::desc yp = blocked ? memory::desc({g.B, g.Co, g.OH, g.OW}, kF32, Tag::any) : y;
   // oneDNN counts dilation from 0.
   const memory::dims strides{g.sh, g.sw}, dilations{g.dh - 1, g.dw - 1}, left{g.top, g.left};
   const memory::dims right = TrailingPadding(g);
@@ -99,8 +106,8 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const bool bias = d == Direction::kForwardBias;
-  const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, direct, x, anyW,
-                                                bias ? b : memory::desc(), y, strides, dilations, left, right);
+  const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, direct, xp, anyW,
+                                                bias ? b : memory::desc(), yp, strides, dilations, left, right);
   const dnnl::convolution_forward::primitive_desc fwd(forward, attr, Engine(), true);
   if (!fwd) return nullptr;
   auto plan = std::make_unique<Plan>();
@@ -112,7 +119,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->output = MakeTensor(DNNL_ARG_DST, y, fwd.dst_desc(), true);
     plan->scratchpad = fwd.scratchpad_desc();
   } else if (d == Direction::kFilter) {
-    const dnnl::convolution_backward_weights::desc desc(direct, x, anyW, y, strides, dilations, left, right);
+    const dnnl::convolution_backward_weights::desc desc(direct, xp, anyW, yp, strides, dilations, left, right);
     const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
     plan->conv = dnnl::convolution_backward_weights(pd);
@@ -121,7 +128,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->output = MakeTensor(DNNL_ARG_DIFF_WEIGHTS, w, pd.diff_weights_desc(), true);
     plan->scratchpad = pd.scratchpad_desc();
   } else {
-    const dnnl::convolution_backward_data::desc desc(direct, x, anyW, y, strides, dilations, left, right);
+    const dnnl::convolution_backward_data::desc desc(direct, xp, anyW, yp, strides, dilations, left, right);
     const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
     plan->conv = dnnl::convolution_backward_data(pd);
@@ -139,8 +146,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
 const Plan* FindPlan(const ConvGeometry& g, Direction d) {
   const memory::dims right = TrailingPadding(g);
   if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
-  const int threads = requestedThreads.load();
-  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+  ApplyThreads();
   // The thread count is part of the key: the primitives split their work for the count they were created with.
   const int64_t fields[] = {g.B,  g.H,  g.W,  g.Ci, g.OH,   g.OW,   g.Co,       g.KH,          g.KW,
                             g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d), omp_get_max_threads()};
@@ -196,6 +202,11 @@ std::string Version() {
 
 void SetThreads(int n) { requestedThreads.store(n); }
 
+void ApplyThreads() {
+  const int threads = requestedThreads.load();
+  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+}
+
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const Plan* p = FindPlan(g, bias != nullptr ? Direction::kForwardBias : Direction::kForward);
   if (p == nullptr) return false;
@@ -207,6 +218,29 @@ bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const 
   return true;
 }
 
+namespace {
+
+// dx for a stride-1 convolution as conv(dy, w') with w'[kh, kw, co, ci] = w[KH-1-kh, KW-1-kw, ci, co] and the padding
+// that lines each dy row up with the input rows it came from.
+bool FlippedForward(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  const ConvGeometry f{g.B,  g.OH, g.OW, g.Co, g.H,  g.W,  g.Ci, g.KH, g.KW, 1, 1, g.dh, g.dw,
+                       (g.KH - 1) * g.dh - g.top, (g.KW - 1) * g.dw - g.left};
+  thread_local std::vector<float> flipped;
+  flipped.resize(g.KH * g.KW * g.Co * g.Ci);
+  for (int64_t kh = 0; kh < g.KH; kh++) {
+    for (int64_t kw = 0; kw < g.KW; kw++) {
+      const float* src = w + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.Ci * g.Co;
+      float* dst = flipped.data() + (kh * g.KW + kw) * g.Co * g.Ci;
+      for (int64_t ci = 0; ci < g.Ci; ci++) {
+        for (int64_t co = 0; co < g.Co; co++) dst[co * g.Ci + ci] = src[ci * g.Co + co];
+      }
+    }
+  }
+  return Conv2DForward(f, dy, flipped.data(), nullptr, dx);
+}
+
+}  // namespace
+
 bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
   const Plan* p = FindPlan(g, Direction::kFilter);
   if (p != nullptr) Run(*p, {x, dy}, dw);
@@ -215,7 +249,9 @@ bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy
 
 bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
   // oneDNN 2.6's backward-data kernels pad the input channels to 16: on a stem's 1-3 channels im2col ran 2-7x faster.
-  if (g.Ci < 16) return false;
+  // With stride 1 the input gradient is a forward convolution of dy with the filter flipped and its channels swapped,
+  // which ran 3-7x faster than im2col on 1-8 channel layers (the first layers of the small FER nets).
+  if (g.Ci < 16) return g.sh == 1 && g.sw == 1 && FlippedForward(g, dy, w, dx);
   const Plan* p = FindPlan(g, Direction::kInput);
   if (p != nullptr) Run(*p, {dy, w}, dx);
   return p != nullptr;

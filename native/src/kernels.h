@@ -24,7 +24,14 @@ struct PoolGeometry {
   int64_t B, H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, top, left;
 };
 
-// Convolutions as im2col + OpenBLAS sgemm (conv.cc).
+// Row-major C = alpha * op(A) * op(B) + beta * C, op transposing where asked (gemm.cc): oneDNN's sgemm where the addon
+// is built with oneDNN, on the OpenMP threads its convolutions use, else OpenBLAS's.
+void Sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// What runs Sgemm: "oneDNN 2.6.3 sgemm" or "OpenBLAS".
+std::string GemmLibrary();
+
+// Convolutions as im2col + Sgemm (conv.cc).
 namespace im2col {
 // y = conv(x, w) (+ bias per output channel when bias is not null).
 void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
@@ -42,12 +49,16 @@ namespace onednn {
 std::string Version();
 // oneDNN's OpenMP threads for every later call, from any thread.
 void SetThreads(int n);
+// Applies SetThreads' count to the calling thread (OpenMP keeps one per thread); every call into oneDNN does first.
+void ApplyThreads();
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
 bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
 }  // namespace onednn
 #endif
 
+// y = each window's maximum in x per channel (padding never wins; -inf for a window of padding or NaN only).
+void MaxPool(const PoolGeometry& g, const float* x, float* y);
 // dx = each window's gradient added to its first maximum in x (padding never wins), as tfjs's cpu kernel does.
 void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx);
 

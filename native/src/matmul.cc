@@ -1,4 +1,4 @@
-// Batched matrix products as OpenBLAS sgemm, one per batch, with the bias and ReLU of a fused dense layer applied
+// Batched matrix products as Sgemm (gemm.cc), one per batch, with the bias and ReLU of a fused dense layer applied
 // to the product in place. Row-major throughout: a transposed operand is the same buffer read with BLAS's Trans flag.
 #include <cblas.h>
 
@@ -7,8 +7,6 @@
 namespace affect {
 
 void MatMul(const MatMulGeometry& g, const float* a, const float* b, const float* bias, float* out) {
-  const CBLAS_TRANSPOSE ta = g.transposeA ? CblasTrans : CblasNoTrans;
-  const CBLAS_TRANSPOSE tb = g.transposeB ? CblasTrans : CblasNoTrans;
   const int64_t lda = g.transposeA ? g.M : g.K;
   const int64_t ldb = g.transposeB ? g.K : g.N;
   // With b shared and a untransposed, a's batches stack into one [batch * M, K] matrix: one larger GEMM.
@@ -24,7 +22,7 @@ void MatMul(const MatMulGeometry& g, const float* a, const float* b, const float
     if (dot) {
       out[i] = cblas_sdot(g.K, ai, 1, bi, 1);
     } else {
-      cblas_sgemm(CblasRowMajor, ta, tb, rows, g.N, g.K, 1.0f, ai, lda, bi, ldb, 0.0f, out + i * g.M * g.N, g.N);
+      Sgemm(g.transposeA, g.transposeB, rows, g.N, g.K, 1.0f, ai, lda, bi, ldb, 0.0f, out + i * g.M * g.N, g.N);
     }
   }
   if (bias == nullptr && !g.relu) return;
