@@ -1,10 +1,9 @@
-// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower on most geometries: its
-// reorders cost more than the primitives gained; MakePlan names the exception) and filters reordered to the layout
-// each primitive picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower still). Each direction is
-// planned once per geometry and thread: creating the descriptors, even with oneDNN's primitive cache, added 30-100 us
-// to calls that take 300 us. Built without exceptions, like the rest of the addon, dnnl.hpp aborts on an error:
-// geometries oneDNN would reject are left to im2col, and a missing implementation comes back as an empty descriptor
-// (allow_empty).
+// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower, but for small maps, see
+// SmallMaps: its reorders cost more than the primitives gained) and filters reordered to the layout each primitive
+// picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower still). Each direction is planned once per
+// geometry and thread: creating the descriptors, even with oneDNN's primitive cache, added 30-100 us to calls that
+// take 300 us. Built without exceptions, like the rest of the addon, dnnl.hpp aborts on an error: geometries oneDNN
+// would reject are left to im2col, and a missing implementation comes back as an empty descriptor (allow_empty).
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -85,6 +84,12 @@ memory::dims TrailingPadding(const ConvGeometry& g) {
           (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1 - g.W - g.left};
 }
 
+// The last stages' 2x2 and 3x3 output maps, where oneDNN's NHWC kernels for the forward pass and the filter gradient
+// use their registers poorly (ResNet-18 and -50 at 48 and 96 px, medians of 3 runs per layer): there the filter
+// gradients and 1x1 forward convolutions ran 1.1-2x faster as im2col + oneDNN's sgemm, and larger forward filters
+// 1.1-1.7x faster on oneDNN's blocked layout, reorders included. The input gradient gained from neither.
+bool SmallMaps(const ConvGeometry& g) { return g.pixels() <= 9; }
+
 // Null where oneDNN has no primitive for g and d.
 std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const dnnl::algorithm direct = dnnl::algorithm::convolution_direct;
@@ -93,10 +98,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const memory::desc w({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::hwio);
   const memory::desc anyW({g.Co, g.Ci, g.KH, g.KW}, kF32, Tag::any);
   const memory::desc b({g.Co}, kF32, Tag::x);
-  // On the last stages' 2x2 and 3x3 maps the forward kernels for NHWC use their registers poorly: the blocked layout
-  // oneDNN picks there ran 3x3 and larger filters 1.5-2x faster, reorders included (1x1 filters and the backward
-  // directions gained nothing or lost).
-  const bool blocked = (d == Direction::kForward || d == Direction::kForwardBias) && g.KH * g.KW > 1 && g.pixels() <= 9;
+  const bool blocked = (d == Direction::kForward || d == Direction::kForwardBias) && SmallMaps(g);
   const memory::desc xp = blocked ? memory::desc({g.B, g.Ci, g.H, g.W}, kF32, Tag::any) : x;
   const memory::desc yp = blocked ? memory::desc({g.B, g.Co, g.OH, g.OW}, kF32, Tag::any) : y;
   // oneDNN counts dilation from 0.
@@ -119,7 +121,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->output = MakeTensor(DNNL_ARG_DST, y, fwd.dst_desc(), true);
     plan->scratchpad = fwd.scratchpad_desc();
   } else if (d == Direction::kFilter) {
-    const dnnl::convolution_backward_weights::desc desc(direct, xp, anyW, yp, strides, dilations, left, right);
+    const dnnl::convolution_backward_weights::desc desc(direct, x, anyW, y, strides, dilations, left, right);
     const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
     plan->conv = dnnl::convolution_backward_weights(pd);
@@ -128,7 +130,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->output = MakeTensor(DNNL_ARG_DIFF_WEIGHTS, w, pd.diff_weights_desc(), true);
     plan->scratchpad = pd.scratchpad_desc();
   } else {
-    const dnnl::convolution_backward_data::desc desc(direct, xp, anyW, yp, strides, dilations, left, right);
+    const dnnl::convolution_backward_data::desc desc(direct, x, anyW, y, strides, dilations, left, right);
     const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
     plan->conv = dnnl::convolution_backward_data(pd);
@@ -208,6 +210,7 @@ void ApplyThreads() {
 }
 
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  if (SmallMaps(g) && g.KH * g.KW == 1) return false;
   const Plan* p = FindPlan(g, bias != nullptr ? Direction::kForwardBias : Direction::kForward);
   if (p == nullptr) return false;
   if (bias != nullptr) {
@@ -242,6 +245,7 @@ bool FlippedForward(const ConvGeometry& g, const float* dy, const float* w, floa
 }  // namespace
 
 bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  if (SmallMaps(g)) return false;
   const Plan* p = FindPlan(g, Direction::kFilter);
   if (p != nullptr) Run(*p, {x, dy}, dw);
   return p != nullptr;
