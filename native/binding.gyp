@@ -15,10 +15,10 @@
       "conditions": [
         ["openmp==1", {"cflags_cc": ["-fopenmp"], "libraries": ["-fopenmp"]}],
         ["dnnl==1", {
-          "sources": ["src/conv_dnnl.cc"],
+          "sources": ["src/onednn.cc"],
           "defines": ["AFFECT_DNNL"],
           "cflags_cc": ["<!@(pkg-config --cflags dnnl 2>/dev/null || true)"],
-          # libdnnl runs on GNU OpenMP, whose thread count conv_dnnl.cc sets.
+          # libdnnl runs on GNU OpenMP, whose thread count onednn.cc sets.
           "libraries": ["<!@(pkg-config --libs dnnl 2>/dev/null || echo -ldnnl)", "-lgomp"]
         }]
       ]

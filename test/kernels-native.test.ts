@@ -31,7 +31,7 @@ test('a built addon loads and reports OpenBLAS; a missing one says how to build 
   if (fs.existsSync(NATIVE_ADDON_PATH)) {
     assert.ok(s.available, `the addon is built but does not load: ${JSON.stringify(s)}`);
     assert.match(s.blas, /^OpenBLAS /);
-    assert.match(s.gemm, /^(OpenBLAS|oneDNN \d+\.\d+\.\d+ sgemm)$/);
+    assert.match(s.gemm, /^(OpenBLAS|oneDNN \d+\.\d+\.\d+ matmul)$/);
     assert.ok(s.convolutions === `im2col + ${s.gemm}` || /^oneDNN \d+\.\d+\.\d+$/.test(s.convolutions), s.convolutions);
     assert.ok(s.threads >= 1);
   } else {
@@ -163,6 +163,10 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   const pdx = new Float32Array(8);
   addon.maxPoolGrad(Float32Array.of(10, 20), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));
   assert.deepEqual(Array.from(pdx), [0, 10, 0, 0, 0, 0, 0, 20]);
+  // Its forward pass: each window's maximum, a negative one included.
+  const pooled = new Float32Array(2);
+  addon.maxPool(px, pooled, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));
+  assert.deepEqual(Array.from(pooled), [5, -1]);
   const sums = new Float32Array(2);
   addon.sumRows(Float32Array.from([1, 2, 3, 4, 5, 6]), sums, 0.5);
   assert.deepEqual(Array.from(sums), [4.5, 6]);

@@ -1,5 +1,5 @@
 /**
- * wasm's BatchMatMul and _FusedMatMul (native sgemm where the addon is built, else the stock kernels) against the cpu
+ * wasm's BatchMatMul and _FusedMatMul (native matrix products where the addon is built, else the stock kernels) against the cpu
  * backend: every transposed form, odd sizes, batches, bias and ReLU fusion, and the calls that go to the stock kernel.
  */
 import { test } from 'node:test';
@@ -50,10 +50,14 @@ const TRANSPOSES: [boolean, boolean][] = [
   [true, false],
   [true, true],
 ];
-/** [M, K, N]: ones, a dot product (sdot), odd sizes, the dense layer's shapes scaled down (rows 64, a long K). */
+/**
+ * [M, K, N]: ones, dot products (the addon's Dot; the long one split over its threads), odd sizes, the dense layer's
+ * shapes scaled down (rows 64, a long K).
+ */
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
   [1, 257, 1],
+  [1, 70001, 1],
   [7, 33, 129],
   [129, 7, 33],
   [33, 129, 1],
@@ -88,7 +92,8 @@ test('wasm BatchMatMul matches cpu in every transposed form, odd sizes and batch
           const label = `${mode.label}: a ${JSON.stringify(sa)} b ${JSON.stringify(sb)} transposeA ${ta} transposeB ${tb}`;
           assert.deepEqual(got.shape, ref.shape, label);
           const e = relErr(got.values, ref.values);
-          assert.ok(e < 1e-5, `${label}: relative error ${e}`);
+          // The cpu kernel sums a long K in float, one term after another: its own error grows with K.
+          assert.ok(e < (K > 10_000 ? 1e-4 : 1e-5), `${label}: relative error ${e}`);
           assert.equal(got.fallbacks.get('BatchMatMul') ?? 0, mode.native ? 0 : 1, `${label}: stock fallbacks`);
         }
       }

@@ -90,8 +90,8 @@ export interface NativeConvAddon {
    */
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
   /**
-   * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 sgemm" where the addon is
-   * built with oneDNN, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + " and `gemm`;
+   * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 matmul" where the addon
+   * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + " and `gemm`;
    * `threads`: the addon's (matrix products, convolutions and its own kernels).
    */
   info(): { blas: string; gemm: string; convolutions: string; threads: number };
@@ -113,7 +113,8 @@ let matMulEnabled = true;
 let optimizerEnabled = true;
 
 /**
- * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets the addon's threads (default: OpenBLAS's own choice, every core); the addon reads `AFFECT_CONV` (onednn or im2col) as it loads.
+ * Loads the addon once. `AFFECT_NATIVE=0` turns it off; `AFFECT_NATIVE_THREADS` sets the addon's threads (default:
+ * OpenBLAS's own choice, every core); the addon reads `AFFECT_CONV` (onednn or im2col) as it loads.
  * The status says why it is not in use when it is not: never built, a bad setting, or a stale build that lacks a
  * function this version calls.
  */

@@ -493,11 +493,10 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
       napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
     return Throw(env, "affect-native: setThreads needs a positive integer");
   }
+  openblas_set_num_threads(n);
   affect::kernelThreads.store(n);
 #ifdef AFFECT_DNNL
   affect::onednn::SetThreads(n);
-#else
-  openblas_set_num_threads(n);
 #endif
   return nullptr;
 }
@@ -511,8 +510,6 @@ napi_value Init(napi_env env, napi_value exports) {
   affect::kernelThreads.store(openblas_get_num_threads());
 #ifdef AFFECT_DNNL
   affect::onednn::SetThreads(openblas_get_num_threads());
-  // OpenBLAS is left only the L2 penalty's dot products: one thread, so that its pool never spins beside OpenMP's.
-  openblas_set_num_threads(1);
 #endif
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},

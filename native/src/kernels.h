@@ -24,11 +24,11 @@ struct PoolGeometry {
   int64_t B, H, W, C, OH, OW, FH, FW, sh, sw, dh, dw, top, left;
 };
 
-// Row-major C = alpha * op(A) * op(B) + beta * C, op transposing where asked (gemm.cc): oneDNN's sgemm where the addon
-// is built with oneDNN, on the OpenMP threads its convolutions use, else OpenBLAS's.
+// Row-major C = alpha * op(A) * op(B) + beta * C, op transposing where asked (gemm.cc): oneDNN's matmul where the
+// addon is built with oneDNN and it has a brgemm kernel for the call (AVX-512 CPUs), else OpenBLAS's sgemm.
 void Sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-// What runs Sgemm: "oneDNN 2.6.3 sgemm" or "OpenBLAS".
+// What runs Sgemm: "oneDNN 2.6.3 matmul" or "OpenBLAS".
 std::string GemmLibrary();
 
 // Convolutions as im2col + Sgemm (conv.cc).
@@ -42,18 +42,21 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
 }  // namespace im2col
 
 #ifdef AFFECT_DNNL
-// The same convolutions on oneDNN (conv_dnnl.cc, built in where libdnnl-dev is installed). Each returns false, having
+// The same convolutions on oneDNN (onednn.cc, built in where libdnnl-dev is installed). Each returns false, having
 // written nothing, where oneDNN has no primitive for g or is known to be slower on it; the caller then runs im2col's.
 namespace onednn {
 // The loaded library's version, e.g. "oneDNN 2.6.3".
 std::string Version();
 // oneDNN's OpenMP threads for every later call, from any thread.
 void SetThreads(int n);
-// Applies SetThreads' count to the calling thread (OpenMP keeps one per thread); every call into oneDNN does first.
-void ApplyThreads();
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
 bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
+// C = op(A) * op(B), + C when accumulating, on oneDNN's brgemm matmul; false, having written nothing, without one.
+bool MatMul(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+            int64_t ldb, bool accumulate, float* C, int64_t ldc);
+// Whether MatMul has brgemm kernels on this CPU (AVX-512).
+bool MatMulAvailable();
 }  // namespace onednn
 #endif
 
@@ -89,6 +92,9 @@ void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, 
                            float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols);
 // out[c] = scale * sum over r of x[r, c].
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale);
+
+// The dot product of a and b (n floats each), summed in float lanes and then in double.
+float Dot(const float* a, const float* b, size_t n);
 
 // out[i] = sqrt(x[i]).
 void Sqrt(const float* x, float* out, size_t n);

@@ -1,4 +1,4 @@
-// Convolutions on oneDNN, on the caller's NHWC activations (a blocked layout measured slower, but for small maps, see
+// Convolutions and matrix products on oneDNN. Convolutions run on the caller's NHWC activations (a blocked layout measured slower, but for small maps, see
 // SmallMaps: its reorders cost more than the primitives gained) and filters reordered to the layout each primitive
 // picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower still). Each direction is planned once per
 // geometry and thread: creating the descriptors, even with oneDNN's primitive cache, added 30-100 us to calls that
@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -28,6 +29,12 @@ constexpr memory::data_type kF32 = memory::data_type::f32;
 
 // OpenMP keeps its thread count per calling thread, so each call applies this one (0: OpenMP's default).
 std::atomic<int> requestedThreads{0};
+
+// Applies SetThreads' count to the calling thread; every call into oneDNN does first.
+void ApplyThreads() {
+  const int threads = requestedThreads.load();
+  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+}
 
 const dnnl::engine& Engine() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -61,9 +68,9 @@ struct Tensor {
   dnnl::reorder reorder;
 };
 
-// A direction's primitive for one geometry: its inputs (two, then the bias if any) and its output.
+// A primitive for one geometry: its inputs (two, then a convolution's bias if any) and its output.
 struct Plan {
-  dnnl::primitive conv;
+  dnnl::primitive primitive;
   std::vector<Tensor> inputs;
   Tensor output;
   memory::desc scratchpad;
@@ -114,7 +121,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   if (!fwd) return nullptr;
   auto plan = std::make_unique<Plan>();
   if (d == Direction::kForward || bias) {
-    plan->conv = dnnl::convolution_forward(fwd);
+    plan->primitive = dnnl::convolution_forward(fwd);
     plan->inputs = {MakeTensor(DNNL_ARG_SRC, x, fwd.src_desc(), false),
                     MakeTensor(DNNL_ARG_WEIGHTS, w, fwd.weights_desc(), false)};
     if (bias) plan->inputs.push_back(MakeTensor(DNNL_ARG_BIAS, b, fwd.bias_desc(), false));
@@ -124,7 +131,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     const dnnl::convolution_backward_weights::desc desc(direct, x, anyW, y, strides, dilations, left, right);
     const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
-    plan->conv = dnnl::convolution_backward_weights(pd);
+    plan->primitive = dnnl::convolution_backward_weights(pd);
     plan->inputs = {MakeTensor(DNNL_ARG_SRC, x, pd.src_desc(), false),
                     MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false)};
     plan->output = MakeTensor(DNNL_ARG_DIFF_WEIGHTS, w, pd.diff_weights_desc(), true);
@@ -133,7 +140,7 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     const dnnl::convolution_backward_data::desc desc(direct, x, anyW, y, strides, dilations, left, right);
     const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
     if (!pd) return nullptr;
-    plan->conv = dnnl::convolution_backward_data(pd);
+    plan->primitive = dnnl::convolution_backward_data(pd);
     plan->inputs = {MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false),
                     MakeTensor(DNNL_ARG_WEIGHTS, w, pd.weights_desc(), false)};
     plan->output = MakeTensor(DNNL_ARG_DIFF_SRC, x, pd.diff_src_desc(), true);
@@ -142,25 +149,62 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   return plan;
 }
 
-// The plan for g and d, kept per thread like the stream and buffers Run uses (no locks), or null where oneDNN would
-// reject g: it wants the trailing padding above -stride, which only an output leaving a stride or more of trailing
-// rows unread (never one of tfjs's) misses.
-const Plan* FindPlan(const ConvGeometry& g, Direction d) {
-  const memory::dims right = TrailingPadding(g);
-  if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
+// The plan under `fields`, made by `make` on first use (null where oneDNN has none), and kept per thread like the stream
+// and buffers Run uses (no locks). The thread count is part of the key: the primitives split their work for the count
+// they were created with.
+template <typename Make>
+const Plan* CachedPlan(std::initializer_list<int64_t> fields, Make make) {
   ApplyThreads();
-  // The thread count is part of the key: the primitives split their work for the count they were created with.
-  const int64_t fields[] = {g.B,  g.H,  g.W,  g.Ci, g.OH,   g.OW,   g.Co,       g.KH,          g.KW,
-                            g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d), omp_get_max_threads()};
-  std::string key(reinterpret_cast<const char*>(fields), sizeof(fields));
+  std::string key;
+  for (int64_t f : fields) key.append(reinterpret_cast<const char*>(&f), sizeof f);
+  const int64_t threads = omp_get_max_threads();
+  key.append(reinterpret_cast<const char*>(&threads), sizeof threads);
   thread_local std::unordered_map<std::string, std::unique_ptr<Plan>> plans;
   auto it = plans.find(key);
   if (it == plans.end()) {
     // Bounded for processes that see many shapes; a training run repeats a few dozen.
     if (plans.size() >= 512) plans.clear();
-    it = plans.emplace(std::move(key), MakePlan(g, d)).first;
+    it = plans.emplace(std::move(key), make()).first;
   }
   return it->second.get();
+}
+
+// The plan for g and d, or null where oneDNN would reject g: it wants the trailing padding above -stride, which only an
+// output leaving a stride or more of trailing rows unread (never one of tfjs's) misses.
+const Plan* FindPlan(const ConvGeometry& g, Direction d) {
+  const memory::dims right = TrailingPadding(g);
+  if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
+  return CachedPlan({0, g.B, g.H, g.W, g.Ci, g.OH, g.OW, g.Co, g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d)},
+                    [&] { return MakePlan(g, d); });
+}
+
+// C = op(A) * op(B) (+ C when accumulating), row-major with the given leading dimensions, or null without a brgemm
+// kernel for it. Only those: oneDNN 2.6's gemm-based kernels (jit_avx*_gemm_f32) point the stack pointer into the heap,
+// and a signal arriving then (a profiler's, Ctrl-C, a child's exit) corrupts the heap (oneDNN issue 4845, fixed after
+// 2.6); dnnl_sgemm runs on them, and it crashed a profiled training step here.
+std::unique_ptr<Plan> MakeMatMulPlan(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int64_t lda,
+                                     int64_t ldb, int64_t ldc, bool accumulate) {
+  const memory::desc a({M, K}, kF32, transA ? memory::dims{1, lda} : memory::dims{lda, 1});
+  const memory::desc b({K, N}, kF32, transB ? memory::dims{1, ldb} : memory::dims{ldb, 1});
+  const memory::desc c({M, N}, kF32, memory::dims{ldc, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, Engine(), true);
+  while (pd && std::strncmp(pd.impl_info_str(), "brg", 3) != 0) {
+    if (!pd.next_impl()) return nullptr;
+  }
+  if (!pd) return nullptr;
+  auto plan = std::make_unique<Plan>();
+  plan->primitive = dnnl::matmul(pd);
+  plan->inputs = {MakeTensor(DNNL_ARG_SRC, a, pd.src_desc(), false), MakeTensor(DNNL_ARG_WEIGHTS, b, pd.weights_desc(), false)};
+  plan->output = MakeTensor(DNNL_ARG_DST, c, pd.dst_desc(), true);
+  plan->scratchpad = pd.scratchpad_desc();
+  return plan;
 }
 
 // Runs p on the caller's arrays, reordering those whose layout differs from the primitive's.
@@ -190,7 +234,7 @@ void Run(const Plan& p, std::initializer_list<const float*> inputs, float* outpu
   if (p.scratchpad.get_size() > 0) {
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, e, buffers[4].Get(p.scratchpad.get_size())));
   }
-  p.conv.execute(stream, args);
+  p.primitive.execute(stream, args);
   if (o.user != o.own) o.reorder.execute(stream, own, user);
   stream.wait();
 }
@@ -204,9 +248,17 @@ std::string Version() {
 
 void SetThreads(int n) { requestedThreads.store(n); }
 
-void ApplyThreads() {
-  const int threads = requestedThreads.load();
-  if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+bool MatMul(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+            int64_t ldb, bool accumulate, float* C, int64_t ldc) {
+  const Plan* p = CachedPlan({1, transA, transB, M, N, K, lda, ldb, ldc, accumulate},
+                             [&] { return MakeMatMulPlan(transA, transB, M, N, K, lda, ldb, ldc, accumulate); });
+  if (p != nullptr) Run(*p, {A, B}, C);
+  return p != nullptr;
+}
+
+bool MatMulAvailable() {
+  static const bool available = MakeMatMulPlan(false, false, 8, 8, 8, 8, 8, 8, false) != nullptr;
+  return available;
 }
 
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
