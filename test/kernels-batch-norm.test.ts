@@ -26,6 +26,11 @@ const CASES: Case[] = [
   { shape: [4, 5, 3, 6], shift: 0 },
   { shape: [4, 5, 3, 6], shift: 1e4 },
   { shape: [7, 2], shift: -3 },
+  // Narrow rows, which the addon takes several at a time: one channel (an image) and eight, row counts that 64 / the
+  // channels does not divide, and a large mean.
+  { shape: [5, 7, 3, 1], shift: 2 },
+  { shape: [32, 12, 12, 1], shift: 1e4 },
+  { shape: [3, 5, 7, 8], shift: -1 },
   // Large enough for the addon to split the rows over its threads.
   { shape: [8, 16, 16, 40], shift: 2 },
 ];

@@ -209,6 +209,9 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
     { shape: [4, 7, 6, 5], axis: [0, 1, 2], keepDims: false, dtype: 'float32' },
     { shape: [4, 7, 6, 5], axis: [2, 0, 1], keepDims: true, dtype: 'float32' },
     { shape: [300, 3], axis: 0, keepDims: false, dtype: 'float32' },
+    // Narrow rows (one channel, three), taken several at a time by the addon.
+    { shape: [24, 11, 1], axis: [0, 1], keepDims: false, dtype: 'float32' },
+    { shape: [5, 9, 7, 3], axis: [0, 1, 2], keepDims: true, dtype: 'float32' },
     { shape: [3, 4, 5], axis: -3, keepDims: false, dtype: 'float32' },
     { shape: [3, 4, 5], keepDims: false, dtype: 'float32' },
     { shape: [4, 7, 6, 5], axis: [1, 2], keepDims: false, dtype: 'float32' },

@@ -83,6 +83,31 @@ void ColumnSums(size_t rows, size_t cols, std::vector<double>& a, std::vector<do
   }
 }
 
+// Narrow rows (an image's one channel, a first layer's eight) are taken m at a time as one row of m * cols values, so
+// that the loops over a row vectorise and their overhead is paid once per m rows (batch norm over a 1-channel image took
+// 0.3 ms for 74k rows): per-column vectors are repeated m times (Repeat) and the m partial sums of each column added
+// up at the end (Fold). m divides rows.
+struct Widened {
+  size_t rows, cols, m;
+};
+
+Widened Widen(size_t rows, size_t cols) {
+  size_t m = std::max<size_t>(1, 64 / std::max<size_t>(cols, 1));
+  while (rows % m != 0) m--;
+  return {rows / m, cols * m, m};
+}
+
+std::vector<float> Repeat(const float* v, size_t cols, size_t width) {
+  std::vector<float> out(width);
+  for (size_t i = 0; i < width; i++) out[i] = v[i % cols];
+  return out;
+}
+
+void Fold(std::vector<double>& sums, size_t cols) {
+  for (size_t i = cols; i < sums.size(); i++) sums[i % cols] += sums[i];
+  sums.resize(cols);
+}
+
 // GCC/Clang vector extensions: the compilers do not vectorise the float compare with an int32 select on their own.
 // 16 bytes: the width every x86-64 (SSE2) and arm64 (NEON) build has.
 typedef float Floats4 __attribute__((vector_size(16)));
@@ -203,11 +228,14 @@ void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, 
 
 void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
                    size_t cols) {
-  ForRanges(rows, RowGrain(cols), [&](size_t begin, size_t end) {
+  const Widened w = Widen(rows, cols);
+  const std::vector<float> m = Repeat(mean, cols, w.cols), f = Repeat(factor, cols, w.cols),
+                           o = Repeat(offset, cols, w.cols);
+  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; r++) {
-      const float* xr = x + r * cols;
-      float* o = out + r * cols;
-      for (size_t c = 0; c < cols; c++) o[c] = (xr[c] - mean[c]) * factor[c] + offset[c];
+      const float* xr = x + r * w.cols;
+      float* out_r = out + r * w.cols;
+      for (size_t c = 0; c < w.cols; c++) out_r[c] = (xr[c] - m[c]) * f[c] + o[c];
     }
   });
 }
@@ -215,11 +243,13 @@ void NormalizeRows(const float* x, const float* mean, const float* factor, const
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale) {
   // Float partial sums over blocks of rows (vectorised), added into double totals: the error stays at the level
   // of the cpu backend's double accumulation even over millions of rows.
+  const Widened w = Widen(rows, cols);
   std::vector<double> total, unused;
-  ColumnSums(rows, cols, total, unused, [&](size_t r, float* a, float*) {
-    const float* row = x + r * cols;
-    for (size_t c = 0; c < cols; c++) a[c] += row[c];
+  ColumnSums(w.rows, w.cols, total, unused, [&](size_t r, float* a, float*) {
+    const float* row = x + r * w.cols;
+    for (size_t c = 0; c < w.cols; c++) a[c] += row[c];
   });
+  Fold(total, cols);
   for (size_t c = 0; c < cols; c++) out[c] = float(total[c] * scale);
 }
 
@@ -235,15 +265,19 @@ void BatchNormTraining(const float* x, const float* scale, const float* offset, 
                        float* variance, size_t rows, size_t cols) {
   // One pass for both moments: sums of x - x[0] and its square, shifted by the first row so that a large mean does
   // not cancel the variance.
+  const Widened w = Widen(rows, cols);
+  const std::vector<float> first = Repeat(x, cols, w.cols);
   std::vector<double> s1, s2;
-  ColumnSums(rows, cols, s1, s2, [&](size_t r, float* a, float* b) {
-    const float* xr = x + r * cols;
-    for (size_t c = 0; c < cols; c++) {
-      const float d = xr[c] - x[c];
+  ColumnSums(w.rows, w.cols, s1, s2, [&](size_t r, float* a, float* b) {
+    const float* xr = x + r * w.cols;
+    for (size_t c = 0; c < w.cols; c++) {
+      const float d = xr[c] - first[c];
       a[c] += d;
       b[c] += d * d;
     }
   });
+  Fold(s1, cols);
+  Fold(s2, cols);
   std::vector<float> factor(cols);
   for (size_t c = 0; c < cols; c++) {
     const double m = s1[c] / double(rows);
@@ -257,15 +291,19 @@ void BatchNormTraining(const float* x, const float* scale, const float* offset, 
 
 void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, const float* mean, const float* variance,
                            float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols) {
+  const Widened w = Widen(rows, cols);
+  const std::vector<float> means = Repeat(mean, cols, w.cols);
   std::vector<double> sdy, sdyx;
-  ColumnSums(rows, cols, sdy, sdyx, [&](size_t r, float* a, float* b) {
-    const float* g = dy + r * cols;
-    const float* xr = x + r * cols;
-    for (size_t c = 0; c < cols; c++) {
+  ColumnSums(w.rows, w.cols, sdy, sdyx, [&](size_t r, float* a, float* b) {
+    const float* g = dy + r * w.cols;
+    const float* xr = x + r * w.cols;
+    for (size_t c = 0; c < w.cols; c++) {
       a[c] += g[c];
-      b[c] += g[c] * (xr[c] - mean[c]);
+      b[c] += g[c] * (xr[c] - means[c]);
     }
   });
+  Fold(sdy, cols);
+  Fold(sdyx, cols);
   // dx = scale * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) = k * dy + q * x + p per column.
   std::vector<float> k(cols), q(cols), p(cols);
   const double n = double(rows);
@@ -279,12 +317,14 @@ void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, 
     q[c] = float(b);
     p[c] = float(-a * sdy[c] / n - b * mean[c]);
   }
-  ForRanges(rows, RowGrain(cols), [&](size_t begin, size_t end) {
+  const std::vector<float> kw = Repeat(k.data(), cols, w.cols), qw = Repeat(q.data(), cols, w.cols),
+                           pw = Repeat(p.data(), cols, w.cols);
+  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; r++) {
-      const float* g = dy + r * cols;
-      const float* xr = x + r * cols;
-      float* o = dx + r * cols;
-      for (size_t c = 0; c < cols; c++) o[c] = k[c] * g[c] + q[c] * xr[c] + p[c];
+      const float* g = dy + r * w.cols;
+      const float* xr = x + r * w.cols;
+      float* o = dx + r * w.cols;
+      for (size_t c = 0; c < w.cols; c++) o[c] = kw[c] * g[c] + qw[c] * xr[c] + pw[c];
     }
   });
 }
