@@ -32,8 +32,8 @@ export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 9, 10, 16], k: 3, co: 4, s: 2, pad: asymmetric, d: 1 },
   { x: [2, 8, 8, 4], k: 5, co: 6, s: 1, pad: 'same', d: 1 },
   { x: [1, 7, 7, 64], k: 3, co: 64, s: 1, pad: 'same', d: 1 },
-  // Last stages' 2x2 and 3x3 output maps: with oneDNN built in, filter gradients and 1x1 forward passes run im2col
-  // and larger forward filters oneDNN's blocked layout.
+  // Last stages' 2x2 and 3x3 output maps: with oneDNN built in, filter gradients, 1x1 forward passes and most input
+  // gradients run im2col, and larger forward filters oneDNN's blocked layout.
   { x: [2, 3, 3, 16], k: 1, co: 8, s: 1, pad: 'valid', d: 1 },
   { x: [2, 5, 5, 16], k: 1, co: 8, s: 2, pad: 'valid', d: 1 },
   { x: [2, 3, 3, 32], k: 3, co: 16, s: 1, pad: 'same', d: 1 },

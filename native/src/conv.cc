@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace affect {
 namespace {
@@ -88,6 +89,15 @@ void Col2ImAdd(const ConvGeometry& g, const float* col, int64_t b0, int64_t b1, 
   }
 }
 
+// g(first, last) over the images [b0, b1) split among the addon's threads: each image's rows of the im2col matrix are
+// its own, so the copies into them (im2col) and out of them (col2im) run in parallel.
+template <typename F>
+void ForImages(const ConvGeometry& g, int64_t b0, int64_t b1, F f) {
+  const size_t perImage = size_t(std::max<int64_t>(1, g.pixels() * g.K()));
+  ForRanges(size_t(b1 - b0), std::max<size_t>(1, kElementGrain / perImage),
+            [&](size_t first, size_t last) { f(b0 + int64_t(first), b0 + int64_t(last)); });
+}
+
 // Calls f(b0, b1, M, col) for each chunk of images [b0, b1): col is their [M, K] im2col matrix.
 template <typename F>
 void ForEachColChunk(const ConvGeometry& g, const float* x, F f) {
@@ -98,7 +108,9 @@ void ForEachColChunk(const ConvGeometry& g, const float* x, F f) {
     const float* col = x + b0 * g.H * g.W * g.Ci;
     if (!g.direct()) {
       float* c = Scratch(M * g.K());
-      Im2Col(g, x, b0, b1, c);
+      ForImages(g, b0, b1, [&](int64_t first, int64_t last) {
+        Im2Col(g, x, first, last, c + (first - b0) * g.pixels() * g.K());
+      });
       col = c;
     }
     f(b0, b1, M, col);
@@ -145,7 +157,9 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
     float* dcol = Scratch(M * K);
     Sgemm(false, true, M, K, g.Co, 1.0f, dy + b0 * g.pixels() * g.Co, g.Co, w, g.Co,
                 0.0f, dcol, K);
-    Col2ImAdd(g, dcol, b0, b1, dx);
+    ForImages(g, b0, b1, [&](int64_t first, int64_t last) {
+      Col2ImAdd(g, dcol + (first - b0) * g.pixels() * K, first, last, dx);
+    });
   }
 }
 

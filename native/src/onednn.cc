@@ -91,11 +91,16 @@ memory::dims TrailingPadding(const ConvGeometry& g) {
           (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1 - g.W - g.left};
 }
 
-// The last stages' 2x2 and 3x3 output maps, where oneDNN's NHWC kernels for the forward pass and the filter gradient
-// use their registers poorly (ResNet-18 and -50 at 48 and 96 px, medians of 3 runs per layer): there the filter
-// gradients and 1x1 forward convolutions ran 1.1-2x faster as im2col + oneDNN's sgemm, and larger forward filters
-// 1.1-1.7x faster on oneDNN's blocked layout, reorders included. The input gradient gained from neither.
+// The last stages' 2x2 and 3x3 output maps, where oneDNN's NHWC kernels use their registers poorly (ResNet-18 and -50
+// at 48 and 96 px, each direction timed alternately, twice): there the filter gradients and 1x1 forward convolutions
+// ran 1.1-2x faster as im2col + the matmul, and larger forward filters 1.1-1.7x faster on oneDNN's blocked layout,
+// reorders included. Input gradients ran 1.1-2.9x faster on im2col too, but for stride-1 3x3 maps with fewer than 512
+// input channels (1.5x slower there).
 bool SmallMaps(const ConvGeometry& g) { return g.pixels() <= 9; }
+
+bool InputGradientOnIm2col(const ConvGeometry& g) {
+  return SmallMaps(g) && (g.sh > 1 || g.sw > 1 || g.pixels() <= 4 || g.Ci >= 512);
+}
 
 // Null where oneDNN has no primitive for g and d.
 std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
@@ -308,6 +313,7 @@ bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
   // With stride 1 the input gradient is a forward convolution of dy with the filter flipped and its channels swapped,
   // which ran 3-7x faster than im2col on 1-8 channel layers (the first layers of the small FER nets).
   if (g.Ci < 16) return g.sh == 1 && g.sw == 1 && FlippedForward(g, dy, w, dx);
+  if (InputGradientOnIm2col(g)) return false;
   const Plan* p = FindPlan(g, Direction::kInput);
   if (p != nullptr) Run(*p, {dy, w}, dx);
   return p != nullptr;
