@@ -1,9 +1,10 @@
-// Convolutions and matrix products on oneDNN. Convolutions run on the caller's NHWC activations (a blocked layout measured slower, but for small maps, see
-// SmallMaps: its reorders cost more than the primitives gained) and filters reordered to the layout each primitive
-// picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower still). Each direction is planned once per
-// geometry and thread: creating the descriptors, even with oneDNN's primitive cache, added 30-100 us to calls that
-// take 300 us. Built without exceptions, like the rest of the addon, dnnl.hpp aborts on an error: geometries oneDNN
-// would reject are left to im2col, and a missing implementation comes back as an empty descriptor (allow_empty).
+// Convolutions and matrix products on oneDNN. Convolutions run on the caller's NHWC activations (a blocked layout
+// measured slower but on small maps, see SmallMaps: its reorders cost more than the primitives gained) and filters
+// reordered to the layout each primitive picks (format_tag::any; plain hwio gets oneDNN's own im2col + gemm, slower
+// still). Each primitive is planned once per geometry and thread: creating the descriptors, even with oneDNN's
+// primitive cache, added 30-100 us to calls that take 300 us. Built without exceptions, like the rest of the addon,
+// dnnl.hpp aborts on an error: geometries oneDNN would reject are left to im2col, and a missing implementation comes
+// back as an empty descriptor (allow_empty).
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -179,8 +180,9 @@ const Plan* CachedPlan(std::initializer_list<int64_t> fields, Make make) {
 const Plan* FindPlan(const ConvGeometry& g, Direction d) {
   const memory::dims right = TrailingPadding(g);
   if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
-  return CachedPlan({0, g.B, g.H, g.W, g.Ci, g.OH, g.OW, g.Co, g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d)},
-                    [&] { return MakePlan(g, d); });
+  return CachedPlan(
+      {0, g.B, g.H, g.W, g.Ci, g.OH, g.OW, g.Co, g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d)},
+      [&] { return MakePlan(g, d); });
 }
 
 // C = op(A) * op(B) (+ C when accumulating), row-major with the given leading dimensions, or null without a brgemm
@@ -206,7 +208,8 @@ std::unique_ptr<Plan> MakeMatMulPlan(bool transA, bool transB, int64_t M, int64_
   if (!pd) return nullptr;
   auto plan = std::make_unique<Plan>();
   plan->primitive = dnnl::matmul(pd);
-  plan->inputs = {MakeTensor(DNNL_ARG_SRC, a, pd.src_desc(), false), MakeTensor(DNNL_ARG_WEIGHTS, b, pd.weights_desc(), false)};
+  plan->inputs = {MakeTensor(DNNL_ARG_SRC, a, pd.src_desc(), false),
+                  MakeTensor(DNNL_ARG_WEIGHTS, b, pd.weights_desc(), false)};
   plan->output = MakeTensor(DNNL_ARG_DST, c, pd.dst_desc(), true);
   plan->scratchpad = pd.scratchpad_desc();
   return plan;
