@@ -140,6 +140,20 @@ void KeepMaxima(const float* x, int32_t offset, int32_t n, float* best, int32_t*
   }
 }
 
+// The rows [r0, r1) and columns [c0, c1) of output pixel (oh, ow)'s window that lie inside the image, stepped through
+// by the dilation: padding is left out.
+struct Window {
+  int64_t r0, r1, c0, c1;
+};
+
+Window WindowAt(const PoolGeometry& g, int64_t oh, int64_t ow) {
+  int64_t r0 = oh * g.sh - g.top, c0 = ow * g.sw - g.left;
+  const int64_t r1 = std::min(g.H, r0 + g.FH), c1 = std::min(g.W, c0 + g.FW);
+  while (r0 < 0) r0 += g.dh;
+  while (c0 < 0) c0 += g.dw;
+  return {r0, r1, c0, c1};
+}
+
 // MaxPoolGrad for images [first, last): zeroes their dx, then adds each window's gradient to its first maximum.
 void MaxPoolGradImages(const PoolGeometry& g, int64_t first, int64_t last, const float* dy, const float* x, float* dx) {
   const int64_t image = g.H * g.W * g.C;
@@ -152,21 +166,14 @@ void MaxPoolGradImages(const PoolGeometry& g, int64_t first, int64_t last, const
     const float* xb = x + b * image;
     float* dxb = dx + b * image;
     for (int64_t oh = 0; oh < g.OH; oh++) {
-      const int64_t r0 = oh * g.sh - g.top;
-      int64_t rMin = r0;
-      while (rMin < 0) rMin += g.dh;
-      const int64_t rMax = std::min(g.H, r0 + g.FH);
       for (int64_t ow = 0; ow < g.OW; ow++) {
-        const int64_t c0 = ow * g.sw - g.left;
-        int64_t cMin = c0;
-        while (cMin < 0) cMin += g.dw;
-        const int64_t cMax = std::min(g.W, c0 + g.FW);
+        const Window w = WindowAt(g, oh, ow);
         std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
         std::fill(at.begin(), at.end(), -1);
         float* bp = best.data();
         int32_t* ap = at.data();
-        for (int64_t r = rMin; r < rMax; r += g.dh) {
-          for (int64_t q = cMin; q < cMax; q += g.dw) {
+        for (int64_t r = w.r0; r < w.r1; r += g.dh) {
+          for (int64_t q = w.c0; q < w.c1; q += g.dw) {
             const int32_t base = int32_t((r * g.W + q) * g.C);
             KeepMaxima(xb + base, base, int32_t(g.C), bp, ap);
           }
@@ -187,19 +194,12 @@ void MaxPoolImages(const PoolGeometry& g, int64_t first, int64_t last, const flo
   for (int64_t b = first; b < last; b++) {
     const float* xb = x + b * image;
     for (int64_t oh = 0; oh < g.OH; oh++) {
-      const int64_t r0 = oh * g.sh - g.top;
-      int64_t rMin = r0;
-      while (rMin < 0) rMin += g.dh;
-      const int64_t rMax = std::min(g.H, r0 + g.FH);
       for (int64_t ow = 0; ow < g.OW; ow++) {
-        const int64_t c0 = ow * g.sw - g.left;
-        int64_t cMin = c0;
-        while (cMin < 0) cMin += g.dw;
-        const int64_t cMax = std::min(g.W, c0 + g.FW);
+        const Window w = WindowAt(g, oh, ow);
         float* out = y + ((b * g.OH + oh) * g.OW + ow) * g.C;
         std::fill(out, out + g.C, -std::numeric_limits<float>::infinity());
-        for (int64_t r = rMin; r < rMax; r += g.dh) {
-          for (int64_t q = cMin; q < cMax; q += g.dw) {
+        for (int64_t r = w.r0; r < w.r1; r += g.dh) {
+          for (int64_t q = w.c0; q < w.c1; q += g.dw) {
             const float* v = xb + (r * g.W + q) * g.C;
             for (int64_t c = 0; c < g.C; c++) out[c] = v[c] > out[c] ? v[c] : out[c];
           }
