@@ -8,7 +8,7 @@
  * path. Every backend that trains also gets the projected wall time of each experiment's full-scale default trial.
  * Other jobs may share the cores: every figure is the median of a few timed repeats after a warm-up.
  * Run alone (`node dist/bench/training.js`) it prints experiment 1's wasm section as JSON: bench/main.ts uses that to
- * measure thread counts in child processes (wasm's and OpenBLAS's are fixed once they initialise).
+ * measure thread counts in child processes (wasm's and the addon's are fixed once they initialise).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';

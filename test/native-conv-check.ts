@@ -41,6 +41,33 @@ export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 2, 2, 16], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
   // Two images per im2col chunk, so that im2col's filter gradient adds the second chunk's product to the first's.
   { x: [3, 40, 40, 64], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
+  // Leading padding beyond the filter's reach (explicit), which the flipped forward convolution could not take.
+  {
+    x: [1, 5, 5, 4],
+    k: 1,
+    co: 3,
+    s: 1,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+    d: 1,
+  },
+  {
+    x: [2, 6, 6, 4],
+    k: 3,
+    co: 3,
+    s: 1,
+    pad: [
+      [0, 0],
+      [3, 1],
+      [2, 3],
+      [0, 0],
+    ],
+    d: 1,
+  },
   // 1-8 input channels at stride 1: from 2 channels oneDNN computes the input gradient as a flipped forward convolution.
   { x: [2, 12, 11, 1], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
   { x: [2, 9, 10, 8], k: 3, co: 16, s: 1, pad: 'valid', d: 1 },

@@ -1,9 +1,10 @@
 /**
  * The optional native convolution addon (native/, built by `npm run build` where a C++ toolchain and OpenBLAS are
- * installed): Conv2D and both of its gradients on oneDNN where it was built in (libdnnl-dev), else as im2col +
- * OpenBLAS sgemm (`AFFECT_CONV=onednn|im2col` chooses as the addon loads), batched matrix products (dense layers) as
- * sgemm, plus the channel-broadcast arithmetic, batch norm, leading-axes reduction, max-pool gradient and square root
- * that training needs next, computed in place on wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
+ * installed): Conv2D and both of its gradients on oneDNN where it was built in (libdnnl-dev), else as im2col and a
+ * matrix product (`AFFECT_CONV=onednn|im2col` chooses as the addon loads), batched matrix products (dense layers) on
+ * oneDNN's matmul or OpenBLAS's sgemm (native/src/gemm.cc), plus the channel-broadcast arithmetic, batch norm,
+ * leading-axes reduction, max pooling and its gradient and square root that training needs next, computed in place on
+ * wasm memory, and the optimizers' fused updates (lib/kernels/optimizer.ts).
  * wasm's XNNPACK convolutions reach ~30 GFLOP/s per thread here; these are several times faster (npm run bench).
  * Everything works without it: lib/kernels/native-dispatch.ts uses it when `nativeConv()` returns one, else the wasm kernels.
  */

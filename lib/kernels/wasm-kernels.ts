@@ -44,7 +44,7 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     name: 'Conv2D',
     compute: 'native',
     replaces: true,
-    why: 'native oneDNN or im2col + OpenBLAS is ~3x faster than XNNPACK here; stock kernel without the addon',
+    why: 'native oneDNN or im2col is ~3x faster than XNNPACK here; stock kernel without the addon',
   },
   {
     name: 'FusedConv2D',

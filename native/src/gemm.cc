@@ -1,7 +1,8 @@
 // The addon's matrix products. oneDNN's brgemm matmul, where built in, ran the models' products 1.5-3x faster than
 // Debian's OpenBLAS (Haswell or SkylakeX kernels) and shares oneDNN's OpenMP threads with the convolutions: OpenBLAS's
 // own pool spins after each call and took a core from the next OpenMP kernel (a 0.03 ms max-pool gradient ran 0.5 ms
-// after a dense layer's product). OpenBLAS runs the rest: builds without oneDNN, CPUs without AVX-512.
+// after a dense layer's product). OpenBLAS runs the products oneDNN has no brgemm kernel for (CPUs without AVX-512) and
+// every product of builds without oneDNN.
 #include <cblas.h>
 
 #include "kernels.h"

@@ -95,15 +95,27 @@ memory::dims TrailingPadding(const ConvGeometry& g) {
 // The last stages' 2x2 and 3x3 output maps, where oneDNN's NHWC kernels use their registers poorly (ResNet-18 and -50
 // at 48 and 96 px, each direction timed alternately, twice): there the filter gradients and 1x1 forward convolutions
 // ran 1.1-2x faster as im2col + the matmul, and larger forward filters 1.1-1.7x faster on oneDNN's blocked layout,
-// reorders included. Input gradients ran 1.1-2.9x faster on im2col too, but for stride-1 3x3 maps with fewer than 512
-// input channels (1.5x slower there).
+// reorders included. Input gradients ran 1.1-2.9x faster on im2col too, but for stride-1 3x3 maps (5-9 pixels) with
+// fewer than 512 input channels (1.5x slower there).
 bool SmallMaps(const ConvGeometry& g) { return g.pixels() <= 9; }
 
 bool InputGradientOnIm2col(const ConvGeometry& g) {
   return SmallMaps(g) && (g.sh > 1 || g.sw > 1 || g.pixels() <= 4 || g.Ci >= 512);
 }
 
-// Null where oneDNN has no primitive for g and d.
+// Moves pd past the implementations that run on oneDNN 2.6's gemm kernels (jit_avx*_gemm_f32, named "gemm:..." as
+// convolutions, behind dnnl_sgemm, and the matmul primitive's non-brgemm fallbacks): they point the stack pointer into
+// the heap, and a signal arriving then (a profiler's, Ctrl-C, a child's exit) corrupts the heap (oneDNN issue 4845,
+// fixed after 2.6); dnnl_sgemm crashed a profiled training step here. False where nothing else is left.
+template <typename PrimitiveDesc>
+bool SkipGemmKernels(PrimitiveDesc& pd, const char* keep) {
+  while (pd && std::strncmp(pd.impl_info_str(), "gemm", 4) == 0) {
+    if (!pd.next_impl()) return false;
+  }
+  return pd && (keep == nullptr || std::strncmp(pd.impl_info_str(), keep, std::strlen(keep)) == 0);
+}
+
+// Null where oneDNN has no primitive for g and d (or only gemm-based ones).
 std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const dnnl::algorithm direct = dnnl::algorithm::convolution_direct;
   const memory::desc x({g.B, g.Ci, g.H, g.W}, kF32, Tag::nhwc);
@@ -123,8 +135,8 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const bool bias = d == Direction::kForwardBias;
   const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, direct, xp, anyW,
                                                 bias ? b : memory::desc(), yp, strides, dilations, left, right);
-  const dnnl::convolution_forward::primitive_desc fwd(forward, attr, Engine(), true);
-  if (!fwd) return nullptr;
+  dnnl::convolution_forward::primitive_desc fwd(forward, attr, Engine(), true);
+  if (!SkipGemmKernels(fwd, nullptr)) return nullptr;
   auto plan = std::make_unique<Plan>();
   if (d == Direction::kForward || bias) {
     plan->primitive = dnnl::convolution_forward(fwd);
@@ -135,8 +147,8 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->scratchpad = fwd.scratchpad_desc();
   } else if (d == Direction::kFilter) {
     const dnnl::convolution_backward_weights::desc desc(direct, x, anyW, y, strides, dilations, left, right);
-    const dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
-    if (!pd) return nullptr;
+    dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, Engine(), fwd, true);
+    if (!SkipGemmKernels(pd, nullptr)) return nullptr;
     plan->primitive = dnnl::convolution_backward_weights(pd);
     plan->inputs = {MakeTensor(DNNL_ARG_SRC, x, pd.src_desc(), false),
                     MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false)};
@@ -144,8 +156,8 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
     plan->scratchpad = pd.scratchpad_desc();
   } else {
     const dnnl::convolution_backward_data::desc desc(direct, x, anyW, y, strides, dilations, left, right);
-    const dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
-    if (!pd) return nullptr;
+    dnnl::convolution_backward_data::primitive_desc pd(desc, attr, Engine(), fwd, true);
+    if (!SkipGemmKernels(pd, nullptr)) return nullptr;
     plan->primitive = dnnl::convolution_backward_data(pd);
     plan->inputs = {MakeTensor(DNNL_ARG_DIFF_DST, y, pd.diff_dst_desc(), false),
                     MakeTensor(DNNL_ARG_WEIGHTS, w, pd.weights_desc(), false)};
@@ -186,9 +198,7 @@ const Plan* FindPlan(const ConvGeometry& g, Direction d) {
 }
 
 // C = op(A) * op(B) (+ C when accumulating), row-major with the given leading dimensions, or null without a brgemm
-// kernel for it. Only those: oneDNN 2.6's gemm-based kernels (jit_avx*_gemm_f32) point the stack pointer into the heap,
-// and a signal arriving then (a profiler's, Ctrl-C, a child's exit) corrupts the heap (oneDNN issue 4845, fixed after
-// 2.6); dnnl_sgemm runs on them, and it crashed a profiled training step here.
+// kernel for it: the matmul's other implementations are its gemm-based one (see SkipGemmKernels) and a reference loop.
 std::unique_ptr<Plan> MakeMatMulPlan(bool transA, bool transB, int64_t M, int64_t N, int64_t K, int64_t lda,
                                      int64_t ldb, int64_t ldc, bool accumulate) {
   const memory::desc a({M, K}, kF32, transA ? memory::dims{1, lda} : memory::dims{lda, 1});
@@ -202,10 +212,7 @@ std::unique_ptr<Plan> MakeMatMulPlan(bool transA, bool transB, int64_t M, int64_
     attr.set_post_ops(ops);
   }
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, Engine(), true);
-  while (pd && std::strncmp(pd.impl_info_str(), "brg", 3) != 0) {
-    if (!pd.next_impl()) return nullptr;
-  }
-  if (!pd) return nullptr;
+  if (!SkipGemmKernels(pd, "brg")) return nullptr;
   auto plan = std::make_unique<Plan>();
   plan->primitive = dnnl::matmul(pd);
   plan->inputs = {MakeTensor(DNNL_ARG_SRC, a, pd.src_desc(), false),
@@ -283,6 +290,14 @@ bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const 
 
 namespace {
 
+// Whether FlippedForward takes g: stride 1, 2-15 input channels (see Conv2DBackpropInput), a filter larger than 1x1
+// (a 1x1 one's input gradient is im2col's single product, no copies), and no more leading padding than the filter
+// reaches (the flipped convolution would need negative padding).
+bool FlipsToForward(const ConvGeometry& g) {
+  return g.Ci > 1 && g.sh == 1 && g.sw == 1 && g.KH * g.KW > 1 && g.top <= (g.KH - 1) * g.dh &&
+         g.left <= (g.KW - 1) * g.dw;
+}
+
 // dx for a stride-1 convolution as conv(dy, w') with w'[kh, kw, co, ci] = w[KH-1-kh, KW-1-kw, ci, co] and the padding
 // that lines each dy row up with the input rows it came from.
 bool FlippedForward(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
@@ -316,7 +331,7 @@ bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
   // With stride 1 the input gradient is a forward convolution of dy with the filter flipped and its channels swapped,
   // which ran 1.5x faster than im2col on 8 channels (the small FER nets' second layers); with one channel that forward
   // convolution has one output channel, which oneDNN runs slowly (1.2-3.6x slower than im2col).
-  if (g.Ci < 16) return g.Ci > 1 && g.sh == 1 && g.sw == 1 && FlippedForward(g, dy, w, dx);
+  if (g.Ci < 16) return FlipsToForward(g) && FlippedForward(g, dy, w, dx);
   if (InputGradientOnIm2col(g)) return false;
   const Plan* p = FindPlan(g, Direction::kInput);
   if (p != nullptr) Run(*p, {dy, w}, dx);
