@@ -339,8 +339,8 @@ async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchR
 }
 
 /**
- * The native addon's status: a row (its threads, what runs the convolutions and matrix products, OpenBLAS config) when in use, else a
- * skipped line with the reason.
+ * The native addon's status: a row (its threads, what runs the convolutions and matrix products, OpenBLAS config)
+ * when in use, else a skipped line with the reason.
  */
 function noteNativeStatus(section: BenchSection): void {
   const s = loadNativeConv();

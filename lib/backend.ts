@@ -63,8 +63,8 @@ async function initWasm(skipped: BackendReport['skipped']): Promise<BackendRepor
     // Training kernels must be registered before the backend initialises (see lib/kernels/wasm.ts).
     registerWasmTrainingKernels();
     // With the native addon, its threads use every core for the convolutions, and wasm's own pool (spin-waiting
-    // between its kernels) only competes with them: on 2 cores one wasm thread made ResNet-18 steps steady at ~0.95 s, against
-    // 0.88-1.3 s with two. AFFECT_WASM_THREADS still decides when set.
+    // between its kernels) only competes with them: on 2 cores one wasm thread made ResNet-18 steps steady at
+    // ~0.95 s, against 0.88-1.3 s with two. AFFECT_WASM_THREADS still decides when set.
     const native = loadNativeConv();
     const threads = configureWasmThreads(wasm, native.available && !process.env.AFFECT_WASM_THREADS ? 1 : undefined);
     try {

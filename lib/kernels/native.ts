@@ -92,8 +92,8 @@ export interface NativeConvAddon {
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
   /**
    * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 matmul" where the addon
-   * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or "im2col + " and `gemm`;
-   * `threads`: the addon's (matrix products, convolutions and its own kernels).
+   * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or
+   * "im2col + " and `gemm`; `threads`: the addon's (matrix products, convolutions and its own kernels).
    */
   info(): { blas: string; gemm: string; convolutions: string; threads: number };
   /** The addon's thread count. */

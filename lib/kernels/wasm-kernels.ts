@@ -221,6 +221,14 @@ function asBackend(b: unknown): WasmBackendLike {
 
 type Shape4D = [number, number, number, number];
 
+/** A max pool's geometry (MaxPool and MaxPoolGrad share their attributes). */
+function maxPoolInfo(
+  shape: Shape4D,
+  a: Pick<tf.MaxPoolAttrs, 'filterSize' | 'strides' | 'pad' | 'dimRoundingMode'>,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(shape, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+}
+
 /** Conv geometry for the gradient kernels, which implement the NHWC layout only (the one tfjs-layers uses). */
 function nhwcConvInfo(
   kernel: string,
@@ -376,28 +384,14 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
   MaxPool: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.MaxPoolAttrs;
-    const c = tf.backend_util.computePool2DInfo(
-      x.shape as Shape4D,
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
+    return (
+      nativeMaxPoolInfo(asBackend(args.backend), x, maxPoolInfo(x.shape as Shape4D, a)) ?? runStock('MaxPool', args)
     );
-    return nativeMaxPoolInfo(asBackend(args.backend), x, c) ?? runStock('MaxPool', args);
   },
   MaxPoolGrad: ({ inputs, attrs, backend }) => {
     const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     const a = attrs as unknown as tf.MaxPoolGradAttrs;
-    const c = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
-    return maxPoolGradInfo(asBackend(backend), dy, input, c);
+    return maxPoolGradInfo(asBackend(backend), dy, input, maxPoolInfo(input.shape as Shape4D, a));
   },
   Sqrt: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };

@@ -88,13 +88,13 @@ void ColumnSums(size_t rows, size_t cols, std::vector<double>& a, std::vector<do
 // 0.3 ms for 74k rows): per-column vectors are repeated m times (Repeat) and the m partial sums of each column added
 // up at the end (Fold). m divides rows.
 struct Widened {
-  size_t rows, cols, m;
+  size_t rows, cols;
 };
 
 Widened Widen(size_t rows, size_t cols) {
   size_t m = std::max<size_t>(1, 64 / std::max<size_t>(cols, 1));
   while (rows % m != 0) m--;
-  return {rows / m, cols * m, m};
+  return {rows / m, cols * m};
 }
 
 std::vector<float> Repeat(const float* v, size_t cols, size_t width) {
@@ -234,8 +234,8 @@ void NormalizeRows(const float* x, const float* mean, const float* factor, const
   ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; r++) {
       const float* xr = x + r * w.cols;
-      float* out_r = out + r * w.cols;
-      for (size_t c = 0; c < w.cols; c++) out_r[c] = (xr[c] - m[c]) * f[c] + o[c];
+      float* row = out + r * w.cols;
+      for (size_t c = 0; c < w.cols; c++) row[c] = (xr[c] - m[c]) * f[c] + o[c];
     }
   });
 }

@@ -137,8 +137,7 @@ void Conv2DForward(const ConvGeometry& g, const float* x, const float* w, const 
 void Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
   const int64_t K = g.K();
   ForEachColChunk(g, x, [&](int64_t b0, int64_t, int64_t M, const float* col) {
-    Sgemm(true, false, K, g.Co, M, 1.0f, col, K, dy + b0 * g.pixels() * g.Co, g.Co,
-                b0 == 0 ? 0.0f : 1.0f, dw, g.Co);
+    Sgemm(true, false, K, g.Co, M, 1.0f, col, K, dy + b0 * g.pixels() * g.Co, g.Co, b0 == 0 ? 0.0f : 1.0f, dw, g.Co);
   });
 }
 
@@ -155,8 +154,7 @@ void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
     const int64_t b1 = std::min(g.B, b0 + step);
     const int64_t M = (b1 - b0) * g.pixels();
     float* dcol = Scratch(M * K);
-    Sgemm(false, true, M, K, g.Co, 1.0f, dy + b0 * g.pixels() * g.Co, g.Co, w, g.Co,
-                0.0f, dcol, K);
+    Sgemm(false, true, M, K, g.Co, 1.0f, dy + b0 * g.pixels() * g.Co, g.Co, w, g.Co, 0.0f, dcol, K);
     ForImages(g, b0, b1, [&](int64_t first, int64_t last) {
       Col2ImAdd(g, dcol + (first - b0) * g.pixels() * K, first, last, dx);
     });
