@@ -14,7 +14,7 @@ import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
 import { BENCH_BLOCK, benchReadmeTable, type BenchResults } from './readme';
-import { MIN_RUN_S, REPEATS, SMOKE } from './timing';
+import { MIN_RUN_S, REPEATS, SMOKE, WARM_S } from './timing';
 import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
@@ -99,6 +99,16 @@ function benchThreads(): BenchSection {
   return section;
 }
 
+/**
+ * glibc settings for PyTorch's process (a user's GLIBC_TUNABLES wins): PyTorch frees each activation after use, and
+ * glibc hands large freed blocks back to the kernel (munmap, trimming), so every op's output is faulted in afresh. On
+ * some of these virtual machines that made PyTorch's small-bn-cnn forward pass 8x slower (14.7 ms against 1.9 ms a
+ * batch, and its training step up to 3x); keeping freed memory in the process, as the jemalloc or tcmalloc that
+ * PyTorch's CPU tuning guide recommends would, measures PyTorch at its own speed. Our process needs nothing of the
+ * kind: wasm's memory and the addon's buffers are allocated once.
+ */
+const TORCH_MALLOC = 'glibc.malloc.trim_threshold=4294967295:glibc.malloc.mmap_threshold=33554432';
+
 /** What torch_bench.py builds for one bench model: the same registry model, top, options, input and optimizer. */
 function torchSpec(m: BenchModel): Record<string, unknown> {
   const t = m.trial;
@@ -136,11 +146,13 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
   const spec = JSON.stringify({
     repeats: REPEATS,
     min_run_s: SMOKE ? 0 : MIN_RUN_S,
+    warm_s: WARM_S,
     models: benchModels().map(torchSpec),
   });
   const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], {
     encoding: 'utf8',
     timeout: 1_800_000,
+    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC },
   });
   const last = run.stdout?.trim().split('\n').pop();
   if (run.status !== 0 || !last) {

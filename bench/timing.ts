@@ -12,6 +12,13 @@ export const REPEATS = SMOKE ? 1 : 3;
 /** The shortest timed run: a faster call (a small net's training step) is repeated to fill it, in both engines. */
 export const MIN_RUN_S = 0.3;
 
+/**
+ * Untimed calls fill this many seconds before the timed runs, in both engines: a small net's training step on wasm took
+ * ~30% longer over its first few hundred calls in a process than later (kernels and the JS around them alike), and a
+ * full-scale trial runs at the later rate (0 in smoke mode).
+ */
+export const WARM_S = SMOKE ? 0 : 2;
+
 export interface Timing {
   wallS: number;
   cpuS: number;

@@ -1,8 +1,8 @@
 """PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision in lib/models' layout, timed as the
-TypeScript bench times it (one warm-up, then the median of a few repeats, each repeating a call shorter than min_run_s
-to fill it).
+TypeScript bench times it (untimed calls for warm_s seconds, then the median of a few repeats, each repeating a call
+shorter than min_run_s to fill it).
 
-Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "min_run_s": s, "models": [...]} that
+Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "min_run_s": s, "warm_s": s, "models": [...]} that
 bench/main.ts writes from the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top
 ("dense", "vgg", "pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's
 config). The FER nets ("cnn4", "cnn5", "small-bn-cnn") are built layer for layer as lib/models/small-cnn.ts builds them.
@@ -32,11 +32,16 @@ BACKBONES = {
 TOPS = {"dense": [], "vgg": [(4096, 0.5), (4096, 0.5)], "pretrained": [(2048, 0.5), (512, 0.2)]}
 
 
-def timed(fn, repeats, min_run_s):
-    """Per-call seconds: the median of `repeats` runs after two untimed calls, each run repeating a call shorter than
-    min_run_s as often as the second call says fill it (bench/training.ts's timeWarm does the same)."""
-    fn()
-    # The second call decides how many fill a run: the first pays one-off set-up.
+def timed(fn, repeats, min_run_s, warm_s):
+    """Per-call seconds: the median of `repeats` runs after untimed calls for warm_s seconds (at least two), each run
+    repeating a call shorter than min_run_s as often as the last untimed call says fill it (bench/training.ts's timeWarm
+    does the same)."""
+    warm = time.perf_counter()
+    while True:
+        fn()
+        if time.perf_counter() - warm >= warm_s:
+            break
+    # The last untimed call decides how many fill a run: the first pays one-off set-up.
     t0 = time.perf_counter()
     fn()
     calls = max(1, math.ceil(min_run_s / (time.perf_counter() - t0)))
@@ -187,7 +192,7 @@ def main():
             with torch.no_grad():
                 model(x)
 
-        sec, runs = timed(forward, spec["repeats"], spec["min_run_s"])
+        sec, runs = timed(forward, spec["repeats"], spec["min_run_s"], spec["warm_s"])
         rows.append({"net": s["name"], "mode": "forward", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": forward_flops})
 
         model.train()
@@ -201,7 +206,7 @@ def main():
             loss_fn(model(x), y).backward()
             opt.step()
 
-        sec, runs = timed(step, spec["repeats"], spec["min_run_s"])
+        sec, runs = timed(step, spec["repeats"], spec["min_run_s"], spec["warm_s"])
         rows.append({"net": s["name"], "mode": "training", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": training_flops})
         del model, backbone, frozen, opt
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))

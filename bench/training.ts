@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
-import { MIN_RUN_S, REPEATS, SMOKE, timed, timedAlternating, type Timing } from './timing';
+import { MIN_RUN_S, REPEATS, SMOKE, WARM_S, timed, timedAlternating, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
 import { findManifest, listManifests } from '../lib/data/manifest';
 import { validationSplit } from '../lib/data/pipeline';
@@ -111,15 +111,18 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
 }
 
 /**
- * `timedAlternating` (medians of `repeats`) after two untimed calls of each: the first builds XNNPACK operators etc.,
- * the second says how many calls fill MIN_RUN_S. A call shorter than that is repeated within each timed run, and the
- * figures are per call: single calls of a few milliseconds vary by several times from run to run on a shared machine.
+ * `timedAlternating` (medians of `repeats`) after untimed calls of each for WARM_S seconds (at least two): the first
+ * builds oneDNN's primitives etc., the last says how many calls fill MIN_RUN_S. A call shorter than that is repeated
+ * within each timed run, and the figures are per call: single calls of a few milliseconds vary by several times from
+ * run to run on a shared machine.
  */
 async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promise<Timing[]> {
   const calls: number[] = [];
   for (const fn of fns) {
-    await fn();
-    // The second call decides how many fill a run: the first pays one-off set-up.
+    const warm = performance.now();
+    do await fn();
+    while (performance.now() - warm < WARM_S * 1000);
+    // The last untimed call decides how many fill a run: the first pays one-off set-up.
     const t0 = performance.now();
     await fn();
     calls.push(SMOKE ? 1 : Math.max(1, Math.ceil(MIN_RUN_S / ((performance.now() - t0) / 1000))));
@@ -349,7 +352,7 @@ function noteNativeStatus(section: BenchSection): void {
       metric: 'native convolution addon',
       value: s.threads,
       unit: 'native threads',
-      notes: `convolutions: ${s.convolutions}; matrix products: ${s.gemm}; ${s.blas}`,
+      notes: `convolutions: ${s.convolutions}; matrix products: ${s.gemm}; own kernels: ${s.instructions}; ${s.blas}`,
     });
   else
     section.skipped.push(`native convolution addon not in use (${s.reason}): every convolution runs on wasm kernels`);

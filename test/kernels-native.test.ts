@@ -33,6 +33,12 @@ test('a built addon loads and reports OpenBLAS; a missing one says how to build 
     assert.match(s.blas, /^OpenBLAS /);
     assert.match(s.gemm, /^(OpenBLAS|oneDNN \d+\.\d+\.\d+ matmul)$/);
     assert.ok(s.convolutions === `im2col + ${s.gemm}` || /^oneDNN \d+\.\d+\.\d+$/.test(s.convolutions), s.convolutions);
+    // Built on this machine: for AVX2 and FMA where its CPU has them, unless asked for a portable build.
+    const flags = fs.existsSync('/proc/cpuinfo')
+      ? (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '')
+      : '';
+    const avx2 = process.arch === 'x64' && /\bavx2\b/.test(flags) && /\bfma\b/.test(flags);
+    if (process.env.AFFECT_NATIVE_PORTABLE !== '1') assert.equal(s.instructions, avx2 ? 'AVX2 + FMA' : 'baseline');
     assert.ok(s.threads >= 1);
   } else {
     assert.ok(!s.available);
@@ -163,6 +169,15 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   const pdx = new Float32Array(8);
   addon.maxPoolGrad(Float32Array.of(10, 20), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));
   assert.deepEqual(Array.from(pdx), [0, 10, 0, 0, 0, 0, 0, 20]);
+  // A 1x2 window at stride 3 over a row of 5 leaves the middle pixel out: its gradient is 0 whatever dx held before.
+  const gapped = new Float32Array(5).fill(NaN);
+  addon.maxPoolGrad(
+    Float32Array.of(10, 20),
+    Float32Array.of(1, 2, 9, 4, 3),
+    gapped,
+    Int32Array.from([1, 1, 5, 1, 1, 2, 1, 2, 1, 3, 1, 1, 0, 0]),
+  );
+  assert.deepEqual(Array.from(gapped), [0, 10, 0, 20, 0]);
   // Its forward pass: each window's maximum, a negative one included.
   const pooled = new Float32Array(2);
   addon.maxPool(px, pooled, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));

@@ -376,8 +376,14 @@ test('wasm MaxPool and MaxPoolGrad match cpu, also where window maxima are zero 
     { shape: [2, 8, 8, 5], size: 2, s: 2, pad: 'valid' },
     { shape: [2, 9, 7, 3], size: 3, s: 2, pad: 'same' },
     { shape: [1, 10, 10, 4], size: 3, s: 1, pad: 'same' },
-    // Enough images for the addon to split them over its threads.
+    // Windows that tile the image, some reaching into the padding; windows that leave pixels out (an odd size with
+    // 'valid', a stride longer than the window): the addon writes tiled gradients without zeroing dx first.
+    { shape: [2, 7, 9, 8], size: 2, s: 2, pad: 'same' },
+    { shape: [2, 7, 9, 6], size: 2, s: 2, pad: 'valid' },
+    { shape: [1, 11, 11, 5], size: 2, s: 3, pad: 'valid' },
+    // Enough images (and output rows) for the addon to split them over its threads.
     { shape: [6, 24, 24, 32], size: 2, s: 2, pad: 'valid' },
+    { shape: [6, 24, 24, 32], size: 3, s: 2, pad: 'same' },
   ];
   for (const mode of nativeModes())
     for (const cfg of configs) {

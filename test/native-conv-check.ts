@@ -68,8 +68,12 @@ export const CONV_CASES: readonly ConvCase[] = [
     ],
     d: 1,
   },
-  // 1-8 input channels at stride 1: from 2 channels oneDNN computes the input gradient as a flipped forward convolution.
+  // 1-8 input channels at stride 1: from 2 channels oneDNN computes the input gradient as a flipped forward convolution,
+  // and with one channel im2col takes it tap-major (also dilated, with uneven padding, over two chunks of images).
   { x: [2, 12, 11, 1], k: 3, co: 8, s: 1, pad: 'same', d: 1 },
+  { x: [2, 10, 9, 1], k: 3, co: 5, s: 1, pad: 'valid', d: 2 },
+  { x: [3, 9, 10, 1], k: 3, co: 3, s: 1, pad: asymmetric, d: 1 },
+  { x: [2, 160, 160, 1], k: 7, co: 4, s: 1, pad: 'same', d: 1 },
   { x: [2, 9, 10, 8], k: 3, co: 16, s: 1, pad: 'valid', d: 1 },
   { x: [1, 11, 12, 3], k: 3, co: 5, s: 1, pad: 'same', d: 2 },
   { x: [2, 9, 10, 2], k: 3, co: 4, s: 1, pad: asymmetric, d: 1 },

@@ -105,6 +105,32 @@ test("reference values: Keras' documented example on probabilities, and logits a
   );
 });
 
+test('the loss from logits has the gradient (softmax - onehot) * dloss per sample, on cpu and wasm', async () => {
+  const z = [
+    [2.5, -1, 0.3, 4],
+    [-3, -3, 7, 0.01],
+    [100, 0, -100, 50],
+  ];
+  const y = [3, 0, 2];
+  // A different weight per sample, so that a gradient not scaled by its own sample's dloss shows.
+  const weights = [0.5, -2, 3];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    const grad = tf.grad((t: tf.Tensor) =>
+      tf.sum(tf.mul(sparseCrossentropyFromLogits(tf.tensor1d(y), t), tf.tensor1d(weights))),
+    );
+    const got = grad(tf.tensor2d(z)).arraySync() as number[][];
+    z.forEach((row, i) => {
+      const m = Math.max(...row);
+      const total = row.reduce((a, v) => a + Math.exp(v - m), 0);
+      row.forEach((v, j) => {
+        const want = weights[i] * (Math.exp(v - m) / total - (j === y[i] ? 1 : 0));
+        assert.ok(Math.abs(got[i][j] - want) < 1e-5, `${backend} [${i}][${j}]: ${got[i][j]} vs ${want}`);
+      });
+    });
+  }
+});
+
 test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated, with L2), for SGD and Adam', async () => {
   await initBackend('cpu');
   const build = () => {

@@ -23,7 +23,9 @@ export const backendCommands: CommandSpec[] = [
       }
       console.log(describeBackend(r));
       if (r.native?.available)
-        console.log(`  native addon: ${r.native.path} (matrix products: ${r.native.gemm}; ${r.native.blas})`);
+        console.log(
+          `  native addon: ${r.native.path} (matrix products: ${r.native.gemm}; own kernels: ${r.native.instructions}; ${r.native.blas})`,
+        );
       for (const s of r.skipped) console.log(`  skipped ${s.name}: ${s.reason}`);
     },
   },

@@ -95,13 +95,22 @@ export interface NativeConvAddon {
    * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or
    * "im2col + " and `gemm`; `threads`: the addon's (matrix products, convolutions and its own kernels).
    */
-  info(): { blas: string; gemm: string; convolutions: string; threads: number };
+  info(): { blas: string; gemm: string; convolutions: string; instructions: string; threads: number };
   /** The addon's thread count. */
   setThreads(n: number): void;
 }
 
 export type NativeStatus =
-  | { available: true; path: string; blas: string; gemm: string; convolutions: string; threads: number }
+  | {
+      available: true;
+      path: string;
+      blas: string;
+      gemm: string;
+      convolutions: string;
+      /** What the addon's own loops were compiled for: 'AVX2 + FMA' (where the building CPU has them) or 'baseline'. */
+      instructions: string;
+      threads: number;
+    }
   /** `setting`: the environment variable whose value kept the addon out (initBackend refuses to start then). */
   | { available: false; path: string; reason: string; setting?: 'AFFECT_NATIVE_THREADS' | 'AFFECT_CONV' };
 
@@ -146,8 +155,8 @@ export function loadNativeConv(): NativeStatus {
       const missing = ADDON_FUNCTIONS.filter((f) => typeof addon[f] !== 'function');
       if (missing.length > 0) throw new Error(`stale build without ${missing.join(', ')}: run npm run build`);
       if (threads !== undefined) addon.setThreads(n);
-      const { blas, gemm, convolutions, threads: t } = addon.info();
-      loaded = { addon, status: { available: true, path: p, blas, gemm, convolutions, threads: t } };
+      const { blas, gemm, convolutions, instructions, threads: t } = addon.info();
+      loaded = { addon, status: { available: true, path: p, blas, gemm, convolutions, instructions, threads: t } };
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0];
       loaded = {

@@ -468,16 +468,24 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+#ifdef AFFECT_AVX2
+constexpr const char* kInstructions = "AVX2 + FMA";
+#else
+constexpr const char* kInstructions = "baseline";
+#endif
+
 // info() -> { blas: "OpenBLAS <config>", gemm: what runs the matrix products, convolutions: "oneDNN <version>" or
-// "im2col + <gemm>", threads }
+// "im2col + <gemm>", instructions: what the addon's own loops were compiled for ("AVX2 + FMA" or "baseline"), threads }
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value out, blas, gemm, convolutions, threads;
+  napi_value out, blas, gemm, convolutions, instructions, threads;
   napi_create_object(env, &out);
   napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &blas);
   napi_create_string_utf8(env, affect::GemmLibrary().c_str(), NAPI_AUTO_LENGTH, &gemm);
   napi_create_string_utf8(env, DescribeConvolutions().c_str(), NAPI_AUTO_LENGTH, &convolutions);
+  napi_create_string_utf8(env, kInstructions, NAPI_AUTO_LENGTH, &instructions);
   napi_create_int32(env, affect::kernelThreads.load(), &threads);
   napi_set_named_property(env, out, "blas", blas);
+  napi_set_named_property(env, out, "instructions", instructions);
   napi_set_named_property(env, out, "gemm", gemm);
   napi_set_named_property(env, out, "convolutions", convolutions);
   napi_set_named_property(env, out, "threads", threads);
@@ -502,6 +510,14 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+#ifdef AFFECT_AVX2
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    napi_throw_error(env, nullptr,
+                     "affect-native: built for AVX2 and FMA, which this CPU lacks: run npm run build on this machine "
+                     "(AFFECT_NATIVE_PORTABLE=1 npm run build makes an addon for any x86-64)");
+    return nullptr;
+  }
+#endif
   if (!Chosen().error.empty()) {
     napi_throw_error(env, nullptr, ("affect-native: " + Chosen().error).c_str());
     return nullptr;

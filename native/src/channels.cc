@@ -1,9 +1,8 @@
-// Channel-last kernels of batch-norm training and pooling: wasm computes the broadcasts with an index per element
-// and reduces leading axes by transposing first; these are plain row loops the compiler vectorises.
+// Channel-last kernels of batch-norm training and per-channel arithmetic: wasm computes the broadcasts with an index
+// per element and reduces leading axes by transposing first; these are plain row loops the compiler vectorises.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "kernels.h"
@@ -108,114 +107,7 @@ void Fold(std::vector<double>& sums, size_t cols) {
   sums.resize(cols);
 }
 
-// GCC/Clang vector extensions: the compilers do not vectorise the float compare with an int32 select on their own.
-// 16 bytes: the width every x86-64 (SSE2) and arm64 (NEON) build has.
-typedef float Floats4 __attribute__((vector_size(16)));
-typedef int32_t Ints4 __attribute__((vector_size(16)));
-
-// best[c], at[c] = x[c], offset + c where x[c] > best[c] (NaN never wins, as with the scalar compare).
-void KeepMaxima(const float* x, int32_t offset, int32_t n, float* best, int32_t* at) {
-  int32_t c = 0;
-  const Ints4 lane = {0, 1, 2, 3};
-  for (; c + 4 <= n; c += 4) {
-    Floats4 v, b;
-    Ints4 a;
-    std::memcpy(&v, x + c, sizeof v);
-    std::memcpy(&b, best + c, sizeof b);
-    std::memcpy(&a, at + c, sizeof a);
-    const Ints4 more = v > b;
-    Ints4 vi, bi;
-    std::memcpy(&vi, &v, sizeof vi);
-    std::memcpy(&bi, &b, sizeof bi);
-    const Ints4 bits = (vi & more) | (bi & ~more);
-    const Ints4 where = (((offset + c) + lane) & more) | (a & ~more);
-    std::memcpy(best + c, &bits, sizeof bits);
-    std::memcpy(at + c, &where, sizeof where);
-  }
-  for (; c < n; c++) {
-    if (x[c] > best[c]) {
-      best[c] = x[c];
-      at[c] = offset + c;
-    }
-  }
-}
-
-// The rows [r0, r1) and columns [c0, c1) of output pixel (oh, ow)'s window that lie inside the image, stepped through
-// by the dilation: padding is left out.
-struct Window {
-  int64_t r0, r1, c0, c1;
-};
-
-Window WindowAt(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  int64_t r0 = oh * g.sh - g.top, c0 = ow * g.sw - g.left;
-  const int64_t r1 = std::min(g.H, r0 + g.FH), c1 = std::min(g.W, c0 + g.FW);
-  while (r0 < 0) r0 += g.dh;
-  while (c0 < 0) c0 += g.dw;
-  return {r0, r1, c0, c1};
-}
-
-// MaxPoolGrad for images [first, last): zeroes their dx, then adds each window's gradient to its first maximum.
-void MaxPoolGradImages(const PoolGeometry& g, int64_t first, int64_t last, const float* dy, const float* x, float* dx) {
-  const int64_t image = g.H * g.W * g.C;
-  std::memset(dx + first * image, 0, (last - first) * image * sizeof(float));
-  // Per channel the best value and its pixel's offset within the image, updated without branches so that the channel
-  // loop vectorises; a strict > keeps the first maximum, and the -inf start means padding never wins.
-  std::vector<float> best(g.C);
-  std::vector<int32_t> at(g.C);
-  for (int64_t b = first; b < last; b++) {
-    const float* xb = x + b * image;
-    float* dxb = dx + b * image;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-      for (int64_t ow = 0; ow < g.OW; ow++) {
-        const Window w = WindowAt(g, oh, ow);
-        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-        std::fill(at.begin(), at.end(), -1);
-        float* bp = best.data();
-        int32_t* ap = at.data();
-        for (int64_t r = w.r0; r < w.r1; r += g.dh) {
-          for (int64_t q = w.c0; q < w.c1; q += g.dw) {
-            const int32_t base = int32_t((r * g.W + q) * g.C);
-            KeepMaxima(xb + base, base, int32_t(g.C), bp, ap);
-          }
-        }
-        const float* grad = dy + ((b * g.OH + oh) * g.OW + ow) * g.C;
-        for (int64_t c = 0; c < g.C; c++) {
-          if (ap[c] >= 0) dxb[ap[c]] += grad[c];
-        }
-      }
-    }
-  }
-}
-
-// MaxPool for images [first, last): each window's maximum per channel, -inf where a window holds only padding or NaN
-// (a strict > from -inf, as tfjs's cpu kernel compares).
-void MaxPoolImages(const PoolGeometry& g, int64_t first, int64_t last, const float* x, float* y) {
-  const int64_t image = g.H * g.W * g.C;
-  for (int64_t b = first; b < last; b++) {
-    const float* xb = x + b * image;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-      for (int64_t ow = 0; ow < g.OW; ow++) {
-        const Window w = WindowAt(g, oh, ow);
-        float* out = y + ((b * g.OH + oh) * g.OW + ow) * g.C;
-        std::fill(out, out + g.C, -std::numeric_limits<float>::infinity());
-        for (int64_t r = w.r0; r < w.r1; r += g.dh) {
-          for (int64_t q = w.c0; q < w.c1; q += g.dw) {
-            const float* v = xb + (r * g.W + q) * g.C;
-            for (int64_t c = 0; c < g.C; c++) out[c] = v[c] > out[c] ? v[c] : out[c];
-          }
-        }
-      }
-    }
-  }
-}
-
 }  // namespace
-
-void MaxPool(const PoolGeometry& g, const float* x, float* y) {
-  ForRanges(size_t(g.B), RowGrain(size_t(g.H * g.W * g.C)), [&](size_t first, size_t last) {
-    MaxPoolImages(g, int64_t(first), int64_t(last), x, y);
-  });
-}
 
 void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst) {
   switch (op) {
@@ -251,14 +143,6 @@ void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale)
   });
   Fold(total, cols);
   for (size_t c = 0; c < cols; c++) out[c] = float(total[c] * scale);
-}
-
-void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
-  const int64_t image = g.H * g.W * g.C;
-  // Threads take whole images, each writing only its own part of dx.
-  ForRanges(size_t(g.B), RowGrain(size_t(image)), [&](size_t first, size_t last) {
-    MaxPoolGradImages(g, int64_t(first), int64_t(last), dy, x, dx);
-  });
 }
 
 void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,

@@ -117,6 +117,40 @@ void ForEachColChunk(const ConvGeometry& g, const float* x, F f) {
   }
 }
 
+// The input gradient of a stride-1 convolution over one input channel (a grayscale net's first layer, whose input
+// gradient a trainable batch norm on the image needs). The im2col product's rows hold only KH*KW values, and col2im's
+// per-row loops over them cost three times the product; instead the product is taken tap-major, dCol^T = W^T * dY^T
+// ([KH*KW, pixels]), so that each tap adds a contiguous, shifted run of a dY row's values to a dx row.
+void SingleChannelBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  const int64_t taps = g.KH * g.KW;
+  const int64_t step = ImagesPerChunk(g);
+  for (int64_t b0 = 0; b0 < g.B; b0 += step) {
+    const int64_t b1 = std::min(g.B, b0 + step);
+    const int64_t M = (b1 - b0) * g.pixels();
+    float* dcol = Scratch(taps * M);
+    Sgemm(false, true, taps, M, g.Co, 1.0f, w, g.Co, dy + b0 * g.pixels() * g.Co, g.Co, 0.0f, dcol, M);
+    ForRanges(size_t((b1 - b0) * g.H), std::max<size_t>(1, kElementGrain / size_t(g.W * taps)),
+              [&](size_t first, size_t last) {
+                for (size_t row = first; row < last; row++) {
+                  const int64_t b = int64_t(row) / g.H, h = int64_t(row) % g.H;
+                  float* out = dx + ((b0 + b) * g.H + h) * g.W;
+                  std::fill(out, out + g.W, 0.0f);
+                  for (int64_t kh = 0; kh < g.KH; kh++) {
+                    const int64_t oh = h + g.top - kh * g.dh;
+                    if (oh < 0 || oh >= g.OH) continue;
+                    for (int64_t kw = 0; kw < g.KW; kw++) {
+                      // Input column x reads output column x + shift; both within their rows.
+                      const int64_t shift = g.left - kw * g.dw;
+                      const int64_t x0 = std::max<int64_t>(0, -shift), x1 = std::min(g.W, g.OW - shift);
+                      const float* src = dcol + (kh * g.KW + kw) * M + (b * g.OH + oh) * g.OW + shift;
+                      for (int64_t x = x0; x < x1; x++) out[x] += src[x];
+                    }
+                  }
+                }
+              });
+  }
+}
+
 }  // namespace
 
 namespace im2col {
@@ -143,6 +177,10 @@ void Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy
 
 void Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
   const int64_t K = g.K();
+  if (g.Ci == 1 && g.sh == 1 && g.sw == 1 && !g.direct()) {
+    SingleChannelBackpropInput(g, dy, w, dx);
+    return;
+  }
   if (g.direct()) {
     const int64_t M = g.B * g.pixels();
     Sgemm(false, true, M, K, g.Co, 1.0f, dy, g.Co, w, g.Co, 0.0f, dx, K);
