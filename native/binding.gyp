@@ -6,7 +6,8 @@
     # OpenMP splits the addon's own kernels over its threads where the compiler has it; without it they run on one.
     "openmp%": "<!(printf 'int main() { return 0; }\\n' | ${CXX:-c++} -fopenmp -x c++ - -o /dev/null 2>/dev/null && echo 1 || echo 0)",
     # AVX2 and FMA for the addon's own loops (pooling, batch norm, the optimizers: 10-40% faster than SSE2 here) where
-    # scripts/build-native.js found them on the building CPU; the addon refuses to load on a CPU without them.
+    # scripts/build-native.js found them on the building CPU; the addon refuses to load on a CPU without them. No
+    # contraction of a * b + c into one FMA: the optimizer updates round as tfjs' ops do, which the tests compare with.
     "avx2%": "<!(echo ${AFFECT_NATIVE_AVX2:-0})"
   },
   "targets": [
@@ -17,7 +18,7 @@
       "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"],
       "conditions": [
         ["openmp==1", {"cflags_cc": ["-fopenmp"], "libraries": ["-fopenmp"]}],
-        ["avx2==1", {"cflags_cc": ["-mavx2", "-mfma"], "defines": ["AFFECT_AVX2"]}],
+        ["avx2==1", {"cflags_cc": ["-mavx2", "-mfma", "-ffp-contract=off"], "defines": ["AFFECT_AVX2"]}],
         ["dnnl==1", {
           "sources": ["src/onednn.cc"],
           "defines": ["AFFECT_DNNL"],

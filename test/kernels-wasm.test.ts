@@ -431,6 +431,87 @@ test('wasm Tile matches cpu for broadcast patterns, ranks 1-5 and int32', async 
   }
 });
 
+test('wasm PadV2 matches cpu: spatial, channel and leading pads, uneven sides, a fill value, int32 and bool, empty', async () => {
+  const rng = makeRng('kernels-wasm-pad');
+  const configs: { shape: number[]; pads: [number, number][]; value: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    // ZeroPadding2D of an RGB batch (ResNet-50's stem) and of a feature map.
+    {
+      shape: [2, 5, 4, 3],
+      pads: [
+        [0, 0],
+        [3, 3],
+        [3, 3],
+        [0, 0],
+      ],
+      value: 0,
+      dtype: 'float32',
+    },
+    {
+      shape: [1, 4, 4, 8],
+      pads: [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+      value: 0,
+      dtype: 'float32',
+    },
+    {
+      shape: [2, 3, 3, 2],
+      pads: [
+        [1, 0],
+        [0, 0],
+        [2, 1],
+        [1, 1],
+      ],
+      value: 7,
+      dtype: 'int32',
+    },
+    { shape: [6], pads: [[2, 3]], value: -1.5, dtype: 'float32' },
+    {
+      shape: [3, 4],
+      pads: [
+        [0, 0],
+        [0, 0],
+      ],
+      value: 0,
+      dtype: 'float32',
+    },
+    {
+      shape: [2, 3],
+      pads: [
+        [1, 1],
+        [0, 2],
+      ],
+      value: 1,
+      dtype: 'bool',
+    },
+    {
+      shape: [0, 3],
+      pads: [
+        [1, 0],
+        [1, 1],
+      ],
+      value: 4,
+      dtype: 'float32',
+    },
+  ];
+  for (const cfg of configs) {
+    const values = Array.from({ length: tf.util.sizeFromShape(cfg.shape) }, () => Math.round(normal(rng) * 100));
+    const run = () => [tf.pad(tf.tensor(values, cfg.shape, cfg.dtype), cfg.pads, cfg.value)];
+    const [ref] = await on('cpu', run);
+    await initBackend('wasm');
+    const t = run()[0];
+    assert.deepEqual(
+      t.shape,
+      cfg.shape.map((d, i) => cfg.pads[i][0] + d + cfg.pads[i][1]),
+    );
+    assert.deepEqual(Array.from(t.dataSync()), Array.from(ref), `PadV2 ${JSON.stringify(cfg)}`);
+    t.dispose();
+  }
+});
+
 test('wasm Reverse matches cpu: the last axis by rows (any rank, int32 and bool too), other axes by the stock kernel', async () => {
   const rng = makeRng('kernels-wasm-reverse');
   const configs: { shape: number[]; axis: number | number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [

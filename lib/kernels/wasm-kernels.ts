@@ -161,6 +161,14 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
       'RGB to BGR) is a loop over rows; stock kernel for other axes',
   },
   {
+    name: 'PadV2',
+    compute: 'js',
+    replaces: true,
+    why:
+      "stock kernel computes an index per element: 9 ms for a batch of 64 96-px RGB images (ResNet-50's stem padding); " +
+      'block copies of the contiguous runs take about 1 ms',
+  },
+  {
     name: 'Tile',
     compute: 'js',
     replaces: true,
@@ -205,6 +213,42 @@ function reverseLastAxisInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.Ten
   const ov = backend.typedArrayFromHeap(out);
   for (let row = 0; row < xv.length; row += n) {
     for (let i = 0; i < n; i++) ov[row + i] = xv[row + n - 1 - i];
+  }
+  return out;
+}
+
+/**
+ * x padded with `value` by `paddings` ([before, after] per axis), any dtype but string: the output is filled with the
+ * value, then x is copied in as blocks that are contiguous on both sides, each from the last padded axis inwards.
+ */
+export function padInfo(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  paddings: [number, number][],
+  value: number,
+): tf.TensorInfo {
+  const rank = x.shape.length;
+  const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const last = paddings.map(([b, a]) => b + a > 0).lastIndexOf(true);
+  if (last < 0 || xv.length === 0) {
+    if (xv.length === 0) ov.fill(value);
+    else ov.set(xv);
+    return out;
+  }
+  ov.fill(value);
+  // Below the last padded axis nothing is padded: a block is x's extent along it times everything inside.
+  const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
+  const block = x.shape[last] * inner;
+  const strides = outShape.map((_, i) => tf.util.sizeFromShape(outShape.slice(i + 1)));
+  const index = new Array<number>(last).fill(0);
+  for (let from = 0; from < xv.length; from += block) {
+    let to = paddings[last][0] * inner;
+    for (let a = 0; a < last; a++) to += (index[a] + paddings[a][0]) * strides[a];
+    ov.set(xv.subarray(from, from + block), to);
+    for (let a = last - 1; a >= 0 && ++index[a] === x.shape[a]; a--) index[a] = 0;
   }
   return out;
 }
@@ -416,6 +460,12 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     const last = x.shape.length - 1;
     if (x.dtype === 'string' || axes.length !== 1 || axes[0] !== last) return runStock('Reverse', args);
     return reverseLastAxisInfo(asBackend(args.backend), x);
+  },
+  PadV2: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+    if (x.dtype === 'string') return runStock('PadV2', args);
+    return padInfo(asBackend(args.backend), x, paddings, constantValue);
   },
   Tile: ({ inputs, attrs, backend }) => {
     const { x } = inputs as { x: tf.TensorInfo };
