@@ -227,7 +227,6 @@ export function padInfo(
   paddings: [number, number][],
   value: number,
 ): tf.TensorInfo {
-  const rank = x.shape.length;
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
   const out = backend.makeOutput(outShape, x.dtype);
   const xv = backend.typedArrayFromHeap(x);
