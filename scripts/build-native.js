@@ -59,23 +59,24 @@ function reasonFrom(output) {
 // What the build depends on besides the sources (binding.gyp's oneDNN probe: installing or removing libdnnl-dev; the
 // instruction set): a change here rebuilds the addon even when the sources are older than it.
 const stamp = path.join(dir, 'build', 'libraries.json');
-function libraries() {
+function libraries(avx2) {
   const pkg = spawnSync('pkg-config', ['--modversion', 'dnnl'], { encoding: 'utf8' });
   return JSON.stringify({
     dnnlHeader: fs.existsSync('/usr/include/oneapi/dnnl/dnnl.hpp'),
     dnnlPkgConfig: pkg.status === 0 ? pkg.stdout.trim() : null,
-    avx2: avx2(),
+    avx2,
   });
 }
 
-// Whether to compile for AVX2 and FMA: the addon is built on the machine that runs it, so where this CPU has them
-// (Linux's /proc/cpuinfo says) and AFFECT_NATIVE_PORTABLE=1 does not ask for a build that runs on any x86-64.
+// Whether to compile for AVX2: the addon is built on the machine that runs it, so where this CPU has it (Linux's
+// /proc/cpuinfo says) and AFFECT_NATIVE_PORTABLE=1 does not ask for a build that runs on any x86-64. The stamp records
+// the choice, and lib/kernels/native.ts reads it before loading the addon.
 function avx2() {
   if (process.env.AFFECT_NATIVE_PORTABLE === '1' || process.platform !== 'linux' || process.arch !== 'x64')
     return false;
   try {
     const flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/);
-    return flags.includes('avx2') && flags.includes('fma');
+    return flags.includes('avx2');
   } catch {
     return false;
   }
@@ -83,7 +84,8 @@ function avx2() {
 
 function main() {
   const newest = Math.max(...sources.map(mtime));
-  const libs = libraries();
+  const avx = avx2();
+  const libs = libraries(avx);
   const built = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
   if (mtime(addon) >= newest && built === libs) return;
   const gyp = findNodeGyp();
@@ -96,7 +98,7 @@ function main() {
       cwd: dir,
       encoding: 'utf8',
       timeout: 300_000,
-      env: { ...process.env, AFFECT_NATIVE_AVX2: avx2() ? '1' : '0' },
+      env: { ...process.env, AFFECT_NATIVE_AVX2: avx ? '1' : '0' },
     });
     const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}${r.error ? `\n${r.error}` : ''}`;
     if (r.status === 0 && fs.existsSync(addon)) {

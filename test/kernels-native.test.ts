@@ -6,8 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import {
   NATIVE_ADDON_PATH,
   convGeometry,
+  cpuFlags,
   loadNativeConv,
   matMulGeometry,
+  nativeBuildStamp,
   nativeConv,
   nativeMatMul,
   setNativeConvEnabled,
@@ -33,12 +35,11 @@ test('a built addon loads and reports OpenBLAS; a missing one says how to build 
     assert.match(s.blas, /^OpenBLAS /);
     assert.match(s.gemm, /^(OpenBLAS|oneDNN \d+\.\d+\.\d+ matmul)$/);
     assert.ok(s.convolutions === `im2col + ${s.gemm}` || /^oneDNN \d+\.\d+\.\d+$/.test(s.convolutions), s.convolutions);
-    // Built on this machine: for AVX2 and FMA where its CPU has them, unless asked for a portable build.
-    const flags = fs.existsSync('/proc/cpuinfo')
-      ? (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '')
-      : '';
-    const avx2 = process.arch === 'x64' && /\bavx2\b/.test(flags) && /\bfma\b/.test(flags);
-    if (process.env.AFFECT_NATIVE_PORTABLE !== '1') assert.equal(s.instructions, avx2 ? 'AVX2 + FMA' : 'baseline');
+    // What scripts/build-native.js chose (AVX2 where this CPU has it) is what the addon was compiled for.
+    const stamp = nativeBuildStamp();
+    assert.ok(stamp, 'npm run build writes native/build/libraries.json');
+    assert.equal(s.instructions, stamp.avx2 ? 'AVX2' : 'baseline');
+    if (stamp.avx2) assert.ok(cpuFlags().has('avx2'));
     assert.ok(s.threads >= 1);
   } else {
     assert.ok(!s.available);
@@ -166,7 +167,8 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.deepEqual(Array.from(dx), [1, 2, 1, 2, 4, 2, 1, 2, 1]);
   // 2x2 max pool, stride 2 over a 1x2x4x1 input: each gradient lands on its window's first maximum (a tie of 5s; all negatives).
   const px = Float32Array.from([1, 5, -3, -3, 5, 2, -4, -1]);
-  const pdx = new Float32Array(8);
+  // dx starts as NaN: windows that tile the input write every pixel, zeros included.
+  const pdx = new Float32Array(8).fill(NaN);
   addon.maxPoolGrad(Float32Array.of(10, 20), px, pdx, Int32Array.from([1, 2, 4, 1, 1, 2, 2, 2, 2, 2, 1, 1, 0, 0]));
   assert.deepEqual(Array.from(pdx), [0, 10, 0, 0, 0, 0, 0, 20]);
   // A 1x2 window at stride 3 over a row of 5 leaves the middle pixel out: its gradient is 0 whatever dx held before.

@@ -93,7 +93,8 @@ export interface NativeConvAddon {
   /**
    * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 matmul" where the addon
    * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or
-   * "im2col + " and `gemm`; `threads`: the addon's (matrix products, convolutions and its own kernels).
+   * "im2col + " and `gemm`; `instructions`: what the addon's own loops were compiled for, "AVX2" or "baseline";
+   * `threads`: the addon's (matrix products, convolutions and its own kernels).
    */
   info(): { blas: string; gemm: string; convolutions: string; instructions: string; threads: number };
   /** The addon's thread count. */
@@ -107,7 +108,7 @@ export type NativeStatus =
       blas: string;
       gemm: string;
       convolutions: string;
-      /** What the addon's own loops were compiled for: 'AVX2 + FMA' (where the building CPU has them) or 'baseline'. */
+      /** What the addon's own loops were compiled for: 'AVX2' (where the building CPU has it) or 'baseline'. */
       instructions: string;
       threads: number;
     }
@@ -148,6 +149,16 @@ export function loadNativeConv(): NativeStatus {
   } else if (!fs.existsSync(p)) {
     loaded = {
       status: { available: false, path: p, reason: 'not built (npm run build needs g++ and libopenblas-dev)' },
+    };
+  } else if (nativeBuildStamp()?.avx2 && !cpuFlags().has('avx2')) {
+    // Loading it would stop the process on the first AVX2 instruction.
+    loaded = {
+      status: {
+        available: false,
+        path: p,
+        reason:
+          'built for AVX2, which this CPU lacks: run npm run build on this machine (AFFECT_NATIVE_PORTABLE=1 npm run build makes an addon for any x86-64)',
+      },
     };
   } else {
     try {
@@ -204,11 +215,28 @@ function requireWithCoreType(file: string): NativeConvAddon {
 }
 
 function hasAvx512(): boolean {
+  const flags = cpuFlags();
+  return ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.has(f));
+}
+
+/** The CPU's feature flags from Linux's /proc/cpuinfo (empty elsewhere). */
+export function cpuFlags(): Set<string> {
   try {
-    const flags = (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/);
-    return ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq'].every((f) => flags.includes(f));
+    const line = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+    return new Set(line.trim().split(/\s+/));
   } catch {
-    return false;
+    return new Set();
+  }
+}
+
+/** What scripts/build-native.js recorded of the addon's build next to it, or undefined (built by hand, or not yet). */
+export function nativeBuildStamp(): { avx2?: boolean } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(path.dirname(NATIVE_ADDON_PATH), '..', 'libraries.json'), 'utf8')) as {
+      avx2?: boolean;
+    };
+  } catch {
+    return undefined;
   }
 }
 

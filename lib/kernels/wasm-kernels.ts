@@ -166,7 +166,7 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     replaces: true,
     why:
       "stock kernel computes an index per element: 9 ms for a batch of 64 96-px RGB images (ResNet-50's stem padding); " +
-      'block copies of the contiguous runs take about 1 ms',
+      'block copies of the contiguous runs take 1.6 ms',
   },
   {
     name: 'Tile',

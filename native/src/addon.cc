@@ -469,13 +469,13 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
 }
 
 #ifdef AFFECT_AVX2
-constexpr const char* kInstructions = "AVX2 + FMA";
+constexpr const char* kInstructions = "AVX2";
 #else
 constexpr const char* kInstructions = "baseline";
 #endif
 
 // info() -> { blas: "OpenBLAS <config>", gemm: what runs the matrix products, convolutions: "oneDNN <version>" or
-// "im2col + <gemm>", instructions: what the addon's own loops were compiled for ("AVX2 + FMA" or "baseline"), threads }
+// "im2col + <gemm>", instructions: what the addon's own loops were compiled for ("AVX2" or "baseline"), threads }
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value out, blas, gemm, convolutions, instructions, threads;
   napi_create_object(env, &out);
@@ -511,9 +511,10 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 
 napi_value Init(napi_env env, napi_value exports) {
 #ifdef AFFECT_AVX2
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+  // lib/kernels/native.ts checks the build's stamp before loading; this covers a build made by hand.
+  if (!__builtin_cpu_supports("avx2")) {
     napi_throw_error(env, nullptr,
-                     "affect-native: built for AVX2 and FMA, which this CPU lacks: run npm run build on this machine "
+                     "affect-native: built for AVX2, which this CPU lacks: run npm run build on this machine "
                      "(AFFECT_NATIVE_PORTABLE=1 npm run build makes an addon for any x86-64)");
     return nullptr;
   }

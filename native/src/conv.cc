@@ -142,8 +142,8 @@ void SingleChannelBackpropInput(const ConvGeometry& g, const float* dy, const fl
                       // Input column x reads output column x + shift; both within their rows.
                       const int64_t shift = g.left - kw * g.dw;
                       const int64_t x0 = std::max<int64_t>(0, -shift), x1 = std::min(g.W, g.OW - shift);
-                      const float* src = dcol + (kh * g.KW + kw) * M + (b * g.OH + oh) * g.OW + shift;
-                      for (int64_t x = x0; x < x1; x++) out[x] += src[x];
+                      const float* src = dcol + (kh * g.KW + kw) * M + (b * g.OH + oh) * g.OW + shift + x0;
+                      for (int64_t x = x0; x < x1; x++) out[x] += src[x - x0];
                     }
                   }
                 }
