@@ -27,7 +27,8 @@ import {
 } from '../lib/kernels/native';
 import { buildModel } from '../lib/models/registry';
 import { compileModel, trainStep } from '../lib/train';
-import { cacheFeatures, splitAtTop } from '../lib/train/feature-cache';
+import { cacheFeatures } from '../lib/train/feature-cache';
+import { splitAtTop } from '../lib/train/split';
 
 /** One model the bench times: the default trial of one or more experiments (3 and 5 train the same model). */
 export interface BenchModel {

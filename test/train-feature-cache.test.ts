@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, normal } from '../lib/random';
-import { cacheFeatures, splitAtTop, topSplitIndex } from '../lib/train/feature-cache';
+import { cacheFeatures } from '../lib/train/feature-cache';
+import { splitAtTop, topSplitIndex } from '../lib/train/split';
 
 const N = 12;
 const BATCH = 4;

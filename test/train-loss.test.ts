@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { compileModel, lossHead, sparseCrossentropy, sparseCrossentropyFromLogits, trainStep } from '../lib/train';
+import {
+  compileModel,
+  frozenBackboneEnd,
+  lossHead,
+  sparseCrossentropy,
+  sparseCrossentropyFromLogits,
+  trainStep,
+} from '../lib/train';
 
 /** float64 reference: -log(softmax(z)[y]). */
 function refFromLogits(z: number[], y: number): number {
@@ -172,6 +179,62 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
     wa.forEach((w, i) =>
       w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${optimizer.kind} weight ${i}[${j}]`)),
     );
+  }
+});
+
+test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBatch; unfrozen, it trains again', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    const build = () => {
+      const input = tf.input({ shape: [5, 5, 2] });
+      let h = tf.layers
+        .conv2d({
+          filters: 4,
+          kernelSize: 3,
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }),
+          name: 'conv',
+        })
+        .apply(input) as tf.SymbolicTensor;
+      h = tf.layers.activation({ activation: 'relu' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
+      h = tf.layers
+        .dense({ units: 4, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) })
+        .apply(h) as tf.SymbolicTensor;
+      const out = tf.layers
+        .dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) })
+        .apply(h) as tf.SymbolicTensor;
+      const m = tf.model({ inputs: input, outputs: out });
+      m.getLayer('conv').trainable = false;
+      return m;
+    };
+    const xs = tf.randomUniform([4, 5, 5, 2], -1, 1, 'float32', 8);
+    const ys = tf.tensor1d([2, 0, 1, 1]);
+    const a = build();
+    const b = build();
+    assert.equal(frozenBackboneEnd(a), 3, 'the backbone ends at the pooling layer');
+    compileModel(a, { kind: 'sgd', lr: 0.1 });
+    compileModel(b, { kind: 'sgd', lr: 0.1 });
+    const conv = a.getLayer('conv').getWeights()[0].dataSync().slice();
+    await trainStep(a, xs, ys);
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await trainStep(a, xs, ys);
+      await b.trainOnBatch(xs, ys);
+    }
+    assert.equal(tf.memory().numTensors, tensors, `${backend}: steps leave no tensors behind`);
+    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+    wa.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${backend} weight ${i}[${j}]`)));
+    assert.deepEqual(a.getLayer('conv').getWeights()[0].dataSync(), conv, `${backend}: the frozen layer stayed`);
+    // Unfrozen between steps, the backbone is back on the tape and trains.
+    a.getLayer('conv').trainable = true;
+    assert.equal(frozenBackboneEnd(a), undefined);
+    compileModel(a, { kind: 'sgd', lr: 0.1 });
+    await trainStep(a, xs, ys);
+    assert.notDeepEqual(a.getLayer('conv').getWeights()[0].dataSync(), conv, `${backend}: the unfrozen layer trained`);
+    tf.dispose([xs, ys]);
+    a.dispose();
+    b.dispose();
   }
 });
 

@@ -12,4 +12,5 @@ export * from './loss';
 export * from './evaluate';
 export * from './seeding';
 export * from './feature-cache';
+export * from './split';
 export * from './snapshots';

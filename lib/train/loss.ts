@@ -5,6 +5,7 @@
  * and training dies). The model keeps returning probabilities from predict(); only the loss sees the logits.
  */
 import * as tf from '@tensorflow/tfjs';
+import { topSplitIndex } from './split';
 
 /** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
 export interface LossHead {
@@ -12,6 +13,11 @@ export interface LossHead {
   fromLogits: boolean;
   /** The tensor the loss reads: logits when fromLogits, else the model's output. */
   forward(xs: tf.Tensor, training: boolean): tf.Tensor;
+  /**
+   * forward's result from `h`, the output of the model's layer `index`, after which the layers form a single chain
+   * (topSplitIndex): they are applied to it one by one.
+   */
+  forwardFrom(index: number, h: tf.Tensor, training: boolean): tf.Tensor;
   /** Per-sample loss of `out` (from forward) against integer labels, shape [batch]. */
   perSample(labels: tf.Tensor, out: tf.Tensor): tf.Tensor1D;
 }
@@ -93,10 +99,19 @@ export function lossHead(model: tf.LayersModel): LossHead {
   return head;
 }
 
+/** Applies the model's layers after `index` up to (not including) layer `end`, one by one. */
+function applyChain(model: tf.LayersModel, index: number, end: number, h: tf.Tensor, training: boolean): tf.Tensor {
+  let y = h;
+  for (let i = index + 1; i < end; i++) y = model.layers[i].apply(y, { training }) as tf.Tensor;
+  return y;
+}
+
 function makeHead(model: tf.LayersModel): LossHead {
+  const layers = model.layers.length;
   const probabilityHead: LossHead = {
     fromLogits: false,
     forward: (xs, training) => model.apply(xs, { training }) as tf.Tensor,
+    forwardFrom: (index, h, training) => tf.tidy(() => applyChain(model, index, layers, h, training)),
     perSample: sparseCrossentropy,
   };
   if (model.outputs.length !== 1) return probabilityHead;
@@ -114,21 +129,53 @@ function makeHead(model: tf.LayersModel): LossHead {
   }
   // Shares every layer (and so every weight) with `model`.
   const trunk = tf.model({ inputs: model.inputs, outputs: below });
-  let forward: LossHead['forward'];
+  // The logits from the softmax layer's input: that input itself, or the Dense layer's product without its softmax.
+  let logits: (h: tf.Tensor) => tf.Tensor;
   if (kind === 'layer') {
-    forward = (xs, training) => trunk.apply(xs, { training }) as tf.Tensor;
+    logits = (h) => h;
   } else {
     const cfg = last.getConfig();
     const [kernel, bias] = last.weights;
     if (below.shape.length !== 2 || !kernel || (cfg.useBias !== false && !bias)) return probabilityHead;
-    forward = (xs, training) =>
-      tf.tidy(() => {
-        const h = trunk.apply(xs, { training }) as tf.Tensor2D;
-        const z = tf.matMul(h, kernel.read());
-        return cfg.useBias === false ? z : tf.add(z, bias.read());
-      });
+    logits = (h) => {
+      const z = tf.matMul(h, kernel.read());
+      return cfg.useBias === false ? z : tf.add(z, bias.read());
+    };
   }
-  return { fromLogits: true, forward, perSample: sparseCrossentropyFromLogits };
+  return {
+    fromLogits: true,
+    forward: (xs, training) => tf.tidy(() => logits(trunk.apply(xs, { training }) as tf.Tensor)),
+    // The softmax layer is the model's last: the chain stops before it.
+    forwardFrom: (index, h, training) => tf.tidy(() => logits(applyChain(model, index, layers - 1, h, training))),
+    perSample: sparseCrossentropyFromLogits,
+  };
+}
+
+/**
+ * The index of the last layer of `model`'s frozen backbone when nothing up to it trains now: the backbone ends at the
+ * last global pooling or Flatten layer (topSplitIndex) and no layer up to it has trainable weights. Undefined
+ * otherwise, or when the layers after it are not a single chain.
+ */
+export function frozenBackboneEnd(model: tf.LayersModel): number | undefined {
+  let index: number;
+  try {
+    index = topSplitIndex(model);
+  } catch {
+    return undefined;
+  }
+  return model.layers.slice(0, index + 1).every((l) => l.trainableWeights.length === 0) ? index : undefined;
+}
+
+const backbones = new WeakMap<tf.LayersModel, { index: number; backbone: tf.LayersModel }>();
+
+/** The model from `model`'s input to layer `index`'s output (cached per model), sharing its layers. */
+function backboneTo(model: tf.LayersModel, index: number): tf.LayersModel {
+  const cached = backbones.get(model);
+  if (cached?.index === index) return cached.backbone;
+  const output = model.layers[index].output as tf.SymbolicTensor;
+  const backbone = tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_frozen_backbone` });
+  backbones.set(model, { index, backbone });
+  return backbone;
 }
 
 /**
@@ -141,13 +188,20 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   const head = lossHead(model);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const labels = tf.tidy(() => tf.cast(tf.reshape(ys, [-1]), 'int32'));
+  // A frozen backbone runs before the gradient tape starts: taped, its every op would save its inputs for a backward
+  // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends).
+  const frozen = frozenBackboneEnd(model);
+  let features: tf.Tensor | undefined;
   let out: tf.Tensor | undefined;
   let correct: tf.Tensor | undefined;
   let cost: tf.Scalar | null = null;
   try {
+    if (frozen !== undefined) features = backboneTo(model, frozen).apply(xs, { training: true }) as tf.Tensor;
     cost = optimizer.minimize(
       () => {
-        out = tf.keep(head.forward(xs, true));
+        out = tf.keep(
+          features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true),
+        );
         let loss: tf.Scalar = tf.mean(head.perSample(labels, out));
         for (const penalty of model.calculateLosses()) loss = tf.add(loss, penalty);
         return loss;
@@ -161,6 +215,6 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
     const [loss, acc] = await Promise.all([(cost as tf.Scalar).data(), correct.data()]);
     return [loss[0], acc[0]];
   } finally {
-    tf.dispose([cost as tf.Scalar, correct, out, labels]);
+    tf.dispose([cost as tf.Scalar, correct, out, labels, features]);
   }
 }
