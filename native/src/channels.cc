@@ -11,8 +11,6 @@
 namespace affect {
 namespace {
 
-// Rows of `cols` floats per thread before a split pays.
-size_t RowGrain(size_t cols) { return std::max<size_t>(1, kElementGrain / std::max<size_t>(cols, 1)); }
 
 // f(x[r, c], small[c]) into out, split by rows (or, for a single row, as when both operands have one shape, by columns;
 // a single column is a scalar operand).

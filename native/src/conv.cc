@@ -94,7 +94,7 @@ void Col2ImAdd(const ConvGeometry& g, const float* col, int64_t b0, int64_t b1, 
 template <typename F>
 void ForImages(const ConvGeometry& g, int64_t b0, int64_t b1, F f) {
   const size_t perImage = size_t(std::max<int64_t>(1, g.pixels() * g.K()));
-  ForRanges(size_t(b1 - b0), std::max<size_t>(1, kElementGrain / perImage),
+  ForRanges(size_t(b1 - b0), RowGrain(perImage),
             [&](size_t first, size_t last) { f(b0 + int64_t(first), b0 + int64_t(last)); });
 }
 
@@ -129,7 +129,7 @@ void SingleChannelBackpropInput(const ConvGeometry& g, const float* dy, const fl
     const int64_t M = (b1 - b0) * g.pixels();
     float* dcol = Scratch(taps * M);
     Sgemm(false, true, taps, M, g.Co, 1.0f, w, g.Co, dy + b0 * g.pixels() * g.Co, g.Co, 0.0f, dcol, M);
-    ForRanges(size_t((b1 - b0) * g.H), std::max<size_t>(1, kElementGrain / size_t(g.W * taps)),
+    ForRanges(size_t((b1 - b0) * g.H), RowGrain(size_t(g.W * taps)),
               [&](size_t first, size_t last) {
                 for (size_t row = first; row < last; row++) {
                   const int64_t b = int64_t(row) / g.H, h = int64_t(row) % g.H;

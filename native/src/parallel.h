@@ -39,4 +39,7 @@ void ForRanges(size_t n, size_t grain, F f) {
 // Elementwise kernels: about 128 KB of floats per thread before a split pays.
 constexpr size_t kElementGrain = 32768;
 
+// Rows (images, output rows) of `cols` floats each per thread before a split pays.
+inline size_t RowGrain(size_t cols) { return std::max<size_t>(1, kElementGrain / std::max<size_t>(cols, 1)); }
+
 }  // namespace affect

@@ -146,9 +146,7 @@ bool TilesImage(const PoolGeometry& g) {
 }
 
 // Output rows per thread before a split pays.
-size_t PoolRowGrain(const PoolGeometry& g) {
-  return std::max<size_t>(1, kElementGrain / size_t(std::max<int64_t>(1, g.FH * g.W * g.C)));
-}
+size_t PoolRowGrain(const PoolGeometry& g) { return RowGrain(size_t(g.FH * g.W * g.C)); }
 
 }  // namespace
 
@@ -177,7 +175,7 @@ void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* 
     return;
   }
   // Overlapping windows add into shared pixels and uncovered pixels keep 0: threads take whole images.
-  ForRanges(size_t(g.B), std::max<size_t>(1, kElementGrain / size_t(std::max<int64_t>(1, image))),
+  ForRanges(size_t(g.B), RowGrain(size_t(image)),
             [&](size_t first, size_t last) {
               std::memset(dx + first * image, 0, (last - first) * image * sizeof(float));
               grad(std::true_type{}, first * g.OH, last * g.OH);
