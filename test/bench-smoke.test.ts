@@ -21,5 +21,16 @@ test('npm run bench in smoke mode runs every section and every trial model, and 
     assert.ok(output.includes(`${m.name} training, wasm`), `no wasm training row for ${m.name}`);
   }
   assert.match(output, /feature cache speed-up per epoch/);
+  // A trial that trains on cached features is projected that way: the features once, then epochs on them.
+  const frozen = benchModels().find((m) => m.trial.model.frozen);
+  assert.ok(frozen, 'a trial model with a frozen backbone');
+  for (const { experiment, trial } of frozen.uses) {
+    const row = output.split('\n').find((l) => l.includes(`${experiment.name} / ${trial.name} `));
+    assert.match(
+      row ?? '',
+      /projected full-scale run.*computed once at .* on cached features/,
+      `${trial.name}'s projection`,
+    );
+  }
   assert.equal(fs.statSync(results).mtimeMs, before, 'bench/results.json was written');
 });

@@ -552,6 +552,23 @@ test('wasm Sqrt matches cpu, negative inputs (NaN) included', async () => {
   }
 });
 
+test('wasm Relu matches cpu natively, on the threads too (NaN stays NaN); int32 takes the stock kernel', async () => {
+  const rng = makeRng('kernels-wasm-relu');
+  // Long enough to be split over the addon's threads.
+  const n = 300_007;
+  const values = Array.from({ length: n }, (_, i) => (i % 1013 === 0 ? NaN : normal(rng)));
+  for (const mode of nativeModes()) {
+    const run = () => [tf.relu(tf.tensor(values, [n]))];
+    const [ref] = await on('cpu', run);
+    takeStockFallbacks();
+    const [got] = await withNative(mode.native, () => on('wasm', run));
+    assert.equal(takeStockFallbacks().get('Relu') ?? 0, mode.native ? 0 : 1, `${mode.label}: stock Relu calls`);
+    assert.deepEqual(Array.from(got), Array.from(ref), mode.label);
+  }
+  const [ints] = await on('wasm', () => [tf.relu(tf.tensor([-3, 0, 4], [3], 'int32'))]);
+  assert.deepEqual(Array.from(ints), [0, 0, 4]);
+});
+
 test('wasm Cast to the dtype a tensor has shares its buffer; other casts convert, to bool as != 0', async () => {
   await initBackend('wasm');
   const buffers = () => tf.engine().backend.numDataIds();

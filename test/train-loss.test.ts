@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { batchNorm } from '../lib/models/common';
 import {
   compileModel,
   frozenBackboneEnd,
@@ -195,6 +196,9 @@ test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBat
           name: 'conv',
         })
         .apply(input) as tf.SymbolicTensor;
+      // Frozen, in inference mode: the backbone's batch norm folds into the convolution off the tape.
+      const bn = batchNorm({ name: 'bn' });
+      h = bn.apply(h) as tf.SymbolicTensor;
       h = tf.layers.activation({ activation: 'relu' }).apply(h) as tf.SymbolicTensor;
       h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
       h = tf.layers
@@ -205,17 +209,31 @@ test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBat
         .apply(h) as tf.SymbolicTensor;
       const m = tf.model({ inputs: input, outputs: out });
       m.getLayer('conv').trainable = false;
+      bn.trainable = false;
+      const stats = [
+        [1.5, 0.5, -1, 2],
+        [0.2, -0.3, 0.1, 0],
+        [0.1, -0.2, 0.3, 0.05],
+        [0.5, 2, 0.8, 1.2],
+      ];
+      const values = stats.map((v) => tf.tensor1d(v));
+      bn.setWeights(values);
+      tf.dispose(values);
       return m;
     };
     const xs = tf.randomUniform([4, 5, 5, 2], -1, 1, 'float32', 8);
     const ys = tf.tensor1d([2, 0, 1, 1]);
     const a = build();
     const b = build();
-    assert.equal(frozenBackboneEnd(a), 3, 'the backbone ends at the pooling layer');
+    assert.equal(frozenBackboneEnd(a), 4, 'the backbone ends at the pooling layer');
     compileModel(a, { kind: 'sgd', lr: 0.1 });
     compileModel(b, { kind: 'sgd', lr: 0.1 });
     const conv = a.getLayer('conv').getWeights()[0].dataSync().slice();
-    await trainStep(a, xs, ys);
+    const { kernels } = await tf.profile(async () => {
+      await trainStep(a, xs, ys);
+    });
+    const ran = kernels.map((k) => k.name);
+    assert.ok(ran.includes('FusedConv2D') && !ran.includes('FusedBatchNorm'), `${backend}: batch norm folded`);
     const tensors = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
       if (i > 0) await trainStep(a, xs, ys);
@@ -254,4 +272,38 @@ test('lossHead: models that do not end in a softmax use the probability form', a
     ),
     /not compiled/,
   );
+});
+
+test('lossHead.infer is forward in inference mode with batch norm folded, for both kinds of head', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    for (const activation of ['softmax', 'sigmoid'] as const) {
+      const input = tf.input({ shape: [6, 6, 2] });
+      const bn = batchNorm({});
+      let h = tf.layers.conv2d({ filters: 3, kernelSize: 3, useBias: false }).apply(input) as tf.SymbolicTensor;
+      h = tf.layers.activation({ activation: 'relu' }).apply(bn.apply(h)) as tf.SymbolicTensor;
+      h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 4, activation }).apply(h) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: out });
+      const stats = [
+        [1.5, 0.5, -1],
+        [0.2, -0.3, 0.1],
+        [0.4, -0.2, 0.3],
+        [0.5, 2, 0.8],
+      ].map((v) => tf.tensor1d(v));
+      bn.setWeights(stats);
+      const head = lossHead(model);
+      const xs = tf.randomUniform([3, 6, 6, 2], -1, 1, 'float32', 3);
+      const want = head.forward(xs, false);
+      const { kernels, result } = await tf.profile(() => head.infer(xs));
+      const got = result as tf.Tensor;
+      assert.equal(head.fromLogits, activation === 'softmax');
+      assert.deepEqual(got.shape, want.shape);
+      const [g, w] = [await got.data(), await want.data()];
+      w.forEach((v, i) => assert.ok(Math.abs(g[i] - v) < 1e-5, `${backend} ${activation}: output ${i}`));
+      assert.ok(!kernels.some((k) => k.name === 'FusedBatchNorm'), `${backend} ${activation}: batch norm folded`);
+      tf.dispose([...stats, xs, want, got]);
+      model.dispose();
+    }
+  }
 });

@@ -252,6 +252,13 @@ export function nativeSqrtInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.T
   return nativeOutput(backend, x.shape, (out) => addon.sqrt(heap(backend, x), heap(backend, out)));
 }
 
+/** max(x, 0) of a float32 tensor, natively (on the addon's threads); undefined without the addon or for other dtypes. */
+export function nativeReluInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo | undefined {
+  const addon = nativeConv();
+  if (!addon || x.dtype !== 'float32') return undefined;
+  return nativeOutput(backend, x.shape, (out) => addon.relu(heap(backend, x), heap(backend, out)));
+}
+
 /** ReLU's gradient dy * step(x) of float32 tensors of one shape, natively; undefined without the addon or otherwise. */
 export function nativeReluGradInfo(
   backend: WasmBackendLike,

@@ -15,6 +15,7 @@ import {
   nativeMaxPoolInfo,
   nativeReduceLeadingInfo,
   nativeReluGradInfo,
+  nativeReluInfo,
   nativeSqrtInfo,
 } from './native-dispatch';
 import { RELU_GRAD, registerReluGradient, restoreReluGradient } from './relu';
@@ -131,6 +132,12 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     compute: 'native',
     replaces: true,
     why: 'stock kernel misroutes windows whose maximum is <= 0: native, else JS loops',
+  },
+  {
+    name: 'Relu',
+    compute: 'native',
+    replaces: true,
+    why: "stock (XNNPACK) kernel runs on wasm's one thread beside the addon: the ReLU layers after batch norm and residual adds",
   },
   {
     name: 'Sqrt',
@@ -435,6 +442,10 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
     const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     const a = attrs as unknown as tf.MaxPoolGradAttrs;
     return maxPoolGradInfo(asBackend(backend), dy, input, maxPoolInfo(input.shape as Shape4D, a));
+  },
+  Relu: (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    return nativeReluInfo(asBackend(args.backend), x) ?? runStock('Relu', args);
   },
   Sqrt: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { foldedApply, releaseFoldedWeights } from '../models/fold';
 
 export interface FeatureCache {
   /** Shape of one sample's features (without the batch axis). */
@@ -43,8 +44,8 @@ async function* batchesOf(
 }
 
 /**
- * Runs `backbone` once over every image (in inference mode: batch norm uses its moving statistics, dropout is off)
- * and keeps the features. `xs` is a tensor of images (sliced by `batchSize`) or batches of images, which stay the
+ * Runs `backbone` once over every image (in inference mode: batch norm uses its moving statistics, folded into the
+ * convolutions; dropout is off) and keeps the features. `xs` is a tensor of images (sliced by `batchSize`) or batches of images, which stay the
  * caller's to dispose.
  */
 export async function cacheFeatures(
@@ -62,7 +63,7 @@ export async function cacheFeatures(
   const fd = tmp ? (fs.mkdirSync(path.dirname(tmp), { recursive: true }), fs.openSync(tmp, 'w')) : undefined;
   try {
     for await (const { x, owned } of batchesOf(xs, batchSize)) {
-      const f = backbone.predict(x, { batchSize }) as tf.Tensor;
+      const f = foldedApply(backbone, x);
       if (owned) x.dispose();
       const values = (await f.data()) as Float32Array;
       shape ??= f.shape.slice(1);
@@ -77,6 +78,8 @@ export async function cacheFeatures(
     throw e;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+    // The backbone runs no more once its features are cached.
+    releaseFoldedWeights();
   }
   if (shape === undefined) throw new Error('cacheFeatures: no images given');
   const row = shape.reduce((a, b) => a * b, 1);

@@ -78,7 +78,7 @@ export async function inferencePass(
   for await (const b of epochBatches(source, epoch)) {
     const k = checkBatch(b, who);
     const packed = tf.tidy(() => {
-      const out = head.forward(b.xs, false);
+      const out = head.infer(b.xs);
       const y = tf.cast(b.ys.reshape([-1]), 'int32');
       return tf.concat([
         tf.reshape(tf.sum(head.perSample(y, out)), [1]),

@@ -5,6 +5,7 @@
  * and training dies). The model keeps returning probabilities from predict(); only the loss sees the logits.
  */
 import * as tf from '@tensorflow/tfjs';
+import { foldedApply } from '../models/fold';
 import { topSplitIndex } from './split';
 
 /** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
@@ -13,6 +14,11 @@ export interface LossHead {
   fromLogits: boolean;
   /** The tensor the loss reads: logits when fromLogits, else the model's output. */
   forward(xs: tf.Tensor, training: boolean): tf.Tensor;
+  /**
+   * forward(xs, false) with batch norm folded into the convolutions before it (foldedApply): equal up to float
+   * rounding and faster, for predictions; not for gradients or with a layer's call wrapped (Grad-CAM).
+   */
+  infer(xs: tf.Tensor): tf.Tensor;
   /**
    * forward's result from `h`, the output of the model's layer `index`, after which the layers form a single chain
    * (topSplitIndex): they are applied to it one by one.
@@ -108,9 +114,12 @@ function applyChain(model: tf.LayersModel, index: number, end: number, h: tf.Ten
 
 function makeHead(model: tf.LayersModel): LossHead {
   const layers = model.layers.length;
+  // foldedApply computes one tensor from one input.
+  const foldable = model.inputs.length === 1 && model.outputs.length === 1;
   const probabilityHead: LossHead = {
     fromLogits: false,
     forward: (xs, training) => model.apply(xs, { training }) as tf.Tensor,
+    infer: (xs) => (foldable ? foldedApply(model, xs) : (model.apply(xs) as tf.Tensor)),
     forwardFrom: (index, h, training) => tf.tidy(() => applyChain(model, index, layers, h, training)),
     perSample: sparseCrossentropy,
   };
@@ -145,6 +154,8 @@ function makeHead(model: tf.LayersModel): LossHead {
   return {
     fromLogits: true,
     forward: (xs, training) => tf.tidy(() => logits(trunk.apply(xs, { training }) as tf.Tensor)),
+    infer: (xs) =>
+      tf.tidy(() => logits(foldable ? foldedApply(model, xs, { output: below }) : (trunk.apply(xs) as tf.Tensor))),
     // The softmax layer is the model's last: the chain stops before it.
     forwardFrom: (index, h, training) => tf.tidy(() => logits(applyChain(model, index, layers - 1, h, training))),
     perSample: sparseCrossentropyFromLogits,
@@ -166,18 +177,6 @@ export function frozenBackboneEnd(model: tf.LayersModel): number | undefined {
   return model.layers.slice(0, index + 1).every((l) => l.trainableWeights.length === 0) ? index : undefined;
 }
 
-const backbones = new WeakMap<tf.LayersModel, { index: number; backbone: tf.LayersModel }>();
-
-/** The model from `model`'s input to layer `index`'s output (cached per model), sharing its layers. */
-function backboneTo(model: tf.LayersModel, index: number): tf.LayersModel {
-  const cached = backbones.get(model);
-  if (cached?.index === index) return cached.backbone;
-  const output = model.layers[index].output as tf.SymbolicTensor;
-  const backbone = tf.model({ inputs: model.inputs, outputs: output, name: `${model.name}_frozen_backbone` });
-  backbones.set(model, { index, backbone });
-  return backbone;
-}
-
 /**
  * One training step as Keras' train_on_batch: forward in training mode, mean loss (+ regularisation penalties),
  * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch.
@@ -189,14 +188,18 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const labels = tf.tidy(() => tf.cast(tf.reshape(ys, [-1]), 'int32'));
   // A frozen backbone runs before the gradient tape starts: taped, its every op would save its inputs for a backward
-  // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends).
+  // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends). Its
+  // batch norm is in inference mode, so it folds into the convolutions.
   const frozen = frozenBackboneEnd(model);
   let features: tf.Tensor | undefined;
   let out: tf.Tensor | undefined;
   let correct: tf.Tensor | undefined;
   let cost: tf.Scalar | null = null;
   try {
-    if (frozen !== undefined) features = backboneTo(model, frozen).apply(xs, { training: true }) as tf.Tensor;
+    if (frozen !== undefined) {
+      const output = model.layers[frozen].output as tf.SymbolicTensor;
+      features = foldedApply(model, xs, { output, training: true });
+    }
     cost = optimizer.minimize(
       () => {
         out = tf.keep(

@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { batchNorm, conv2d } from '../lib/models/common';
+import { foldedApply, releaseFoldedWeights } from '../lib/models/fold';
+import { makeRng } from '../lib/random';
+import { randomArray, relErr } from './kernel-checks';
+import { nativeModes, withNative } from './native-modes';
+
+/**
+ * Every pattern the folding meets: conv -> BN -> ReLU layer (folds with the ReLU), conv -> BN read by an Add (folds
+ * alone), a strided conv with bias -> BN without scale or centre read by a ReLU and a pooling (folds alone), a dilated
+ * conv -> BN, and a conv read by two layers (does not fold). Batch norm's moving statistics, scale and offset are far
+ * from the identity.
+ */
+function buildModel(): { model: tf.LayersModel; mid: tf.SymbolicTensor } {
+  const input = tf.input({ shape: [11, 10, 3] });
+  const a = conv2d({ filters: 6, kernelSize: 3, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
+  const aBn = batchNorm({ epsilon: 1e-3 }).apply(a) as tf.SymbolicTensor;
+  const aRelu = tf.layers.reLU().apply(aBn) as tf.SymbolicTensor;
+  const b = conv2d({ filters: 6, kernelSize: 1, useBias: false }).apply(aRelu) as tf.SymbolicTensor;
+  const bBn = batchNorm({}).apply(b) as tf.SymbolicTensor;
+  const sum = tf.layers.add().apply([bBn, aRelu]) as tf.SymbolicTensor;
+  const mid = tf.layers.activation({ activation: 'relu' }).apply(sum) as tf.SymbolicTensor;
+  const c = conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same' }).apply(mid) as tf.SymbolicTensor;
+  const cBn = batchNorm({ scale: false, center: false }).apply(c) as tf.SymbolicTensor;
+  const cRelu = tf.layers.activation({ activation: 'relu' }).apply(cBn) as tf.SymbolicTensor;
+  const cPool = tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(cBn) as tf.SymbolicTensor;
+  const d = conv2d({ filters: 4, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(cRelu) as tf.SymbolicTensor;
+  const dBn = batchNorm({}).apply(d) as tf.SymbolicTensor;
+  const dPool = tf.layers.averagePooling2d({ poolSize: 2, padding: 'same' }).apply(dBn) as tf.SymbolicTensor;
+  // Read twice: the convolution's output is not the batch norm's alone, so it stays as it is.
+  const e = conv2d({ filters: 5, kernelSize: 1 }).apply(cRelu) as tf.SymbolicTensor;
+  const eBn = batchNorm({}).apply(e) as tf.SymbolicTensor;
+  const eSkip = tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(e) as tf.SymbolicTensor;
+  const joined = tf.layers
+    .concatenate()
+    .apply([
+      dPool,
+      tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(eBn) as tf.SymbolicTensor,
+      eSkip,
+      cPool,
+    ]) as tf.SymbolicTensor;
+  // Linear: a saturated softmax would hide differences.
+  const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(joined)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const rng = makeRng('models-fold');
+  const weights = model.weights.map((w) => {
+    const shape = w.shape as number[];
+    const values = randomArray(rng, tf.util.sizeFromShape(shape));
+    // Moving variances must be positive; the rest anywhere.
+    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
+    return tf.tensor(values, shape);
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
+  return { model, mid };
+}
+
+const input = () => tf.tensor4d(randomArray(makeRng('models-fold-x'), 2 * 11 * 10 * 3), [2, 11, 10, 3]);
+
+async function kernelCounts(fn: () => tf.Tensor): Promise<Map<string, number>> {
+  const info = await tf.profile(() => {
+    tf.dispose(fn());
+  });
+  const counts = new Map<string, number>();
+  for (const k of info.kernels) counts.set(k.name, (counts.get(k.name) ?? 0) + 1);
+  return counts;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`foldedApply on ${backend} equals the model's forward pass, with the batch norms it folds gone`, async () => {
+    await initBackend(backend);
+    for (const mode of backend === 'wasm' ? nativeModes() : [{ native: false, label: 'cpu' }]) {
+      await withNative(mode.native, async () => {
+        const { model, mid } = buildModel();
+        const x = input();
+        const want = model.apply(x) as tf.Tensor;
+        const got = foldedApply(model, x);
+        assert.ok(relErr(await got.data(), await want.data()) < 1e-5, `${mode.label}: the output`);
+        const midModel = tf.model({ inputs: model.inputs, outputs: mid });
+        const midWant = midModel.apply(x) as tf.Tensor;
+        const midGot = foldedApply(model, x, { output: mid });
+        assert.deepEqual(midGot.shape, midWant.shape);
+        assert.ok(relErr(await midGot.data(), await midWant.data()) < 1e-5, `${mode.label}: an inner tensor`);
+        // Four of the five batch norms fold (the one after a convolution read twice runs), and one ReLU with them.
+        const plain = await kernelCounts(() => model.apply(x) as tf.Tensor);
+        const folded = await kernelCounts(() => foldedApply(model, x));
+        assert.equal(plain.get('FusedBatchNorm'), 5, `${mode.label}: batch norms in the plain pass`);
+        assert.equal(folded.get('FusedBatchNorm'), 1, `${mode.label}: batch norms left`);
+        assert.equal(folded.get('Relu') ?? 0, (plain.get('Relu') ?? 0) - 1, `${mode.label}: ReLUs fused`);
+        tf.dispose([x, want, got, midWant, midGot]);
+        model.dispose();
+      });
+    }
+  });
+}
+
+test('foldedApply in training mode folds frozen batch norm only, and follows weight changes', async () => {
+  await initBackend('cpu');
+  const { model } = buildModel();
+  const x = input();
+  const close = async (a: tf.Tensor, b: tf.Tensor, what: string) => {
+    assert.ok(relErr(await a.data(), await b.data()) < 1e-5, what);
+    tf.dispose([a, b]);
+  };
+  // Trainable batch norm normalises with the batch's statistics when training, and must not fold (the moving
+  // statistics are far from the batch's). tfjs' layer cannot train without scale and centre: that one stays frozen.
+  for (const l of model.layers) if (l.getConfig().scale === false) l.trainable = false;
+  await close(
+    foldedApply(model, x, { training: true }),
+    model.apply(x, { training: true }) as tf.Tensor,
+    'trainable, training',
+  );
+  // Frozen, the zoo's batch norm is in inference mode (Keras), and folds.
+  for (const l of model.layers) l.trainable = false;
+  const frozen = await kernelCounts(() => foldedApply(model, x, { training: true }));
+  assert.equal(frozen.get('FusedBatchNorm'), 1, 'frozen: only the unfoldable one runs');
+  await close(foldedApply(model, x, { training: true }), model.apply(x, { training: true }) as tf.Tensor, 'frozen');
+  // New weights (loading, or a training step) replace the folded copies.
+  const bn = model.layers.find((l) => l.getClassName() === 'BatchNormalization') as tf.layers.Layer;
+  const shifted = bn.getWeights().map((w) => tf.add(w, 0.5));
+  bn.setWeights(shifted);
+  tf.dispose(shifted);
+  await close(foldedApply(model, x), model.apply(x) as tf.Tensor, 'after new batch-norm weights');
+  x.dispose();
+  model.dispose();
+});
+
+test('foldedApply keeps one folded copy per convolution and frees it with its model or on request', async () => {
+  await initBackend('wasm');
+  // Copies left by the tests before.
+  releaseFoldedWeights();
+  const x = input();
+  const start = tf.memory().numTensors;
+  const { model } = buildModel();
+  const withModel = tf.memory().numTensors;
+  tf.dispose(foldedApply(model, x));
+  const cached = tf.memory().numTensors;
+  // Four folds: a filter and a bias each.
+  assert.equal(cached - withModel, 8, 'the folded copies');
+  for (let i = 0; i < 3; i++) tf.dispose(foldedApply(model, x));
+  assert.equal(tf.memory().numTensors, cached, 'no tensor left behind per call');
+  releaseFoldedWeights();
+  assert.equal(tf.memory().numTensors, withModel, 'released');
+  tf.dispose(foldedApply(model, x));
+  model.dispose();
+  // The next call, on any model, frees the disposed model's copies.
+  const other = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [11, 10, 3] })] });
+  tf.dispose(foldedApply(other, x));
+  other.dispose();
+  assert.equal(tf.memory().numTensors, start, 'freed after the model was disposed');
+  x.dispose();
+});
+
+test('foldedApply says which model cannot be run and why', async () => {
+  await initBackend('cpu');
+  const a = tf.input({ shape: [4] });
+  const b = tf.input({ shape: [4] });
+  const two = tf.model({ inputs: [a, b], outputs: tf.layers.add().apply([a, b]) as tf.SymbolicTensor, name: 'two_in' });
+  const x = tf.zeros([1, 4]);
+  assert.throws(() => foldedApply(two, x), /model "two_in" has 2 inputs/);
+  const dense = tf.layers.dense({ units: 2 });
+  const outs = tf.model({
+    inputs: a,
+    outputs: [dense.apply(a) as tf.SymbolicTensor, tf.layers.dense({ units: 3 }).apply(a) as tf.SymbolicTensor],
+    name: 'two_out',
+  });
+  assert.throws(() => foldedApply(outs, x), /model "two_out" has 2 outputs; name one as `output`/);
+  // A tensor of another graph: its inputs are not this model's.
+  const other = tf.input({ shape: [4], name: 'stranger' });
+  const strange = tf.layers.dense({ units: 2 }).apply(other) as tf.SymbolicTensor;
+  assert.throws(() => foldedApply(outs, x, { output: strange }), /"stranger" is an input outside/);
+  x.dispose();
+  two.dispose();
+  outs.dispose();
+});
