@@ -129,48 +129,78 @@ function torchSpec(m: BenchModel): Record<string, unknown> {
   };
 }
 
-/** PyTorch's equivalent of every bench model (torchvision backbones, the same tops), and the ratio of wasm to it. */
-function benchTorch(wasm: BenchSection | undefined): BenchSection {
-  const section: BenchSection = {
-    name: `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads)`,
-    rows: [],
-    skipped: [],
-  };
+/** Why PyTorch cannot be timed here, or undefined when it can. */
+function torchMissing(): string | undefined {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    section.skipped.push(
-      `PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`,
-    );
-    return section;
-  }
+  return probe.status === 0
+    ? undefined
+    : `PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`;
+}
+
+/** What torch_bench.py prints for the models it timed. */
+interface TorchOutput {
+  torch: string;
+  threads: number;
+  rows: {
+    net: string;
+    mode: 'forward' | 'training';
+    images_per_s: number;
+    runs_s: number[];
+    flops_per_image: number;
+    batch: number;
+  }[];
+}
+
+/** PyTorch's equivalent of bench model `m` (torchvision backbone, the same top) timed now, or why it failed. */
+function runTorch(m: BenchModel): TorchOutput | string {
   const spec = JSON.stringify({
     repeats: REPEATS,
     min_run_s: SMOKE ? 0 : MIN_RUN_S,
     warm_s: WARM_S,
-    models: benchModels().map(torchSpec),
+    models: [torchSpec(m)],
   });
   const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], {
     encoding: 'utf8',
-    timeout: 1_800_000,
+    timeout: 900_000,
     env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC },
   });
   const last = run.stdout?.trim().split('\n').pop();
-  if (run.status !== 0 || !last) {
-    section.skipped.push(`torch_bench.py failed: ${(run.stderr || String(run.error)).trim().split('\n').pop()}`);
+  if (run.status !== 0 || !last)
+    return `torch_bench.py failed on ${m.name}: ${(run.stderr || String(run.error)).trim().split('\n').pop()}`;
+  return JSON.parse(last) as TorchOutput;
+}
+
+/**
+ * The PyTorch section from each model's torch_bench.py run (`outputs`, in the wasm section's order), with the ratio of
+ * wasm's rates to PyTorch's.
+ */
+function benchTorch(
+  missing: string | undefined,
+  outputs: (TorchOutput | string)[],
+  wasm: BenchSection | undefined,
+): BenchSection {
+  const section: BenchSection = {
+    name: `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads, timed right after ours)`,
+    rows: [],
+    skipped: [],
+  };
+  if (missing) {
+    section.skipped.push(missing);
     return section;
   }
-  const out = JSON.parse(last) as {
-    torch: string;
-    threads: number;
-    rows: {
-      net: string;
-      mode: 'forward' | 'training';
-      images_per_s: number;
-      runs_s: number[];
-      flops_per_image: number;
-      batch: number;
-    }[];
-  };
+  for (const out of outputs) {
+    if (typeof out === 'string') {
+      section.skipped.push(out);
+      continue;
+    }
+    section.rows.push(...torchRows(out, wasm));
+  }
+  return section;
+}
+
+/** One torch_bench.py output as rows: PyTorch's images/s and GFLOP/s, and wasm's over them. */
+function torchRows(out: TorchOutput, wasm: BenchSection | undefined): BenchRow[] {
+  const rows: BenchRow[] = [];
   for (const r of out.rows) {
     // torch_bench.py reshapes torchvision's ResNets to lib/models' layout, so both sides run the same convolutions:
     // the two ratios below then agree, and where they do not the FLOPs per image differ (said in the GFLOP/s row).
@@ -179,7 +209,7 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
       : "torchvision backbone in lib/models' layout";
     const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, ${built}, runs ${r.runs_s.map((s) => s.toFixed(3)).join('/')} s`;
     const gflops = (r.images_per_s * r.flops_per_image) / 1e9;
-    section.rows.push(
+    rows.push(
       { metric: `${r.net} ${r.mode}, PyTorch`, value: r.images_per_s, unit: 'images/s', notes },
       {
         metric: `${r.net} ${r.mode} GFLOP/s, PyTorch`,
@@ -193,7 +223,7 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
     // Ours over PyTorch's FLOPs per image, from the two rates: 1 where the models are the same.
     const flopsRatio = ours && oursGflops ? oursGflops.value / ours.value / (gflops / r.images_per_s) : undefined;
     if (ours)
-      section.rows.push({
+      rows.push({
         metric: `${r.net} ${r.mode}, wasm / PyTorch images/s`,
         value: ours.value / r.images_per_s,
         unit: 'ratio',
@@ -202,7 +232,7 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
     if (oursGflops) {
       // The target: every trial model trains at PyTorch's GFLOP/s or better.
       const target = r.mode === 'training' ? 1 : undefined;
-      section.rows.push({
+      rows.push({
         metric: `${r.net} ${r.mode}, wasm / PyTorch GFLOP/s`,
         value: oursGflops.value / gflops,
         unit: 'ratio',
@@ -216,7 +246,7 @@ function benchTorch(wasm: BenchSection | undefined): BenchSection {
       });
     }
   }
-  return section;
+  return rows;
 }
 
 function fmt(v: number): string {
@@ -249,10 +279,14 @@ async function main(): Promise<void> {
   };
   await step('data pipeline', benchData);
   await step('augmentation', benchAugment);
-  await step('training speed', () => benchTraining());
+  // PyTorch times each model right after ours: load on the machine drifts over a run, and a ratio of two
+  // measurements minutes apart took the drift for a difference between the engines.
+  const missing = torchMissing();
+  const torch: (TorchOutput | string)[] = [];
+  await step('training speed', () => benchTraining(missing ? {} : { peer: (m) => torch.push(runTorch(m)) }));
   const wasm = sections.find((s) => s.name.startsWith('training speed: wasm'));
   await step('wasm threads', async () => benchThreads());
-  await step('PyTorch', async () => benchTorch(wasm));
+  await step('PyTorch', async () => benchTorch(missing, torch, wasm));
 
   const result = {
     started,

@@ -546,6 +546,11 @@ function projectionRows(models: BenchModel[], rows: BenchRow[], cachedTrials: Se
 }
 
 export interface TrainingBenchOptions {
+  /**
+   * Called on wasm right after each model's forward and training rates (before its extras): the PyTorch peer times the
+   * same model then, so that each ratio compares measurements taken a minute apart, not the whole run apart.
+   */
+  peer?: (m: BenchModel) => void;
   /** Backends to measure, in order. Default: tensorflow, wasm, cpu. */
   backends?: BackendName[];
   /** Names of the bench models to measure (benchModels()). Default all. */
@@ -603,6 +608,7 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
         for (const mode of ['forward', 'training'] as const) {
           section.rows.push(...(await modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined)));
         }
+        if (name === 'wasm') opts.peer?.(m);
         if (name === 'wasm' && extras && (m === all[0] || m.trial.model.top === 'vgg')) {
           section.rows.push(...(await profileRows(m, model)));
           const offLabel = `${describe({ ...report, native: undefined })}, wasm kernels only`;
