@@ -167,7 +167,11 @@ function runTorch(m: BenchModel): TorchOutput | string {
   const last = run.stdout?.trim().split('\n').pop();
   if (run.status !== 0 || !last)
     return `torch_bench.py failed on ${m.name}: ${(run.stderr || String(run.error)).trim().split('\n').pop()}`;
-  return JSON.parse(last) as TorchOutput;
+  try {
+    return JSON.parse(last) as TorchOutput;
+  } catch {
+    return `torch_bench.py printed no result for ${m.name}: ${last.slice(0, 200)}`;
+  }
 }
 
 /**
@@ -189,12 +193,16 @@ function benchTorch(
     return section;
   }
   for (const out of outputs) {
-    if (typeof out === 'string') {
-      section.skipped.push(out);
-      continue;
-    }
-    section.rows.push(...torchRows(out, wasm));
+    if (typeof out === 'string') section.skipped.push(out);
+    else section.rows.push(...torchRows(out, wasm));
   }
+  // The peer runs after each of ours: a model the wasm section did not reach has no PyTorch figure either.
+  for (const m of benchModels())
+    if (
+      !outputs.some((o) => typeof o !== 'string' && o.rows.some((r) => r.net === m.name)) &&
+      !outputs.some((o) => typeof o === 'string' && o.includes(m.name))
+    )
+      section.skipped.push(`${m.name}: not timed (the wasm section did not time it)`);
   return section;
 }
 
@@ -279,8 +287,8 @@ async function main(): Promise<void> {
   };
   await step('data pipeline', benchData);
   await step('augmentation', benchAugment);
-  // PyTorch times each model right after ours: load on the machine drifts over a run, and a ratio of two
-  // measurements minutes apart took the drift for a difference between the engines.
+  // PyTorch times each model right after ours: load on these machines drifts over a run, and a ratio is only as good
+  // as the two measurements are close in time.
   const missing = torchMissing();
   const torch: (TorchOutput | string)[] = [];
   await step('training speed', () => benchTraining(missing ? {} : { peer: (m) => torch.push(runTorch(m)) }));

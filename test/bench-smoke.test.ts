@@ -25,7 +25,9 @@ test('npm run bench in smoke mode runs every section and every trial model, and 
   const frozen = benchModels().find((m) => m.trial.model.frozen);
   assert.ok(frozen, 'a trial model with a frozen backbone');
   for (const { experiment, trial } of frozen.uses) {
-    const row = output.split('\n').find((l) => l.includes(`${experiment.name} / ${trial.name} `));
+    const row = output
+      .split('\n')
+      .find((l) => l.startsWith('training speed: wasm') && l.includes(`${experiment.name} / ${trial.name} `));
     assert.match(
       row ?? '',
       /projected full-scale run.*computed once at .* on cached features/,

@@ -552,7 +552,7 @@ test('wasm Sqrt matches cpu, negative inputs (NaN) included', async () => {
   }
 });
 
-test('wasm Relu matches cpu natively, on the threads too (NaN stays NaN); int32 takes the stock kernel', async () => {
+test('wasm Relu matches cpu natively, on the threads too (NaN stays NaN); small and int32 tensors take the stock kernel', async () => {
   const rng = makeRng('kernels-wasm-relu');
   // Long enough to be split over the addon's threads.
   const n = 300_007;
@@ -565,8 +565,15 @@ test('wasm Relu matches cpu natively, on the threads too (NaN stays NaN); int32 
     assert.equal(takeStockFallbacks().get('Relu') ?? 0, mode.native ? 0 : 1, `${mode.label}: stock Relu calls`);
     assert.deepEqual(Array.from(got), Array.from(ref), mode.label);
   }
+  // Below the native threshold and for int32: the stock kernel.
+  takeStockFallbacks();
+  const small = values.slice(0, NATIVE_SAME_SHAPE_MIN - 1);
+  const [refSmall] = await on('cpu', () => [tf.relu(tf.tensor(small))]);
+  const [gotSmall] = await on('wasm', () => [tf.relu(tf.tensor(small))]);
+  assert.deepEqual(Array.from(gotSmall), Array.from(refSmall));
   const [ints] = await on('wasm', () => [tf.relu(tf.tensor([-3, 0, 4], [3], 'int32'))]);
   assert.deepEqual(Array.from(ints), [0, 0, 4]);
+  assert.equal(takeStockFallbacks().get('Relu'), 2, 'small and int32 on the stock kernel');
 });
 
 test('wasm Cast to the dtype a tensor has shares its buffer; other casts convert, to bool as != 0', async () => {

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { batchNorm, conv2d } from '../lib/models/common';
-import { foldedApply, releaseFoldedWeights } from '../lib/models/fold';
+import { disposeFoldCache, foldedApply, type FoldCache } from '../lib/models/fold';
 import { makeRng } from '../lib/random';
 import { randomArray, relErr } from './kernel-checks';
 import { nativeModes, withNative } from './native-modes';
@@ -97,7 +97,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
-test('foldedApply in training mode folds frozen batch norm only, and follows weight changes', async () => {
+test('foldedApply in training mode folds frozen batch norm only', async () => {
   await initBackend('cpu');
   const { model } = buildModel();
   const x = input();
@@ -118,40 +118,57 @@ test('foldedApply in training mode folds frozen batch norm only, and follows wei
   const frozen = await kernelCounts(() => foldedApply(model, x, { training: true }));
   assert.equal(frozen.get('FusedBatchNorm'), 1, 'frozen: only the unfoldable one runs');
   await close(foldedApply(model, x, { training: true }), model.apply(x, { training: true }) as tf.Tensor, 'frozen');
-  // New weights (loading, or a training step) replace the folded copies.
-  const bn = model.layers.find((l) => l.getClassName() === 'BatchNormalization') as tf.layers.Layer;
-  const shifted = bn.getWeights().map((w) => tf.add(w, 0.5));
-  bn.setWeights(shifted);
-  tf.dispose(shifted);
-  await close(foldedApply(model, x), model.apply(x) as tf.Tensor, 'after new batch-norm weights');
   x.dispose();
   model.dispose();
 });
 
-test('foldedApply keeps one folded copy per convolution and frees it with its model or on request', async () => {
+test('foldedApply leaves nothing behind; a cache keeps one folded copy per fold, follows new weights, and is freed', async () => {
   await initBackend('wasm');
-  // Copies left by the tests before.
-  releaseFoldedWeights();
   const x = input();
-  const start = tf.memory().numTensors;
   const { model } = buildModel();
-  const withModel = tf.memory().numTensors;
+  const start = tf.memory().numTensors;
   tf.dispose(foldedApply(model, x));
-  const cached = tf.memory().numTensors;
+  assert.equal(tf.memory().numTensors, start, 'without a cache, no tensor outlives the call');
+  const cache: FoldCache = new Map();
+  tf.dispose(foldedApply(model, x, { cache }));
   // Four folds: a filter and a bias each.
-  assert.equal(cached - withModel, 8, 'the folded copies');
-  for (let i = 0; i < 3; i++) tf.dispose(foldedApply(model, x));
-  assert.equal(tf.memory().numTensors, cached, 'no tensor left behind per call');
-  releaseFoldedWeights();
-  assert.equal(tf.memory().numTensors, withModel, 'released');
-  tf.dispose(foldedApply(model, x));
-  model.dispose();
-  // The next call, on any model, frees the disposed model's copies.
-  const other = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [11, 10, 3] })] });
-  tf.dispose(foldedApply(other, x));
-  other.dispose();
-  assert.equal(tf.memory().numTensors, start, 'freed after the model was disposed');
+  assert.equal(tf.memory().numTensors - start, 8, 'the folded copies');
+  for (let i = 0; i < 3; i++) tf.dispose(foldedApply(model, x, { cache }));
+  assert.equal(tf.memory().numTensors - start, 8, 'reused, nothing left per call');
+  // New weights (loading them assigns new tensors) replace the folded copies.
+  const bn = model.layers.find((l) => l.getClassName() === 'BatchNormalization') as tf.layers.Layer;
+  const shifted = bn.getWeights().map((w) => tf.add(w, 0.5));
+  bn.setWeights(shifted);
+  tf.dispose(shifted);
+  const [got, want] = [foldedApply(model, x, { cache }), model.apply(x) as tf.Tensor];
+  assert.ok(relErr(await got.data(), await want.data()) < 1e-5, 'after new batch-norm weights');
+  tf.dispose([got, want]);
+  assert.equal(tf.memory().numTensors - start, 8, 'the stale copy freed');
+  disposeFoldCache(cache);
+  assert.equal(tf.memory().numTensors, start, 'freed');
+  assert.equal(cache.size, 0);
   x.dispose();
+  model.dispose();
+});
+
+test('foldedApply: a result that is the input is a copy; batch norm over another axis is not folded', async () => {
+  await initBackend('cpu');
+  const a = tf.input({ shape: [4, 4, 2] });
+  const same = tf.model({ inputs: a, outputs: tf.layers.dropout({ rate: 0.5 }).apply(a) as tf.SymbolicTensor });
+  const x = tf.ones([1, 4, 4, 2]);
+  const y = foldedApply(same, x);
+  assert.notEqual(y, x);
+  y.dispose();
+  assert.equal(x.isDisposed, false, "the caller's input survives disposing the result");
+  const conv = conv2d({ filters: 3, kernelSize: 1 }).apply(a) as tf.SymbolicTensor;
+  const byRows = tf.model({ inputs: a, outputs: batchNorm({ axis: 1 }).apply(conv) as tf.SymbolicTensor });
+  const counts = await kernelCounts(() => foldedApply(byRows, x));
+  assert.equal(counts.get('FusedBatchNorm'), 1, 'batch norm over rows runs as itself');
+  const [got, want] = [foldedApply(byRows, x), byRows.apply(x) as tf.Tensor];
+  assert.deepEqual(await got.data(), await want.data());
+  tf.dispose([x, got, want]);
+  same.dispose();
+  byRows.dispose();
 });
 
 test('foldedApply says which model cannot be run and why', async () => {

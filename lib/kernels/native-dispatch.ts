@@ -252,10 +252,13 @@ export function nativeSqrtInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.T
   return nativeOutput(backend, x.shape, (out) => addon.sqrt(heap(backend, x), heap(backend, out)));
 }
 
-/** max(x, 0) of a float32 tensor, natively (on the addon's threads); undefined without the addon or for other dtypes. */
+/**
+ * max(x, 0) of a float32 tensor of NATIVE_SAME_SHAPE_MIN elements or more, natively (on the addon's threads);
+ * undefined without the addon, for other dtypes or smaller tensors (the call would cost more than it saves).
+ */
 export function nativeReluInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.TensorInfo | undefined {
   const addon = nativeConv();
-  if (!addon || x.dtype !== 'float32') return undefined;
+  if (!addon || x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) < NATIVE_SAME_SHAPE_MIN) return undefined;
   return nativeOutput(backend, x.shape, (out) => addon.relu(heap(backend, x), heap(backend, out)));
 }
 

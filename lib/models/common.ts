@@ -49,10 +49,11 @@ export class BatchNormalization extends TfjsBatchNormalization {
   private callFusedTraining(x: tf.Tensor): tf.Tensor | undefined {
     const self = this as unknown as BatchNormWeights;
     const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
-    if (!batchNormTrainingOp || axis !== x.rank - 1 || !self.gamma || !self.beta) return undefined;
+    const { gamma, beta } = self;
+    if (!batchNormTrainingOp || axis !== x.rank - 1 || !gamma || !beta) return undefined;
     const op = batchNormTrainingOp;
     return tf.tidy(() => {
-      const r = op(x, self.gamma.read(), self.beta.read(), self.epsilon);
+      const r = op(x, gamma.read(), beta.read(), self.epsilon);
       if (!r) return undefined;
       const decay = 1 - self.momentum;
       for (const [moving, batch] of [
@@ -93,17 +94,23 @@ export function setBatchNormTrainingOp(op: BatchNormTrainingOp | undefined): voi
   batchNormTrainingOp = op;
 }
 
-/** The parts of tfjs' BatchNormalization layer the fused training path reads (tfjs does not type them). */
-interface BatchNormWeights {
+/** The parts of tfjs' BatchNormalization layer the fused paths read (tfjs does not type them); gamma and beta are
+ * null without `scale` or `center`. */
+export interface BatchNormWeights {
   axis: number;
   momentum: number;
   epsilon: number;
-  gamma: tf.LayerVariable;
-  beta: tf.LayerVariable;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
   movingMean: tf.LayerVariable;
   movingVariance: tf.LayerVariable;
 }
 registerZooClass(BatchNormalization);
+
+/** Whether `layer` is a batch-norm layer whose call is the zoo's or tfjs' own (not a subclass with its own call). */
+export function isBatchNorm(layer: tf.layers.Layer): boolean {
+  return layer.constructor === BatchNormalization || layer.constructor === TfjsBatchNormalization;
+}
 
 type L1L2Args = NonNullable<Parameters<typeof tf.regularizers.l1l2>[0]>;
 /** tfjs' L1L2 as a concrete class (the typings export only its abstract base). */
@@ -153,8 +160,8 @@ const TfjsConv2D = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).constructor a
   args: Conv2DArgs,
 ) => tf.layers.Layer;
 
-/** The parts of tfjs' Conv2D layer the lazy-gradient path reads (tfjs does not type them). */
-interface Conv2DWeights {
+/** The parts of tfjs' Conv2D layer the lazy-gradient and folded paths read (tfjs does not type them). */
+export interface Conv2DWeights {
   kernel: tf.LayerVariable;
   bias: tf.LayerVariable | null;
   strides: number[];
@@ -191,18 +198,28 @@ export class Conv2D extends TfjsConv2D {
     return tf.tidy(() => {
       const inputs: tf.NamedTensorMap = { x, filter: self.kernel.read() };
       if (self.bias) inputs.bias = self.bias.read();
-      const attrs = {
-        strides: self.strides,
-        pad: self.padding,
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-        activation,
-      } as unknown as tf.NamedAttrMap;
-      return tf.engine().runKernel<tf.Tensor>('FusedConv2D', inputs, attrs);
+      return tf.engine().runKernel<tf.Tensor>('FusedConv2D', inputs, fusedConv2dAttrs(self, activation));
     });
   }
 }
 registerZooClass(Conv2D);
+
+/** The FusedConv2D kernel's attributes for channels-last `layer` with `activation` ('linear' or 'relu'). */
+export function fusedConv2dAttrs(layer: Conv2DWeights, activation: string): tf.NamedAttrMap {
+  const d = layer.dilationRate;
+  return {
+    strides: layer.strides,
+    pad: layer.padding,
+    dataFormat: 'NHWC',
+    dilations: typeof d === 'number' ? [d, d] : d,
+    activation,
+  };
+}
+
+/** Whether `layer` is a Conv2D whose call is the zoo's or tfjs' own (not a subclass with its own call). */
+export function isConv2D(layer: tf.layers.Layer): boolean {
+  return layer.constructor === Conv2D || layer.constructor === TfjsConv2D;
+}
 
 /**
  * The gradient of the FusedConv2D kernel when Conv2D runs it directly (tfjs' own fused op records its kernel under

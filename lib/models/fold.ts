@@ -6,7 +6,14 @@
  * layer classes, as lib/train/loss (which runs frozen backbones through this) must.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchNormalization } from './common';
+import {
+  BatchNormalization,
+  fusedConv2dAttrs,
+  isBatchNorm,
+  isConv2D,
+  type BatchNormWeights,
+  type Conv2DWeights,
+} from './common';
 
 /** The parts of tfjs' layer graph this walks (tfjs types them as internal). */
 interface GraphNode {
@@ -14,25 +21,6 @@ interface GraphNode {
   outboundLayer: tf.layers.Layer;
   inputTensors: tf.SymbolicTensor[];
   outputTensors: tf.SymbolicTensor[];
-}
-
-interface ConvLayer {
-  kernel: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  strides: number[];
-  padding: string;
-  dataFormat: string;
-  dilationRate: number | number[];
-  activation: { getClassName(): string };
-}
-
-interface BatchNormLayer {
-  axis: number;
-  epsilon: number;
-  gamma: tf.LayerVariable | null;
-  beta: tf.LayerVariable | null;
-  movingMean: tf.LayerVariable;
-  movingVariance: tf.LayerVariable;
 }
 
 /** conv -> batch norm (-> ReLU), each the only reader of the one before: run as one convolution where it may. */
@@ -63,14 +51,14 @@ function isRelu(layer: tf.layers.Layer): boolean {
 
 /** A channels-last Conv2D without its own activation, whose output can take a per-channel scale and shift. */
 function isFoldableConv(layer: tf.layers.Layer): boolean {
-  if (layer.getClassName() !== 'Conv2D') return false;
-  const c = layer as unknown as ConvLayer;
+  if (!isConv2D(layer)) return false;
+  const c = layer as unknown as Conv2DWeights;
   return c.dataFormat === 'channelsLast' && c.padding !== 'causal' && c.activation.getClassName() === 'linear';
 }
 
 function isLastAxisNorm(layer: tf.layers.Layer, rank: number): boolean {
-  if (layer.getClassName() !== 'BatchNormalization') return false;
-  const axis = (layer as unknown as BatchNormLayer).axis;
+  if (!isBatchNorm(layer)) return false;
+  const axis = (layer as unknown as BatchNormWeights).axis;
   return axis === -1 || axis === rank - 1;
 }
 
@@ -119,27 +107,32 @@ function makePlan(model: tf.LayersModel, output: tf.SymbolicTensor): Plan {
   return { steps, reads };
 }
 
-/** The folded filter and bias of one convolution, with the weights they were computed from. */
-interface Folded {
-  kernel: tf.Tensor;
+/** The folded filter and bias of one convolution and batch norm, with the weights they were computed from. */
+interface FoldedWeights {
   from: unknown[];
   filter: tf.Tensor4D;
   bias: tf.Tensor1D;
 }
 
-const folded = new Map<tf.layers.Layer, Folded>();
+/**
+ * Folded filters and biases kept between foldedApply calls, per convolution and batch-norm pair. Its owner keeps it
+ * only while no weight behind it changes in place (the native optimizer updates trainable weights in place; a new
+ * value from `assign`, as loading weights does, is noticed) and frees it with disposeFoldCache.
+ */
+export type FoldCache = Map<string, FoldedWeights>;
 
-/** The tensors behind `conv` and `norm`'s weights now: an assignment (training, loading weights) replaces them. */
-function sources(conv: ConvLayer, norm: BatchNormLayer): unknown[] {
+/** The tensors behind `conv` and `norm`'s weights now: an assignment (loading weights) replaces them. */
+function sources(conv: Conv2DWeights, norm: BatchNormWeights): unknown[] {
   const vars = [conv.kernel, conv.bias, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance];
-  return vars.map((v) => (v ? (v.read() as unknown as { dataId: object }).dataId : null));
+  return [norm.epsilon, ...vars.map((v) => (v ? (v.read() as unknown as { dataId: object }).dataId : null))];
 }
 
-function foldWeights(convLayer: tf.layers.Layer, normLayer: tf.layers.Layer): Folded {
-  const conv = convLayer as unknown as ConvLayer;
-  const norm = normLayer as unknown as BatchNormLayer;
+function foldWeights(f: Fold, cache: FoldCache): FoldedWeights {
+  const conv = f.conv.outboundLayer as unknown as Conv2DWeights;
+  const norm = f.norm.outboundLayer as unknown as BatchNormWeights;
+  const key = `${f.conv.outboundLayer.id}/${f.norm.outboundLayer.id}`;
   const from = sources(conv, norm);
-  const cached = folded.get(convLayer);
+  const cached = cache.get(key);
   if (cached && cached.from.every((d, i) => d === from[i])) return cached;
   if (cached) tf.dispose([cached.filter, cached.bias]);
   const [filter, bias] = tf.tidy((): tf.Tensor[] => {
@@ -150,14 +143,15 @@ function foldWeights(convLayer: tf.layers.Layer, normLayer: tf.layers.Layer): Fo
     return [tf.mul(conv.kernel.read(), scale), norm.beta ? tf.add(b, norm.beta.read()) : b];
   });
   // Kept: the first use may be inside a caller's tidy.
-  const entry = {
-    kernel: conv.kernel.read(),
-    from,
-    filter: tf.keep(filter as tf.Tensor4D),
-    bias: tf.keep(bias as tf.Tensor1D),
-  };
-  folded.set(convLayer, entry);
+  const entry = { from, filter: tf.keep(filter as tf.Tensor4D), bias: tf.keep(bias as tf.Tensor1D) };
+  cache.set(key, entry);
   return entry;
+}
+
+/** Frees every folded filter and bias in `cache` and empties it. */
+export function disposeFoldCache(cache: FoldCache): void {
+  for (const f of cache.values()) tf.dispose([f.filter, f.bias]);
+  cache.clear();
 }
 
 /** Whether batch norm `layer` normalises with its moving statistics in this call. */
@@ -166,17 +160,9 @@ function inInference(layer: tf.layers.Layer, training: boolean): boolean {
   return !training || (layer instanceof BatchNormalization && !layer.trainable);
 }
 
-function runFold(f: Fold, x: tf.Tensor): tf.Tensor {
-  const conv = f.conv.outboundLayer as unknown as ConvLayer;
-  const { filter, bias } = foldWeights(f.conv.outboundLayer, f.norm.outboundLayer);
-  const d = conv.dilationRate;
-  const attrs = {
-    strides: conv.strides,
-    pad: conv.padding,
-    dataFormat: 'NHWC',
-    dilations: typeof d === 'number' ? [d, d] : d,
-    activation: f.relu ? 'relu' : 'linear',
-  } as unknown as tf.NamedAttrMap;
+function runFold(f: Fold, x: tf.Tensor, cache: FoldCache): tf.Tensor {
+  const { filter, bias } = foldWeights(f, cache);
+  const attrs = fusedConv2dAttrs(f.conv.outboundLayer as unknown as Conv2DWeights, f.relu ? 'relu' : 'linear');
   return tf.engine().runKernel<tf.Tensor>('FusedConv2D', { x, filter, bias }, attrs);
 }
 
@@ -192,15 +178,15 @@ export interface FoldedApplyOptions {
   output?: tf.SymbolicTensor;
   /** Training-mode call (dropout on, trainable batch norm on batch statistics); default false. */
   training?: boolean;
+  /** Folded weights to reuse and add to (see FoldCache); default: computed for this call and freed after it. */
+  cache?: FoldCache;
 }
 
 /**
  * `model.apply(x, { training })` up to `output`, with every Conv2D whose only reader is a batch-norm layer in inference
  * mode (and that layer's only reader a ReLU) run as one convolution. Frozen zoo batch norm is in inference mode even
  * when training. Equal to the plain forward pass up to float rounding. Not for gradients with respect to those layers'
- * weights (the folded copies are constants) or for wrapping a layer's call (the folded layers' calls do not run). The
- * folded weights are cached per convolution, recomputed when a weight behind them changes and freed on the first
- * call after their model is disposed, or by releaseFoldedWeights.
+ * weights (the folded copies are constants) or for wrapping a layer's call (the folded layers' calls do not run).
  */
 export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApplyOptions = {}): tf.Tensor {
   if (model.inputs.length !== 1)
@@ -217,12 +203,7 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
     plan = makePlan(model, output);
     plans.set(output, plan);
   }
-  // Copies of a disposed model's weights go with it.
-  for (const [layer, f] of folded)
-    if (f.kernel.isDisposed) {
-      tf.dispose([f.filter, f.bias]);
-      folded.delete(layer);
-    }
+  const cache: FoldCache = opts.cache ?? new Map<string, FoldedWeights>();
   const values = new Map<number, tf.Tensor>([[model.inputs[0].id, x]]);
   const left = new Map(plan.reads);
   const read = (t: tf.SymbolicTensor) => values.get(t.id) as tf.Tensor;
@@ -236,32 +217,39 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
     values.delete(t.id);
     if (v !== x && ![...values.values()].includes(v)) v.dispose();
   };
+  // Outputs nobody reads (a multi-output layer's others) are freed at once.
   const setOutputs = (node: GraphNode, out: tf.Tensor[]) =>
-    node.outputTensors.forEach((t, i) => values.set(t.id, out[i]));
-  for (const step of plan.steps) {
-    if ('conv' in step) {
-      const input = step.conv.inputTensors[0];
-      if (inInference(step.norm.outboundLayer, training)) {
-        const last = step.relu ?? step.norm;
-        setOutputs(last, [tf.tidy(() => runFold(step, read(input)))]);
-        release(input);
+    node.outputTensors.forEach((t, i) => {
+      values.set(t.id, out[i]);
+      if (!left.has(t.id)) release(t);
+    });
+  try {
+    for (const step of plan.steps) {
+      if ('conv' in step) {
+        const input = step.conv.inputTensors[0];
+        if (inInference(step.norm.outboundLayer, training)) {
+          const last = step.relu ?? step.norm;
+          setOutputs(last, [tf.tidy(() => runFold(step, read(input), cache))]);
+          release(input);
+          continue;
+        }
+        // A batch norm on batch statistics: the three layers one by one.
+        for (const node of [step.conv, step.norm, ...(step.relu ? [step.relu] : [])]) {
+          setOutputs(node, runNode(node, node.inputTensors.map(read), training));
+          node.inputTensors.forEach(release);
+        }
         continue;
       }
-      // A batch norm on batch statistics: the three layers one by one.
-      for (const node of [step.conv, step.norm, ...(step.relu ? [step.relu] : [])]) {
-        setOutputs(node, runNode(node, node.inputTensors.map(read), training));
-        node.inputTensors.forEach(release);
-      }
-      continue;
+      setOutputs(step, runNode(step, step.inputTensors.map(read), training));
+      step.inputTensors.forEach(release);
     }
-    setOutputs(step, runNode(step, step.inputTensors.map(read), training));
-    step.inputTensors.forEach(release);
+  } catch (e) {
+    for (const v of new Set(values.values())) if (v !== x) v.dispose();
+    throw e;
+  } finally {
+    if (!opts.cache) disposeFoldCache(cache);
   }
-  return read(output);
-}
-
-/** Frees every folded filter and bias (they are recomputed on the next foldedApply). */
-export function releaseFoldedWeights(): void {
-  for (const f of folded.values()) tf.dispose([f.filter, f.bias]);
-  folded.clear();
+  const y = read(output);
+  // The caller disposes the result: never its own input.
+  return y === x ? x.clone() : y;
 }

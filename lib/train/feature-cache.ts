@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { foldedApply, releaseFoldedWeights } from '../models/fold';
+import { disposeFoldCache, foldedApply, type FoldCache } from '../models/fold';
 
 export interface FeatureCache {
   /** Shape of one sample's features (without the batch axis). */
@@ -45,8 +45,8 @@ async function* batchesOf(
 
 /**
  * Runs `backbone` once over every image (in inference mode: batch norm uses its moving statistics, folded into the
- * convolutions; dropout is off) and keeps the features. `xs` is a tensor of images (sliced by `batchSize`) or batches of images, which stay the
- * caller's to dispose.
+ * convolutions; dropout is off) and keeps the features. `xs` is a tensor of images (sliced by `batchSize`) or batches
+ * of images, which stay the caller's to dispose.
  */
 export async function cacheFeatures(
   backbone: tf.LayersModel,
@@ -61,9 +61,11 @@ export async function cacheFeatures(
   let count = 0;
   const tmp = opts.file ? `${opts.file}.${process.pid}.tmp` : undefined;
   const fd = tmp ? (fs.mkdirSync(path.dirname(tmp), { recursive: true }), fs.openSync(tmp, 'w')) : undefined;
+  // The backbone's weights do not change during the pass: fold them once.
+  const folds: FoldCache = new Map();
   try {
     for await (const { x, owned } of batchesOf(xs, batchSize)) {
-      const f = foldedApply(backbone, x);
+      const f = foldedApply(backbone, x, { cache: folds });
       if (owned) x.dispose();
       const values = (await f.data()) as Float32Array;
       shape ??= f.shape.slice(1);
@@ -78,8 +80,7 @@ export async function cacheFeatures(
     throw e;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
-    // The backbone runs no more once its features are cached.
-    releaseFoldedWeights();
+    disposeFoldCache(folds);
   }
   if (shape === undefined) throw new Error('cacheFeatures: no images given');
   const row = shape.reduce((a, b) => a * b, 1);

@@ -11,7 +11,8 @@ import { KerasOptimizer, makeOptimizer } from './optimizers';
 import type { OptimizerConfig } from './types';
 import { appendHistory, terminateOnNaN } from './callbacks';
 import { consoleProgress } from './progress';
-import { lossHead, trainStep } from './loss';
+import { lossHead, releaseStepFolds, trainStep } from './loss';
+import { disposeFoldCache, type FoldCache } from '../models/fold';
 import { seedUnseededOps } from './seeding';
 import { disposeCheckpoint, readCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint';
 
@@ -75,23 +76,29 @@ export async function inferencePass(
 ): Promise<InferencePass> {
   const out: InferencePass = { lossSum: 0, predictions: [], labels: [] };
   const head = lossHead(model);
-  for await (const b of epochBatches(source, epoch)) {
-    const k = checkBatch(b, who);
-    const packed = tf.tidy(() => {
-      const out = head.infer(b.xs);
-      const y = tf.cast(b.ys.reshape([-1]), 'int32');
-      return tf.concat([
-        tf.reshape(tf.sum(head.perSample(y, out)), [1]),
-        tf.cast(tf.argMax(out, -1), 'float32'),
-        tf.cast(y, 'float32'),
-      ]);
-    });
-    const values = await packed.data();
-    packed.dispose();
-    if (disposeBatches) tf.dispose([b.xs, b.ys]);
-    out.lossSum += values[0];
-    for (let i = 1; i <= k; i++) out.predictions.push(values[i]);
-    for (let i = k + 1; i <= 2 * k; i++) out.labels.push(values[i]);
+  // The weights stay as they are during the pass: batch norm is folded into the convolutions once.
+  const folds: FoldCache = new Map();
+  try {
+    for await (const b of epochBatches(source, epoch)) {
+      const k = checkBatch(b, who);
+      const packed = tf.tidy(() => {
+        const out = head.infer(b.xs, folds);
+        const y = tf.cast(b.ys.reshape([-1]), 'int32');
+        return tf.concat([
+          tf.reshape(tf.sum(head.perSample(y, out)), [1]),
+          tf.cast(tf.argMax(out, -1), 'float32'),
+          tf.cast(y, 'float32'),
+        ]);
+      });
+      const values = await packed.data();
+      packed.dispose();
+      if (disposeBatches) tf.dispose([b.xs, b.ys]);
+      out.lossSum += values[0];
+      for (let i = 1; i <= k; i++) out.predictions.push(values[i]);
+      for (let i = k + 1; i <= 2 * k; i++) out.labels.push(values[i]);
+    }
+  } finally {
+    disposeFoldCache(folds);
   }
   return out;
 }
@@ -288,6 +295,7 @@ export async function fit(
     finished = true;
   } finally {
     if (!finished) for (const c of callbacks) c.dispose?.();
+    releaseStepFolds(model);
   }
   progress?.trainEnd?.();
   return withStop(history, ctx);

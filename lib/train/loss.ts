@@ -5,7 +5,7 @@
  * and training dies). The model keeps returning probabilities from predict(); only the loss sees the logits.
  */
 import * as tf from '@tensorflow/tfjs';
-import { foldedApply } from '../models/fold';
+import { disposeFoldCache, foldedApply, type FoldCache } from '../models/fold';
 import { topSplitIndex } from './split';
 
 /** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
@@ -15,10 +15,10 @@ export interface LossHead {
   /** The tensor the loss reads: logits when fromLogits, else the model's output. */
   forward(xs: tf.Tensor, training: boolean): tf.Tensor;
   /**
-   * forward(xs, false) with batch norm folded into the convolutions before it (foldedApply): equal up to float
-   * rounding and faster, for predictions; not for gradients or with a layer's call wrapped (Grad-CAM).
+   * forward(xs, false) with batch norm folded into the convolutions before it (foldedApply, reusing `cache`): equal up
+   * to float rounding and faster, for predictions; not for gradients or with a layer's call wrapped (Grad-CAM).
    */
-  infer(xs: tf.Tensor): tf.Tensor;
+  infer(xs: tf.Tensor, cache?: FoldCache): tf.Tensor;
   /**
    * forward's result from `h`, the output of the model's layer `index`, after which the layers form a single chain
    * (topSplitIndex): they are applied to it one by one.
@@ -119,7 +119,7 @@ function makeHead(model: tf.LayersModel): LossHead {
   const probabilityHead: LossHead = {
     fromLogits: false,
     forward: (xs, training) => model.apply(xs, { training }) as tf.Tensor,
-    infer: (xs) => (foldable ? foldedApply(model, xs) : (model.apply(xs) as tf.Tensor)),
+    infer: (xs, cache) => (foldable ? foldedApply(model, xs, { cache }) : (model.apply(xs) as tf.Tensor)),
     forwardFrom: (index, h, training) => tf.tidy(() => applyChain(model, index, layers, h, training)),
     perSample: sparseCrossentropy,
   };
@@ -154,8 +154,10 @@ function makeHead(model: tf.LayersModel): LossHead {
   return {
     fromLogits: true,
     forward: (xs, training) => tf.tidy(() => logits(trunk.apply(xs, { training }) as tf.Tensor)),
-    infer: (xs) =>
-      tf.tidy(() => logits(foldable ? foldedApply(model, xs, { output: below }) : (trunk.apply(xs) as tf.Tensor))),
+    infer: (xs, cache) =>
+      tf.tidy(() =>
+        logits(foldable ? foldedApply(model, xs, { output: below, cache }) : (trunk.apply(xs) as tf.Tensor)),
+      ),
     // The softmax layer is the model's last: the chain stops before it.
     forwardFrom: (index, h, training) => tf.tidy(() => logits(applyChain(model, index, layers - 1, h, training))),
     perSample: sparseCrossentropyFromLogits,
@@ -178,6 +180,19 @@ export function frozenBackboneEnd(model: tf.LayersModel): number | undefined {
 }
 
 /**
+ * The folded weights of the frozen backbone trainStep ran last: frozen weights are not trained in place, so they stay
+ * valid while that model's backbone stays frozen.
+ */
+let stepFolds: { model: tf.LayersModel; cache: FoldCache } | undefined;
+
+/** Frees the folded weights trainStep keeps for `model`'s frozen backbone (fit does when it ends). */
+export function releaseStepFolds(model: tf.LayersModel): void {
+  if (stepFolds?.model !== model) return;
+  disposeFoldCache(stepFolds.cache);
+  stepFolds = undefined;
+}
+
+/**
  * One training step as Keras' train_on_batch: forward in training mode, mean loss (+ regularisation penalties),
  * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch.
  */
@@ -197,8 +212,15 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   let cost: tf.Scalar | null = null;
   try {
     if (frozen !== undefined) {
+      if (stepFolds?.model !== model) {
+        if (stepFolds) releaseStepFolds(stepFolds.model);
+        stepFolds = { model, cache: new Map() };
+      }
       const output = model.layers[frozen].output as tf.SymbolicTensor;
-      features = foldedApply(model, xs, { output, training: true });
+      features = foldedApply(model, xs, { output, training: true, cache: stepFolds.cache });
+    } else {
+      // Its backbone trains now, in place: folded copies would go stale.
+      releaseStepFolds(model);
     }
     cost = optimizer.minimize(
       () => {
