@@ -160,8 +160,11 @@ async function kernelsRun(fn: () => Promise<unknown>): Promise<Set<string>> {
   return names;
 }
 
-/** Kernels whose stock kernel is the intended path for some shapes (same-shape and scalar arithmetic, other reduction axes). */
-const STOCK_BY_SHAPE = new Set(['Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean']);
+/**
+ * Kernels whose stock kernel is the intended path for some shapes (same-shape and scalar arithmetic and ReLU below
+ * NATIVE_SAME_SHAPE_MIN elements, other reduction axes).
+ */
+const STOCK_BY_SHAPE = new Set(['Add', 'Sub', 'Multiply', 'RealDiv', 'Sum', 'Mean', 'Relu']);
 
 test('a training step of ResNet-18 + the VGG top keeps every native kernel on the native path', async (t) => {
   if (!nativeConv()) {
