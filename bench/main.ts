@@ -175,12 +175,12 @@ function runTorch(m: BenchModel): TorchOutput | string {
 }
 
 /**
- * The PyTorch section from each model's torch_bench.py run (`outputs`, in the wasm section's order), with the ratio of
+ * The PyTorch section from each model's torch_bench.py run (`outputs`, by model name), with the ratio of
  * wasm's rates to PyTorch's.
  */
 function benchTorch(
   missing: string | undefined,
-  outputs: (TorchOutput | string)[],
+  outputs: Map<string, TorchOutput | string>,
   wasm: BenchSection | undefined,
 ): BenchSection {
   const section: BenchSection = {
@@ -192,17 +192,13 @@ function benchTorch(
     section.skipped.push(missing);
     return section;
   }
-  for (const out of outputs) {
-    if (typeof out === 'string') section.skipped.push(out);
+  // The peer runs after each of ours: a model the wasm section did not reach has no PyTorch figure either.
+  for (const m of benchModels()) {
+    const out = outputs.get(m.name);
+    if (out === undefined) section.skipped.push(`${m.name}: not timed (the wasm section did not time it)`);
+    else if (typeof out === 'string') section.skipped.push(out);
     else section.rows.push(...torchRows(out, wasm));
   }
-  // The peer runs after each of ours: a model the wasm section did not reach has no PyTorch figure either.
-  for (const m of benchModels())
-    if (
-      !outputs.some((o) => typeof o !== 'string' && o.rows.some((r) => r.net === m.name)) &&
-      !outputs.some((o) => typeof o === 'string' && o.includes(m.name))
-    )
-      section.skipped.push(`${m.name}: not timed (the wasm section did not time it)`);
   return section;
 }
 
@@ -290,8 +286,8 @@ async function main(): Promise<void> {
   // PyTorch times each model right after ours: load on these machines drifts over a run, and a ratio is only as good
   // as the two measurements are close in time.
   const missing = torchMissing();
-  const torch: (TorchOutput | string)[] = [];
-  await step('training speed', () => benchTraining(missing ? {} : { peer: (m) => torch.push(runTorch(m)) }));
+  const torch = new Map<string, TorchOutput | string>();
+  await step('training speed', () => benchTraining(missing ? {} : { peer: (m) => torch.set(m.name, runTorch(m)) }));
   const wasm = sections.find((s) => s.name.startsWith('training speed: wasm'));
   await step('wasm threads', async () => benchThreads());
   await step('PyTorch', async () => benchTorch(missing, torch, wasm));

@@ -213,7 +213,7 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   try {
     if (frozen !== undefined) {
       if (stepFolds?.model !== model) {
-        if (stepFolds) releaseStepFolds(stepFolds.model);
+        if (stepFolds) disposeFoldCache(stepFolds.cache);
         stepFolds = { model, cache: new Map() };
       }
       const output = model.layers[frozen].output as tf.SymbolicTensor;
