@@ -46,7 +46,7 @@ before(async () => {
   ({ dir, cleanup } = tempDir('affect-hostile-run-'));
   mask = await classes(path.join(dir, 'mask'), MASK, 10);
   three = await classes(path.join(dir, 'three'), ['a', 'b', 'c'], 8);
-  await initBackend('cpu');
+  await initBackend('wasm');
 });
 after(() => cleanup());
 
@@ -59,7 +59,7 @@ const quick = (data: string, o: Partial<RunOptions> = {}): RunOptions => ({
   batchSize: 4,
   trainPerClass: 0,
   seed: 5,
-  backend: 'cpu',
+  backend: 'wasm',
   outDir: path.join(dir, 'runs'),
   quiet: true,
   baseline: false,
@@ -190,7 +190,7 @@ test('a run folder is never written inside the data folder, however --out is spe
     '--out',
     'contain-link/runs',
     '--backend',
-    'cpu',
+    'wasm',
   );
   assert.equal(cli.code, 2, cli.err);
   assert.match(cli.err, /--out\) contain-link\/runs is inside the data folder/);
@@ -383,7 +383,7 @@ test('Ctrl-C during affect run stops after the batch and prints how to resume; t
     '--batch-size',
     '4',
     '--backend',
-    'cpu',
+    'wasm',
     '--out',
     'runs-int',
   );

@@ -1,7 +1,7 @@
 /**
  * The notebooks as a person uses them: the classic Jupyter Notebook server (Debian's `jupyter-notebook`) on 127.0.0.1
  * with a token, over a trusted copy of two notebooks in test-output/live-ui/, driven in Debian's Chromium with playwright-core.
- * 05-face-mask (quick scale, two epochs) and 01-baseline (smoke scale) are run cell by cell with Shift-Enter, waiting for each cell;
+ * 05-face-mask (quick scale, two epochs on 80 training images per class) and 01-baseline (smoke scale) are run cell by cell with Shift-Enter, waiting for each cell;
  * then: no error output, every plot drew an SVG with data, the training progress updated in place; a plot cell re-run
  * replaces its figures; a kernel restart and Run All works again; after saving, a page reload draws the saved plots
  * with nothing re-run. Screenshots: test-output/screenshots/live-*.png. Skips, saying why, without the server, the tslab
@@ -65,12 +65,16 @@ before(async () => {
   if (skip) return;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
-  // Two epochs of the quick scale are enough to see the progress update in place, as a person shortening a run would.
+  // Two epochs of the quick scale on fewer images are enough to see the progress update in place, as a person
+  // shortening a run would.
   const mask = readNotebook(resolveNotebook('05-face-mask'));
   const runCell = mask.cells.find((c) => cellSource(c).includes('nb.runTrial('));
   assert.ok(runCell, '05-face-mask has a runTrial cell');
-  runCell.source = cellSource(runCell).replace('backend: backend }', 'backend: backend, epochs: 2 }');
-  assert.match(cellSource(runCell), /epochs: 2 \}/);
+  runCell.source = cellSource(runCell).replace(
+    'backend: backend }',
+    'backend: backend, epochs: 2, trainPerClass: 80 }',
+  );
+  assert.match(cellSource(runCell), /epochs: 2, trainPerClass: 80 \}/);
   writeNotebook(path.join(work, '05-face-mask.ipynb'), mask);
   writeNotebook(
     path.join(work, '01-baseline.ipynb'),

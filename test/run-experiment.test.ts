@@ -47,7 +47,7 @@ before(async () => {
         .toFile(path.join(data, cls, `img${i}.png`));
     }
   }
-  await initBackend('cpu');
+  await initBackend('wasm');
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -62,7 +62,7 @@ const tiny = (outDir: string): RunOptions => ({
   epochs: 2,
   batchSize: 4,
   seed: 5,
-  backend: 'cpu',
+  backend: 'wasm',
   outDir,
   quiet: true,
   anyClasses: true,
@@ -121,7 +121,7 @@ test('same seed and backend give the same split, weights and history; the run fo
   assert.ok(!fs.existsSync(path.join(a.runDir, 'checkpoints')));
   const config = JSON.parse(read(a.runDir, 'config.json').toString()) as SavedConfig;
   assert.equal(config.seed, 5);
-  assert.equal(config.backend.name, 'cpu');
+  assert.equal(config.backend.name, 'wasm');
   assert.deepEqual(config.classes, ['WithMask', 'WithoutMask']);
   assert.deepEqual(a.classes, config.classes);
   assert.equal(
@@ -208,7 +208,7 @@ test('a run folder written before the quick scale changed resumes with the setti
     synthetic: false,
     scale: 'quick',
     seed: 5,
-    backend: 'cpu',
+    backend: 'wasm',
     outDir: path.join(tmp, 'old'),
     epochs: 1,
     batchSize: 4,

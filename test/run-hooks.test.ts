@@ -41,7 +41,7 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'affect-run-hooks-'));
   datasets.mask = await twoClasses('mask', ['WithMask', 'WithoutMask']);
   datasets.faces = await twoClasses('faces', ['happy', 'sad']);
-  await initBackend('cpu');
+  await initBackend('wasm');
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -57,7 +57,7 @@ const tiny = (o: Partial<RunOptions>): RunOptions => ({
   batchSize: 2,
   trainPerClass: 3,
   seed: 5,
-  backend: 'cpu',
+  backend: 'wasm',
   quiet: true,
   baseline: false,
   anyClasses: true,

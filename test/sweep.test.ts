@@ -1,7 +1,7 @@
 /**
  * Sweeps: the local sequential runner, and the BullMQ queue with real `affect worker` processes on a real redis-server
  * that these tests start (127.0.0.1, a free port, a temp folder, AOF persistence, a password) and stop. Trials are tiny
- * (smoke scale, 12 px, one step per epoch, cpu backend); the queued ones must give exactly the local histories.
+ * (smoke scale, 12 px, one step per epoch, wasm backend); the queued ones must give exactly the local histories.
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -48,7 +48,7 @@ const settings = () => [
   '--seed',
   '5',
   '--backend',
-  'cpu',
+  'wasm',
   '--any-classes',
 ];
 
@@ -432,7 +432,7 @@ test(
       imageSize: 12,
       trainPerClass: 3,
       seed: 5,
-      backend: 'cpu',
+      backend: 'wasm',
       anyClasses: true,
     };
     const lines: string[] = [];
