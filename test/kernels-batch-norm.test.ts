@@ -37,9 +37,10 @@ const CASES: Case[] = [
 
 /**
  * y, mean, variance and the gradients of sum(y * r) with respect to x, scale and offset: through batchNormTraining
- * when `fused`, else composed from tf.moments and tf.batchNorm (tfjs-layers' training path).
+ * when `fused`, else composed from tf.moments and tf.batchNorm (tfjs-layers' training path); y through a ReLU when
+ * `relu` (tf.relu after the composed one).
  */
-function forwardAndGrads(c: Case, fused: boolean): Float32Array[] {
+function forwardAndGrads(c: Case, fused: boolean, relu: boolean): Float32Array[] {
   const channels = c.shape[c.shape.length - 1];
   const n = tf.util.sizeFromShape(c.shape);
   return tf.tidy(() => {
@@ -49,13 +50,14 @@ function forwardAndGrads(c: Case, fused: boolean): Float32Array[] {
     const r = tf.tensor(values('r', n), c.shape);
     const run = (xi: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
       if (fused) {
-        const out = batchNormTraining(xi, s, o, 1e-3);
+        const out = batchNormTraining(xi, s, o, 1e-3, relu);
         assert.ok(out, 'batchNormTraining did not run');
         return out;
       }
       const axes = c.shape.slice(0, -1).map((_, i) => i);
       const { mean, variance } = tf.moments(xi, axes);
-      return { y: tf.batchNorm(xi, mean, variance, o, s, 1e-3), mean, variance };
+      const y = tf.batchNorm(xi, mean, variance, o, s, 1e-3);
+      return { y: relu ? tf.relu(y) : y, mean, variance };
     };
     const { y, mean, variance } = run(x, scale, offset);
     const grads = tf.grads((xi, s, o) => tf.sum(tf.mul(run(xi, s, o).y, r)))([x, scale, offset]);
@@ -66,20 +68,22 @@ function forwardAndGrads(c: Case, fused: boolean): Float32Array[] {
 const NAMES = ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'];
 
 test(
-  'native batch norm in training matches tf.moments + tf.batchNorm on cpu, with its gradients',
+  'native batch norm in training, alone and with its ReLU, matches tf.moments + tf.batchNorm (+ tf.relu) on cpu, with its gradients',
   { skip: SKIP },
   async () => {
-    for (const c of CASES) {
-      await initBackend('cpu');
-      const ref = forwardAndGrads(c, false);
-      await initBackend('wasm');
-      const got = forwardAndGrads(c, true);
-      got.forEach((g, i) => {
-        const e = relErr(g, ref[i]);
-        // dx is a difference of nearly equal terms where the spread is small against the mean.
-        assert.ok(e < (i === 3 ? 1e-3 : 1e-5), `${NAMES[i]} ${JSON.stringify(c)}: relative error ${e}`);
-      });
-    }
+    for (const relu of [false, true])
+      for (const c of CASES) {
+        await initBackend('cpu');
+        const ref = forwardAndGrads(c, false, relu);
+        await initBackend('wasm');
+        const got = forwardAndGrads(c, true, relu);
+        got.forEach((g, i) => {
+          const e = relErr(g, ref[i]);
+          // dx is a difference of nearly equal terms where the spread is small against the mean.
+          assert.ok(e < (i === 3 ? 1e-3 : 1e-5), `${NAMES[i]} ${JSON.stringify(c)} relu ${relu}: relative error ${e}`);
+        });
+        if (relu) assert.ok(got[0].some((v) => v === 0) && got[0].every((v) => v >= 0), 'the ReLU ran');
+      }
   },
 );
 

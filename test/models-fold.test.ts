@@ -122,6 +122,83 @@ test('foldedApply in training mode folds frozen batch norm only', async () => {
   model.dispose();
 });
 
+/**
+ * conv -> batch norm -> ReLU (the batch norm runs with its ReLU when training), conv -> frozen batch norm -> ReLU (the
+ * convolution trains, so nothing folds), conv -> batch norm read by an Add, then ReLU, flatten, dense.
+ */
+function buildTrainingModel(): tf.LayersModel {
+  const input = tf.input({ shape: [7, 6, 3] });
+  const block = (t: tf.SymbolicTensor, frozen: boolean) => {
+    const c = conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(t) as tf.SymbolicTensor;
+    const bn = batchNorm({ trainable: !frozen }).apply(c) as tf.SymbolicTensor;
+    return tf.layers.reLU().apply(bn) as tf.SymbolicTensor;
+  };
+  const a = block(block(input, false), true);
+  const b = conv2d({ filters: 4, kernelSize: 1 }).apply(a) as tf.SymbolicTensor;
+  const sum = tf.layers.add().apply([batchNorm({}).apply(b) as tf.SymbolicTensor, a]) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'relu' }).apply(sum) as tf.SymbolicTensor;
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(out)) as tf.SymbolicTensor,
+  });
+  const rng = makeRng('models-fold-training');
+  const weights = model.weights.map((w) => {
+    const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[]));
+    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
+    return tf.tensor(values, w.shape as number[]);
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
+  return model;
+}
+
+test('foldedApply in training on wasm: batch norm runs with its ReLU as one op; output, gradients and moving statistics as the layers give them', async () => {
+  await initBackend('wasm');
+  for (const mode of nativeModes()) {
+    await withNative(mode.native, async () => {
+      // Two copies of one model: the plain forward pass runs one, foldedApply the other (each updates its moving
+      // statistics).
+      const [plain, fused] = [buildTrainingModel(), buildTrainingModel()];
+      const x = tf.tensor4d(randomArray(makeRng('models-fold-tx'), 2 * 7 * 6 * 3), [2, 7, 6, 3]);
+      const r = tf.randomNormal([2, 3], 0, 1, 'float32', 7);
+      const run = (m: tf.LayersModel, f: () => tf.Tensor) => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(f(), r)),
+          m.trainableWeights.map((w) => w.read() as tf.Variable),
+        );
+        return [value, ...m.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name])];
+      };
+      const want = run(plain, () => plain.apply(x, { training: true }) as tf.Tensor);
+      const counts = await kernelCounts(() => {
+        const got = run(fused, () => foldedApply(fused, x, { training: true }));
+        for (const [i, g] of got.entries()) {
+          const e = relErr(g.dataSync(), want[i].dataSync());
+          assert.ok(e < 1e-4, `${mode.label}: ${i === 0 ? 'output' : fused.trainableWeights[i - 1].name} ${e}`);
+        }
+        tf.dispose(got.slice(1));
+        return got[0];
+      });
+      assert.equal(fused.trainableWeights.length, 12, 'the frozen batch norm has no trainable weights; its conv has');
+      for (const [i, w] of fused.weights.entries()) {
+        const e = relErr(w.read().dataSync(), plain.weights[i].read().dataSync());
+        assert.ok(e < 1e-5, `${mode.label}: ${w.name} after the call: ${e}`);
+      }
+      // Two batch norms train (natively where the addon is in use); the first runs with its ReLU.
+      assert.equal(
+        counts.get('AffectBatchNormTraining') ?? 0,
+        mode.native ? 2 : 0,
+        `${mode.label}: training batch norms`,
+      );
+      assert.equal(counts.get('Relu') ?? 0, mode.native ? 2 : 3, `${mode.label}: ReLU kernels`);
+      // The frozen batch norm runs (its convolution trains, so it does not fold), and the others where not native.
+      assert.equal(counts.get('FusedBatchNorm') ?? 0, mode.native ? 1 : 3, `${mode.label}: batch norm kernels`);
+      tf.dispose([x, r, ...want]);
+      plain.dispose();
+      fused.dispose();
+    });
+  }
+});
+
 test('foldedApply leaves nothing behind; a cache keeps one folded copy per fold, follows new weights, and is freed', async () => {
   await initBackend('wasm');
   const x = input();

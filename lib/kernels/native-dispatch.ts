@@ -172,7 +172,8 @@ export function nativeBatchNormInfo(
 
 /**
  * Batch norm in training of float32 `x` along its last axis, natively: [y, mean, variance], the batch's moments
- * (variance biased, as tf.moments). Undefined without the addon or for other dtypes, shapes or empty tensors.
+ * (variance biased, as tf.moments), y passed through max(., 0) when `relu`. Undefined without the addon or for other
+ * dtypes, shapes or empty tensors.
  */
 export function nativeBatchNormTrainingInfo(
   backend: WasmBackendLike,
@@ -180,6 +181,7 @@ export function nativeBatchNormTrainingInfo(
   scale: tf.TensorInfo,
   offset: tf.TensorInfo,
   epsilon: number,
+  relu: boolean,
 ): tf.TensorInfo[] | undefined {
   const addon = nativeConv();
   const channels = x.shape[x.shape.length - 1];
@@ -195,26 +197,35 @@ export function nativeBatchNormTrainingInfo(
       heap(backend, mean),
       heap(backend, variance),
       epsilon,
+      relu,
     ),
   );
 }
 
 /**
  * The gradients [dx, dscale, doffset] of nativeBatchNormTrainingInfo's y for output gradient `dy`, from its saved
- * input, scale and batch moments; undefined where the forward kernel would be.
+ * input, scale and batch moments, and its offset when it ran with relu (`reluOffset`); undefined where the forward
+ * kernel would be.
  */
 export function nativeBatchNormTrainingGradInfo(
   backend: WasmBackendLike,
   dy: tf.TensorInfo,
-  saved: { x: tf.TensorInfo; scale: tf.TensorInfo; mean: tf.TensorInfo; variance: tf.TensorInfo },
+  saved: {
+    x: tf.TensorInfo;
+    scale: tf.TensorInfo;
+    mean: tf.TensorInfo;
+    variance: tf.TensorInfo;
+    reluOffset?: tf.TensorInfo;
+  },
   epsilon: number,
 ): tf.TensorInfo[] | undefined {
   const addon = nativeConv();
-  const { x, scale, mean, variance } = saved;
+  const { x, scale, mean, variance, reluOffset } = saved;
   const channels = x.shape[x.shape.length - 1];
+  const vectors = [scale, mean, variance, ...(reluOffset ? [reluOffset] : [])];
   if (!addon || x.shape.length < 2 || tf.util.sizeFromShape(x.shape) === 0) return undefined;
-  if (![dy, x, scale, mean, variance].every((t) => t.dtype === 'float32')) return undefined;
-  if (!tf.util.arraysEqual(dy.shape, x.shape) || !channelVectors([scale, mean, variance], channels)) return undefined;
+  if (![dy, x, ...vectors].every((t) => t.dtype === 'float32')) return undefined;
+  if (!tf.util.arraysEqual(dy.shape, x.shape) || !channelVectors(vectors, channels)) return undefined;
   return nativeOutputs(backend, [x.shape, [channels], [channels]], ([dx, dscale, doffset]) =>
     addon.batchNormTrainingGrad(
       heap(backend, dy),
@@ -226,6 +237,7 @@ export function nativeBatchNormTrainingGradInfo(
       heap(backend, dscale),
       heap(backend, doffset),
       epsilon,
+      reluOffset ? heap(backend, reluOffset) : null,
     ),
   );
 }

@@ -44,7 +44,8 @@ export interface NativeConvAddon {
   sumRows(x: Float32Array, out: Float32Array, scale: number): void;
   /**
    * Batch norm in training along the last axis of x ([rows, C]): the batch's mean and biased variance per channel
-   * into `mean`, `variance`, and y = (x - mean) * scale / sqrt(variance + epsilon) + offset.
+   * into `mean`, `variance`, and y = (x - mean) * scale / sqrt(variance + epsilon) + offset, then max(y, 0) (NaN
+   * kept) when `relu`.
    */
   batchNormTraining(
     x: Float32Array,
@@ -54,8 +55,12 @@ export interface NativeConvAddon {
     mean: Float32Array,
     variance: Float32Array,
     epsilon: number,
+    relu: boolean,
   ): void;
-  /** batchNormTraining's gradients for output gradient dy (the batch statistics as functions of x). */
+  /**
+   * batchNormTraining's gradients for output gradient dy (the batch statistics as functions of x); `reluOffset` is the
+   * forward's offset when it ran with relu (dy then passes through the ReLU's gradient first), else null.
+   */
   batchNormTrainingGrad(
     dy: Float32Array,
     x: Float32Array,
@@ -66,6 +71,7 @@ export interface NativeConvAddon {
     dscale: Float32Array,
     doffset: Float32Array,
     epsilon: number,
+    reluOffset: Float32Array | null,
   ): void;
   /** out[i] = sqrt(x[i]); the arrays have one length. */
   sqrt(x: Float32Array, out: Float32Array): void;

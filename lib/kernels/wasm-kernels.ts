@@ -19,7 +19,12 @@ import {
   nativeSqrtInfo,
 } from './native-dispatch';
 import { RELU_GRAD, registerReluGradient, restoreReluGradient } from './relu';
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTraining } from './batch-norm';
+import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTraining,
+  type BatchNormTrainingAttrs,
+} from './batch-norm';
 import { setBatchNormTrainingOp } from '../models/common';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
@@ -396,13 +401,15 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
   },
   [BATCH_NORM_TRAINING]: ({ inputs, attrs, backend }) => {
     const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
-    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
-    return nativeBatchNormTrainingInfo(asBackend(backend), x, scale, offset, varianceEpsilon) ?? notCovered(inputs);
+    const { varianceEpsilon, relu } = attrs as unknown as BatchNormTrainingAttrs;
+    return (
+      nativeBatchNormTrainingInfo(asBackend(backend), x, scale, offset, varianceEpsilon, relu) ?? notCovered(inputs)
+    );
   },
   [BATCH_NORM_TRAINING_GRAD]: ({ inputs, attrs, backend }) => {
-    const { dy, x, scale, mean, variance } = inputs as Record<string, tf.TensorInfo>;
-    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
-    const saved = { x, scale, mean, variance };
+    const { dy, x, scale, offset, mean, variance } = inputs as Record<string, tf.TensorInfo>;
+    const { varianceEpsilon, relu } = attrs as unknown as BatchNormTrainingAttrs;
+    const saved = { x, scale, mean, variance, ...(relu ? { reluOffset: offset } : {}) };
     return nativeBatchNormTrainingGradInfo(asBackend(backend), dy, saved, varianceEpsilon) ?? notCovered(inputs);
   },
   [RELU_GRAD]: ({ inputs, backend }) => {

@@ -35,10 +35,18 @@ export class BatchNormalization extends TfjsBatchNormalization {
   static className = 'BatchNormalization';
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
     if (this.trainable && kwargs.training === true) {
-      const fused = this.callFusedTraining(Array.isArray(inputs) ? inputs[0] : inputs);
+      const fused = this.callFusedTraining(Array.isArray(inputs) ? inputs[0] : inputs, false);
       if (fused) return fused;
     }
     return super.call(inputs, this.trainable ? kwargs : { ...kwargs, training: false });
+  }
+
+  /**
+   * ReLU of this layer's training-mode call, as one op with the normalisation where the installed BatchNormTrainingOp
+   * runs (a trainable layer); undefined elsewhere. foldedApply runs a batch norm read only by a ReLU layer this way.
+   */
+  callTrainingWithRelu(x: tf.Tensor): tf.Tensor | undefined {
+    return this.trainable ? this.callFusedTraining(x, true) : undefined;
   }
 
   /**
@@ -46,14 +54,14 @@ export class BatchNormalization extends TfjsBatchNormalization {
    * moving-average updates as tfjs' layer (biased batch variance, `moving -= (moving - batch) * (1 - momentum)`);
    * undefined elsewhere, and the layer composes it from tfjs ops.
    */
-  private callFusedTraining(x: tf.Tensor): tf.Tensor | undefined {
+  private callFusedTraining(x: tf.Tensor, relu: boolean): tf.Tensor | undefined {
     const self = this as unknown as BatchNormWeights;
     const axis = self.axis < 0 ? self.axis + x.rank : self.axis;
     const { gamma, beta } = self;
     if (!batchNormTrainingOp || axis !== x.rank - 1 || !gamma || !beta) return undefined;
     const op = batchNormTrainingOp;
     return tf.tidy(() => {
-      const r = op(x, gamma.read(), beta.read(), self.epsilon);
+      const r = op(x, gamma.read(), beta.read(), self.epsilon, relu);
       if (!r) return undefined;
       const decay = 1 - self.momentum;
       for (const [moving, batch] of [
@@ -76,15 +84,16 @@ export interface BatchNormTrainingResult {
 }
 
 /**
- * Batch norm in training along x's last axis as one differentiable op, or undefined where it does not run (the layer
- * then composes tfjs ops). lib/kernels installs its native one with the wasm training kernels: the models themselves
- * load in browsers, where nothing is installed.
+ * Batch norm in training along x's last axis as one differentiable op, y passed through max(., 0) when `relu`, or
+ * undefined where it does not run (the layer then composes tfjs ops). lib/kernels installs its native one with the
+ * wasm training kernels: the models themselves load in browsers, where nothing is installed.
  */
 export type BatchNormTrainingOp = (
   x: tf.Tensor,
   scale: tf.Tensor,
   offset: tf.Tensor,
   epsilon: number,
+  relu: boolean,
 ) => BatchNormTrainingResult | undefined;
 
 let batchNormTrainingOp: BatchNormTrainingOp | undefined;

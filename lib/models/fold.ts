@@ -2,8 +2,9 @@
  * A model's forward pass with batch normalisation folded into the convolutions. In inference mode a batch-norm layer
  * is a per-channel affine map, so a Conv2D followed only by it (and by a ReLU) is one convolution with scaled filters,
  * a bias and the ReLU fused: one kernel where there were three, and two fewer passes over the activations. A frozen
- * ResNet-50 spends about a fifth of its forward kernel time in batch norm and ReLU. Imports only tfjs and the zoo's
- * layer classes, as lib/train/loss (which runs frozen backbones through this) must.
+ * ResNet-50 spends about a fifth of its forward kernel time in batch norm and ReLU. In training, a batch norm on
+ * batch statistics runs with its ReLU as one op (BatchNormalization.callTrainingWithRelu), one pass fewer each way.
+ * Imports only tfjs and the zoo's layer classes, as lib/train/loss (which runs training steps through this) must.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -160,6 +161,12 @@ function inInference(layer: tf.layers.Layer, training: boolean): boolean {
   return !training || (layer instanceof BatchNormalization && !layer.trainable);
 }
 
+/** Whether `f` may run as one folded convolution in this call: its folded weights are constants to a gradient. */
+function foldsNow(f: Fold, training: boolean): boolean {
+  const trains = (n: GraphNode) => n.outboundLayer.trainableWeights.length > 0;
+  return inInference(f.norm.outboundLayer, training) && !(training && (trains(f.conv) || trains(f.norm)));
+}
+
 function runFold(f: Fold, x: tf.Tensor, cache: FoldCache): tf.Tensor {
   const { filter, bias } = foldWeights(f, cache);
   const attrs = fusedConv2dAttrs(f.conv.outboundLayer as unknown as Conv2DWeights, f.relu ? 'relu' : 'linear');
@@ -184,9 +191,10 @@ export interface FoldedApplyOptions {
 
 /**
  * `model.apply(x, { training })` up to `output`, with every Conv2D whose only reader is a batch-norm layer in inference
- * mode (and that layer's only reader a ReLU) run as one convolution. Frozen zoo batch norm is in inference mode even
- * when training. Equal to the plain forward pass up to float rounding. Not for gradients with respect to those layers'
- * weights (the folded copies are constants) or for wrapping a layer's call (the folded layers' calls do not run).
+ * mode (and that layer's only reader a ReLU) run as one convolution, unless training and either layer trains (frozen
+ * zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch statistics
+ * between such a Conv2D and ReLU run with the ReLU as one op. Equal to the plain forward pass up to float rounding, gradients
+ * included. Not for wrapping a layer's call (the fused layers' calls do not run).
  */
 export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApplyOptions = {}): tf.Tensor {
   if (model.inputs.length !== 1)
@@ -227,14 +235,27 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
     for (const step of plan.steps) {
       if ('conv' in step) {
         const input = step.conv.inputTensors[0];
-        if (inInference(step.norm.outboundLayer, training)) {
+        if (foldsNow(step, training)) {
           const last = step.relu ?? step.norm;
           setOutputs(last, [tf.tidy(() => runFold(step, read(input), cache))]);
           release(input);
           continue;
         }
-        // A batch norm on batch statistics: the three layers one by one.
-        for (const node of [step.conv, step.norm, ...(step.relu ? [step.relu] : [])]) {
+        setOutputs(step.conv, runNode(step.conv, [read(input)], training));
+        release(input);
+        // A batch norm on batch statistics with its ReLU in one op where it can; else the layers one by one.
+        const normIn = step.norm.inputTensors[0];
+        const norm = step.norm.outboundLayer;
+        const fused =
+          step.relu && training && norm instanceof BatchNormalization
+            ? norm.callTrainingWithRelu(read(normIn))
+            : undefined;
+        if (fused && step.relu) {
+          setOutputs(step.relu, [fused]);
+          release(normIn);
+          continue;
+        }
+        for (const node of [step.norm, ...(step.relu ? [step.relu] : [])]) {
           setOutputs(node, runNode(node, node.inputTensors.map(read), training));
           node.inputTensors.forEach(release);
         }

@@ -12,7 +12,10 @@ import { topSplitIndex } from './split';
 export interface LossHead {
   /** True when the loss is computed from the logits feeding the model's softmax. */
   fromLogits: boolean;
-  /** The tensor the loss reads: logits when fromLogits, else the model's output. */
+  /**
+   * The tensor the loss reads: logits when fromLogits, else the model's output. Training, through foldedApply (batch
+   * norm fused with its ReLU, frozen batch norm folded); else the layers' own calls, which Grad-CAM wraps.
+   */
   forward(xs: tf.Tensor, training: boolean): tf.Tensor;
   /**
    * forward(xs, false) with batch norm folded into the convolutions before it (foldedApply, reusing `cache`): equal up
@@ -118,7 +121,8 @@ function makeHead(model: tf.LayersModel): LossHead {
   const foldable = model.inputs.length === 1 && model.outputs.length === 1;
   const probabilityHead: LossHead = {
     fromLogits: false,
-    forward: (xs, training) => model.apply(xs, { training }) as tf.Tensor,
+    forward: (xs, training) =>
+      foldable && training ? foldedApply(model, xs, { training }) : (model.apply(xs, { training }) as tf.Tensor),
     infer: (xs, cache) => (foldable ? foldedApply(model, xs, { cache }) : (model.apply(xs) as tf.Tensor)),
     forwardFrom: (index, h, training) => tf.tidy(() => applyChain(model, index, layers, h, training)),
     perSample: sparseCrossentropy,
@@ -153,7 +157,14 @@ function makeHead(model: tf.LayersModel): LossHead {
   }
   return {
     fromLogits: true,
-    forward: (xs, training) => tf.tidy(() => logits(trunk.apply(xs, { training }) as tf.Tensor)),
+    forward: (xs, training) =>
+      tf.tidy(() =>
+        logits(
+          foldable && training
+            ? foldedApply(model, xs, { output: below, training })
+            : (trunk.apply(xs, { training }) as tf.Tensor),
+        ),
+      ),
     infer: (xs, cache) =>
       tf.tidy(() =>
         logits(foldable ? foldedApply(model, xs, { output: below, cache }) : (trunk.apply(xs) as tf.Tensor)),

@@ -296,18 +296,22 @@ napi_value NormalizeRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// Reads `n` Float32Arrays and then a number from a call of exactly n + 1 arguments: the first array x is [rows, cols],
-// the arrays in `full` as long as x and the others `cols` long, cols being the length of array `colsFrom`.
+// Reads `n` Float32Arrays and then a number from a call of exactly n + 1 + extra arguments (the `extra` last ones into
+// `extras`, for the caller to read): the first array x is [rows, cols], the arrays in `full` as long as x and the
+// others `cols` long, cols being the length of array `colsFrom`.
 bool RowsCall(napi_env env, napi_callback_info info, size_t n, std::initializer_list<size_t> full, size_t colsFrom,
-              float** p, double* number, size_t* rows, size_t* cols) {
-  napi_value argv[10];
-  size_t argc = 10;
-  size_t len[10] = {};
-  if (n + 1 > 10 || napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != n + 1) return false;
+              float** p, double* number, size_t* rows, size_t* cols, size_t extra, napi_value* extras) {
+  napi_value argv[12];
+  size_t argc = 12;
+  size_t len[12] = {};
+  if (n + 1 + extra > 12 || napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok ||
+      argc != n + 1 + extra)
+    return false;
   for (size_t i = 0; i < n; i++) {
     if (!Floats(env, argv[i], &p[i], &len[i])) return false;
   }
   if (napi_get_value_double(env, argv[n], number) != napi_ok) return false;
+  for (size_t i = 0; i < extra; i++) extras[i] = argv[n + 1 + i];
   *cols = len[colsFrom];
   if (*cols == 0 || len[0] == 0 || len[0] % *cols != 0) return false;
   *rows = len[0] / *cols;
@@ -319,29 +323,40 @@ bool RowsCall(napi_env env, napi_callback_info info, size_t n, std::initializer_
   return true;
 }
 
-// batchNormTraining(x, scale, offset, y, mean, variance, epsilon)
+// batchNormTraining(x, scale, offset, y, mean, variance, epsilon, relu)
 napi_value BatchNormTraining(napi_env env, napi_callback_info info) {
   float* p[6] = {};
   double epsilon = 0;
   size_t rows = 0, cols = 0;
-  if (!RowsCall(env, info, 6, {0, 3}, 1, p, &epsilon, &rows, &cols) || !(epsilon >= 0)) {
+  napi_value relu;
+  bool withRelu = false;
+  if (!RowsCall(env, info, 6, {0, 3}, 1, p, &epsilon, &rows, &cols, 1, &relu) || !(epsilon >= 0) ||
+      napi_get_value_bool(env, relu, &withRelu) != napi_ok) {
     return Throw(env, "affect-native: batchNormTraining needs x, scale, offset, y, mean and variance Float32Arrays (y as "
-                      "long as x, the others one length that divides x's) and an epsilon >= 0");
+                      "long as x, the others one length that divides x's), an epsilon >= 0 and a boolean (relu)");
   }
-  affect::BatchNormTraining(p[0], p[1], p[2], float(epsilon), p[3], p[4], p[5], rows, cols);
+  affect::BatchNormTraining(p[0], p[1], p[2], float(epsilon), p[3], p[4], p[5], rows, cols, withRelu);
   return nullptr;
 }
 
-// batchNormTrainingGrad(dy, x, scale, mean, variance, dx, dscale, doffset, epsilon)
+// batchNormTrainingGrad(dy, x, scale, mean, variance, dx, dscale, doffset, epsilon, reluOffset), reluOffset null
+// unless the forward pass ran with relu (then its offset)
 napi_value BatchNormTrainingGrad(napi_env env, napi_callback_info info) {
   float* p[8] = {};
   double epsilon = 0;
-  size_t rows = 0, cols = 0;
-  if (!RowsCall(env, info, 8, {0, 1, 5}, 2, p, &epsilon, &rows, &cols) || !(epsilon >= 0)) {
+  size_t rows = 0, cols = 0, offsetLength = 0;
+  napi_value offsetArg;
+  float* reluOffset = nullptr;
+  napi_valuetype offsetType = napi_undefined;
+  bool ok = RowsCall(env, info, 8, {0, 1, 5}, 2, p, &epsilon, &rows, &cols, 1, &offsetArg) && epsilon >= 0 &&
+            napi_typeof(env, offsetArg, &offsetType) == napi_ok;
+  if (ok && offsetType != napi_null) ok = Floats(env, offsetArg, &reluOffset, &offsetLength) && offsetLength == cols;
+  if (!ok) {
     return Throw(env, "affect-native: batchNormTrainingGrad needs dy, x, scale, mean, variance, dx, dscale and doffset "
-                      "Float32Arrays (x and dx as long as dy, the others one length that divides dy's) and an epsilon >= 0");
+                      "Float32Arrays (x and dx as long as dy, the others one length that divides dy's), an epsilon >= 0 "
+                      "and the forward's offset (a Float32Array as long as scale) or null");
   }
-  affect::BatchNormTrainingGrad(p[0], p[1], p[2], p[3], p[4], float(epsilon), p[5], p[6], p[7], rows, cols);
+  affect::BatchNormTrainingGrad(p[0], p[1], p[2], p[3], p[4], reluOffset, float(epsilon), p[5], p[6], p[7], rows, cols);
   return nullptr;
 }
 

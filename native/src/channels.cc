@@ -105,6 +105,97 @@ void Fold(std::vector<double>& sums, size_t cols) {
   sums.resize(cols);
 }
 
+// (x - mean) * factor + offset, then max(., 0) when kRelu (NaN kept, as tfjs' relu).
+template <bool kRelu>
+float Normalized(float x, float mean, float factor, float offset) {
+  const float y = (x - mean) * factor + offset;
+  return kRelu && y < 0.0f ? 0.0f : y;
+}
+
+template <bool kRelu>
+void NormalizeRowsAs(const float* x, const float* mean, const float* factor, const float* offset, float* out,
+                     size_t rows, size_t cols) {
+  const Widened w = Widen(rows, cols);
+  const std::vector<float> m = Repeat(mean, cols, w.cols), f = Repeat(factor, cols, w.cols),
+                           o = Repeat(offset, cols, w.cols);
+  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+      const float* xr = x + r * w.cols;
+      float* row = out + r * w.cols;
+      for (size_t c = 0; c < w.cols; c++) row[c] = Normalized<kRelu>(xr[c], m[c], f[c], o[c]);
+    }
+  });
+}
+
+// The forward pass's factor scale / sqrt(variance + epsilon), computed the same way wherever it is needed again.
+float NormFactor(float scale, float variance, float epsilon) {
+  return float(scale / std::sqrt(double(variance) + epsilon));
+}
+
+// dy * step(y) (tfjs' step: 1 above 0, NaN for NaN, else 0) when kRelu, else dy. Two plain selects, not nested, so
+// that the loops calling it vectorise.
+template <bool kRelu>
+float ReluGradOf(float dy, float y) {
+  if (!kRelu) return dy;
+  const float step = y > 0.0f ? 1.0f : 0.0f;
+  const float stepOrNaN = y != y ? y : step;
+  return dy * stepOrNaN;
+}
+
+template <bool kRelu>
+void BatchNormTrainingGradAs(const float* dy, const float* x, const float* scale, const float* mean,
+                             const float* variance, const float* offset, float epsilon, float* dx, float* dscale,
+                             float* doffset, size_t rows, size_t cols) {
+  const Widened w = Widen(rows, cols);
+  const std::vector<float> means = Repeat(mean, cols, w.cols);
+  // With the ReLU: the forward's factor and offset, to recompute y (a no-op vector of zeros otherwise).
+  std::vector<float> factor(cols, 0.0f), zeros;
+  if (kRelu)
+    for (size_t c = 0; c < cols; c++) factor[c] = NormFactor(scale[c], variance[c], epsilon);
+  else
+    zeros.assign(cols, 0.0f);
+  const std::vector<float> fw = Repeat(factor.data(), cols, w.cols),
+                           ow = Repeat(kRelu ? offset : zeros.data(), cols, w.cols);
+  std::vector<double> sdy, sdyx;
+  ColumnSums(w.rows, w.cols, sdy, sdyx, [&](size_t r, float* a, float* b) {
+    const float* g = dy + r * w.cols;
+    const float* xr = x + r * w.cols;
+    for (size_t c = 0; c < w.cols; c++) {
+      const float gc = ReluGradOf<kRelu>(g[c], Normalized<false>(xr[c], means[c], fw[c], ow[c]));
+      a[c] += gc;
+      b[c] += gc * (xr[c] - means[c]);
+    }
+  });
+  Fold(sdy, cols);
+  Fold(sdyx, cols);
+  // dx = scale * rstd * (g - mean(g) - xhat * mean(g * xhat)) = k * g + q * x + p per column, g the gradient at y.
+  std::vector<float> k(cols), q(cols), p(cols);
+  const double n = double(rows);
+  for (size_t c = 0; c < cols; c++) {
+    const double rstd = 1.0 / std::sqrt(double(variance[c]) + epsilon);
+    const double a = scale[c] * rstd;
+    const double b = -a * rstd * rstd * sdyx[c] / n;
+    dscale[c] = float(sdyx[c] * rstd);
+    doffset[c] = float(sdy[c]);
+    k[c] = float(a);
+    q[c] = float(b);
+    p[c] = float(-a * sdy[c] / n - b * mean[c]);
+  }
+  const std::vector<float> kw = Repeat(k.data(), cols, w.cols), qw = Repeat(q.data(), cols, w.cols),
+                           pw = Repeat(p.data(), cols, w.cols);
+  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; r++) {
+      const float* g = dy + r * w.cols;
+      const float* xr = x + r * w.cols;
+      float* o = dx + r * w.cols;
+      for (size_t c = 0; c < w.cols; c++) {
+        const float gc = ReluGradOf<kRelu>(g[c], Normalized<false>(xr[c], means[c], fw[c], ow[c]));
+        o[c] = kw[c] * gc + qw[c] * xr[c] + pw[c];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, size_t rows, size_t cols, bool smallFirst) {
@@ -118,16 +209,7 @@ void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, 
 
 void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
                    size_t cols) {
-  const Widened w = Widen(rows, cols);
-  const std::vector<float> m = Repeat(mean, cols, w.cols), f = Repeat(factor, cols, w.cols),
-                           o = Repeat(offset, cols, w.cols);
-  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; r++) {
-      const float* xr = x + r * w.cols;
-      float* row = out + r * w.cols;
-      for (size_t c = 0; c < w.cols; c++) row[c] = (xr[c] - m[c]) * f[c] + o[c];
-    }
-  });
+  NormalizeRowsAs<false>(x, mean, factor, offset, out, rows, cols);
 }
 
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale) {
@@ -144,7 +226,7 @@ void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale)
 }
 
 void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,
-                       float* variance, size_t rows, size_t cols) {
+                       float* variance, size_t rows, size_t cols, bool relu) {
   // One pass for both moments: sums of x - x[0] and its square, shifted by the first row so that a large mean does
   // not cancel the variance.
   const Widened w = Widen(rows, cols);
@@ -166,49 +248,21 @@ void BatchNormTraining(const float* x, const float* scale, const float* offset, 
     mean[c] = float(x[c] + m);
     // max(v, 0) keeps a NaN (from a NaN in x), as tf.moments would give it.
     variance[c] = float(std::max(s2[c] / double(rows) - m * m, 0.0));
-    factor[c] = float(scale[c] / std::sqrt(double(variance[c]) + epsilon));
+    factor[c] = NormFactor(scale[c], variance[c], epsilon);
   }
-  NormalizeRows(x, mean, factor.data(), offset, y, rows, cols);
+  if (relu)
+    NormalizeRowsAs<true>(x, mean, factor.data(), offset, y, rows, cols);
+  else
+    NormalizeRowsAs<false>(x, mean, factor.data(), offset, y, rows, cols);
 }
 
 void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, const float* mean, const float* variance,
-                           float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols) {
-  const Widened w = Widen(rows, cols);
-  const std::vector<float> means = Repeat(mean, cols, w.cols);
-  std::vector<double> sdy, sdyx;
-  ColumnSums(w.rows, w.cols, sdy, sdyx, [&](size_t r, float* a, float* b) {
-    const float* g = dy + r * w.cols;
-    const float* xr = x + r * w.cols;
-    for (size_t c = 0; c < w.cols; c++) {
-      a[c] += g[c];
-      b[c] += g[c] * (xr[c] - means[c]);
-    }
-  });
-  Fold(sdy, cols);
-  Fold(sdyx, cols);
-  // dx = scale * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) = k * dy + q * x + p per column.
-  std::vector<float> k(cols), q(cols), p(cols);
-  const double n = double(rows);
-  for (size_t c = 0; c < cols; c++) {
-    const double rstd = 1.0 / std::sqrt(double(variance[c]) + epsilon);
-    const double a = scale[c] * rstd;
-    const double b = -a * rstd * rstd * sdyx[c] / n;
-    dscale[c] = float(sdyx[c] * rstd);
-    doffset[c] = float(sdy[c]);
-    k[c] = float(a);
-    q[c] = float(b);
-    p[c] = float(-a * sdy[c] / n - b * mean[c]);
-  }
-  const std::vector<float> kw = Repeat(k.data(), cols, w.cols), qw = Repeat(q.data(), cols, w.cols),
-                           pw = Repeat(p.data(), cols, w.cols);
-  ForRanges(w.rows, RowGrain(w.cols), [&](size_t begin, size_t end) {
-    for (size_t r = begin; r < end; r++) {
-      const float* g = dy + r * w.cols;
-      const float* xr = x + r * w.cols;
-      float* o = dx + r * w.cols;
-      for (size_t c = 0; c < w.cols; c++) o[c] = kw[c] * g[c] + qw[c] * xr[c] + pw[c];
-    }
-  });
+                           const float* reluOffset, float epsilon, float* dx, float* dscale, float* doffset,
+                           size_t rows, size_t cols) {
+  if (reluOffset)
+    BatchNormTrainingGradAs<true>(dy, x, scale, mean, variance, reluOffset, epsilon, dx, dscale, doffset, rows, cols);
+  else
+    BatchNormTrainingGradAs<false>(dy, x, scale, mean, variance, nullptr, epsilon, dx, dscale, doffset, rows, cols);
 }
 
 }  // namespace affect

@@ -83,13 +83,15 @@ void BinaryRows(BinaryOp op, const float* full, const float* small, float* out, 
 void NormalizeRows(const float* x, const float* mean, const float* factor, const float* offset, float* out, size_t rows,
                    size_t cols);
 // Batch norm in training over x's rows ([rows, cols], channels last): mean and (biased) variance per column, then
-// y = (x - mean) * scale / sqrt(variance + epsilon) + offset.
+// y = (x - mean) * scale / sqrt(variance + epsilon) + offset, and max(y, 0) (NaN kept) when relu.
 void BatchNormTraining(const float* x, const float* scale, const float* offset, float epsilon, float* y, float* mean,
-                       float* variance, size_t rows, size_t cols);
+                       float* variance, size_t rows, size_t cols, bool relu);
 // BatchNormTraining's gradients for output gradient dy, the batch statistics being functions of x:
-// dx, dscale = sum of dy * xhat, doffset = sum of dy.
+// dx, dscale = sum of dy * xhat, doffset = sum of dy. With `reluOffset` (the forward's offset, when it ran with relu),
+// dy first goes through the ReLU's gradient, dy * step(y), y recomputed from x exactly as the forward pass computed it.
 void BatchNormTrainingGrad(const float* dy, const float* x, const float* scale, const float* mean, const float* variance,
-                           float epsilon, float* dx, float* dscale, float* doffset, size_t rows, size_t cols);
+                           const float* reluOffset, float epsilon, float* dx, float* dscale, float* doffset,
+                           size_t rows, size_t cols);
 // out[c] = scale * sum over r of x[r, c].
 void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale);
 
