@@ -376,8 +376,9 @@ test('Ctrl-C during affect run stops after the batch and prints how to resume; t
     'smoke',
     '--train-per-class',
     '0',
+    // Epochs enough that the run is still training when the signal comes after the first checkpoint.
     '--epochs',
-    '3',
+    '6',
     '--image-size',
     '12',
     '--batch-size',
@@ -407,6 +408,6 @@ test('Ctrl-C during affect run stops after the batch and prints how to resume; t
     ),
   );
   assert.ok(!fs.existsSync(path.join(run, 'run.lock')), 'the lock is released on the way out');
-  const done = await affect(dir, 'run', '--resume', run, '--epochs', '3');
+  const done = await affect(dir, 'run', '--resume', run, '--epochs', '6');
   assert.equal(done.code, 0, done.err);
 });

@@ -188,3 +188,43 @@ test(
     tf.dispose([r.y, r.mean, r.variance]);
   },
 );
+
+/** y and the gradients of sum(y * r) of relu(batch norm) for x with a NaN in channel 1 and an offset NaN in channel 0. */
+function reluNaNRun(fused: boolean): Float32Array[] {
+  return tf.tidy(() => {
+    const xs = Float32Array.from(values('relu-nan', 5 * 3, 1));
+    xs[7] = NaN; // row 2, channel 1
+    const x = tf.tensor2d(xs, [5, 3]);
+    const scale = tf.tensor1d([1.5, 0.5, 2]);
+    const offset = tf.tensor1d([NaN, 0.1, -0.2]);
+    const r = tf.tensor2d(values('relu-nan-r', 5 * 3), [5, 3]);
+    const run = (xi: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+      if (fused) return (batchNormTraining(xi, s, o, 1e-3, true) as { y: tf.Tensor }).y;
+      const { mean, variance } = tf.moments(xi, [0]);
+      return tf.relu(tf.batchNorm(xi, mean, variance, o, s, 1e-3));
+    };
+    const grads = tf.grads((xi, s, o) => tf.sum(tf.mul(run(xi, s, o), r)))([x, scale, offset]);
+    return [run(x, scale, offset), ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+test(
+  'with its ReLU, NaN stays NaN forward and backward (a NaN input and a NaN offset), as tf.relu and its gradient give it',
+  { skip: SKIP },
+  async () => {
+    await initBackend('cpu');
+    const ref = reluNaNRun(false);
+    await initBackend('wasm');
+    const got = reluNaNRun(true);
+    ['y', 'dx', 'dscale', 'doffset'].forEach((name, i) => {
+      const nan = (a: Float32Array) => Array.from(a, Number.isNaN);
+      assert.deepEqual(nan(got[i]), nan(ref[i]), `${name}: where NaN is`);
+      assert.ok(
+        nan(got[i]).some((n) => n),
+        `${name}: NaN somewhere`,
+      );
+      const finite = (a: Float32Array) => a.filter((v) => !Number.isNaN(v));
+      assert.ok(relErr(finite(got[i]), finite(ref[i])) < 1e-4, `${name}: the finite values`);
+    });
+  },
+);

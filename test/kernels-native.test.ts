@@ -228,6 +228,29 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   addon.relu(rectified, rectified);
   assert.deepEqual(Array.from(rectified), [0, 0, 3, NaN, 0]);
   assert.throws(() => addon.relu(Float32Array.of(1, 2), roots), /one length/);
+  // Batch norm in training: two rows of two channels, with and without its ReLU; the ReLU's flag and offset are checked.
+  const bx = Float32Array.of(1, 5, 3, 1);
+  const [ch, bm, bv] = [Float32Array.of(1, 1), new Float32Array(2), new Float32Array(2)];
+  const by = new Float32Array(4);
+  addon.batchNormTraining(bx, ch, Float32Array.of(0, -2), by, bm, bv, 0, true);
+  assert.deepEqual(
+    [Array.from(bm), Array.from(bv), Array.from(by)],
+    [
+      [2, 3],
+      [1, 4],
+      [0, 0, 1, 0],
+    ],
+  );
+  const bnTraining = addon.batchNormTraining.bind(addon) as unknown as (...a: unknown[]) => void;
+  assert.throws(() => bnTraining(bx, ch, ch, by, bm, bv, 0, 1), /a boolean \(relu\)/);
+  assert.throws(() => bnTraining(bx, ch, ch, by, bm, bv, 0), /a boolean \(relu\)/);
+  const [bdx, bds, bdo] = [new Float32Array(4), new Float32Array(2), new Float32Array(2)];
+  const bnGrad = addon.batchNormTrainingGrad.bind(addon) as unknown as (...a: unknown[]) => void;
+  for (const offset of [Float32Array.of(0), undefined])
+    assert.throws(
+      () => bnGrad(Float32Array.of(1, 1, 1, 1), bx, ch, bm, bv, bdx, bds, bdo, 0, offset),
+      /the forward's offset \(a Float32Array as long as scale\) or null/,
+    );
   assert.throws(() => addon.setThreads(0), /positive integer/);
 });
 

@@ -43,7 +43,8 @@ export class BatchNormalization extends TfjsBatchNormalization {
 
   /**
    * ReLU of this layer's training-mode call, as one op with the normalisation where the installed BatchNormTrainingOp
-   * runs (a trainable layer); undefined elsewhere. foldedApply runs a batch norm read only by a ReLU layer this way.
+   * runs (a trainable layer); undefined elsewhere. foldedApply runs a batch norm between a convolution and a ReLU layer
+   * (each the only reader of the one before) this way when training.
    */
   callTrainingWithRelu(x: tf.Tensor): tf.Tensor | undefined {
     return this.trainable ? this.callFusedTraining(x, true) : undefined;

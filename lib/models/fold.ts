@@ -3,7 +3,8 @@
  * is a per-channel affine map, so a Conv2D followed only by it (and by a ReLU) is one convolution with scaled filters,
  * a bias and the ReLU fused: one kernel where there were three, and two fewer passes over the activations. A frozen
  * ResNet-50 spends about a fifth of its forward kernel time in batch norm and ReLU. In training, a batch norm on
- * batch statistics runs with its ReLU as one op (BatchNormalization.callTrainingWithRelu), one pass fewer each way.
+ * batch statistics between such a convolution and ReLU runs with the ReLU as one op
+ * (BatchNormalization.callTrainingWithRelu), one pass fewer each way.
  * Imports only tfjs and the zoo's layer classes, as lib/train/loss (which runs training steps through this) must.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -161,10 +162,12 @@ function inInference(layer: tf.layers.Layer, training: boolean): boolean {
   return !training || (layer instanceof BatchNormalization && !layer.trainable);
 }
 
-/** Whether `f` may run as one folded convolution in this call: its folded weights are constants to a gradient. */
+/**
+ * Whether `f` may run as one folded convolution in this call: its folded weights are constants to a gradient, so not
+ * while its convolution trains (a batch norm in inference mode while training is frozen).
+ */
 function foldsNow(f: Fold, training: boolean): boolean {
-  const trains = (n: GraphNode) => n.outboundLayer.trainableWeights.length > 0;
-  return inInference(f.norm.outboundLayer, training) && !(training && (trains(f.conv) || trains(f.norm)));
+  return inInference(f.norm.outboundLayer, training) && !(training && f.conv.outboundLayer.trainableWeights.length > 0);
 }
 
 function runFold(f: Fold, x: tf.Tensor, cache: FoldCache): tf.Tensor {
@@ -191,8 +194,8 @@ export interface FoldedApplyOptions {
 
 /**
  * `model.apply(x, { training })` up to `output`, with every Conv2D whose only reader is a batch-norm layer in inference
- * mode (and that layer's only reader a ReLU) run as one convolution, unless training and either layer trains (frozen
- * zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch statistics
+ * mode (and that layer's only reader a ReLU) run as one convolution, unless training and the convolution trains
+ * (frozen zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch statistics
  * between such a Conv2D and ReLU run with the ReLU as one op. Equal to the plain forward pass up to float rounding, gradients
  * included. Not for wrapping a layer's call (the fused layers' calls do not run).
  */

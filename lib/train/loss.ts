@@ -13,8 +13,9 @@ export interface LossHead {
   /** True when the loss is computed from the logits feeding the model's softmax. */
   fromLogits: boolean;
   /**
-   * The tensor the loss reads: logits when fromLogits, else the model's output. Training, through foldedApply (batch
-   * norm fused with its ReLU, frozen batch norm folded); else the layers' own calls, which Grad-CAM wraps.
+   * The tensor the loss reads: logits when fromLogits, else the model's output. Training a model with one input and
+   * one output, through foldedApply (batch norm fused with its ReLU, frozen batch norm folded); else the layers' own
+   * calls, which Grad-CAM wraps.
    */
   forward(xs: tf.Tensor, training: boolean): tf.Tensor;
   /**
