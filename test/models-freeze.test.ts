@@ -8,7 +8,7 @@ import { buildModel, freezeStages, imagenetResNet50, kerasStage, paramCounts, st
 import { compileModel, trainStep } from '../lib/train';
 
 before(async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
 });
 
 test("kerasStage: stem 0, conv2..conv5 and the transitions after them 1..4, DenseNet's final bn 4, anything else none", () => {
