@@ -6,16 +6,17 @@
  * Wall-clock figures depend on what else runs on the machine; each section takes medians of a few repeats.
  * `AFFECT_BENCH_SMOKE=1` runs every section once on tiny inputs and writes nothing (a check that the bench works).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import type { BenchRow, BenchSection } from './types';
 import { benchAugment } from './augment';
 import { benchData } from './data';
 import { BENCH_BLOCK, benchReadmeTable, type BenchResults } from './readme';
-import { MIN_RUN_S, REPEATS, SMOKE, WARM_S } from './timing';
-import { benchModels, benchTraining, findGflops, findRate, type BenchModel } from './training';
+import { MIN_RUN_S, SMOKE, WARM_S } from './timing';
+import { benchModels, benchTraining, findRate, fmt, type BenchModel, type Peer, type PeerModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
 import { replaceGeneratedBlock } from '../lib/runner/reproduction';
@@ -137,124 +138,51 @@ function torchMissing(): string | undefined {
     : `PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`;
 }
 
-/** What torch_bench.py prints for the models it timed. */
-interface TorchOutput {
-  torch: string;
-  threads: number;
-  rows: {
-    net: string;
-    mode: 'forward' | 'training';
-    images_per_s: number;
-    runs_s: number[];
-    flops_per_image: number;
-    batch: number;
-  }[];
-}
-
-/** PyTorch's equivalent of bench model `m` (torchvision backbone, the same top) timed now, or why it failed. */
-function runTorch(m: BenchModel): TorchOutput | string {
-  const spec = JSON.stringify({
-    repeats: REPEATS,
-    min_run_s: SMOKE ? 0 : MIN_RUN_S,
-    warm_s: WARM_S,
-    models: [torchSpec(m)],
-  });
-  const run = spawnSync(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS), spec], {
-    encoding: 'utf8',
-    timeout: 900_000,
-    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC },
-  });
-  const last = run.stdout?.trim().split('\n').pop();
-  if (run.status !== 0 || !last)
-    return `torch_bench.py failed on ${m.name}: ${(run.stderr || String(run.error)).trim().split('\n').pop()}`;
-  try {
-    return JSON.parse(last) as TorchOutput;
-  } catch {
-    return `torch_bench.py printed no result for ${m.name}: ${last.slice(0, 200)}`;
-  }
-}
+/** The PyTorch section's name. */
+const TORCH_SECTION = `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads, timed in turn with ours)`;
 
 /**
- * The PyTorch section from each model's torch_bench.py run (`outputs`, by model name), with the ratio of
- * wasm's rates to PyTorch's.
+ * PyTorch as the bench's peer: bench/torch_bench.py in a child process, one JSON request and answer per line. close()
+ * ends it.
  */
-function benchTorch(
-  missing: string | undefined,
-  outputs: Map<string, TorchOutput | string>,
-  wasm: BenchSection | undefined,
-): BenchSection {
-  const section: BenchSection = {
-    name: `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads, timed right after ours)`,
-    rows: [],
-    skipped: [],
+function torchPeer(): Peer & { close(): void } {
+  const child = spawn(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS)], {
+    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  // A process that has died shows as the end of its output at the next answer; these say why.
+  child.on('error', (e) => (stderr += e.message));
+  child.stdin.on('error', () => undefined);
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const ask = async (request: object): Promise<Record<string, unknown>> => {
+    child.stdin.write(JSON.stringify(request) + '\n');
+    const line = await lines.next();
+    if (line.done) throw new Error(`torch_bench.py ended: ${stderr.trim().split('\n').pop() ?? 'no output'}`);
+    const answer = JSON.parse(line.value) as Record<string, unknown>;
+    if (typeof answer.error === 'string') throw new Error(answer.error);
+    return answer;
   };
-  if (missing) {
-    section.skipped.push(missing);
-    return section;
-  }
-  // The peer runs after each of ours: a model the wasm section did not reach has no PyTorch figure either.
-  for (const m of benchModels()) {
-    const out = outputs.get(m.name);
-    if (out === undefined) section.skipped.push(`${m.name}: not timed (the wasm section did not time it)`);
-    else if (typeof out === 'string') section.skipped.push(out);
-    else section.rows.push(...torchRows(out, wasm));
-  }
-  return section;
-}
-
-/** One torch_bench.py output as rows: PyTorch's images/s and GFLOP/s, and wasm's over them. */
-function torchRows(out: TorchOutput, wasm: BenchSection | undefined): BenchRow[] {
-  const rows: BenchRow[] = [];
-  for (const r of out.rows) {
-    // torch_bench.py reshapes torchvision's ResNets to lib/models' layout, so both sides run the same convolutions:
-    // the two ratios below then agree, and where they do not the FLOPs per image differ (said in the GFLOP/s row).
-    const built = /^(cnn4|cnn5|small-bn-cnn) /.test(r.net)
-      ? 'the same layers'
-      : "torchvision backbone in lib/models' layout";
-    const notes = `torch ${out.torch}, ${out.threads} threads, batch ${r.batch}, ${built}, runs ${r.runs_s.map((s) => s.toFixed(3)).join('/')} s`;
-    const gflops = (r.images_per_s * r.flops_per_image) / 1e9;
-    rows.push(
-      { metric: `${r.net} ${r.mode}, PyTorch`, value: r.images_per_s, unit: 'images/s', notes },
-      {
-        metric: `${r.net} ${r.mode} GFLOP/s, PyTorch`,
-        value: gflops,
-        unit: 'GFLOP/s',
-        notes: `${(r.flops_per_image / 1e9).toFixed(3)} GFLOP/image`,
-      },
-    );
-    const ours = findRate(wasm, r.net, r.mode);
-    const oursGflops = findGflops(wasm, r.net, r.mode);
-    // Ours over PyTorch's FLOPs per image, from the two rates: 1 where the models are the same.
-    const flopsRatio = ours && oursGflops ? oursGflops.value / ours.value / (gflops / r.images_per_s) : undefined;
-    if (ours)
-      rows.push({
-        metric: `${r.net} ${r.mode}, wasm / PyTorch images/s`,
-        value: ours.value / r.images_per_s,
-        unit: 'ratio',
-        notes: ours.metric,
-      });
-    if (oursGflops) {
-      // The target: every trial model trains at PyTorch's GFLOP/s or better.
-      const target = r.mode === 'training' ? 1 : undefined;
-      rows.push({
-        metric: `${r.net} ${r.mode}, wasm / PyTorch GFLOP/s`,
-        value: oursGflops.value / gflops,
-        unit: 'ratio',
-        target,
-        notes:
-          flopsRatio === undefined
-            ? 'each side counting its own FLOPs'
-            : Math.abs(flopsRatio - 1) < 1e-3
-              ? 'the same FLOPs per image on both sides'
-              : `our model has ${fmt(flopsRatio)}x PyTorch's FLOPs per image: the fair ratio where the models differ`,
-      });
-    }
-  }
-  return rows;
-}
-
-function fmt(v: number): string {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3);
+  return {
+    name: 'PyTorch',
+    load: async (m) => {
+      const a = await ask({ load: torchSpec(m) });
+      // torch_bench.py reshapes torchvision's ResNets to lib/models' layout, so both sides run the same convolutions.
+      const built = /^(cnn4|cnn5|small-bn-cnn)$/.test(m.trial.model.name)
+        ? 'the same layers'
+        : "torchvision backbone in lib/models' layout";
+      return {
+        flops: a.flops_per_image as PeerModel['flops'],
+        notes: `torch ${String(a.torch)}, ${String(a.threads)} threads, ${built}`,
+      };
+    },
+    warm: async (mode) => {
+      await ask({ warm: mode, warm_s: WARM_S, min_run_s: SMOKE ? 0 : MIN_RUN_S });
+    },
+    time: async (mode) => (await ask({ time: mode })).seconds_per_call as number,
+    close: () => child.stdin.end(),
+  };
 }
 
 function printTable(sections: BenchSection[]): void {
@@ -283,14 +211,17 @@ async function main(): Promise<void> {
   };
   await step('data pipeline', benchData);
   await step('augmentation', benchAugment);
-  // PyTorch times each model right after ours: load on these machines drifts over a run, and a ratio is only as good
-  // as the two measurements are close in time.
+  // PyTorch times each model in turn with ours, run for run: load on these machines drifts over a bench run, and a
+  // ratio is only as good as the two measurements are close in time.
   const missing = torchMissing();
-  const torch = new Map<string, TorchOutput | string>();
-  await step('training speed', () => benchTraining(missing ? {} : { peer: (m) => torch.set(m.name, runTorch(m)) }));
-  const wasm = sections.find((s) => s.name.startsWith('training speed: wasm'));
+  const peer = missing ? undefined : torchPeer();
+  try {
+    await step('training speed', () => benchTraining(peer ? { peer, peerSection: TORCH_SECTION } : {}));
+  } finally {
+    peer?.close();
+  }
+  if (missing) sections.push({ name: TORCH_SECTION, rows: [], skipped: [missing] });
   await step('wasm threads', async () => benchThreads());
-  await step('PyTorch', async () => benchTorch(missing, torch, wasm));
 
   const result = {
     started,

@@ -1,17 +1,21 @@
-"""PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision in lib/models' layout, timed as the
-TypeScript bench times it (untimed calls for warm_s seconds, then the median of a few repeats, each repeating a call
-shorter than min_run_s to fill it).
+"""PyTorch peer of bench/training.ts: each experiment's default trial model built from torchvision in lib/models' layout, timed in
+turn with ours, run for run, so that both sides of a ratio see the same load on the machine.
 
-Usage: torch_bench.py THREADS SPEC, SPEC a JSON object {"repeats": n, "min_run_s": s, "warm_s": s, "models": [...]} that
-bench/main.ts writes from the trials: per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top
-("dense", "vgg", "pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer (lib/train's
-config). The FER nets ("cnn4", "cnn5", "small-bn-cnn") are built layer for layer as lib/models/small-cnn.ts builds them.
-Prints one JSON object: {"torch": version, "threads": n, "rows": [{"net", "mode", "batch", "images_per_s", "runs_s",
-"flops_per_image"}]}. Run with Debian's /usr/bin/python3 where python3-torch is installed; installs nothing.
+Usage: torch_bench.py THREADS, then one JSON request per line on stdin, one JSON answer per line on stdout:
+- {"load": MODEL}: builds MODEL (per model its name, registry model ("resnet18", "resnet50-imagenet", ...), top ("dense",
+  "vgg", "pretrained"), frozen, freezeUpTo, flatten, dropout, l2, classes, channels, size, batch and optimizer, lib/train's
+  config, as bench/main.ts writes it from the trial); answers {"torch": version, "threads": n, "flops_per_image":
+  {"forward": f, "training": t}}. The FER nets ("cnn4", "cnn5", "small-bn-cnn") are built layer for layer as
+  lib/models/small-cnn.ts builds them.
+- {"warm": MODE, "warm_s": s, "min_run_s": s}: untimed calls of MODE ("forward" or "training") of the model loaded last for
+  warm_s seconds (at least two), the last deciding how many calls fill a timed run of min_run_s (bench/training.ts's
+  warm-up does the same); answers {"calls": n}.
+- {"time": MODE}: one timed run of MODE; answers {"seconds_per_call": s}.
+A request that fails answers {"error": message}. Run with Debian's /usr/bin/python3 where python3-torch is installed;
+installs nothing.
 """
 import json
 import math
-import statistics
 import sys
 import time
 
@@ -32,26 +36,25 @@ BACKBONES = {
 TOPS = {"dense": [], "vgg": [(4096, 0.5), (4096, 0.5)], "pretrained": [(2048, 0.5), (512, 0.2)]}
 
 
-def timed(fn, repeats, min_run_s, warm_s):
-    """Per-call seconds: the median of `repeats` runs after untimed calls for warm_s seconds (at least two), each run
-    repeating a call shorter than min_run_s as often as the last untimed call says fill it (bench/training.ts's timeWarm
-    does the same)."""
-    warm = time.perf_counter()
+def warm(fn, warm_s, min_run_s):
+    """Untimed calls of fn for warm_s seconds (at least two); the calls that fill a run of min_run_s, as the last one says
+    (the first pays one-off set-up)."""
+    start = time.perf_counter()
     while True:
         fn()
-        if time.perf_counter() - warm >= warm_s:
+        if time.perf_counter() - start >= warm_s:
             break
-    # The last untimed call decides how many fill a run: the first pays one-off set-up.
     t0 = time.perf_counter()
     fn()
-    calls = max(1, math.ceil(min_run_s / (time.perf_counter() - t0)))
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        runs.append((time.perf_counter() - t0) / calls)
-    return statistics.median(runs), runs
+    return max(1, math.ceil(min_run_s / (time.perf_counter() - t0)))
+
+
+def run(fn, calls):
+    """Seconds per call of `calls` calls of fn."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
 
 
 def small_cnn(spec):
@@ -169,47 +172,60 @@ def optimizer(model, o, l2):
     return torch.optim.Adam(groups, lr=o["lr"], betas=betas, eps=eps)
 
 
-def main():
-    threads = int(sys.argv[1])
-    spec = json.loads(sys.argv[2])
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    rows = []
-    for s in spec["models"]:
-        model, backbone = small_cnn(s) if s["arch"] in ("cnn4", "cnn5", "small-bn-cnn") else build(s)
-        frozen = [backbone] if s["frozen"] else frozen_stages(backbone, s["freezeUpTo"]) if s.get("freezeUpTo") is not None else []
-        for module in frozen:
-            for p in module.parameters():
-                p.requires_grad = False
-        # channels_last was the fastest layout on these CPUs (shared/spec/perf-notes.md).
-        model = model.to(memory_format=torch.channels_last)
-        x = torch.rand(s["batch"], s["channels"], s["size"], s["size"]).mul(255).to(memory_format=torch.channels_last)
-        y = torch.randint(0, s["classes"], (s["batch"],))
+def load(s):
+    """The model of spec `s` in channels_last with its input, a forward call and a training step (the trial's optimizer,
+    frozen parts without gradients and with batch norm in inference mode), and its FLOPs per image."""
+    model, backbone = small_cnn(s) if s["arch"] in ("cnn4", "cnn5", "small-bn-cnn") else build(s)
+    frozen = [backbone] if s["frozen"] else frozen_stages(backbone, s["freezeUpTo"]) if s.get("freezeUpTo") is not None else []
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad = False
+    # channels_last was the fastest layout on these CPUs (shared/spec/perf-notes.md).
+    model = model.to(memory_format=torch.channels_last)
+    x = torch.rand(s["batch"], s["channels"], s["size"], s["size"]).mul(255).to(memory_format=torch.channels_last)
+    y = torch.randint(0, s["classes"], (s["batch"],))
+    model.eval()
+    forward_flops, training_flops = flops(model, x)
+    opt = optimizer(model, s["optimizer"], s["l2"])
+    loss_fn = nn.CrossEntropyLoss()
+
+    def forward():
         model.eval()
-        forward_flops, training_flops = flops(model, x)
+        with torch.no_grad():
+            model(x)
 
-        def forward():
-            with torch.no_grad():
-                model(x)
-
-        sec, runs = timed(forward, spec["repeats"], spec["min_run_s"], spec["warm_s"])
-        rows.append({"net": s["name"], "mode": "forward", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": forward_flops})
-
+    def step():
         model.train()
         for module in frozen:
             module.eval()  # frozen batch norm runs in inference mode, as Keras' (and lib/models') does
-        opt = optimizer(model, s["optimizer"], s["l2"])
-        loss_fn = nn.CrossEntropyLoss()
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
 
-        def step():
-            opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            opt.step()
+    return {"forward": forward, "training": step}, {"forward": forward_flops, "training": training_flops}
 
-        sec, runs = timed(step, spec["repeats"], spec["min_run_s"], spec["warm_s"])
-        rows.append({"net": s["name"], "mode": "training", "batch": s["batch"], "images_per_s": s["batch"] / sec, "runs_s": runs, "flops_per_image": training_flops})
-        del model, backbone, frozen, opt
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}))
+
+def main():
+    torch.set_num_threads(int(sys.argv[1]))
+    torch.manual_seed(0)
+    fns, calls = None, {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if "load" in request:
+                fns, calls = None, {}
+                fns, per_image = load(request["load"])
+                answer = {"torch": torch.__version__, "threads": torch.get_num_threads(), "flops_per_image": per_image}
+            elif "warm" in request:
+                mode = request["warm"]
+                calls[mode] = warm(fns[mode], request["warm_s"], request["min_run_s"])
+                answer = {"calls": calls[mode]}
+            else:
+                mode = request["time"]
+                answer = {"seconds_per_call": run(fns[mode], calls[mode])}
+        except Exception as e:  # the bench reports it and goes on without the peer for this model
+            answer = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(answer), flush=True)
 
 
 if __name__ == "__main__":

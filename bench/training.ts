@@ -113,33 +113,39 @@ export function modelFlops(model: tf.LayersModel): { forward: number; training: 
 }
 
 /**
- * `timedAlternating` (medians of `repeats`) after untimed calls of each for WARM_S seconds (at least two): the first
- * builds oneDNN's primitives etc., the last says how many calls fill MIN_RUN_S. A call shorter than that is repeated
- * within each timed run, and the figures are per call: single calls of a few milliseconds vary by several times from
- * run to run on a shared machine.
+ * Untimed calls of `fn` for WARM_S seconds (at least two): the first builds oneDNN's primitives etc.; the last says how
+ * many calls fill a timed run of MIN_RUN_S, returned. A call shorter than that is repeated within each timed run, and the
+ * figures are per call: single calls of a few milliseconds vary by several times from run to run on a shared machine.
  */
+async function warmUp(fn: () => Promise<void>): Promise<number> {
+  const warm = performance.now();
+  do await fn();
+  while (performance.now() - warm < WARM_S * 1000);
+  // The last untimed call decides how many fill a run: the first pays one-off set-up.
+  const t0 = performance.now();
+  await fn();
+  return SMOKE ? 1 : Math.max(1, Math.ceil(MIN_RUN_S / ((performance.now() - t0) / 1000)));
+}
+
+/** A timed run of `fn` as `calls` calls, and the timing of such runs per call. */
+const repeated = (fn: () => Promise<void>, calls: number) => async () => {
+  for (let k = 0; k < calls; k++) await fn();
+};
+const perCall = (t: Timing, calls: number): Timing => ({
+  wallS: t.wallS / calls,
+  cpuS: t.cpuS / calls,
+  all: t.all.map((w) => w / calls),
+});
+
+/** `timedAlternating` (medians of `repeats`) of each of `fns` after its warm-up (warmUp), per call. */
 async function timeWarm(fns: (() => Promise<void>)[], repeats = REPEATS): Promise<Timing[]> {
   const calls: number[] = [];
-  for (const fn of fns) {
-    const warm = performance.now();
-    do await fn();
-    while (performance.now() - warm < WARM_S * 1000);
-    // The last untimed call decides how many fill a run: the first pays one-off set-up.
-    const t0 = performance.now();
-    await fn();
-    calls.push(SMOKE ? 1 : Math.max(1, Math.ceil(MIN_RUN_S / ((performance.now() - t0) / 1000))));
-  }
+  for (const fn of fns) calls.push(await warmUp(fn));
   const timings = await timedAlternating(
-    fns.map((fn, i) => async () => {
-      for (let k = 0; k < calls[i]; k++) await fn();
-    }),
+    fns.map((fn, i) => repeated(fn, calls[i])),
     repeats,
   );
-  return timings.map((t, i) => ({
-    wallS: t.wallS / calls[i],
-    cpuS: t.cpuS / calls[i],
-    all: t.all.map((w) => w / calls[i]),
-  }));
+  return timings.map((t, i) => perCall(t, calls[i]));
 }
 
 /** `n` of `m`'s images (0-255, as the pipeline feeds them) and class indices, as trainStep takes them. */
@@ -202,7 +208,40 @@ export function findGflops(section: BenchSection | undefined, net: string, mode:
   return section?.rows.find((r) => r.unit === 'GFLOP/s' && r.metric.startsWith(`${net} ${mode} GFLOP/s, `));
 }
 
-/** Forward or training images/s and GFLOP/s of one model on the current backend. */
+/**
+ * Another engine timing each bench model in turn with ours, run for run (bench/main.ts: PyTorch in a child process), so
+ * that each ratio compares runs seconds apart: load on these machines drifts over a bench run by more than the gaps
+ * between the engines.
+ */
+export interface Peer {
+  /** The engine as rows name it, e.g. "PyTorch". */
+  name: string;
+  /** Builds `m`'s trial model in the peer; throws why it cannot. */
+  load(m: BenchModel): Promise<PeerModel>;
+  /** The peer's warm-up of `mode` (as warmUp), after ours. */
+  warm(mode: Mode): Promise<void>;
+  /** One timed run of `mode` in the peer: seconds per call. */
+  time(mode: Mode): Promise<number>;
+}
+
+/** What the peer says of a model it built. */
+export interface PeerModel {
+  /** FLOPs per image of each mode, counted as modelFlops counts ours. */
+  flops: Record<Mode, number>;
+  /** The peer's version, threads and how it built the model, for the rows' notes. */
+  notes: string;
+}
+
+/** Seconds per call of the peer's run and ours in each round, in order. */
+export interface PeerTiming {
+  peer: number[];
+  ours: number[];
+}
+
+/**
+ * Forward or training images/s and GFLOP/s of one model on the current backend, and with `peer` its runs in turn with
+ * ours: a run of ours, then one of the peer's, `repeats` rounds, after both warm-ups.
+ */
 async function modeRows(
   m: BenchModel,
   model: tf.LayersModel,
@@ -210,11 +249,92 @@ async function modeRows(
   batch: number,
   label: string,
   target?: number,
-): Promise<BenchRow[]> {
+  peer?: Peer,
+): Promise<{ rows: BenchRow[]; peer?: PeerTiming }> {
   const { x, y } = randomBatch(m, batch);
-  const [t] = await timeWarm([stepFn(mode, model, m.trial, x, y)]);
-  tf.dispose([x, y]);
-  return rateRows(m.name, mode, label, batch, t, modelFlops(model)[mode], target);
+  try {
+    const fn = stepFn(mode, model, m.trial, x, y);
+    const flops = modelFlops(model)[mode];
+    if (!peer) {
+      const [t] = await timeWarm([fn]);
+      return { rows: rateRows(m.name, mode, label, batch, t, flops, target) };
+    }
+    const calls = await warmUp(fn);
+    await peer.warm(mode);
+    const rounds: PeerTiming = { peer: [], ours: [] };
+    const runs: Timing[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const [t] = await timedAlternating([repeated(fn, calls)], 1);
+      runs.push(perCall(t, calls));
+      rounds.ours.push(runs[r].wallS);
+      rounds.peer.push(await peer.time(mode));
+    }
+    runs.sort((a, b) => a.wallS - b.wallS);
+    const ours = { ...runs[Math.floor(runs.length / 2)], all: runs.map((t) => t.wallS) };
+    return { rows: rateRows(m.name, mode, label, batch, ours, flops, target), peer: rounds };
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/**
+ * The peer's rows of one model and mode: its images/s and GFLOP/s (medians of its runs), and ours over its as the median
+ * of each round's ratio (our run and the peer's next to it).
+ */
+export function peerRows(
+  peer: Peer,
+  m: BenchModel,
+  mode: Mode,
+  batch: number,
+  t: PeerTiming,
+  info: PeerModel,
+  ourFlops: number,
+): BenchRow[] {
+  const ips = batch / median(t.peer);
+  const gflops = (ips * info.flops[mode]) / 1e9;
+  const runs = t.peer.map((s) => s.toFixed(3)).join('/');
+  // Ours over the peer's FLOPs per image: 1 where the models are the same.
+  const flopsRatio = ourFlops / info.flops[mode];
+  const rounds = t.peer.map((s, i) => s / t.ours[i]);
+  const roundList = rounds.map((r) => fmt(r)).join(', ');
+  return [
+    {
+      metric: `${m.name} ${mode}, ${peer.name}`,
+      value: ips,
+      unit: 'images/s',
+      notes: `${info.notes}, batch ${batch}, runs ${runs} s`,
+    },
+    {
+      metric: `${m.name} ${mode} GFLOP/s, ${peer.name}`,
+      value: gflops,
+      unit: 'GFLOP/s',
+      notes: `${(info.flops[mode] / 1e9).toFixed(3)} GFLOP/image`,
+    },
+    {
+      metric: `${m.name} ${mode}, wasm / ${peer.name} images/s`,
+      value: median(rounds),
+      unit: 'ratio',
+      notes: `median of the rounds' ratios (${roundList}), each a run of ours and the next of ${peer.name}'s`,
+    },
+    {
+      metric: `${m.name} ${mode}, wasm / ${peer.name} GFLOP/s`,
+      value: median(rounds) * flopsRatio,
+      unit: 'ratio',
+      // The target: every trial model trains at the peer's GFLOP/s or better.
+      target: mode === 'training' ? 1 : undefined,
+      notes:
+        Math.abs(flopsRatio - 1) < 1e-3
+          ? 'the same FLOPs per image on both sides'
+          : `our model has ${fmt(flopsRatio)}x ${peer.name}'s FLOPs per image: the fair ratio where the models differ`,
+    },
+  ];
+}
+
+/** A figure with about three significant digits, for tables and notes. */
+export function fmt(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3);
 }
 
 interface KernelTime {
@@ -552,10 +672,12 @@ function projectionRows(models: BenchModel[], rows: BenchRow[], cachedTrials: Se
 
 export interface TrainingBenchOptions {
   /**
-   * Called on wasm right after each model's forward and training rates (before its extras): the PyTorch peer times the
-   * same model then, so that each ratio compares measurements taken a minute apart, not the whole run apart.
+   * An engine to time each model in turn with wasm (its rows in a section of their own, named `peerSection`); a
+   * model it cannot load is listed as skipped there.
    */
-  peer?: (m: BenchModel) => void;
+  peer?: Peer;
+  /** The peer's section name. Default: "<peer> peer". */
+  peerSection?: string;
   /** Backends to measure, in order. Default: tensorflow, wasm, cpu. */
   backends?: BackendName[];
   /** Names of the bench models to measure (benchModels()). Default all. */
@@ -579,6 +701,9 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
   const all = benchModels();
   const models = opts.models ? all.filter((m) => opts.models?.includes(m.name)) : all;
   const extras = opts.extras !== false;
+  const peerSection: BenchSection | undefined = opts.peer
+    ? { name: opts.peerSection ?? `${opts.peer.name} peer`, rows: [], skipped: [] }
+    : undefined;
   for (const name of opts.backends ?? (['tensorflow', 'wasm', 'cpu'] as BackendName[])) {
     const section: BenchSection = {
       name: `training speed: ${name}${SMOKE ? ' (SMOKE: tiny batches and images)' : ''}`,
@@ -606,15 +731,26 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
           cachedTrials.add(trialKey(experiment, trial));
       if (name === 'cpu') {
         // The cpu backend is ~300x slower: a small forward batch only.
-        section.rows.push(...(await modeRows(m, model, 'forward', 2, label)));
+        section.rows.push(...(await modeRows(m, model, 'forward', 2, label)).rows);
         section.skipped.push(`${m.name} training on cpu (about 300x slower than wasm)`);
       } else {
         // Experiment 1's model is the ResNet-18 at 96x96, batch 32 that TARGETS are for.
         const isTarget = name === 'wasm' && m === all[0] && !SMOKE;
+        let peer = name === 'wasm' && peerSection ? await loadPeer(opts.peer as Peer, m, peerSection) : undefined;
         for (const mode of ['forward', 'training'] as const) {
-          section.rows.push(...(await modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined)));
+          const time = (p?: Peer) => modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined, p);
+          const r = await time(peer?.peer).catch((e: Error) => {
+            if (!peer) throw e;
+            peerSection?.skipped.push(`${m.name} ${mode}: ${peer.peer.name} failed: ${e.message}`);
+            peer = undefined;
+            return time();
+          });
+          section.rows.push(...r.rows);
+          if (peer && r.peer)
+            peerSection?.rows.push(
+              ...peerRows(peer.peer, m, mode, m.batch, r.peer, peer.info, modelFlops(model)[mode]),
+            );
         }
-        if (name === 'wasm') opts.peer?.(m);
         if (name === 'wasm' && extras && (m === all[0] || m.trial.model.top === 'vgg')) {
           section.rows.push(...(await profileRows(m, model)));
           const offLabel = `${describe({ ...report, native: undefined })}, wasm kernels only`;
@@ -630,7 +766,26 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
     const cacheRows = name === 'wasm' && extras && frozen ? await featureCacheRows(frozen) : [];
     section.rows.push(...projectionRows(models, [...section.rows, ...cacheRows], cachedTrials), ...cacheRows);
   }
+  if (peerSection) {
+    // A model the wasm section did not reach has no peer figure either.
+    if (!(opts.backends ?? ['wasm']).includes('wasm')) peerSection.skipped.push('wasm not measured: nothing to pair');
+    sections.push(peerSection);
+  }
   return sections;
+}
+
+/** `m` loaded into `peer`, or undefined with why it could not be listed in `section`. */
+async function loadPeer(
+  peer: Peer,
+  m: BenchModel,
+  section: BenchSection,
+): Promise<{ peer: Peer; info: PeerModel } | undefined> {
+  try {
+    return { peer, info: await peer.load(m) };
+  } catch (e) {
+    section.skipped.push(`${m.name}: ${peer.name} could not build it: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 if (require.main === module) {

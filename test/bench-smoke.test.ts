@@ -21,6 +21,11 @@ test('npm run bench in smoke mode runs every section and every trial model, and 
     assert.ok(output.includes(`${m.name} training, wasm`), `no wasm training row for ${m.name}`);
   }
   assert.match(output, /feature cache speed-up per epoch/);
+  // Where PyTorch is installed, it timed every model in turn with ours (bench/torch_bench.py's request protocol).
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision']).status === 0) {
+    for (const m of benchModels())
+      assert.ok(output.includes(`${m.name} training, wasm / PyTorch GFLOP/s`), `no PyTorch ratio for ${m.name}`);
+  }
   // A trial that trains on cached features is projected that way: the features once, then epochs on them.
   const frozen = benchModels().find((m) => m.trial.model.frozen);
   assert.ok(frozen, 'a trial model with a frozen backbone');

@@ -143,6 +143,37 @@ test(
 );
 
 test(
+  'with moving statistics, batchNormTraining moves them in place as the tfjs ops would, never into a buffer they share',
+  { skip: SKIP },
+  async () => {
+    await initBackend('wasm');
+    const shape = [6, 5, 4];
+    const x = tf.tensor(values('moving-x', 6 * 5 * 4, 3, 2), shape);
+    const [scale, offset] = [tf.ones([4]), tf.zeros([4])];
+    const old = [values('moving-mean', 4), values('moving-var', 4, 2, 0.5)];
+    const [mean, variance] = old.map((v) => tf.variable(tf.tensor1d(v)));
+    // clone() shares the variable's buffer, as EarlyStopping's kept best weights do.
+    const kept = [mean.clone(), variance.clone()];
+    const r = batchNormTraining(x, scale, offset, 1e-3, false, { mean, variance, decay: 0.1 });
+    assert.ok(r);
+    const expected = [r.mean, r.variance].map((batch, i) =>
+      tf.tidy(() => {
+        const stat = tf.tensor1d(old[i]);
+        return tf.sub(stat, tf.mul(tf.sub(stat, batch), 0.1)).dataSync();
+      }),
+    );
+    assert.deepEqual(Array.from(mean.dataSync()), Array.from(expected[0]), 'moving mean');
+    assert.deepEqual(Array.from(variance.dataSync()), Array.from(expected[1]), 'moving variance');
+    assert.notDeepEqual(Array.from(mean.dataSync()), Array.from(old[0]), 'the mean did not move');
+    kept.forEach((k, i) => assert.deepEqual(Array.from(k.dataSync()), Array.from(old[i]), `kept copy ${i} changed`));
+    // Statistics of another length or dtype: declined before anything runs or moves.
+    const short = tf.variable(tf.zeros([3]));
+    assert.equal(batchNormTraining(x, scale, offset, 1e-3, false, { mean: short, variance, decay: 0.1 }), undefined);
+    tf.dispose([x, scale, offset, mean, variance, short, r.y, r.mean, r.variance, ...kept]);
+  },
+);
+
+test(
   'a model whose first layer is batch norm trains on the native path without leaking the unused input gradient',
   { skip: SKIP },
   async () => {

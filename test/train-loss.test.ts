@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { batchNorm } from '../lib/models/common';
+import { batchNorm, l2Regularizer } from '../lib/models/common';
 import {
   compileModel,
   frozenBackboneEnd,
+  l2Coefficients,
   lossAndAccuracy,
   lossHead,
   releaseStepFolds,
@@ -141,8 +142,7 @@ test('the loss from logits has the gradient (softmax - onehot) * dloss per sampl
   }
 });
 
-test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated, with L2), for SGD and Adam', async () => {
-  await initBackend('cpu');
+test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated, with L2 on a trained and a frozen layer), for SGD and Adam, on cpu and wasm', async () => {
   const build = () => {
     const input = tf.input({ shape: [4] });
     const h = tf.layers
@@ -152,37 +152,92 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
         kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }),
         kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
       })
-      .apply(input);
+      .apply(input) as tf.SymbolicTensor;
+    const h2 = tf.layers
+      .dense({
+        units: 5,
+        activation: 'relu',
+        kernelRegularizer: tf.regularizers.l2({ l2: 0.02 }),
+        biasRegularizer: l2Regularizer(0.03),
+        biasInitializer: tf.initializers.constant({ value: 0.1 }),
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }),
+      })
+      .apply(h);
     const out = tf.layers
       .dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) })
-      .apply(h) as tf.SymbolicTensor;
-    return tf.model({ inputs: input, outputs: out });
+      .apply(h2) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    // The first layer's penalty counts in the loss, but its weights do not train.
+    model.layers[1].trainable = false;
+    return model;
   };
-  const xs = tf.tensor2d([
-    [0.1, -0.4, 1, 0.3],
-    [0.5, 0.5, -0.2, 0],
-    [-1, 0.2, 0.3, 0.7],
-  ]);
-  const ys = tf.tensor1d([2, 0, 1]);
-  for (const optimizer of [
-    { kind: 'sgd' as const, lr: 0.1, momentum: 0.9 },
-    { kind: 'adam' as const, lr: 0.01 },
-  ]) {
-    const a = build();
-    const b = build();
-    compileModel(a, optimizer);
-    compileModel(b, optimizer);
-    for (let i = 0; i < 3; i++) {
-      const [la] = await trainStep(a, xs, ys);
-      const lb = ((await b.trainOnBatch(xs, ys)) as number[])[0];
-      assert.ok(Math.abs(la - lb) < 1e-5, `${optimizer.kind} step ${i}: ${la} vs ${lb}`);
+  // The penalties move into the optimizer's update (the native pass on wasm); trainOnBatch differentiates them on the tape.
+  const xs = () =>
+    tf.tensor2d([
+      [0.1, -0.4, 1, 0.3],
+      [0.5, 0.5, -0.2, 0],
+      [-1, 0.2, 0.3, 0.7],
+    ]);
+  const ys = () => tf.tensor1d([2, 0, 1]);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    for (const optimizer of [
+      { kind: 'sgd' as const, lr: 0.1, momentum: 0.9 },
+      { kind: 'adam' as const, lr: 0.01 },
+    ]) {
+      const what = `${backend} ${optimizer.kind}`;
+      const [x, y] = [xs(), ys()];
+      const a = build();
+      const b = build();
+      compileModel(a, optimizer);
+      compileModel(b, optimizer);
+      assert.deepEqual(
+        [...(l2Coefficients(a) ?? [])].map(([, l2]) => l2),
+        [0.02, 0.03],
+        `${what}: the trainable weights' coefficients`,
+      );
+      for (let i = 0; i < 3; i++) {
+        const [la] = await trainStep(a, x, y);
+        const lb = ((await b.trainOnBatch(x, y)) as number[])[0];
+        assert.ok(Math.abs(la - lb) < 1e-5, `${what} step ${i}: ${la} vs ${lb}`);
+      }
+      const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+      const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+      wa.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${what} weight ${i}[${j}]`)));
+      tf.dispose([x, y]);
+      a.dispose();
+      b.dispose();
     }
-    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
-    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
-    wa.forEach((w, i) =>
-      w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${optimizer.kind} weight ${i}[${j}]`)),
-    );
   }
+});
+
+test('l2Coefficients: pure L2 penalties by trainable variable; undefined where a penalty is anything else', async () => {
+  await initBackend('cpu');
+  const model = (regularizer: unknown, extra?: (m: tf.LayersModel) => void) => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [3],
+          units: 2,
+          kernelRegularizer: regularizer as ReturnType<typeof tf.regularizers.l2>,
+        }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
+    extra?.(m);
+    return m;
+  };
+  const plain = model(undefined);
+  assert.deepEqual(l2Coefficients(plain), new Map());
+  const l2 = model(l2Regularizer(0.5));
+  assert.deepEqual(l2Coefficients(l2), new Map([[(l2.layers[0].getWeights()[0] as tf.Variable).name, 0.5]]));
+  for (const [what, m] of [
+    ['an L1 term', model(tf.regularizers.l1l2({ l1: 0.1, l2: 0.5 }))],
+    ['an L1 regularizer', model(tf.regularizers.l1({ l1: 0.1 }))],
+    ['a loss added by hand', model(l2Regularizer(0.5), (m) => m.layers[1].addLoss(() => tf.scalar(1)))],
+  ] as const)
+    assert.equal(l2Coefficients(m), undefined, what);
+  for (const m of [plain, l2]) m.dispose();
 });
 
 test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBatch; unfrozen, it trains again', async () => {

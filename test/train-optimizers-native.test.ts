@@ -56,9 +56,10 @@ let counter = 0;
 
 /**
  * STEPS updates of three variables (one of a length no SIMD width divides, one long enough for the addon to split it
- * over its threads) from fixed gradients, on the current backend and path: the weights and slots after the last step.
+ * over its threads) from fixed gradients, on the current backend and path, with L2 coefficients `l2` for the first and
+ * last: the weights and slots after the last step.
  */
-function runOnVariables(cfg: OptimizerConfig): Float32Array[] {
+function runOnVariables(cfg: OptimizerConfig, l2 = 0): Float32Array[] {
   const names = [`fused_test_a${counter}`, `fused_test_b${counter}`, `fused_test_c${counter++}`];
   const sizes = [64, 37, 70001];
   const vars = names.map((n, i) => tf.variable(tf.tensor1d(randoms(`w${i}`, sizes[i])), true, n));
@@ -66,7 +67,7 @@ function runOnVariables(cfg: OptimizerConfig): Float32Array[] {
   for (let step = 0; step < STEPS; step++) {
     if (step === LR_CUT_AFTER) opt.learningRate = opt.learningRate * 0.1;
     const grads = Object.fromEntries(names.map((n, i) => [n, tf.tensor1d(randoms(`g${step}:${i}`, sizes[i]))]));
-    opt.applyGradients(grads);
+    opt.applyGradients(grads, l2 === 0 ? undefined : new Map([names[0], names[2]].map((n) => [n, l2])));
     tf.dispose(Object.values(grads));
   }
   const out = [...vars.map((v) => Float32Array.from(v.dataSync())), ...slotValues(opt, names)];
@@ -75,22 +76,34 @@ function runOnVariables(cfg: OptimizerConfig): Float32Array[] {
   return out;
 }
 
-test('fused native updates equal the tfjs update on wasm and on cpu (SGD, momentum, Nesterov, Adam, AdamW; lr cut midway)', async (t) => {
+test('fused native updates equal the tfjs update on wasm and on cpu (SGD, momentum, Nesterov, Adam, AdamW; with and without L2; lr cut midway)', async (t) => {
   if (!nativeConv()) {
     t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
     return;
   }
   for (const [name, cfg] of CONFIGS) {
-    await initBackend('wasm');
-    const fused = runOnVariables(cfg);
-    const before = setNativeOptimizerEnabled(false);
-    const tfjsWasm = runOnVariables(cfg);
-    setNativeOptimizerEnabled(before);
-    await initBackend('cpu');
-    const tfjsCpu = runOnVariables(cfg);
-    // The same float32 operations in the same order: equal up to contraction into fused multiply-adds.
-    assertClose(fused, tfjsWasm, 1e-6, `${name}: fused vs tfjs on wasm`);
-    assertClose(fused, tfjsCpu, 1e-6, `${name}: fused vs tfjs on cpu`);
+    for (const l2 of [0, 0.05]) {
+      const what = `${name}${l2 ? ' with L2' : ''}`;
+      await initBackend('wasm');
+      const fused = runOnVariables(cfg, l2);
+      const before = setNativeOptimizerEnabled(false);
+      const tfjsWasm = runOnVariables(cfg, l2);
+      setNativeOptimizerEnabled(before);
+      await initBackend('cpu');
+      const tfjsCpu = runOnVariables(cfg, l2);
+      // The same float32 operations in the same order: equal up to contraction into fused multiply-adds.
+      assertClose(fused, tfjsWasm, 1e-6, `${what}: fused vs tfjs on wasm`);
+      assertClose(fused, tfjsCpu, 1e-6, `${what}: fused vs tfjs on cpu`);
+      if (l2) {
+        // The penalty's gradient moved the weights it applies to and no other.
+        const plain = runOnVariables(cfg);
+        assert.ok(
+          fused[0].some((v, i) => v !== plain[0][i]),
+          `${what}: L2 left the first weight alone`,
+        );
+        assert.deepEqual(fused[1], plain[1], `${what}: L2 reached the weight without a penalty`);
+      }
+    }
   }
 });
 
@@ -223,7 +236,7 @@ test('checkpoint/resume: an optimizer restored with setState continues exactly; 
 });
 
 test('the fused path is taken on wasm with the addon only: cpu, addon or fused updates off and non-float32 weights run the tfjs update', async () => {
-  const sgd = { lr: 0.1, momentum: 0, nesterov: false };
+  const sgd = { lr: 0.1, momentum: 0, nesterov: false, l2: 0 };
   const tryFused = () => {
     const w = tf.variable(tf.tensor1d([1, 2]));
     const g = tf.tensor1d([1, 1]);
@@ -245,19 +258,20 @@ test('the fused path is taken on wasm with the addon only: cpu, addon or fused u
   if (nativeConv()) assert.deepEqual(tryFused(), { taken: true, after: [Math.fround(0.9), Math.fround(1.9)] });
   const wi = tf.variable(tf.tensor1d([1, 2], 'int32'));
   const gi = tf.tensor1d([1, 1], 'int32');
-  const step = { decay: 0, beta1: 0.9, beta2: 0.999, alpha: 0.1, epsilon: 1e-7 };
+  const step = { decay: 0, beta1: 0.9, beta2: 0.999, alpha: 0.1, epsilon: 1e-7, l2: 0 };
   assert.equal(fusedAdamUpdate(wi, gi, wi, wi, step), false);
   tf.dispose([wi, gi]);
 });
 
-/** Keras Adam in float32, one rounding per operation, as the kernel computes it. */
+/** Keras Adam in float32, one rounding per operation, as the kernel computes it; the L2 gradient at w before decay. */
 function adamReference(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: Float32Array): void {
   const f = Math.fround;
-  const [decay, b1, b2, alpha, eps] = k;
+  const [decay, b1, b2, alpha, eps, l2Gradient] = k;
   for (let i = 0; i < w.length; i++) {
+    const gi = f(g[i] + f(w[i] * l2Gradient));
     const wi = decay !== 0 ? f(w[i] - f(w[i] * decay)) : w[i];
-    m[i] = f(m[i] + f(f(g[i] - m[i]) * b1));
-    v[i] = f(v[i] + f(f(f(g[i] * g[i]) - v[i]) * b2));
+    m[i] = f(m[i] + f(f(gi - m[i]) * b1));
+    v[i] = f(v[i] + f(f(f(gi * gi) - v[i]) * b2));
     w[i] = f(wi - f(f(m[i] * alpha) / f(f(Math.sqrt(v[i])) + eps)));
   }
 }
@@ -270,43 +284,45 @@ test('adamUpdate and sgdUpdate compute Keras updates in place; bad arguments thr
   }
   // 37: the vectorised loops' tails too.
   const n = 37;
-  const k = Float32Array.of(0.001, 0.1, 0.001, 0.03, 1e-7);
-  const [w, g, m, v] = ['w', 'g', 'm', 'v'].map((s) => randoms(s, n));
-  v.forEach((x, i) => (v[i] = x * x));
-  const expected = [w, m, v].map((a) => a.slice());
-  adamReference(expected[0], g, expected[1], expected[2], k);
-  addon.adamUpdate(w, g, m, v, k);
-  assertClose([w, m, v], expected, 1e-6, 'adamUpdate');
+  for (const l2Gradient of [0, 0.02]) {
+    const k = Float32Array.of(0.001, 0.1, 0.001, 0.03, 1e-7, l2Gradient);
+    const [w, g, m, v] = ['w', 'g', 'm', 'v'].map((s) => randoms(s, n));
+    v.forEach((x, i) => (v[i] = x * x));
+    const expected = [w, m, v].map((a) => a.slice());
+    adamReference(expected[0], g, expected[1], expected[2], k);
+    addon.adamUpdate(w, g, m, v, k);
+    assertClose([w, m, v], expected, 1e-6, `adamUpdate, l2Gradient ${l2Gradient}`);
 
-  const vel = randoms('vel', n);
-  const wn = randoms('wn', n);
-  const f = Math.fround;
-  const [lr, mom] = Float32Array.of(0.1, 0.9);
-  const vNew = vel.map((x, i) => f(f(x * mom) - f(g[i] * lr)));
-  const wNew = wn.map((x, i) => f(x + f(f(vNew[i] * mom) - f(g[i] * lr))));
-  addon.sgdUpdate(wn, g, vel, Float32Array.of(lr, mom), true);
-  assertClose([wn, vel], [wNew, vNew], 1e-6, 'sgdUpdate Nesterov');
-  addon.sgdUpdate(new Float32Array(0), new Float32Array(0), null, Float32Array.of(lr, 0), false);
+    const vel = randoms('vel', n);
+    const wn = randoms('wn', n);
+    const f = Math.fround;
+    const [lr, mom, l2g] = Float32Array.of(0.1, 0.9, l2Gradient);
+    const gl = g.map((x, i) => f(x + f(wn[i] * l2g)));
+    const vNew = vel.map((x, i) => f(f(x * mom) - f(gl[i] * lr)));
+    const wNew = wn.map((x, i) => f(x + f(f(vNew[i] * mom) - f(gl[i] * lr))));
+    addon.sgdUpdate(wn, g, vel, Float32Array.of(lr, mom, l2g), true);
+    assertClose([wn, vel], [wNew, vNew], 1e-6, `sgdUpdate Nesterov, l2Gradient ${l2Gradient}`);
+  }
+  addon.sgdUpdate(new Float32Array(0), new Float32Array(0), null, Float32Array.of(0.1, 0, 0), false);
+  const k = Float32Array.of(0.001, 0.1, 0.001, 0.03, 1e-7, 0);
 
   const bad = (fn: () => void, re: RegExp) =>
     assert.throws(fn, (e: Error) => e instanceof TypeError && re.test(e.message));
   const a = () => new Float32Array(4);
   const sgd = /sgdUpdate needs/;
   const adam = /adamUpdate needs/;
-  bad(() => (addon.sgdUpdate as (...args: unknown[]) => void)(a(), a(), null, Float32Array.of(0.1, 0)), sgd);
-  bad(() => addon.sgdUpdate(a(), new Float32Array(3), null, Float32Array.of(0.1, 0), false), sgd);
-  bad(
-    () => addon.sgdUpdate(a(), a(), new Float64Array(4) as unknown as Float32Array, Float32Array.of(0.1, 0), false),
-    sgd,
-  );
-  bad(() => addon.sgdUpdate(a(), a(), null, Float32Array.of(0.1), false), sgd);
-  bad(() => addon.sgdUpdate(a(), a(), null, Float32Array.of(0.1, 0), 1 as unknown as boolean), sgd);
+  const sk = () => Float32Array.of(0.1, 0, 0);
+  bad(() => (addon.sgdUpdate as (...args: unknown[]) => void)(a(), a(), null, sk()), sgd);
+  bad(() => addon.sgdUpdate(a(), new Float32Array(3), null, sk(), false), sgd);
+  bad(() => addon.sgdUpdate(a(), a(), new Float64Array(4) as unknown as Float32Array, sk(), false), sgd);
+  bad(() => addon.sgdUpdate(a(), a(), null, Float32Array.of(0.1, 0), false), sgd);
+  bad(() => addon.sgdUpdate(a(), a(), null, sk(), 1 as unknown as boolean), sgd);
   bad(() => addon.adamUpdate(a(), a(), a(), null as unknown as Float32Array, k), adam);
-  bad(() => addon.adamUpdate(a(), a(), a(), a(), Float32Array.of(0, 0, 0, 0)), adam);
-  bad(() => addon.adamUpdate(a(), a(), a(), a(), [0, 0, 0, 0, 0] as unknown as Float32Array), adam);
+  bad(() => addon.adamUpdate(a(), a(), a(), a(), Float32Array.of(0, 0, 0, 0, 0)), adam);
+  bad(() => addon.adamUpdate(a(), a(), a(), a(), [0, 0, 0, 0, 0, 0] as unknown as Float32Array), adam);
   // The arrays written in place must not overlap each other or the gradient.
   const shared = new Float32Array(8);
   bad(() => addon.adamUpdate(shared.subarray(0, 4), a(), shared.subarray(2, 6), a(), k), adam);
-  bad(() => addon.sgdUpdate(shared.subarray(0, 4), shared.subarray(3, 7), null, Float32Array.of(0.1, 0), false), sgd);
+  bad(() => addon.sgdUpdate(shared.subarray(0, 4), shared.subarray(3, 7), null, sk(), false), sgd);
   addon.adamUpdate(shared.subarray(0, 4), a(), shared.subarray(4, 8), a(), k);
 });

@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeConv } from './native';
-import type { BatchNormTrainingResult } from '../models/common';
+import { ownBuffer, type WasmBackendLike } from './wasm-memory';
+import type { BatchNormTrainingResult, MovingStatistics } from '../models/common';
 
 export const BATCH_NORM_TRAINING = 'AffectBatchNormTraining';
 export const BATCH_NORM_TRAINING_GRAD = 'AffectBatchNormTrainingGrad';
@@ -37,9 +38,10 @@ tf.registerGradient({
 
 /**
  * y = (x - mean) * scale / sqrt(variance + epsilon) + offset along x's last axis with the batch's own moments, then
- * max(y, 0) when `relu`, as one differentiable kernel; undefined (the caller composes it from tfjs ops) unless the
- * backend is wasm with the native addon in use, x is float32 of rank >= 2 and not empty, and scale and offset hold one
- * value per channel.
+ * max(y, 0) when `relu`, as one differentiable kernel; with `moving`, its statistics move towards the batch's in place
+ * (`moving -= (moving - batch) * decay`, tfjs' float32 arithmetic), off the gradient tape. Undefined (the caller
+ * composes it from tfjs ops) unless the backend is wasm with the native addon in use, x is float32 of rank >= 2 and not
+ * empty, and scale, offset and the moving statistics are float32 with one value per channel.
  */
 export function batchNormTraining(
   x: tf.Tensor,
@@ -47,14 +49,34 @@ export function batchNormTraining(
   offset: tf.Tensor,
   epsilon: number,
   relu = false,
+  moving?: MovingStatistics,
 ): BatchNormTrainingResult | undefined {
   if (tf.getBackend() !== 'wasm' || !nativeConv() || !tf.getKernel(BATCH_NORM_TRAINING, 'wasm')) return undefined;
   const channels = x.shape[x.rank - 1];
-  if (x.dtype !== 'float32' || x.rank < 2 || x.size === 0 || scale.size !== channels || offset.size !== channels)
-    return undefined;
+  const vectors = [scale, offset, ...(moving ? [moving.mean, moving.variance] : [])];
+  if (x.dtype !== 'float32' || x.rank < 2 || x.size === 0) return undefined;
+  if (vectors.some((v) => v.size !== channels || v.dtype !== 'float32')) return undefined;
   const attrs: BatchNormTrainingAttrs = { varianceEpsilon: epsilon, relu };
   const [y, mean, variance] = tf
     .engine()
     .runKernel<tf.Tensor[]>(BATCH_NORM_TRAINING, { x, scale, offset }, { ...attrs });
+  if (moving) {
+    moveTowards(moving.mean, mean, moving.decay);
+    moveTowards(moving.variance, variance, moving.decay);
+  }
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}
+
+/**
+ * `stat -= (stat - batch) * decay` in place, one float32 rounding per operation as tfjs' ops round: a few hundred
+ * values, where the ops would be three kernels, each allocating its output (six per layer and step).
+ */
+function moveTowards(stat: tf.Variable, batch: tf.Tensor, decay: number): void {
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  ownBuffer(backend, stat);
+  // Views after ownBuffer's allocation: growing unshared wasm memory detaches earlier ones.
+  const s = backend.typedArrayFromHeap(stat) as Float32Array;
+  const b = backend.typedArrayFromHeap(batch) as Float32Array;
+  const d = Math.fround(decay);
+  for (let i = 0; i < s.length; i++) s[i] = s[i] - Math.fround(Math.fround(s[i] - b[i]) * d);
 }

@@ -80,8 +80,10 @@ export interface NativeConvAddon {
   /** dx[i] = dy[i] * step(x[i]) (tfjs' step: 1 above 0, NaN for NaN, else 0); the arrays have one length. */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   /**
-   * Keras SGD in place, in one pass: `v = momentum*v - lr*g; w += v` (Nesterov `w += momentum*v - lr*g`), or
-   * `w -= lr*g` when `velocity` is null. The arrays have one length and do not overlap.
+   * Keras SGD in place, in one pass, with coefficients [lr, momentum, l2Gradient]: `v = momentum*v - lr*g; w += v`
+   * (Nesterov `w += momentum*v - lr*g`), or `w -= lr*g` when `velocity` is null; g is `g + l2Gradient*w` (the
+   * gradient of Keras' L2 penalty l2 * sum w² is 2 * l2 * w; 0 without one). The arrays have one length and do not
+   * overlap.
    */
   sgdUpdate(
     w: Float32Array,
@@ -91,9 +93,9 @@ export interface NativeConvAddon {
     nesterov: boolean,
   ): void;
   /**
-   * Keras Adam in place, in one pass, with coefficients [decay, 1 - beta1, 1 - beta2, alpha, epsilon]: `w -= decay*w`
-   * (AdamW; skipped when 0), `m += (g - m)(1 - beta1)`, `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`.
-   * The arrays have one length and do not overlap.
+   * Keras Adam in place, in one pass, with coefficients [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient]:
+   * g is `g + l2Gradient*w` as in sgdUpdate, then `w -= decay*w` (AdamW; skipped when 0), `m += (g - m)(1 - beta1)`,
+   * `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`. The arrays have one length and do not overlap.
    */
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
   /**

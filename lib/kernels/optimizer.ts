@@ -6,21 +6,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeOptimizer, type NativeConvAddon } from './native';
-import type { WasmBackendLike } from './wasm-memory';
+import { ownBuffer, type WasmBackendLike } from './wasm-memory';
 
-interface WasmBackendWithRefs extends WasmBackendLike {
-  refCount(dataId: tf.DataId): number;
-}
-
-/** Keras SGD's settings for one step. */
+/** Keras SGD's settings for one step; `l2`: the weight's L2 penalty coefficient (0 without), see KerasOptimizer. */
 export interface SgdStep {
   lr: number;
   momentum: number;
   nesterov: boolean;
+  l2: number;
 }
 
-/** Keras Adam's settings for one step: `decay` = lr * weight decay (AdamW, else 0), `alpha` with the bias corrections. */
+/**
+ * Keras Adam's settings for one step: `decay` = lr * weight decay (AdamW, else 0), `alpha` with the bias corrections,
+ * `l2` as in SgdStep.
+ */
 export interface AdamStep {
+  l2: number;
   decay: number;
   beta1: number;
   beta2: number;
@@ -34,7 +35,7 @@ export interface AdamStep {
  */
 export function fusedSgdUpdate(w: tf.Variable, g: tf.Tensor, velocity: tf.Variable | undefined, s: SgdStep): boolean {
   // Float32Array rounds each setting as the tfjs update's float32 scalars do.
-  const k = Float32Array.of(s.lr, s.momentum);
+  const k = Float32Array.of(s.lr, s.momentum, 2 * s.l2);
   return fusedUpdate(velocity ? [w, velocity] : [w], g, (addon, [wv, vv], gv) =>
     addon.sgdUpdate(wv, gv, vv ?? null, k, s.nesterov),
   );
@@ -42,7 +43,7 @@ export function fusedSgdUpdate(w: tf.Variable, g: tf.Tensor, velocity: tf.Variab
 
 /** Keras Adam (AdamW with a decay) on `w` and its moments `m`, `v` natively; false when the update is not for the native path. */
 export function fusedAdamUpdate(w: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamStep): boolean {
-  const k = Float32Array.of(s.decay, 1 - s.beta1, 1 - s.beta2, s.alpha, s.epsilon);
+  const k = Float32Array.of(s.decay, 1 - s.beta1, 1 - s.beta2, s.alpha, s.epsilon, 2 * s.l2);
   return fusedUpdate([w, m, v], g, (addon, [wv, mv, vv], gv) => addon.adamUpdate(wv, gv, mv, vv, k));
 }
 
@@ -53,7 +54,7 @@ function fusedUpdate(
 ): boolean {
   const addon = nativeOptimizer();
   if (!addon || tf.getBackend() !== 'wasm' || [g, ...targets].some((t) => t.dtype !== 'float32')) return false;
-  const backend = tf.backend() as unknown as WasmBackendWithRefs;
+  const backend = tf.backend() as unknown as WasmBackendLike;
   for (const t of targets) ownBuffer(backend, t);
   // Views after every allocation (growing unshared wasm memory detaches earlier ones): g's first, as reading data
   // not yet on wasm moves it there; ownBuffer has moved the targets.
@@ -61,20 +62,4 @@ function fusedUpdate(
   const gv = view(g);
   run(addon, targets.map(view), gv);
   return true;
-}
-
-/**
- * Gives `v` a copy of its buffer when other tensors share it, so that the in-place update reaches `v` alone: tensors
- * share buffers after clone() and Identity (lib/kernels/wasm-kernels.ts), tf.variable(t) and v.assign(t) (getState's copies,
- * setState, setWeights). A count other than 1 includes data not yet moved to wasm (count 0).
- */
-function ownBuffer(backend: WasmBackendWithRefs, v: tf.Variable): void {
-  if (backend.refCount(v.dataId) === 1) return;
-  const copy = backend.makeOutput(v.shape, 'float32');
-  // v's view first: reading data not yet on wasm moves it there, which may grow memory.
-  const from = backend.typedArrayFromHeap(v);
-  (backend.typedArrayFromHeap(copy) as Float32Array).set(from);
-  const t = tf.engine().makeTensorFromTensorInfo(copy);
-  v.assign(t);
-  t.dispose();
 }

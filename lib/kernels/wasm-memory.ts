@@ -1,11 +1,12 @@
 /** The wasm backend as the training kernels see it: tensors' views of wasm memory and outputs that free themselves on error. */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 
 /** The part of the wasm backend these kernels use. */
 export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
   disposeData(dataId: tf.DataId): boolean;
+  refCount(dataId: tf.DataId): number;
 }
 
 /** A float32 tensor's view of wasm memory. */
@@ -38,4 +39,20 @@ export function nativeOutputs(
     throw e;
   }
   return outs;
+}
+
+/**
+ * Gives `v` a copy of its buffer when other tensors share it, so that an update in place reaches `v` alone: tensors
+ * share buffers after clone() and Identity (lib/kernels/wasm-kernels.ts), tf.variable(t) and v.assign(t) (an optimizer
+ * state's copies, setState, setWeights). A count other than 1 includes data not yet moved to wasm (count 0).
+ */
+export function ownBuffer(backend: WasmBackendLike, v: tf.Variable): void {
+  if (backend.refCount(v.dataId) === 1) return;
+  const copy = backend.makeOutput(v.shape, 'float32');
+  // v's view first: reading data not yet on wasm moves it there, which may grow memory.
+  const from = backend.typedArrayFromHeap(v);
+  (backend.typedArrayFromHeap(copy) as Float32Array).set(from);
+  const t = tf.engine().makeTensorFromTensorInfo(copy);
+  v.assign(t);
+  t.dispose();
 }

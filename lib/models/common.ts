@@ -61,19 +61,12 @@ export class BatchNormalization extends TfjsBatchNormalization {
     const { gamma, beta } = self;
     if (!batchNormTrainingOp || axis !== x.rank - 1 || !gamma || !beta) return undefined;
     const op = batchNormTrainingOp;
-    return tf.tidy(() => {
-      const r = op(x, gamma.read(), beta.read(), self.epsilon, relu);
-      if (!r) return undefined;
-      const decay = 1 - self.momentum;
-      for (const [moving, batch] of [
-        [self.movingMean, r.mean],
-        [self.movingVariance, r.variance],
-      ] as const) {
-        const old = moving.read();
-        moving.write(tf.sub(old, tf.mul(tf.sub(old, batch), decay)));
-      }
-      return r.y;
-    });
+    const moving = {
+      mean: self.movingMean.read() as tf.Variable,
+      variance: self.movingVariance.read() as tf.Variable,
+      decay: 1 - self.momentum,
+    };
+    return tf.tidy(() => op(x, gamma.read(), beta.read(), self.epsilon, relu, moving)?.y);
   }
 }
 
@@ -84,10 +77,18 @@ export interface BatchNormTrainingResult {
   variance: tf.Tensor1D;
 }
 
+/** A batch-norm layer's moving statistics, which each training step moves by `decay` (1 - momentum) towards the batch's. */
+export interface MovingStatistics {
+  mean: tf.Variable;
+  variance: tf.Variable;
+  decay: number;
+}
+
 /**
- * Batch norm in training along x's last axis as one differentiable op, y passed through max(., 0) when `relu`, or
- * undefined where it does not run (the layer then composes tfjs ops). lib/kernels installs its native one with the
- * wasm training kernels: the models themselves load in browsers, where nothing is installed.
+ * Batch norm in training along x's last axis as one differentiable op, y passed through max(., 0) when `relu`, the
+ * moving statistics updated (`moving -= (moving - batch) * decay`, as tfjs' layer does), or undefined where it does not
+ * run (the layer then composes tfjs ops and updates them itself). lib/kernels installs its native one with the wasm
+ * training kernels: the models themselves load in browsers, where nothing is installed.
  */
 export type BatchNormTrainingOp = (
   x: tf.Tensor,
@@ -95,6 +96,7 @@ export type BatchNormTrainingOp = (
   offset: tf.Tensor,
   epsilon: number,
   relu: boolean,
+  moving: MovingStatistics,
 ) => BatchNormTrainingResult | undefined;
 
 let batchNormTrainingOp: BatchNormTrainingOp | undefined;
@@ -143,6 +145,13 @@ export class L1L2 extends TfjsL1L2 {
   }
 }
 registerZooClass(L1L2);
+
+/** The coefficient of a pure L2 regularizer (tfjs' or the zoo's L1L2 with l1 0); undefined for any other. */
+export function l2Coefficient(regularizer: unknown): number | undefined {
+  if (!(regularizer instanceof TfjsL1L2)) return undefined;
+  const { l1, l2 } = regularizer as unknown as { l1: number; l2: number };
+  return l1 === 0 ? l2 : undefined;
+}
 
 /** Keras' `regularizers.l2(l2)`: l2 * the sum of the squared weights. */
 export function l2Regularizer(l2: number): L1L2 {

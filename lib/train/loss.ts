@@ -5,7 +5,9 @@
  * and training dies). The model keeps returning probabilities from predict(); only the loss sees the logits.
  */
 import * as tf from '@tensorflow/tfjs';
+import { l2Coefficient } from '../models/common';
 import { disposeFoldCache, foldedApply, type FoldCache } from '../models/fold';
+import { KerasOptimizer, type L2Coefficients } from './optimizers';
 import { topSplitIndex } from './split';
 
 /** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
@@ -204,9 +206,55 @@ export function releaseStepFolds(model: tf.LayersModel): void {
   stepFolds = undefined;
 }
 
+/** Each layer weight a regularizer may hold, by the name of the layer's property holding that regularizer. */
+const REGULARIZED_WEIGHTS: [regularizer: string, weight: string][] = [
+  ['kernelRegularizer', 'kernel'],
+  ['biasRegularizer', 'bias'],
+  ['gammaRegularizer', 'gamma'],
+  ['betaRegularizer', 'beta'],
+  ['depthwiseRegularizer', 'depthwiseKernel'],
+  ['pointwiseRegularizer', 'pointwiseKernel'],
+  ['embeddingsRegularizer', 'embeddings'],
+];
+
+/**
+ * The L2 coefficient of each of `model`'s trainable weights with a penalty, by variable name, when every penalty of
+ * the model (model.calculateLosses()) is a pure L2 on one weight of a layer used once (Keras' regularizers.l2; frozen
+ * weights' penalties count in the loss but have no gradient); undefined for anything else (an L1 term, a loss added by
+ * hand, a nested model), whose gradients the tape computes.
+ */
+export function l2Coefficients(model: tf.LayersModel): L2Coefficients | undefined {
+  const out = new Map<string, number>();
+  for (const layer of model.layers) {
+    const losses = (layer as unknown as { losses: unknown[] }).losses.length;
+    if (losses === 0) continue;
+    if (layer instanceof tf.LayersModel || layer.inboundNodes.length !== 1) return undefined;
+    const fields = layer as unknown as Record<string, unknown>;
+    let found = 0;
+    for (const [regularizer, weight] of REGULARIZED_WEIGHTS) {
+      const w = fields[weight] as tf.LayerVariable | null | undefined;
+      if (fields[regularizer] == null || w == null) continue;
+      const l2 = l2Coefficient(fields[regularizer]);
+      if (l2 === undefined) return undefined;
+      found++;
+      if (w.trainable) out.set((w.read() as tf.Variable).name, l2);
+    }
+    if (found !== losses) return undefined;
+  }
+  return out;
+}
+
+/** The sum of `model`'s regularisation penalties at its current weights (Keras adds it to the loss). */
+export function penaltySum(model: tf.LayersModel): tf.Scalar {
+  return tf.tidy(() => model.calculateLosses().reduce((a, b) => tf.add(a, b), tf.scalar(0)));
+}
+
 /**
  * One training step as Keras' train_on_batch: forward in training mode, mean loss (+ regularisation penalties),
- * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch.
+ * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch. Where every
+ * penalty is an L2 (l2Coefficients) and the optimizer is ours, the penalties are computed off the gradient tape and their
+ * gradients 2 * l2 * w join the optimizer's update (one pass with it natively), as PyTorch's weight decay does; the
+ * tape then holds the data loss alone.
  */
 export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Promise<[number, number]> {
   const optimizer = model.optimizer;
@@ -214,6 +262,8 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   const head = lossHead(model);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const labels = tf.tidy(() => tf.cast(tf.reshape(ys, [-1]), 'int32'));
+  const ours = optimizer instanceof KerasOptimizer ? optimizer : undefined;
+  const l2 = ours && l2Coefficients(model);
   // A frozen backbone runs before the gradient tape starts: taped, its every op would save its inputs for a backward
   // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends). Its
   // batch norm is in inference mode, so it folds into the convolutions.
@@ -221,6 +271,7 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   let features: tf.Tensor | undefined;
   let out: tf.Tensor | undefined;
   let correct: tf.Tensor | undefined;
+  let penalty: tf.Scalar | undefined;
   let cost: tf.Scalar | null = null;
   try {
     if (frozen !== undefined) {
@@ -234,24 +285,33 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
       // Its backbone trains now, in place: folded copies would go stale.
       releaseStepFolds(model);
     }
-    cost = optimizer.minimize(
-      () => {
-        out = tf.keep(
-          features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true),
-        );
-        let loss: tf.Scalar = tf.mean(head.perSample(labels, out));
-        for (const penalty of model.calculateLosses()) loss = tf.add(loss, penalty);
-        return loss;
-      },
-      true,
-      vars,
-    );
+    const loss = (): tf.Scalar => {
+      out = tf.keep(
+        features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true),
+      );
+      let value: tf.Scalar = tf.mean(head.perSample(labels, out));
+      if (!l2) for (const p of model.calculateLosses()) value = tf.add(value, p);
+      return value;
+    };
+    if (ours && l2) {
+      // Before the update: the penalty at the weights the gradients are taken at.
+      penalty = penaltySum(model);
+      const { value, grads } = ours.computeGradients(loss, vars);
+      try {
+        ours.applyGradients(grads, l2);
+        cost = tf.add<tf.Scalar>(value, penalty);
+      } finally {
+        tf.dispose([value, ...Object.values(grads)]);
+      }
+    } else {
+      cost = optimizer.minimize(loss, true, vars);
+    }
     // Off the gradient tape, which would record these kernels and save a reference to each tensor they read.
-    const predicted = out as tf.Tensor;
+    const predicted = out as unknown as tf.Tensor;
     correct = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(predicted, -1), labels), 'float32')));
-    const [loss, acc] = await Promise.all([(cost as tf.Scalar).data(), correct.data()]);
-    return [loss[0], acc[0]];
+    const [lossValue, acc] = await Promise.all([(cost as tf.Scalar).data(), correct.data()]);
+    return [lossValue[0], acc[0]];
   } finally {
-    tf.dispose([cost as tf.Scalar, correct, out, labels, features]);
+    tf.dispose([cost as tf.Scalar, correct, out, labels, features, penalty]);
   }
 }

@@ -4,7 +4,8 @@
  * only while lr is constant; after a ReduceLROnPlateau step they differ, so SGD is implemented here as Keras
  * does it. tfjs has no AdamW, and its Adam's epsilon default (1e-8) differs from Keras' (1e-7).
  * On the wasm backend with the native addon each weight is updated in one fused native pass (lib/kernels/optimizer.ts),
- * with the same float32 arithmetic; elsewhere by the tfjs ops below.
+ * with the same float32 arithmetic; elsewhere by the tfjs ops below. trainStep hands them the gradient of the loss
+ * without the L2 penalties and each weight's L2 coefficient: the penalty's gradient 2 * l2 * w joins that pass.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdamUpdate, fusedSgdUpdate } from '../kernels/optimizer';
@@ -20,6 +21,12 @@ export interface OptimizerState {
 }
 
 type Slots = Record<string, tf.Variable>;
+
+/**
+ * Keras L2 penalty coefficients (l2 * sum w² in the loss) by variable name. applyGradients adds each penalty's gradient,
+ * 2 * l2 * w at the weights before the step, to the variable's gradient.
+ */
+export type L2Coefficients = ReadonlyMap<string, number>;
 
 /** Base of our optimizers: per-variable slots keyed by variable name, an iteration count, a float32 lr. */
 export abstract class KerasOptimizer extends tf.Optimizer {
@@ -44,10 +51,24 @@ export abstract class KerasOptimizer extends tf.Optimizer {
 
   protected abstract slotNames(): string[];
 
-  /** Updates `variable` in place from `grad` and its slots; `step` is the 1-based iteration (Keras' local_step). */
-  protected abstract update(variable: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, step: number): void;
+  /**
+   * Updates `variable` in place from `grad` (plus `2 * l2 * variable`) and its slots; `step` is the 1-based iteration
+   * (Keras' local_step).
+   */
+  protected abstract update(
+    variable: tf.Variable,
+    grad: tf.Tensor,
+    slots: Slots,
+    lr: number,
+    step: number,
+    l2: number,
+  ): void;
 
-  override applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+  /** One step from the gradients, with the gradients of the L2 penalties in `l2` (none by default) added. */
+  override applyGradients(
+    variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[],
+    l2: L2Coefficients = new Map(),
+  ): void {
     const pairs: [string, tf.Tensor][] = Array.isArray(variableGradients)
       ? variableGradients.map((g) => [g.name, g.tensor])
       : Object.entries(variableGradients);
@@ -63,7 +84,7 @@ export abstract class KerasOptimizer extends tf.Optimizer {
         this.slots.set(name, slots);
       }
       const s = slots;
-      tf.tidy(() => this.update(variable, grad, s, this.lr, step));
+      tf.tidy(() => this.update(variable, grad, s, this.lr, step, l2.get(name) ?? 0));
     }
     this.incrementIterations();
   }
@@ -117,15 +138,21 @@ export abstract class KerasOptimizer extends tf.Optimizer {
   }
 }
 
+/** `g` plus the gradient of the L2 penalty l2 * sum w², as the tape computes it (w times the float32 2 * l2). */
+function withL2(g: tf.Tensor, w: tf.Tensor, l2: number): tf.Tensor {
+  return l2 === 0 ? g : tf.add(g, tf.mul(w, 2 * l2));
+}
+
 /** Keras SGD: `v = m*v - lr*g; w += v`, Nesterov `w += m*v - lr*g`; without momentum `w -= lr*g`. */
 export class SGD extends KerasOptimizer {
   static className = 'AffectSGD';
   protected slotNames(): string[] {
     return this.config.kind === 'sgd' && this.config.momentum > 0 ? ['momentum'] : [];
   }
-  protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number): void {
+  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, _step: number, l2: number): void {
     const { momentum, nesterov } = this.config as Required<Extract<OptimizerConfig, { kind: 'sgd' }>>;
-    if (fusedSgdUpdate(w, g, momentum === 0 ? undefined : slots.momentum, { lr, momentum, nesterov })) return;
+    if (fusedSgdUpdate(w, grad, momentum === 0 ? undefined : slots.momentum, { lr, momentum, nesterov, l2 })) return;
+    const g = withL2(grad, w, l2);
     if (momentum === 0) {
       w.assign(tf.sub(w, tf.mul(g, lr)));
       return;
@@ -146,12 +173,13 @@ export class Adam extends KerasOptimizer {
   protected slotNames(): string[] {
     return ['m', 'v'];
   }
-  protected update(w: tf.Variable, g: tf.Tensor, slots: Slots, lr: number, step: number): void {
+  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, step: number, l2: number): void {
     const c = this.config as Required<Extract<OptimizerConfig, { kind: 'adamw' }>>;
     const decay = c.kind === 'adamw' && c.weightDecay > 0 ? lr * c.weightDecay : 0;
     const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
-    if (fusedAdamUpdate(w, g, slots.m, slots.v, { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon }))
-      return;
+    const settings = { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon, l2 };
+    if (fusedAdamUpdate(w, grad, slots.m, slots.v, settings)) return;
+    const g = withL2(grad, w, l2);
     let wt: tf.Tensor = w;
     if (c.kind === 'adamw' && c.weightDecay > 0) wt = tf.sub(w, tf.mul(w, lr * c.weightDecay));
     const m = tf.add(slots.m, tf.mul(tf.sub(g, slots.m), 1 - c.beta1));

@@ -458,28 +458,28 @@ class UpdateCall {
   bool ok_ = false;
 };
 
-// sgdUpdate(w, g, velocity | null, [lr, momentum], nesterov)
+// sgdUpdate(w, g, velocity | null, [lr, momentum, l2Gradient], nesterov)
 napi_value SgdUpdate(napi_env env, napi_callback_info info) {
-  UpdateCall c(env, info, 3, true, 2, 1);
+  UpdateCall c(env, info, 3, true, 3, 1);
   bool nesterov = false;
   if (!c.Ok() || napi_get_value_bool(env, c.Arg(4), &nesterov) != napi_ok) {
     return Throw(env, "affect-native: sgdUpdate needs w, g and velocity (or null) Float32Arrays of one length that do not "
-                      "overlap, a Float32Array [lr, momentum] and a boolean (Nesterov)");
+                      "overlap, a Float32Array [lr, momentum, l2Gradient] and a boolean (Nesterov)");
   }
   const float* k = c.Coefficients();
-  affect::SgdUpdate(c.Array(0), c.Array(1), c.Array(2), c.Length(), affect::SgdCoefficients{k[0], k[1], nesterov});
+  affect::SgdUpdate(c.Array(0), c.Array(1), c.Array(2), c.Length(), affect::SgdCoefficients{k[0], k[1], k[2], nesterov});
   return nullptr;
 }
 
-// adamUpdate(w, g, m, v, [decay, 1 - beta1, 1 - beta2, alpha, epsilon])
+// adamUpdate(w, g, m, v, [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient])
 napi_value AdamUpdate(napi_env env, napi_callback_info info) {
-  UpdateCall c(env, info, 4, false, 5, 0);
+  UpdateCall c(env, info, 4, false, 6, 0);
   if (!c.Ok()) {
     return Throw(env, "affect-native: adamUpdate needs w, g, m and v Float32Arrays of one length that do not overlap and a "
-                      "Float32Array [decay, 1 - beta1, 1 - beta2, alpha, epsilon]");
+                      "Float32Array [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient]");
   }
   const float* k = c.Coefficients();
-  affect::AdamUpdate(c.Array(0), c.Array(1), c.Array(2), c.Array(3), c.Length(), affect::AdamCoefficients{k[0], k[1], k[2], k[3], k[4]});
+  affect::AdamUpdate(c.Array(0), c.Array(1), c.Array(2), c.Array(3), c.Length(), affect::AdamCoefficients{k[0], k[1], k[2], k[3], k[4], k[5]});
   return nullptr;
 }
 

@@ -106,17 +106,19 @@ void Relu(const float* x, float* out, size_t n);
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n);
 
 // Keras SGD in place: v = momentum * v - lr * g; w += v (Nesterov: w += momentum * v - lr * g); w -= lr * g when
-// `velocity` is null (no momentum).
+// `velocity` is null (no momentum). With l2Gradient (2 * l2 of Keras' L2 penalty l2 * sum w²; 0 without one) g is
+// g + w * l2Gradient, the weights taken before the step.
 struct SgdCoefficients {
-  float lr, momentum;
+  float lr, momentum, l2Gradient;
   bool nesterov;
 };
 void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c);
 
 // Keras Adam in place: w -= decay * w (AdamW; skipped when decay is 0); m += (g - m) * (1 - beta1);
-// v += (g * g - v) * (1 - beta2); w -= alpha * m / (sqrt(v) + epsilon), alpha holding the bias corrections.
+// v += (g * g - v) * (1 - beta2); w -= alpha * m / (sqrt(v) + epsilon), alpha holding the bias corrections; g is
+// g + w * l2Gradient as in SgdCoefficients, w before the decay.
 struct AdamCoefficients {
-  float decay, oneMinusBeta1, oneMinusBeta2, alpha, epsilon;
+  float decay, oneMinusBeta1, oneMinusBeta2, alpha, epsilon, l2Gradient;
 };
 void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c);
 

@@ -10,34 +10,43 @@ namespace affect {
 
 namespace {
 
+// L2 is a template flag, so that the loops without a penalty (every model without Keras' L2) skip its step as the JS
+// update does. With it the gradient is g + w * l2Gradient, the gradient of l2 * sum w² at the weights before the step.
+template <bool L2>
+float Gradient(const float* g, const float* w, size_t i, float l2Gradient) {
+  return L2 ? g[i] + w[i] * l2Gradient : g[i];
+}
+
+template <bool L2>
 void Sgd(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
   if (velocity == nullptr) {
-    for (size_t i = 0; i < n; i++) w[i] = w[i] - g[i] * c.lr;
+    for (size_t i = 0; i < n; i++) w[i] = w[i] - Gradient<L2>(g, w, i, c.l2Gradient) * c.lr;
     return;
   }
   if (c.nesterov) {
     for (size_t i = 0; i < n; i++) {
-      const float v = velocity[i] * c.momentum - g[i] * c.lr;
+      const float gi = Gradient<L2>(g, w, i, c.l2Gradient);
+      const float v = velocity[i] * c.momentum - gi * c.lr;
       velocity[i] = v;
-      w[i] = w[i] + (v * c.momentum - g[i] * c.lr);
+      w[i] = w[i] + (v * c.momentum - gi * c.lr);
     }
     return;
   }
   for (size_t i = 0; i < n; i++) {
-    const float v = velocity[i] * c.momentum - g[i] * c.lr;
+    const float v = velocity[i] * c.momentum - Gradient<L2>(g, w, i, c.l2Gradient) * c.lr;
     velocity[i] = v;
     w[i] = w[i] + v;
   }
 }
 
-// Decay is a template flag, so that the loop without it (Adam, AdamW without weight decay) skips that step as the JS
-// update does.
-template <bool Decay>
+// Decay is a template flag for the same reason (Adam, AdamW without weight decay). The L2 gradient is taken at the
+// weights before AdamW's decay, as the tape computes it before the update.
+template <bool Decay, bool L2>
 void Adam(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c) {
   for (size_t i = 0; i < n; i++) {
+    const float gi = Gradient<L2>(g, w, i, c.l2Gradient);
     float wi = w[i];
     if (Decay) wi = wi - wi * c.decay;
-    const float gi = g[i];
     const float mi = m[i] + (gi - m[i]) * c.oneMinusBeta1;
     const float vi = v[i] + (gi * gi - v[i]) * c.oneMinusBeta2;
     m[i] = mi;
@@ -49,15 +58,27 @@ void Adam(float* w, const float* g, float* m, float* v, size_t n, const AdamCoef
 }  // namespace
 
 void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
-  ForRanges(n, kElementGrain, [&](size_t b, size_t e) { Sgd(w + b, g + b, velocity ? velocity + b : nullptr, e - b, c); });
+  ForRanges(n, kElementGrain, [&](size_t b, size_t e) {
+    float* vb = velocity ? velocity + b : nullptr;
+    if (c.l2Gradient != 0) {
+      Sgd<true>(w + b, g + b, vb, e - b, c);
+    } else {
+      Sgd<false>(w + b, g + b, vb, e - b, c);
+    }
+  });
 }
 
 void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c) {
   ForRanges(n, kElementGrain, [&](size_t b, size_t e) {
-    if (c.decay != 0) {
-      Adam<true>(w + b, g + b, m + b, v + b, e - b, c);
+    const size_t len = e - b;
+    if (c.decay != 0 && c.l2Gradient != 0) {
+      Adam<true, true>(w + b, g + b, m + b, v + b, len, c);
+    } else if (c.decay != 0) {
+      Adam<true, false>(w + b, g + b, m + b, v + b, len, c);
+    } else if (c.l2Gradient != 0) {
+      Adam<false, true>(w + b, g + b, m + b, v + b, len, c);
     } else {
-      Adam<false>(w + b, g + b, m + b, v + b, e - b, c);
+      Adam<false, false>(w + b, g + b, m + b, v + b, len, c);
     }
   });
 }
