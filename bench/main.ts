@@ -138,6 +138,11 @@ function torchMissing(): string | undefined {
     : `PyTorch not measured: ${PYTHON} cannot import torch/torchvision (Debian python3-torch python3-torchvision not installed)`;
 }
 
+/** The longest wait for one answer of torch_bench.py (a load and warm-up of the largest model take well under a minute). */
+const TORCH_ANSWER_S = 900;
+
+const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
 /** The PyTorch section's name. */
 const TORCH_SECTION = `PyTorch peer (each trial model at its input size and batch, ${TORCH_THREADS} threads, timed in turn with ours)`;
 
@@ -158,7 +163,14 @@ function torchPeer(): Peer & { close(): void } {
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const ask = async (request: object): Promise<Record<string, unknown>> => {
     child.stdin.write(JSON.stringify(request) + '\n');
-    const line = await lines.next();
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill();
+        reject(new Error(`torch_bench.py gave no answer within ${TORCH_ANSWER_S} s`));
+      }, TORCH_ANSWER_S * 1000);
+    });
+    const line = await Promise.race([lines.next(), silent]).finally(() => clearTimeout(timer));
     if (line.done) throw new Error(`torch_bench.py ended: ${stderr.trim().split('\n').pop() ?? 'no output'}`);
     const answer = JSON.parse(line.value) as Record<string, unknown>;
     if (typeof answer.error === 'string') throw new Error(answer.error);
@@ -172,15 +184,23 @@ function torchPeer(): Peer & { close(): void } {
       const built = /^(cnn4|cnn5|small-bn-cnn)$/.test(m.trial.model.name)
         ? 'the same layers'
         : "torchvision backbone in lib/models' layout";
+      const flops = a.flops_per_image as Partial<PeerModel['flops']> | undefined;
+      const [forward, training] = [flops?.forward, flops?.training];
+      if (!positive(forward) || !positive(training))
+        throw new Error(`torch_bench.py answered no FLOPs: ${JSON.stringify(a)}`);
       return {
-        flops: a.flops_per_image as PeerModel['flops'],
+        flops: { forward, training },
         notes: `torch ${String(a.torch)}, ${String(a.threads)} threads, ${built}`,
       };
     },
     warm: async (mode) => {
       await ask({ warm: mode, warm_s: WARM_S, min_run_s: SMOKE ? 0 : MIN_RUN_S });
     },
-    time: async (mode) => (await ask({ time: mode })).seconds_per_call as number,
+    time: async (mode) => {
+      const a = await ask({ time: mode });
+      if (!positive(a.seconds_per_call)) throw new Error(`torch_bench.py answered no time: ${JSON.stringify(a)}`);
+      return a.seconds_per_call;
+    },
     close: () => child.stdin.end(),
   };
 }

@@ -232,6 +232,15 @@ export interface PeerModel {
   notes: string;
 }
 
+/** A peer's request that failed: the bench goes on timing ours alone. */
+class PeerFailure extends Error {}
+
+/** `p`, its failure marked as the peer's. */
+const fromPeer = <T>(peer: Peer, p: Promise<T>): Promise<T> =>
+  p.catch((e: Error) => {
+    throw new PeerFailure(`${peer.name} failed: ${e.message}`);
+  });
+
 /** Seconds per call of the peer's run and ours in each round, in order. */
 export interface PeerTiming {
   peer: number[];
@@ -260,14 +269,14 @@ async function modeRows(
       return { rows: rateRows(m.name, mode, label, batch, t, flops, target) };
     }
     const calls = await warmUp(fn);
-    await peer.warm(mode);
+    await fromPeer(peer, peer.warm(mode));
     const rounds: PeerTiming = { peer: [], ours: [] };
     const runs: Timing[] = [];
     for (let r = 0; r < REPEATS; r++) {
       const [t] = await timedAlternating([repeated(fn, calls)], 1);
       runs.push(perCall(t, calls));
       rounds.ours.push(runs[r].wallS);
-      rounds.peer.push(await peer.time(mode));
+      rounds.peer.push(await fromPeer(peer, peer.time(mode)));
     }
     runs.sort((a, b) => a.wallS - b.wallS);
     const ours = { ...runs[Math.floor(runs.length / 2)], all: runs.map((t) => t.wallS) };
@@ -740,8 +749,8 @@ export async function benchTraining(opts: TrainingBenchOptions = {}): Promise<Be
         for (const mode of ['forward', 'training'] as const) {
           const time = (p?: Peer) => modeRows(m, model, mode, m.batch, label, isTarget ? TARGETS[mode] : undefined, p);
           const r = await time(peer?.peer).catch((e: Error) => {
-            if (!peer) throw e;
-            peerSection?.skipped.push(`${m.name} ${mode}: ${peer.peer.name} failed: ${e.message}`);
+            if (!(e instanceof PeerFailure)) throw e;
+            peerSection?.skipped.push(`${m.name} ${mode}: ${e.message}`);
             peer = undefined;
             return time();
           });

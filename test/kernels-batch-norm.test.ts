@@ -168,8 +168,12 @@ test(
     kept.forEach((k, i) => assert.deepEqual(Array.from(k.dataSync()), Array.from(old[i]), `kept copy ${i} changed`));
     // Statistics of another length or dtype: declined before anything runs or moves.
     const short = tf.variable(tf.zeros([3]));
+    const ints = tf.variable(tf.zeros([4], 'int32'));
+    const moved = Array.from(mean.dataSync());
     assert.equal(batchNormTraining(x, scale, offset, 1e-3, false, { mean: short, variance, decay: 0.1 }), undefined);
-    tf.dispose([x, scale, offset, mean, variance, short, r.y, r.mean, r.variance, ...kept]);
+    assert.equal(batchNormTraining(x, scale, offset, 1e-3, false, { mean, variance: ints, decay: 0.1 }), undefined);
+    assert.deepEqual(Array.from(mean.dataSync()), moved, 'a declined call moved the statistics');
+    tf.dispose([x, scale, offset, mean, variance, short, ints, r.y, r.mean, r.variance, ...kept]);
   },
 );
 

@@ -193,8 +193,8 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
       compileModel(b, optimizer);
       assert.deepEqual(
         [...(l2Coefficients(a) ?? [])].map(([, l2]) => l2),
-        [0.02, 0.03],
-        `${what}: the trainable weights' coefficients`,
+        [0.01, 0.02, 0.03],
+        `${what}: the coefficients, the frozen weight's included`,
       );
       for (let i = 0; i < 3; i++) {
         const [la] = await trainStep(a, x, y);
@@ -211,33 +211,72 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
   }
 });
 
-test('l2Coefficients: pure L2 penalties by trainable variable; undefined where a penalty is anything else', async () => {
+test('l2Coefficients: pure L2 penalties by variable, nested models included; undefined where a penalty is anything else', async () => {
   await initBackend('cpu');
+  const dense = (regularizer?: unknown) =>
+    tf.layers.dense({ units: 2, kernelRegularizer: regularizer as ReturnType<typeof tf.regularizers.l2> });
+  // Compiled, as trainStep needs: compiling builds a Sequential (an unbuilt one has no calls of its layers yet).
   const model = (regularizer: unknown, extra?: (m: tf.LayersModel) => void) => {
-    const m = tf.sequential({
-      layers: [
-        tf.layers.dense({
-          inputShape: [3],
-          units: 2,
-          kernelRegularizer: regularizer as ReturnType<typeof tf.regularizers.l2>,
-        }),
-        tf.layers.dense({ units: 2 }),
-      ],
-    });
+    const m = tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [3] }), dense(regularizer), dense()] });
     extra?.(m);
+    compileModel(m, { kind: 'sgd' });
     return m;
   };
+  const unbuilt = tf.sequential({
+    layers: [tf.layers.dense({ units: 2, inputShape: [3], kernelRegularizer: l2Regularizer(0.5) })],
+  });
+  assert.equal(unbuilt.built, false);
+  assert.equal(l2Coefficients(unbuilt), undefined, 'an unbuilt Sequential');
+  compileModel(unbuilt, { kind: 'sgd' });
+  assert.deepEqual([...(l2Coefficients(unbuilt)?.values() ?? [])], [0.5], 'once compiled');
+  // The kernel of a model's first Dense layer (the input layer has no weights).
+  const kernelName = (m: tf.LayersModel) =>
+    (m.layers.find((l) => l.getClassName() === 'Dense')?.getWeights()[0] as tf.Variable).name;
   const plain = model(undefined);
   assert.deepEqual(l2Coefficients(plain), new Map());
   const l2 = model(l2Regularizer(0.5));
-  assert.deepEqual(l2Coefficients(l2), new Map([[(l2.layers[0].getWeights()[0] as tf.Variable).name, 0.5]]));
+  assert.deepEqual(l2Coefficients(l2), new Map([[kernelName(l2), 0.5]]));
+  // A nested model's penalties count in the outer model's loss: its weights are listed.
+  const inner = tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [3] }), dense(l2Regularizer(0.25))] });
+  const top = dense(l2Regularizer(0.5));
+  const x = tf.input({ shape: [3] });
+  const outer = tf.model({ inputs: x, outputs: top.apply(inner.apply(x)) as tf.SymbolicTensor });
+  assert.deepEqual(
+    l2Coefficients(outer),
+    new Map([
+      [kernelName(inner), 0.25],
+      [(top.getWeights()[0] as tf.Variable).name, 0.5],
+    ]),
+  );
+  // Every listed penalty is one calculateLosses counts, and no other: tfjs leaves out the penalties of a Sequential
+  // added to a Sequential, and so does l2Coefficients.
+  const stacked = tf.sequential({
+    layers: [
+      tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [3] }), dense(l2Regularizer(0.25))] }),
+      dense(l2Regularizer(0.5)),
+    ],
+  });
+  compileModel(stacked, { kind: 'sgd' });
+  for (const m of [l2, outer, stacked]) {
+    const losses = m.calculateLosses();
+    assert.equal(l2Coefficients(m)?.size, losses.length, `${m.name}: the penalties calculateLosses counts`);
+    tf.dispose(losses);
+  }
+  // A penalised layer called twice in the model counts twice in calculateLosses: left to the tape.
+  const input = tf.input({ shape: [2] });
+  const shared = dense(l2Regularizer(0.5));
+  const twice = tf.model({
+    inputs: input,
+    outputs: shared.apply(shared.apply(input)) as tf.SymbolicTensor,
+  });
   for (const [what, m] of [
     ['an L1 term', model(tf.regularizers.l1l2({ l1: 0.1, l2: 0.5 }))],
     ['an L1 regularizer', model(tf.regularizers.l1({ l1: 0.1 }))],
     ['a loss added by hand', model(l2Regularizer(0.5), (m) => m.layers[1].addLoss(() => tf.scalar(1)))],
+    ['a penalised layer called twice', twice],
   ] as const)
     assert.equal(l2Coefficients(m), undefined, what);
-  for (const m of [plain, l2]) m.dispose();
+  for (const m of [plain, l2, outer, stacked, twice, unbuilt]) m.dispose();
 });
 
 test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBatch; unfrozen, it trains again', async () => {

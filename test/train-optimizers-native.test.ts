@@ -57,22 +57,36 @@ let counter = 0;
 /**
  * STEPS updates of three variables (one of a length no SIMD width divides, one long enough for the addon to split it
  * over its threads) from fixed gradients, on the current backend and path, with L2 coefficients `l2` for the first and
- * last: the weights and slots after the last step.
+ * last and for a fourth variable without a gradient (frozen): the weights and slots after the last step. With L2, each
+ * step's returned penalty is checked against l2 * sum w² of the weights before it, in float64.
  */
 function runOnVariables(cfg: OptimizerConfig, l2 = 0): Float32Array[] {
-  const names = [`fused_test_a${counter}`, `fused_test_b${counter}`, `fused_test_c${counter++}`];
+  const names = [`fused_test_a${counter}`, `fused_test_b${counter}`, `fused_test_c${counter}`];
   const sizes = [64, 37, 70001];
   const vars = names.map((n, i) => tf.variable(tf.tensor1d(randoms(`w${i}`, sizes[i])), true, n));
+  const frozen = tf.variable(tf.tensor1d(randoms('frozen', 50)), false, `fused_test_frozen${counter++}`);
+  const frozenStart = Float32Array.from(frozen.dataSync());
+  const penalised = [vars[0], vars[2], frozen];
+  const coefficients = new Map(penalised.map((v) => [v.name, l2]));
   const opt = makeOptimizer(cfg);
   for (let step = 0; step < STEPS; step++) {
     if (step === LR_CUT_AFTER) opt.learningRate = opt.learningRate * 0.1;
     const grads = Object.fromEntries(names.map((n, i) => [n, tf.tensor1d(randoms(`g${step}:${i}`, sizes[i]))]));
-    opt.applyGradients(grads, l2 === 0 ? undefined : new Map([names[0], names[2]].map((n) => [n, l2])));
+    if (l2 === 0) {
+      opt.applyGradients(grads);
+    } else {
+      const expected = l2 * penalised.reduce((a, v) => a + Array.from(v.dataSync()).reduce((b, x) => b + x * x, 0), 0);
+      const penalty = opt.applyGradientsWithL2(grads, coefficients);
+      const got = penalty.dataSync()[0];
+      penalty.dispose();
+      assert.ok(Math.abs(got - expected) <= 1e-5 * expected, `step ${step}: penalty ${got}, expected ${expected}`);
+    }
     tf.dispose(Object.values(grads));
   }
+  assert.deepEqual(frozen.dataSync(), frozenStart, 'the variable without a gradient changed');
   const out = [...vars.map((v) => Float32Array.from(v.dataSync())), ...slotValues(opt, names)];
   opt.dispose();
-  tf.dispose(vars);
+  tf.dispose([...vars, frozen]);
   return out;
 }
 
@@ -95,7 +109,8 @@ test('fused native updates equal the tfjs update on wasm and on cpu (SGD, moment
       assertClose(fused, tfjsWasm, 1e-6, `${what}: fused vs tfjs on wasm`);
       assertClose(fused, tfjsCpu, 1e-6, `${what}: fused vs tfjs on cpu`);
       if (l2) {
-        // The penalty's gradient moved the weights it applies to and no other.
+        // The penalty's gradient moved the weights it applies to and no other (the same fused path without L2).
+        await initBackend('wasm');
         const plain = runOnVariables(cfg);
         assert.ok(
           fused[0].some((v, i) => v !== plain[0][i]),
@@ -236,30 +251,34 @@ test('checkpoint/resume: an optimizer restored with setState continues exactly; 
 });
 
 test('the fused path is taken on wasm with the addon only: cpu, addon or fused updates off and non-float32 weights run the tfjs update', async () => {
-  const sgd = { lr: 0.1, momentum: 0, nesterov: false, l2: 0 };
-  const tryFused = () => {
+  const tryFused = (l2 = 0) => {
     const w = tf.variable(tf.tensor1d([1, 2]));
     const g = tf.tensor1d([1, 1]);
-    const taken = fusedSgdUpdate(w, g, undefined, sgd);
+    const result = fusedSgdUpdate(w, g, undefined, { lr: 0.1, momentum: 0, nesterov: false, l2 });
     const after = Array.from(w.dataSync());
     tf.dispose([w, g]);
-    return { taken, after };
+    return { result, after };
   };
+  const untouched = { result: undefined, after: [1, 2] };
   await initBackend('cpu');
-  assert.deepEqual(tryFused(), { taken: false, after: [1, 2] });
+  assert.deepEqual(tryFused(), untouched);
   await initBackend('wasm');
   const before = setNativeConvEnabled(false);
-  assert.deepEqual(tryFused(), { taken: false, after: [1, 2] });
+  assert.deepEqual(tryFused(), untouched);
   setNativeConvEnabled(before);
   assert.equal(setNativeOptimizerEnabled(false), true);
   assert.equal(nativeOptimizer(), undefined);
-  assert.deepEqual(tryFused(), { taken: false, after: [1, 2] });
+  assert.deepEqual(tryFused(), untouched);
   assert.equal(setNativeOptimizerEnabled(true), false);
-  if (nativeConv()) assert.deepEqual(tryFused(), { taken: true, after: [Math.fround(0.9), Math.fround(1.9)] });
+  if (nativeConv()) {
+    assert.deepEqual(tryFused(), { result: 0, after: [Math.fround(0.9), Math.fround(1.9)] });
+    // With L2 0.5 the gradient is g + w = [2, 3], and the result is sum w² before the step.
+    assert.deepEqual(tryFused(0.5), { result: 5, after: [Math.fround(0.8), Math.fround(1.7)] });
+  }
   const wi = tf.variable(tf.tensor1d([1, 2], 'int32'));
   const gi = tf.tensor1d([1, 1], 'int32');
   const step = { decay: 0, beta1: 0.9, beta2: 0.999, alpha: 0.1, epsilon: 1e-7, l2: 0 };
-  assert.equal(fusedAdamUpdate(wi, gi, wi, wi, step), false);
+  assert.equal(fusedAdamUpdate(wi, gi, wi, wi, step), undefined);
   tf.dispose([wi, gi]);
 });
 
@@ -289,9 +308,12 @@ test('adamUpdate and sgdUpdate compute Keras updates in place; bad arguments thr
     const [w, g, m, v] = ['w', 'g', 'm', 'v'].map((s) => randoms(s, n));
     v.forEach((x, i) => (v[i] = x * x));
     const expected = [w, m, v].map((a) => a.slice());
+    const squares = (a: Float32Array) => (l2Gradient ? a.reduce((s, x) => s + x * x, 0) : 0);
+    const wSquares = squares(w);
     adamReference(expected[0], g, expected[1], expected[2], k);
-    addon.adamUpdate(w, g, m, v, k);
+    const adamSquares = addon.adamUpdate(w, g, m, v, k);
     assertClose([w, m, v], expected, 1e-6, `adamUpdate, l2Gradient ${l2Gradient}`);
+    assert.ok(Math.abs(adamSquares - wSquares) <= 1e-6 * wSquares, `adamUpdate's sum of squares ${adamSquares}`);
 
     const vel = randoms('vel', n);
     const wn = randoms('wn', n);
@@ -300,8 +322,10 @@ test('adamUpdate and sgdUpdate compute Keras updates in place; bad arguments thr
     const gl = g.map((x, i) => f(x + f(wn[i] * l2g)));
     const vNew = vel.map((x, i) => f(f(x * mom) - f(gl[i] * lr)));
     const wNew = wn.map((x, i) => f(x + f(f(vNew[i] * mom) - f(gl[i] * lr))));
-    addon.sgdUpdate(wn, g, vel, Float32Array.of(lr, mom, l2g), true);
+    const wnSquares = squares(wn);
+    const sgdSquares = addon.sgdUpdate(wn, g, vel, Float32Array.of(lr, mom, l2g), true);
     assertClose([wn, vel], [wNew, vNew], 1e-6, `sgdUpdate Nesterov, l2Gradient ${l2Gradient}`);
+    assert.ok(Math.abs(sgdSquares - wnSquares) <= 1e-6 * wnSquares, `sgdUpdate's sum of squares ${sgdSquares}`);
   }
   addon.sgdUpdate(new Float32Array(0), new Float32Array(0), null, Float32Array.of(0.1, 0, 0), false);
   const k = Float32Array.of(0.001, 0.1, 0.001, 0.03, 1e-7, 0);

@@ -82,8 +82,8 @@ export interface NativeConvAddon {
   /**
    * Keras SGD in place, in one pass, with coefficients [lr, momentum, l2Gradient]: `v = momentum*v - lr*g; w += v`
    * (Nesterov `w += momentum*v - lr*g`), or `w -= lr*g` when `velocity` is null; g is `g + l2Gradient*w` (the
-   * gradient of Keras' L2 penalty l2 * sum w² is 2 * l2 * w; 0 without one). The arrays have one length and do not
-   * overlap.
+   * gradient of Keras' L2 penalty l2 * sum w² is 2 * l2 * w; 0 without one). Returns sum w² before the update, read
+   * in the same pass (0 without L2). The arrays have one length and do not overlap.
    */
   sgdUpdate(
     w: Float32Array,
@@ -91,13 +91,14 @@ export interface NativeConvAddon {
     velocity: Float32Array | null,
     coefficients: Float32Array,
     nesterov: boolean,
-  ): void;
+  ): number;
   /**
    * Keras Adam in place, in one pass, with coefficients [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient]:
    * g is `g + l2Gradient*w` as in sgdUpdate, then `w -= decay*w` (AdamW; skipped when 0), `m += (g - m)(1 - beta1)`,
-   * `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`. The arrays have one length and do not overlap.
+   * `v += (g² - v)(1 - beta2)`, `w -= alpha*m/(√v + epsilon)`. Returns sgdUpdate's sum. The arrays have one length
+   * and do not overlap.
    */
-  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): void;
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, coefficients: Float32Array): number;
   /**
    * `blas`: OpenBLAS's configuration; `gemm`: what runs the matrix products, "oneDNN 2.6.3 matmul" where the addon
    * is built with oneDNN and the CPU has AVX-512, else "OpenBLAS"; `convolutions`: what runs them, "oneDNN 2.6.3" or

@@ -11,7 +11,7 @@ import { KerasOptimizer, makeOptimizer } from './optimizers';
 import type { OptimizerConfig } from './types';
 import { appendHistory, terminateOnNaN } from './callbacks';
 import { consoleProgress } from './progress';
-import { lossHead, penaltySum, releaseStepFolds, trainStep } from './loss';
+import { lossHead, releaseStepFolds, trainStep } from './loss';
 import { disposeFoldCache, type FoldCache } from '../models/fold';
 import { seedUnseededOps } from './seeding';
 import { disposeCheckpoint, readCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint';
@@ -126,7 +126,7 @@ export async function lossAndAccuracy(
 
 /** The sum of the model's regularisation penalties (Keras adds it to every reported loss). */
 export async function regularizationPenalty(model: tf.LayersModel): Promise<number> {
-  const penalty = penaltySum(model);
+  const penalty = tf.tidy(() => model.calculateLosses().reduce((a, b) => tf.add(a, b), tf.scalar(0)));
   const value = (await penalty.data())[0];
   penalty.dispose();
   return value;

@@ -218,35 +218,43 @@ const REGULARIZED_WEIGHTS: [regularizer: string, weight: string][] = [
 ];
 
 /**
- * The L2 coefficient of each of `model`'s trainable weights with a penalty, by variable name, when every penalty of
- * the model (model.calculateLosses()) is a pure L2 on one weight of a layer used once (Keras' regularizers.l2; frozen
- * weights' penalties count in the loss but have no gradient); undefined for anything else (an L1 term, a loss added by
- * hand, a nested model), whose gradients the tape computes.
+ * The L2 coefficient of each of `model`'s weights with a penalty, by variable name, when every penalty the model's
+ * loss counts (model.calculateLosses(): each layer's once per call of it in this model) is a pure L2 on one weight of a
+ * layer called once in it (Keras' regularizers.l2), nested models included; undefined for anything else (an L1 term, a
+ * loss added by hand, a penalised layer called twice, an unbuilt model), whose gradients the tape computes. Frozen
+ * weights are listed too: their penalties count in the loss, without a gradient.
  */
 export function l2Coefficients(model: tf.LayersModel): L2Coefficients | undefined {
+  // An unbuilt Sequential has no calls yet (compiling or calling it builds it).
+  const nodes = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
+  if (!model.built || !nodes) return undefined;
   const out = new Map<string, number>();
   for (const layer of model.layers) {
+    // Container.nodeKey's format: the calls of `layer` that belong to this model.
+    const calls = layer.inboundNodes.filter((_, i) => nodes.has(`${layer.name}_ib-${i}`)).length;
+    if (calls === 0) continue;
+    if (layer instanceof tf.LayersModel) {
+      const inner = l2Coefficients(layer);
+      if (!inner || (inner.size > 0 && calls !== 1)) return undefined;
+      for (const [name, c] of inner) out.set(name, c);
+      continue;
+    }
     const losses = (layer as unknown as { losses: unknown[] }).losses.length;
     if (losses === 0) continue;
-    if (layer instanceof tf.LayersModel || layer.inboundNodes.length !== 1) return undefined;
+    if (calls !== 1) return undefined;
     const fields = layer as unknown as Record<string, unknown>;
     let found = 0;
     for (const [regularizer, weight] of REGULARIZED_WEIGHTS) {
       const w = fields[weight] as tf.LayerVariable | null | undefined;
       if (fields[regularizer] == null || w == null) continue;
-      const l2 = l2Coefficient(fields[regularizer]);
-      if (l2 === undefined) return undefined;
+      const c = l2Coefficient(fields[regularizer]);
+      if (c === undefined) return undefined;
       found++;
-      if (w.trainable) out.set((w.read() as tf.Variable).name, l2);
+      out.set((w.read() as tf.Variable).name, c);
     }
     if (found !== losses) return undefined;
   }
   return out;
-}
-
-/** The sum of `model`'s regularisation penalties at its current weights (Keras adds it to the loss). */
-export function penaltySum(model: tf.LayersModel): tf.Scalar {
-  return tf.tidy(() => model.calculateLosses().reduce((a, b) => tf.add(a, b), tf.scalar(0)));
 }
 
 /**
@@ -263,7 +271,7 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const labels = tf.tidy(() => tf.cast(tf.reshape(ys, [-1]), 'int32'));
   const ours = optimizer instanceof KerasOptimizer ? optimizer : undefined;
-  const l2 = ours && l2Coefficients(model);
+  const coefficients = ours && l2Coefficients(model);
   // A frozen backbone runs before the gradient tape starts: taped, its every op would save its inputs for a backward
   // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends). Its
   // batch norm is in inference mode, so it folds into the convolutions.
@@ -290,15 +298,16 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
         features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true),
       );
       let value: tf.Scalar = tf.mean(head.perSample(labels, out));
-      if (!l2) for (const p of model.calculateLosses()) value = tf.add(value, p);
+      if (!coefficients) for (const p of model.calculateLosses()) value = tf.add(value, p);
       return value;
     };
-    if (ours && l2) {
-      // Before the update: the penalty at the weights the gradients are taken at.
-      penalty = penaltySum(model);
+    if (ours && coefficients) {
       const { value, grads } = ours.computeGradients(loss, vars);
       try {
-        ours.applyGradients(grads, l2);
+        // A trainable weight the data loss does not reach still decays with its penalty's gradient.
+        for (const v of vars) if (coefficients.has(v.name) && !grads[v.name]) grads[v.name] = tf.zerosLike(v);
+        // The penalties at the weights the gradients are taken at, read by the update itself.
+        penalty = ours.applyGradientsWithL2(grads, coefficients);
         cost = tf.add<tf.Scalar>(value, penalty);
       } finally {
         tf.dispose([value, ...Object.values(grads)]);

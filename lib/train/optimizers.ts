@@ -5,7 +5,8 @@
  * does it. tfjs has no AdamW, and its Adam's epsilon default (1e-8) differs from Keras' (1e-7).
  * On the wasm backend with the native addon each weight is updated in one fused native pass (lib/kernels/optimizer.ts),
  * with the same float32 arithmetic; elsewhere by the tfjs ops below. trainStep hands them the gradient of the loss
- * without the L2 penalties and each weight's L2 coefficient: the penalty's gradient 2 * l2 * w joins that pass.
+ * without the L2 penalties and each weight's L2 coefficient (applyGradientsWithL2): the penalty's gradient 2 * l2 * w
+ * joins that pass, which also reads the penalty's value.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdamUpdate, fusedSgdUpdate } from '../kernels/optimizer';
@@ -23,10 +24,13 @@ export interface OptimizerState {
 type Slots = Record<string, tf.Variable>;
 
 /**
- * Keras L2 penalty coefficients (l2 * sum w² in the loss) by variable name. applyGradients adds each penalty's gradient,
- * 2 * l2 * w at the weights before the step, to the variable's gradient.
+ * Keras L2 penalty coefficients (l2 * sum w² in the loss) by variable name: applyGradientsWithL2 adds each penalty's
+ * gradient, 2 * l2 * w at the weights before the step, to the variable's gradient.
  */
 export type L2Coefficients = ReadonlyMap<string, number>;
+
+/** What one update reads of its weight before the step: sum w² with an L2 penalty (a tensor off the native path), else 0. */
+type Squares = number | tf.Scalar;
 
 /** Base of our optimizers: per-variable slots keyed by variable name, an iteration count, a float32 lr. */
 export abstract class KerasOptimizer extends tf.Optimizer {
@@ -53,7 +57,7 @@ export abstract class KerasOptimizer extends tf.Optimizer {
 
   /**
    * Updates `variable` in place from `grad` (plus `2 * l2 * variable`) and its slots; `step` is the 1-based iteration
-   * (Keras' local_step).
+   * (Keras' local_step). Returns sum variable² before the step where l2 is not 0, else 0.
    */
   protected abstract update(
     variable: tf.Variable,
@@ -62,31 +66,72 @@ export abstract class KerasOptimizer extends tf.Optimizer {
     lr: number,
     step: number,
     l2: number,
-  ): void;
+  ): Squares;
 
-  /** One step from the gradients, with the gradients of the L2 penalties in `l2` (none by default) added. */
-  override applyGradients(
+  override applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    tf.dispose(this.applyGradientsWithL2(variableGradients, new Map()));
+  }
+
+  /**
+   * One step from the gradients, with the L2 penalties of `coefficients` taken into it: each penalty's gradient
+   * 2 * l2 * w is added to its variable's (a variable without a gradient is not updated). Returns the penalties' sum,
+   * l2 * sum w² of every variable in `coefficients` at its value before the step, which the update reads in its own
+   * pass where it runs natively (in float64 there, in float32 ops elsewhere: the reported loss may differ in its last
+   * digits between the paths).
+   */
+  applyGradientsWithL2(
     variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[],
-    l2: L2Coefficients = new Map(),
-  ): void {
+    coefficients: L2Coefficients,
+  ): tf.Scalar {
     const pairs: [string, tf.Tensor][] = Array.isArray(variableGradients)
       ? variableGradients.map((g) => [g.name, g.tensor])
       : Object.entries(variableGradients);
     const step = this.iterations + 1;
-    for (const [name, grad] of pairs) {
-      if (grad == null) continue;
-      const variable = tf.engine().registeredVariables[name];
-      if (!variable) throw new Error(`optimizer: no variable named "${name}"`);
-      let slots = this.slots.get(name);
-      if (!slots) {
-        slots = {};
-        for (const s of this.slotNames()) slots[s] = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
-        this.slots.set(name, slots);
+    let penalty = 0;
+    const penalties: tf.Scalar[] = [];
+    const add = (squares: Squares, c: number) => {
+      if (typeof squares === 'number') {
+        penalty += c * squares;
+        return;
       }
-      const s = slots;
-      tf.tidy(() => this.update(variable, grad, s, this.lr, step, l2.get(name) ?? 0));
+      penalties.push(tf.tidy(() => tf.mul(squares, c)));
+      squares.dispose();
+    };
+    const variable = (name: string) => {
+      const v = tf.engine().registeredVariables[name];
+      if (!v) throw new Error(`optimizer: no variable named "${name}"`);
+      return v;
+    };
+    const updated = new Set<string>();
+    try {
+      for (const [name, grad] of pairs) {
+        if (grad == null) continue;
+        const w = variable(name);
+        let slots = this.slots.get(name);
+        if (!slots) {
+          slots = {};
+          for (const s of this.slotNames()) slots[s] = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
+          this.slots.set(name, slots);
+        }
+        const s = slots;
+        const c = coefficients.get(name) ?? 0;
+        const squares = tf.tidy(() => this.update(w, grad, s, this.lr, step, c));
+        updated.add(name);
+        if (c !== 0) add(squares, c);
+        else if (typeof squares !== 'number') squares.dispose();
+      }
+      // Penalties of variables this step leaves alone (frozen) count at their values.
+      for (const [name, c] of coefficients)
+        if (!updated.has(name))
+          add(
+            tf.tidy(() => sumOfSquares(variable(name))),
+            c,
+          );
+      this.incrementIterations();
+      return tf.tidy(() => penalties.reduce((a: tf.Scalar, p) => tf.add(a, p), tf.scalar(penalty)));
+    } finally {
+      tf.dispose(penalties);
     }
-    this.incrementIterations();
   }
 
   /** Copies of the state, slots in the order of `variableNames` (e.g. the model's trainable weights). */
@@ -143,24 +188,33 @@ function withL2(g: tf.Tensor, w: tf.Tensor, l2: number): tf.Tensor {
   return l2 === 0 ? g : tf.add(g, tf.mul(w, 2 * l2));
 }
 
+/** sum w², as the L2 regularizer computes it (the product w·w). */
+function sumOfSquares(w: tf.Tensor): tf.Scalar {
+  const flat = tf.reshape(w, [1, -1]);
+  return tf.reshape(tf.matMul(flat, flat, false, true), []);
+}
+
 /** Keras SGD: `v = m*v - lr*g; w += v`, Nesterov `w += m*v - lr*g`; without momentum `w -= lr*g`. */
 export class SGD extends KerasOptimizer {
   static className = 'AffectSGD';
   protected slotNames(): string[] {
     return this.config.kind === 'sgd' && this.config.momentum > 0 ? ['momentum'] : [];
   }
-  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, _step: number, l2: number): void {
+  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, _step: number, l2: number): Squares {
     const { momentum, nesterov } = this.config as Required<Extract<OptimizerConfig, { kind: 'sgd' }>>;
-    if (fusedSgdUpdate(w, grad, momentum === 0 ? undefined : slots.momentum, { lr, momentum, nesterov, l2 })) return;
+    const fused = fusedSgdUpdate(w, grad, momentum === 0 ? undefined : slots.momentum, { lr, momentum, nesterov, l2 });
+    if (fused !== undefined) return fused;
+    const squares = l2 === 0 ? 0 : sumOfSquares(w);
     const g = withL2(grad, w, l2);
     if (momentum === 0) {
       w.assign(tf.sub(w, tf.mul(g, lr)));
-      return;
+      return squares;
     }
     const v = slots.momentum;
     const vNew = tf.sub(tf.mul(v, momentum), tf.mul(g, lr));
     v.assign(vNew);
     w.assign(nesterov ? tf.add(w, tf.sub(tf.mul(vNew, momentum), tf.mul(g, lr))) : tf.add(w, vNew));
+    return squares;
   }
 }
 
@@ -173,12 +227,14 @@ export class Adam extends KerasOptimizer {
   protected slotNames(): string[] {
     return ['m', 'v'];
   }
-  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, step: number, l2: number): void {
+  protected update(w: tf.Variable, grad: tf.Tensor, slots: Slots, lr: number, step: number, l2: number): Squares {
     const c = this.config as Required<Extract<OptimizerConfig, { kind: 'adamw' }>>;
     const decay = c.kind === 'adamw' && c.weightDecay > 0 ? lr * c.weightDecay : 0;
     const alpha = (lr * Math.sqrt(1 - c.beta2 ** step)) / (1 - c.beta1 ** step);
     const settings = { decay, beta1: c.beta1, beta2: c.beta2, alpha, epsilon: c.epsilon, l2 };
-    if (fusedAdamUpdate(w, grad, slots.m, slots.v, settings)) return;
+    const fused = fusedAdamUpdate(w, grad, slots.m, slots.v, settings);
+    if (fused !== undefined) return fused;
+    const squares = l2 === 0 ? 0 : sumOfSquares(w);
     const g = withL2(grad, w, l2);
     let wt: tf.Tensor = w;
     if (c.kind === 'adamw' && c.weightDecay > 0) wt = tf.sub(w, tf.mul(w, lr * c.weightDecay));
@@ -187,6 +243,7 @@ export class Adam extends KerasOptimizer {
     slots.m.assign(m);
     slots.v.assign(v);
     w.assign(tf.sub(wt, tf.div(tf.mul(m, alpha), tf.add(tf.sqrt(v), c.epsilon))));
+    return squares;
   }
 }
 

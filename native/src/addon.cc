@@ -458,7 +458,7 @@ class UpdateCall {
   bool ok_ = false;
 };
 
-// sgdUpdate(w, g, velocity | null, [lr, momentum, l2Gradient], nesterov)
+// sgdUpdate(w, g, velocity | null, [lr, momentum, l2Gradient], nesterov) -> sum w² before the update (0 without L2)
 napi_value SgdUpdate(napi_env env, napi_callback_info info) {
   UpdateCall c(env, info, 3, true, 3, 1);
   bool nesterov = false;
@@ -467,11 +467,14 @@ napi_value SgdUpdate(napi_env env, napi_callback_info info) {
                       "overlap, a Float32Array [lr, momentum, l2Gradient] and a boolean (Nesterov)");
   }
   const float* k = c.Coefficients();
-  affect::SgdUpdate(c.Array(0), c.Array(1), c.Array(2), c.Length(), affect::SgdCoefficients{k[0], k[1], k[2], nesterov});
-  return nullptr;
+  const double squares =
+      affect::SgdUpdate(c.Array(0), c.Array(1), c.Array(2), c.Length(), affect::SgdCoefficients{k[0], k[1], k[2], nesterov});
+  napi_value out;
+  napi_create_double(env, squares, &out);
+  return out;
 }
 
-// adamUpdate(w, g, m, v, [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient])
+// adamUpdate(w, g, m, v, [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient]) -> as sgdUpdate's
 napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   UpdateCall c(env, info, 4, false, 6, 0);
   if (!c.Ok()) {
@@ -479,8 +482,11 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
                       "Float32Array [decay, 1 - beta1, 1 - beta2, alpha, epsilon, l2Gradient]");
   }
   const float* k = c.Coefficients();
-  affect::AdamUpdate(c.Array(0), c.Array(1), c.Array(2), c.Array(3), c.Length(), affect::AdamCoefficients{k[0], k[1], k[2], k[3], k[4], k[5]});
-  return nullptr;
+  const double squares = affect::AdamUpdate(c.Array(0), c.Array(1), c.Array(2), c.Array(3), c.Length(),
+                                            affect::AdamCoefficients{k[0], k[1], k[2], k[3], k[4], k[5]});
+  napi_value out;
+  napi_create_double(env, squares, &out);
+  return out;
 }
 
 #ifdef AFFECT_AVX2

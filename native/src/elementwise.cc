@@ -32,21 +32,25 @@ void ReluGrad(const float* dy, const float* x, float* dx, size_t n) {
   });
 }
 
+double DotRange(const float* a, const float* b, size_t n) {
+  // Eight running sums, which the compiler keeps in vector lanes (one sum would serialise the additions).
+  float lanes[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (size_t j = 0; j < 8; j++) lanes[j] += a[i + j] * b[i + j];
+  }
+  double s = 0.0;
+  for (float l : lanes) s += l;
+  for (; i < n; i++) s += double(a[i]) * b[i];
+  return s;
+}
+
 float Dot(const float* a, const float* b, size_t n) {
   const size_t parts = Parts(n, kElementGrain);
   std::vector<double> sums(parts, 0.0);
   ForParts(parts, [&](size_t p) {
-    // Eight running sums, which the compiler keeps in vector lanes (one sum would serialise the additions).
-    float lanes[8] = {};
     const size_t begin = n * p / parts, end = n * (p + 1) / parts;
-    size_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      for (size_t j = 0; j < 8; j++) lanes[j] += a[i + j] * b[i + j];
-    }
-    double s = 0.0;
-    for (float l : lanes) s += l;
-    for (; i < end; i++) s += double(a[i]) * b[i];
-    sums[p] = s;
+    sums[p] = DotRange(a + begin, b + begin, end - begin);
   });
   double total = 0.0;
   for (double s : sums) total += s;

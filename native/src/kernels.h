@@ -97,6 +97,8 @@ void SumRows(const float* x, float* out, size_t rows, size_t cols, double scale)
 
 // The dot product of a and b (n floats each), summed in float lanes and then in double.
 float Dot(const float* a, const float* b, size_t n);
+// Dot's sum over n floats on the calling thread.
+double DotRange(const float* a, const float* b, size_t n);
 
 // out[i] = sqrt(x[i]).
 void Sqrt(const float* x, float* out, size_t n);
@@ -107,19 +109,19 @@ void ReluGrad(const float* dy, const float* x, float* dx, size_t n);
 
 // Keras SGD in place: v = momentum * v - lr * g; w += v (Nesterov: w += momentum * v - lr * g); w -= lr * g when
 // `velocity` is null (no momentum). With l2Gradient (2 * l2 of Keras' L2 penalty l2 * sum w²; 0 without one) g is
-// g + w * l2Gradient, the weights taken before the step.
+// g + w * l2Gradient, the weights taken before the step, and the result is sum w² before the step (0 without).
 struct SgdCoefficients {
   float lr, momentum, l2Gradient;
   bool nesterov;
 };
-void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c);
+double SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c);
 
 // Keras Adam in place: w -= decay * w (AdamW; skipped when decay is 0); m += (g - m) * (1 - beta1);
 // v += (g * g - v) * (1 - beta2); w -= alpha * m / (sqrt(v) + epsilon), alpha holding the bias corrections; g is
-// g + w * l2Gradient as in SgdCoefficients, w before the decay.
+// g + w * l2Gradient as in SgdCoefficients, w before the decay; the result is SgdUpdate's.
 struct AdamCoefficients {
   float decay, oneMinusBeta1, oneMinusBeta2, alpha, epsilon, l2Gradient;
 };
-void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c);
+double AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c);
 
 }  // namespace affect

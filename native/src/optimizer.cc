@@ -1,7 +1,9 @@
 // Fused optimizer updates (lib/train/optimizers.ts): one pass per weight that reads the weight, its gradient and its
 // moments once and writes the weight and moments in place. The float32 arithmetic is the JS update's, op for op, so
 // both paths agree to rounding (exactly where the compiler does not contract a * b + c into one instruction).
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels.h"
 #include "parallel.h"
@@ -55,12 +57,35 @@ void Adam(float* w, const float* g, float* m, float* v, size_t n, const AdamCoef
   }
 }
 
+// The update `run(begin, end)` over [0, n) split over the threads, in blocks small enough to stay in L1 between the
+// sum of squares of w (with L2) and the update that rewrites it: the penalty's value costs no pass of its own.
+template <typename Run>
+double Blocks(const float* w, size_t n, bool l2, Run run) {
+  constexpr size_t kBlock = 2048;
+  const size_t parts = Parts(n, kElementGrain);
+  std::vector<double> sums(parts, 0.0);
+  ForParts(parts, [&](size_t p) {
+    const size_t begin = n * p / parts, end = n * (p + 1) / parts;
+    double sum = 0.0;  // a local: the threads' slots of `sums` share cache lines
+    for (size_t b = begin; b < end; b += kBlock) {
+      const size_t e = std::min(end, b + kBlock);
+      if (l2) sum += DotRange(w + b, w + b, e - b);
+      run(b, e);
+    }
+    sums[p] = sum;
+  });
+  double total = 0.0;
+  for (double s : sums) total += s;
+  return total;
+}
+
 }  // namespace
 
-void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
-  ForRanges(n, kElementGrain, [&](size_t b, size_t e) {
+double SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoefficients& c) {
+  const bool l2 = c.l2Gradient != 0;
+  return Blocks(w, n, l2, [&](size_t b, size_t e) {
     float* vb = velocity ? velocity + b : nullptr;
-    if (c.l2Gradient != 0) {
+    if (l2) {
       Sgd<true>(w + b, g + b, vb, e - b, c);
     } else {
       Sgd<false>(w + b, g + b, vb, e - b, c);
@@ -68,14 +93,15 @@ void SgdUpdate(float* w, const float* g, float* velocity, size_t n, const SgdCoe
   });
 }
 
-void AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c) {
-  ForRanges(n, kElementGrain, [&](size_t b, size_t e) {
+double AdamUpdate(float* w, const float* g, float* m, float* v, size_t n, const AdamCoefficients& c) {
+  const bool l2 = c.l2Gradient != 0;
+  return Blocks(w, n, l2, [&](size_t b, size_t e) {
     const size_t len = e - b;
-    if (c.decay != 0 && c.l2Gradient != 0) {
+    if (c.decay != 0 && l2) {
       Adam<true, true>(w + b, g + b, m + b, v + b, len, c);
     } else if (c.decay != 0) {
       Adam<true, false>(w + b, g + b, m + b, v + b, len, c);
-    } else if (c.l2Gradient != 0) {
+    } else if (l2) {
       Adam<false, true>(w + b, g + b, m + b, v + b, len, c);
     } else {
       Adam<false, false>(w + b, g + b, m + b, v + b, len, c);
