@@ -189,8 +189,15 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
       const [x, y] = [xs(), ys()];
       const a = build();
       const b = build();
-      compileModel(a, optimizer);
+      const opt = compileModel(a, optimizer);
       compileModel(b, optimizer);
+      // trainStep takes the penalties into the optimizer's step.
+      let fused = 0;
+      const step = opt.applyGradientsWithL2.bind(opt);
+      opt.applyGradientsWithL2 = (grads, coefficients) => {
+        fused++;
+        return step(grads, coefficients);
+      };
       assert.deepEqual(
         [...(l2Coefficients(a) ?? [])].map(([, l2]) => l2),
         [0.01, 0.02, 0.03],
@@ -201,6 +208,7 @@ test('trainStep equals tfjs trainOnBatch where the two losses agree (unsaturated
         const lb = ((await b.trainOnBatch(x, y)) as number[])[0];
         assert.ok(Math.abs(la - lb) < 1e-5, `${what} step ${i}: ${la} vs ${lb}`);
       }
+      assert.equal(fused, 3, `${what}: steps through applyGradientsWithL2`);
       const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
       const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
       wa.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - wb[i][j]) < 1e-5, `${what} weight ${i}[${j}]`)));

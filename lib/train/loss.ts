@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { l2Coefficient } from '../models/common';
 import { disposeFoldCache, foldedApply, type FoldCache } from '../models/fold';
-import { KerasOptimizer, type L2Coefficients } from './optimizers';
+// Types only: this module is bundled into the web page, where the optimizers' native kernels cannot load.
+import type { KerasOptimizer, L2Coefficients } from './optimizers';
 import { topSplitIndex } from './split';
 
 /** How the loss reads a model's output: from logits (the output is a softmax) or from probabilities. */
@@ -270,7 +271,8 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   const head = lossHead(model);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const labels = tf.tidy(() => tf.cast(tf.reshape(ys, [-1]), 'int32'));
-  const ours = optimizer instanceof KerasOptimizer ? optimizer : undefined;
+  // Ours (lib/train/optimizers) take the L2 penalties into their step.
+  const ours = 'applyGradientsWithL2' in optimizer ? (optimizer as KerasOptimizer) : undefined;
   const coefficients = ours && l2Coefficients(model);
   // A frozen backbone runs before the gradient tape starts: taped, its every op would save its inputs for a backward
   // pass that never reaches them (ResNet-50: 559 saved tensors a step, the activations held until the step ends). Its
