@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { makeRng, normal } from '../lib/random';
-import { L1L2, l2Regularizer } from '../lib/models/common';
+import { L1L2, l2Regularizer, sumOfSquares } from '../lib/models/common';
 
 const SHAPE = [3, 3, 4, 5];
 
@@ -60,3 +60,15 @@ test('a model saved with l2Regularizer loads back with the same regularizer clas
   model.dispose();
   back.dispose();
 });
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`sumOfSquares is sum w² on ${backend}`, async () => {
+    await initBackend(backend);
+    const w = weights();
+    const values = Array.from(w.dataSync());
+    const got = tf.tidy(() => sumOfSquares(w).dataSync()[0]);
+    w.dispose();
+    const expected = values.reduce((a, v) => a + v * v, 0);
+    assert.ok(Math.abs(got - expected) < 1e-5 * expected, `${got} vs ${expected}`);
+  });
+}

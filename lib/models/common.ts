@@ -158,13 +158,18 @@ export function l2Regularizer(l2: number): L1L2 {
   return new L1L2({ l1: 0, l2 });
 }
 
+/** sum w² as the product w·w: one kernel (the addon's dot product on wasm). */
+export function sumOfSquares(w: tf.Tensor): tf.Scalar {
+  const flat = tf.reshape(w, [1, -1]);
+  return tf.reshape(tf.matMul(flat, flat, false, true), []);
+}
+
 function l2Penalty(x: tf.Tensor, l2: number): tf.Scalar {
   const penalty = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [w, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([w]);
-    const flat = tf.reshape(w, [1, -1]);
     return {
-      value: tf.mul(tf.reshape(tf.matMul(flat, flat, false, true), []), l2),
+      value: tf.mul(sumOfSquares(w), l2),
       gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.mul(saved, tf.mul(dy, 2 * l2)),
     };
   });

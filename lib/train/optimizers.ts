@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedAdamUpdate, fusedSgdUpdate } from '../kernels/optimizer';
+import { sumOfSquares } from '../models/common';
 import type { OptimizerConfig } from './types';
 
 /** The optimizer's saved state: slots are listed per variable in the order of the given variable names. */
@@ -117,8 +118,8 @@ export abstract class KerasOptimizer extends tf.Optimizer {
         const c = coefficients.get(name) ?? 0;
         const squares = tf.tidy(() => this.update(w, grad, s, this.lr, step, c));
         updated.add(name);
+        // update returns 0 without a penalty.
         if (c !== 0) add(squares, c);
-        else if (typeof squares !== 'number') squares.dispose();
       }
       // Penalties of variables this step leaves alone (frozen) count at their values.
       for (const [name, c] of coefficients)
@@ -186,12 +187,6 @@ export abstract class KerasOptimizer extends tf.Optimizer {
 /** `g` plus the gradient of the L2 penalty l2 * sum w², as the tape computes it (w times the float32 2 * l2). */
 function withL2(g: tf.Tensor, w: tf.Tensor, l2: number): tf.Tensor {
   return l2 === 0 ? g : tf.add(g, tf.mul(w, 2 * l2));
-}
-
-/** sum w², as the L2 regularizer computes it (the product w·w). */
-function sumOfSquares(w: tf.Tensor): tf.Scalar {
-  const flat = tf.reshape(w, [1, -1]);
-  return tf.reshape(tf.matMul(flat, flat, false, true), []);
 }
 
 /** Keras SGD: `v = m*v - lr*g; w += v`, Nesterov `w += m*v - lr*g`; without momentum `w -= lr*g`. */
