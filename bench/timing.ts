@@ -9,6 +9,12 @@ export const SMOKE = process.env.AFFECT_BENCH_SMOKE === '1';
 /** Timed repeats of each figure (medians of 3; 1 in smoke mode). */
 export const REPEATS = SMOKE ? 1 : 3;
 
+/**
+ * Rounds of a run of ours and one of the peer's (medians of 5; 1 in smoke mode): more than REPEATS, because single
+ * rounds of models that run level differ by about a tenth either way.
+ */
+export const PEER_ROUNDS = SMOKE ? 1 : 5;
+
 /** The shortest timed run: a faster call (a small net's training step) is repeated to fill it, in both engines. */
 export const MIN_RUN_S = 0.3;
 

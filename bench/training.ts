@@ -1,8 +1,8 @@
 /**
  * Training-speed benchmark, on what the experiments train: each experiment's default trial model at
  * its published input size and batch, built by lib/models' registry as the runner builds it (random weights), timed
- * for one forward pass and one training step (lib/train's trainStep with the trial's optimizer) per backend, with
- * GFLOP/s from the layer shapes. On wasm also: the native addon's status and speed-up over wasm's own kernels,
+ * for one forward pass as validation runs it and one training step (lib/train's trainStep with the trial's optimizer)
+ * per backend, with GFLOP/s from the layer shapes. On wasm also: the native addon's status and speed-up over wasm's own kernels,
  * per-kernel profiles of one training step of ResNet-18 (experiment 1) and of ResNet-18 + VGG top (experiments 3 and
  * 5), that model with native against wasm matrix products, and the frozen-backbone feature cache against the uncached
  * path. Every backend that trains also gets the projected wall time of each experiment's full-scale default trial.
@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BenchRow, BenchSection } from './types';
-import { MIN_RUN_S, REPEATS, SMOKE, WARM_S, timed, timedAlternating, type Timing } from './timing';
+import { MIN_RUN_S, PEER_ROUNDS, REPEATS, SMOKE, WARM_S, timed, timedAlternating, type Timing } from './timing';
 import { initBackend, describeBackend, type BackendName, type BackendReport } from '../lib/backend';
 import { findManifest, listManifests } from '../lib/data/manifest';
 import { validationSplit } from '../lib/data/pipeline';
@@ -25,9 +25,11 @@ import {
   setNativeMatMulEnabled,
   withNativeConv,
 } from '../lib/kernels/native';
+import { disposeFoldCache, type FoldCache } from '../lib/models/fold';
 import { buildModel } from '../lib/models/registry';
 import { featureCachePlan } from '../lib/runner/features';
 import { compileModel, trainStep } from '../lib/train';
+import { lossHead } from '../lib/train/loss';
 import { cacheFeatures } from '../lib/train/feature-cache';
 import { splitAtTop } from '../lib/train/split';
 
@@ -160,19 +162,37 @@ const spread = (all: number[]) => `runs ${all.map((s) => s.toFixed(3)).join('/')
 
 type Mode = 'forward' | 'training';
 
-/** One forward pass (inference) or training step (trainStep with the trial's optimizer) of `model` on `x`, `y`. */
-function stepFn(mode: Mode, model: tf.LayersModel, trial: Trial, x: tf.Tensor4D, y: tf.Tensor1D): () => Promise<void> {
+/** A timed call and what frees what it keeps between calls. */
+interface Step {
+  run: () => Promise<void>;
+  dispose: () => void;
+}
+
+/**
+ * One forward pass or training step of `model` on `x`, `y` as a run does them: the forward pass is validation's and
+ * evaluation's (lossHead(model).infer, batch norm folded into the convolutions once per pass, the folds kept across
+ * calls as across a pass's batches), the training step lib/train's trainStep with the trial's optimizer.
+ */
+function stepFn(mode: Mode, model: tf.LayersModel, trial: Trial, x: tf.Tensor4D, y: tf.Tensor1D): Step {
   if (mode === 'forward') {
-    return async () => {
-      const p = model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor;
-      await p.data();
-      p.dispose();
+    const head = lossHead(model);
+    const folds: FoldCache = new Map();
+    return {
+      run: async () => {
+        const p = head.infer(x, folds);
+        await p.data();
+        p.dispose();
+      },
+      dispose: () => disposeFoldCache(folds),
     };
   }
   // Compiled once: a second compile would leave the first optimizer's moments in memory.
   if (!model.optimizer) compileModel(model, trial.optimizer);
-  return async () => {
-    await trainStep(model, x, y);
+  return {
+    run: async () => {
+      await trainStep(model, x, y);
+    },
+    dispose: () => undefined,
   };
 }
 
@@ -249,7 +269,7 @@ export interface PeerTiming {
 
 /**
  * Forward or training images/s and GFLOP/s of one model on the current backend, and with `peer` its runs in turn with
- * ours: a run of ours, then one of the peer's, `repeats` rounds, after both warm-ups.
+ * ours: a run of ours, then one of the peer's, PEER_ROUNDS rounds, after both warm-ups.
  */
 async function modeRows(
   m: BenchModel,
@@ -261,8 +281,9 @@ async function modeRows(
   peer?: Peer,
 ): Promise<{ rows: BenchRow[]; peer?: PeerTiming }> {
   const { x, y } = randomBatch(m, batch);
+  const step = stepFn(mode, model, m.trial, x, y);
+  const fn = step.run;
   try {
-    const fn = stepFn(mode, model, m.trial, x, y);
     const flops = modelFlops(model)[mode];
     if (!peer) {
       const [t] = await timeWarm([fn]);
@@ -272,7 +293,7 @@ async function modeRows(
     await fromPeer(peer, peer.warm(mode));
     const rounds: PeerTiming = { peer: [], ours: [] };
     const runs: Timing[] = [];
-    for (let r = 0; r < REPEATS; r++) {
+    for (let r = 0; r < PEER_ROUNDS; r++) {
       const [t] = await timedAlternating([repeated(fn, calls)], 1);
       runs.push(perCall(t, calls));
       rounds.ours.push(runs[r].wallS);
@@ -282,6 +303,7 @@ async function modeRows(
     const ours = { ...runs[Math.floor(runs.length / 2)], all: runs.map((t) => t.wallS) };
     return { rows: rateRows(m.name, mode, label, batch, ours, flops, target), peer: rounds };
   } finally {
+    step.dispose();
     tf.dispose([x, y]);
   }
 }
@@ -500,7 +522,8 @@ async function nativeOffRows(m: BenchModel, model: tf.LayersModel, label: string
   const speedUps: BenchRow[] = [];
   for (const mode of ['forward', 'training'] as const) {
     const step = stepFn(mode, model, m.trial, x, y);
-    const [on, off] = await timeWarm([step, () => withNativeConv(false, step)]);
+    const [on, off] = await timeWarm([step.run, () => withNativeConv(false, step.run)]);
+    step.dispose();
     rows.push(...rateRows(m.name, mode, label, m.batch, off, flops[mode]));
     speedUps.push({
       metric: `${m.name} ${mode} speed-up, native addon vs wasm kernels only`,
@@ -519,7 +542,7 @@ async function nativeOffRows(m: BenchModel, model: tf.LayersModel, label: string
  */
 async function matMulRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRow[]> {
   const { x, y } = randomBatch(m);
-  const step = stepFn('training', model, m.trial, x, y);
+  const step = stepFn('training', model, m.trial, x, y).run;
   const wasmMatMul = async () => {
     const before = setNativeMatMulEnabled(false);
     try {

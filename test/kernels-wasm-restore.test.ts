@@ -11,6 +11,8 @@ import {
   registerWasmTrainingKernels,
   restoreWasmPatches,
 } from '../lib/kernels/wasm';
+import { NATIVE_SAME_SHAPE_MIN } from '../lib/kernels/native-dispatch';
+import { addRelu } from '../lib/models/common';
 
 const FLAG = 'WASM_HAS_MULTITHREAD_SUPPORT';
 
@@ -80,6 +82,8 @@ test('after a restore the set-up works again, and a running wasm backend compute
   y.dispose();
   // The filter gradient is one of the kernels stock wasm lacks.
   assert.throws(grad, /Conv2DBackpropFilter/);
+  // The models' fused ops are gone with the kernels: foldedApply runs the layers.
+  tf.tidy(() => assert.equal(addRelu(tf.ones([NATIVE_SAME_SHAPE_MIN]), tf.ones([NATIVE_SAME_SHAPE_MIN])), undefined));
 
   registerWasmTrainingKernels();
   assert.deepEqual(grad(), ours);

@@ -8,6 +8,55 @@ import { makeRng } from '../lib/random';
 import { randomArray, relErr } from './kernel-checks';
 import { nativeModes, withNative } from './native-modes';
 
+/** Standard normal weights from `seed` (moving variances made positive: 0.2 + |v|), far from any identity. */
+function setRandomWeights(model: tf.LayersModel, seed: string): void {
+  const rng = makeRng(seed);
+  const weights = model.weights.map((w) => {
+    const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[]));
+    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
+    return tf.tensor(values, w.shape as number[]);
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
+}
+
+/** The summed output weighted by `r`, and its gradient for each of `m`'s trainable weights, in order. */
+function outputAndGrads(m: tf.LayersModel, f: () => tf.Tensor, r: tf.Tensor): tf.Tensor[] {
+  const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(), r)), vars);
+  return [value, ...vars.map((v) => grads[v.name])];
+}
+
+/**
+ * A training-mode call of `plain` (its layers) and of `fused` (foldedApply), two copies of one model: their outputs
+ * and gradients (outputAndGrads) agree within 1e-4 (relative); returns plain's (the caller frees them) and the kernel
+ * counts of fused's call.
+ */
+async function compareTraining(
+  plain: tf.LayersModel,
+  fused: tf.LayersModel,
+  x: tf.Tensor,
+  r: tf.Tensor,
+  label: string,
+): Promise<{ want: tf.Tensor[]; counts: Map<string, number> }> {
+  const want = outputAndGrads(plain, () => plain.apply(x, { training: true }) as tf.Tensor, r);
+  const counts = await kernelCounts(() => {
+    const got = outputAndGrads(fused, () => foldedApply(fused, x, { training: true }), r);
+    for (const [i, g] of got.entries()) {
+      const name = i === 0 ? 'output' : fused.trainableWeights[i - 1].name;
+      const [a, b] = [g.dataSync(), want[i].dataSync()];
+      // A convolution's bias before batch norm on batch statistics has no effect: its gradient is 0 up to rounding
+      // on both sides, and a relative error between two roundings says nothing.
+      const scale = Math.max(...Array.from(b, Math.abs));
+      if (scale < 1e-5) assert.ok(Math.max(...Array.from(a, Math.abs)) < 1e-5, `${label}: ${name} is not ~0`);
+      else assert.ok(relErr(a, b) < 1e-4, `${label}: ${name} ${relErr(a, b)}`);
+    }
+    tf.dispose(got.slice(1));
+    return got[0];
+  });
+  return { want, counts };
+}
+
 /**
  * Every pattern the folding meets: conv -> BN -> ReLU layer (folds with the ReLU), conv -> BN read by an Add (folds
  * alone), a strided conv with bias -> BN without scale or centre read by a ReLU and a pooling (folds alone), a dilated
@@ -45,16 +94,7 @@ function buildModel(): { model: tf.LayersModel; mid: tf.SymbolicTensor } {
   // Linear: a saturated softmax would hide differences.
   const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(joined)) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out });
-  const rng = makeRng('models-fold');
-  const weights = model.weights.map((w) => {
-    const shape = w.shape as number[];
-    const values = randomArray(rng, tf.util.sizeFromShape(shape));
-    // Moving variances must be positive; the rest anywhere.
-    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
-    return tf.tensor(values, shape);
-  });
-  model.setWeights(weights);
-  tf.dispose(weights);
+  setRandomWeights(model, 'models-fold');
   return { model, mid };
 }
 
@@ -142,14 +182,7 @@ function buildTrainingModel(): tf.LayersModel {
     inputs: input,
     outputs: tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(out)) as tf.SymbolicTensor,
   });
-  const rng = makeRng('models-fold-training');
-  const weights = model.weights.map((w) => {
-    const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[]));
-    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
-    return tf.tensor(values, w.shape as number[]);
-  });
-  model.setWeights(weights);
-  tf.dispose(weights);
+  setRandomWeights(model, 'models-fold-training');
   return model;
 }
 
@@ -162,35 +195,14 @@ test('foldedApply in training on wasm: batch norm runs with its ReLU as one op; 
       const [plain, fused] = [buildTrainingModel(), buildTrainingModel()];
       const x = tf.tensor4d(randomArray(makeRng('models-fold-tx'), 2 * 7 * 6 * 3), [2, 7, 6, 3]);
       const r = tf.randomNormal([2, 3], 0, 1, 'float32', 7);
-      const run = (m: tf.LayersModel, f: () => tf.Tensor) => {
-        const { value, grads } = tf.variableGrads(
-          () => tf.sum(tf.mul(f(), r)),
-          m.trainableWeights.map((w) => w.read() as tf.Variable),
-        );
-        return [value, ...m.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name])];
-      };
       const plainCounts = await kernelCounts(() => {
-        const first = run(plain, () => plain.apply(x, { training: true }) as tf.Tensor);
+        const first = outputAndGrads(plain, () => plain.apply(x, { training: true }) as tf.Tensor, r);
         tf.dispose(first.slice(1));
         return first[0];
       });
       // Both models again from the same weights: the pass above moved plain's moving statistics.
       plain.setWeights(fused.getWeights());
-      const want = run(plain, () => plain.apply(x, { training: true }) as tf.Tensor);
-      const counts = await kernelCounts(() => {
-        const got = run(fused, () => foldedApply(fused, x, { training: true }));
-        for (const [i, g] of got.entries()) {
-          const name = i === 0 ? 'output' : fused.trainableWeights[i - 1].name;
-          const [a, b] = [g.dataSync(), want[i].dataSync()];
-          // A convolution's bias before batch norm on batch statistics has no effect: its gradient is 0 up to rounding
-          // on both sides, and a relative error between two roundings says nothing.
-          const scale = Math.max(...Array.from(b, Math.abs));
-          if (scale < 1e-5) assert.ok(Math.max(...Array.from(a, Math.abs)) < 1e-5, `${mode.label}: ${name} is not ~0`);
-          else assert.ok(relErr(a, b) < 1e-4, `${mode.label}: ${name} ${relErr(a, b)}`);
-        }
-        tf.dispose(got.slice(1));
-        return got[0];
-      });
+      const { want, counts } = await compareTraining(plain, fused, x, r, mode.label);
       assert.equal(fused.trainableWeights.length, 12, 'the frozen batch norms have no trainable weights; one conv has');
       for (const [i, w] of fused.weights.entries()) {
         const e = relErr(w.read().dataSync(), plain.weights[i].read().dataSync());
@@ -285,4 +297,48 @@ test('foldedApply says which model cannot be run and why', async () => {
   x.dispose();
   two.dispose();
   outs.dispose();
+});
+
+/**
+ * Two residual joins on activations large enough for the native add-ReLU (2 x 64 x 64 x 8): one read only by its ReLU
+ * (joined where the addon runs), one read by its ReLU and a pooling (left as layers); trainable and frozen convolutions.
+ */
+function buildResidualModel(): tf.LayersModel {
+  const input = tf.input({ shape: [64, 64, 8] });
+  const c = conv2d({ filters: 8, kernelSize: 3, padding: 'same', trainable: false }).apply(input) as tf.SymbolicTensor;
+  const a = tf.layers.reLU().apply(batchNorm({ trainable: false }).apply(c)) as tf.SymbolicTensor;
+  const b = conv2d({ filters: 8, kernelSize: 3, padding: 'same' }).apply(a) as tf.SymbolicTensor;
+  const joined = tf.layers.add().apply([batchNorm({}).apply(b) as tf.SymbolicTensor, a]) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'relu' }).apply(joined) as tf.SymbolicTensor;
+  const twice = tf.layers.add().apply([out, a]) as tf.SymbolicTensor;
+  const tail = tf.layers
+    .concatenate()
+    .apply([
+      tf.layers.reLU().apply(twice) as tf.SymbolicTensor,
+      tf.layers.maxPooling2d({ poolSize: 1 }).apply(twice) as tf.SymbolicTensor,
+    ]) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(tail) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3 }).apply(pooled) as tf.SymbolicTensor });
+  setRandomWeights(model, 'models-fold-residual');
+  return model;
+}
+
+test('foldedApply on wasm joins a residual Add read only by a ReLU into one op: outputs and gradients as the layers give them', async () => {
+  await initBackend('wasm');
+  for (const mode of nativeModes()) {
+    await withNative(mode.native, async () => {
+      const [plain, fused] = [buildResidualModel(), buildResidualModel()];
+      const x = tf.tensor4d(randomArray(makeRng('models-fold-rx'), 2 * 64 * 64 * 8), [2, 64, 64, 8]);
+      const r = tf.randomNormal([2, 3], 0, 1, 'float32', 9);
+      const { want, counts } = await compareTraining(plain, fused, x, r, mode.label);
+      assert.equal(counts.get('AffectAddRelu') ?? 0, mode.native ? 1 : 0, `${mode.label}: joined adds`);
+      // The join read twice keeps its Add and ReLU; the other's ReLU runs only where it is not joined.
+      assert.equal(counts.get('Relu') ?? 0, mode.native ? 1 : 2, `${mode.label}: ReLU kernels`);
+      const inferred = [foldedApply(fused, x), fused.apply(x) as tf.Tensor];
+      assert.ok(relErr(inferred[0].dataSync(), inferred[1].dataSync()) < 1e-5, `${mode.label}: inference`);
+      tf.dispose([x, r, ...want, ...inferred]);
+      plain.dispose();
+      fused.dispose();
+    });
+  }
 });

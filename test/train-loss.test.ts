@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { batchNorm, l2Regularizer } from '../lib/models/common';
+import { batchNorm, conv2d, l2Regularizer } from '../lib/models/common';
+import { makeRng } from '../lib/random';
+import { randomArray } from './kernel-checks';
 import {
   compileModel,
   frozenBackboneEnd,
@@ -356,6 +358,83 @@ test('a frozen backbone runs off the tape with the same steps as tfjs trainOnBat
     compileModel(a, { kind: 'sgd', lr: 0.1 });
     await trainStep(a, xs, ys);
     assert.notDeepEqual(a.getLayer('conv').getWeights()[0].dataSync(), conv, `${backend}: the unfrozen layer trained`);
+    tf.dispose([xs, ys]);
+    a.dispose();
+    b.dispose();
+  }
+});
+
+test('frozen layers inside a model that trains keep their folds across steps until what trains changes; the steps match tfjs trainOnBatch', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await initBackend(backend);
+    // A frozen stem (conv, batch norm, ReLU: one fold) before a trainable convolution: no frozen backbone to run
+    // off the tape, so the fold happens inside the taped forward pass.
+    const build = () => {
+      const input = tf.input({ shape: [6, 6, 2] });
+      const stem = conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'stem', trainable: false });
+      const bn = batchNorm({ name: 'bn', trainable: false });
+      let h = tf.layers.reLU().apply(bn.apply(stem.apply(input))) as tf.SymbolicTensor;
+      h = conv2d({ filters: 3, kernelSize: 3, name: 'body' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
+      const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'head' }).apply(h) as tf.SymbolicTensor;
+      const m = tf.model({ inputs: input, outputs: out });
+      const rng = makeRng('train-loss-partly-frozen');
+      const weights = m.weights.map((w) => {
+        // Small: a saturated softmax would train differently under tfjs' loss (from probabilities) than under ours.
+        const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[])).map((v) => 0.3 * v);
+        if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.5 + Math.abs(v)));
+        return tf.tensor(values, w.shape as number[]);
+      });
+      m.setWeights(weights);
+      tf.dispose(weights);
+      return m;
+    };
+    const xs = tf.randomUniform([4, 6, 6, 2], -1, 1, 'float32', 9);
+    const ys = tf.tensor1d([2, 0, 1, 1]);
+    const [a, b] = [build(), build()];
+    assert.equal(frozenBackboneEnd(a), undefined, 'the body trains: no frozen backbone');
+    // Plain SGD: recompiling (tfjs collects trainable weights when compiling) loses no optimizer state.
+    const compile = () => {
+      compileModel(a, { kind: 'sgd', lr: 0.2 });
+      compileModel(b, { kind: 'sgd', lr: 0.2 });
+    };
+    const steps = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await trainStep(a, xs, ys);
+        await b.trainOnBatch(xs, ys);
+      }
+    };
+    const stem = () => a.getLayer('stem').getWeights()[0].dataSync().slice();
+    compile();
+    await steps(1);
+    const tensors = tf.memory().numTensors;
+    const { kernels } = await tf.profile(async () => {
+      await trainStep(a, xs, ys);
+    });
+    await b.trainOnBatch(xs, ys);
+    assert.equal(tf.memory().numTensors, tensors, `${backend}: the folded filter and bias kept, nothing else`);
+    assert.ok(!kernels.some((k) => k.name === 'Rsqrt'), `${backend}: the folds were not computed again`);
+    const frozenStem = stem();
+    // The stem trains (in place natively), then freezes again: its folds must be of its new weights.
+    a.getLayer('stem').trainable = true;
+    b.getLayer('stem').trainable = true;
+    compile();
+    await steps(2);
+    assert.notDeepEqual(stem(), frozenStem, `${backend}: the unfrozen stem trained`);
+    a.getLayer('stem').trainable = false;
+    b.getLayer('stem').trainable = false;
+    compile();
+    const [lossA] = await trainStep(a, xs, ys);
+    const [lossB] = (await b.trainOnBatch(xs, ys)) as number[];
+    assert.ok(Math.abs(lossA - lossB) < 1e-6, `${backend}: the loss after freezing again, ${lossA} vs ${lossB}`);
+    await steps(1);
+    const [wa, wb] = [a, b].map((m) => m.getWeights().map((w) => Array.from(w.dataSync())));
+    wa.forEach((w, i) =>
+      w.forEach((v, j) =>
+        assert.ok(Math.abs(v - wb[i][j]) < 1e-4, `${backend} weight ${i}[${j}]: ${v} vs ${wb[i][j]}`),
+      ),
+    );
+    releaseStepFolds(a);
     tf.dispose([xs, ys]);
     a.dispose();
     b.dispose();

@@ -274,16 +274,21 @@ export function nativeReluInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.T
   return nativeOutput(backend, x.shape, (out) => addon.relu(heap(backend, x), heap(backend, out)));
 }
 
-/** ReLU's gradient dy * step(x) of float32 tensors of one shape, natively; undefined without the addon or otherwise. */
-export function nativeReluGradInfo(
+/**
+ * The addon's kernels of two float32 arrays of one length into a third: `reluGrad` (dy * step(x), ReLU's gradient) and
+ * `addRelu` (max(a + b, 0), a residual join and its ReLU in one pass).
+ */
+export type SameShapeKernel = 'reluGrad' | 'addRelu';
+
+/** `kernel` of float32 tensors `a` and `b` of one shape, natively; undefined without the addon or otherwise. */
+export function nativeSameShapeInfo(
   backend: WasmBackendLike,
-  dy: tf.TensorInfo,
-  x: tf.TensorInfo,
+  kernel: SameShapeKernel,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
 ): tf.TensorInfo | undefined {
   const addon = nativeConv();
-  if (!addon || dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape))
+  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32' || !tf.util.arraysEqual(a.shape, b.shape))
     return undefined;
-  return nativeOutput(backend, x.shape, (out) =>
-    addon.reluGrad(heap(backend, dy), heap(backend, x), heap(backend, out)),
-  );
+  return nativeOutput(backend, a.shape, (out) => addon[kernel](heap(backend, a), heap(backend, b), heap(backend, out)));
 }

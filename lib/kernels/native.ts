@@ -79,6 +79,8 @@ export interface NativeConvAddon {
   relu(x: Float32Array, out: Float32Array): void;
   /** dx[i] = dy[i] * step(x[i]) (tfjs' step: 1 above 0, NaN for NaN, else 0); the arrays have one length. */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /** out[i] = max(a[i] + b[i], 0), NaN kept (a residual join and its ReLU); the arrays have one length. */
+  addRelu(a: Float32Array, b: Float32Array, out: Float32Array): void;
   /**
    * Keras SGD in place, in one pass, with coefficients [lr, momentum, l2Gradient]: `v = momentum*v - lr*g; w += v`
    * (Nesterov `w += momentum*v - lr*g`), or `w -= lr*g` when `velocity` is null; g is `g + l2Gradient*w` (the
@@ -202,6 +204,7 @@ const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'sqrt',
   'relu',
   'reluGrad',
+  'addRelu',
   'sgdUpdate',
   'adamUpdate',
   'info',

@@ -3,12 +3,39 @@
  * Relu kernel (ReLU layers such as the ResNets'; a convolution or dense layer with a fused ReLU has its own gradient).
  * tfjs keeps gradients in one global registry, so registerReluGradient
  * replaces Relu's with one that takes the native kernel where it runs and tfjs' own gradient everywhere else, and
- * restoreReluGradient puts tfjs' back.
+ * restoreReluGradient puts tfjs' back. A residual join and the ReLU after it run as one kernel too (addRelu): one pass
+ * over the activations fewer forward, and its gradient is that kernel's.
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeConv } from './native';
+import { NATIVE_SAME_SHAPE_MIN } from './native-dispatch';
 
 export const RELU_GRAD = 'AffectReluGrad';
+export const ADD_RELU = 'AffectAddRelu';
+
+tf.registerGradient({
+  kernelName: ADD_RELU,
+  // step(max(a + b, 0)) is step(a + b), NaN included: the output stands for the sum the ReLU read.
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [y] = saved;
+    const g = tf.engine().runKernel<tf.Tensor>(RELU_GRAD, { dy: Array.isArray(dy) ? dy[0] : dy, x: y });
+    // Each input gets its own tensor: the tape may add into and dispose one before it reads the other.
+    return { a: () => g, b: () => g.clone() };
+  },
+});
+
+/**
+ * max(a + b, 0) as one differentiable kernel, or undefined (the caller adds and clamps with tfjs ops) unless the
+ * backend is wasm with the native addon in use and a and b are float32 of one shape, large enough for a native call
+ * to pay (NATIVE_SAME_SHAPE_MIN elements).
+ */
+export function addRelu(a: tf.Tensor, b: tf.Tensor): tf.Tensor | undefined {
+  if (tf.getBackend() !== 'wasm' || !nativeConv() || !tf.getKernel(ADD_RELU, 'wasm')) return undefined;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || !tf.util.arraysEqual(a.shape, b.shape)) return undefined;
+  if (a.size < NATIVE_SAME_SHAPE_MIN) return undefined;
+  return tf.engine().runKernel<tf.Tensor>(ADD_RELU, { a, b });
+}
 
 let stock: tf.GradConfig | undefined;
 

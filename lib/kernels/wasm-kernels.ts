@@ -14,18 +14,18 @@ import {
   nativeMatMulInfo,
   nativeMaxPoolInfo,
   nativeReduceLeadingInfo,
-  nativeReluGradInfo,
   nativeReluInfo,
+  nativeSameShapeInfo,
   nativeSqrtInfo,
 } from './native-dispatch';
-import { RELU_GRAD, registerReluGradient, restoreReluGradient } from './relu';
+import { ADD_RELU, RELU_GRAD, addRelu, registerReluGradient, restoreReluGradient } from './relu';
 import {
   BATCH_NORM_TRAINING,
   BATCH_NORM_TRAINING_GRAD,
   batchNormTraining,
   type BatchNormTrainingAttrs,
 } from './batch-norm';
-import { setBatchNormTrainingOp } from '../models/common';
+import { setAddReluOp, setBatchNormTrainingOp } from '../models/common';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
 
@@ -127,6 +127,14 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     why: "ReLU's gradient in one pass instead of tfjs' Step and Multiply; run by lib/kernels/relu.ts only with the addon",
   },
   {
+    name: ADD_RELU,
+    compute: 'native',
+    replaces: false,
+    why:
+      "a residual join's Add and the ReLU after it in one pass (the zoo's ResNets); run by foldedApply through " +
+      'lib/kernels/relu.ts only with the addon',
+  },
+  {
     name: 'MaxPool',
     compute: 'native',
     replaces: true,
@@ -178,7 +186,7 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     replaces: true,
     why:
       "stock kernel computes an index per element: 9 ms for a batch of 64 96-px RGB images (ResNet-50's stem padding); " +
-      'block copies of the contiguous runs take 1.6 ms',
+      'block copies of the contiguous runs, and the value only in the gaps between them, take 1.7 ms',
   },
   {
     name: 'Tile',
@@ -223,6 +231,15 @@ function reverseLastAxisInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.Ten
   const n = x.shape[x.shape.length - 1] ?? 1;
   const xv = backend.typedArrayFromHeap(x);
   const ov = backend.typedArrayFromHeap(out);
+  if (n === 3) {
+    // RGB to BGR, unrolled: 2.4x faster than the loop below for a batch of 64 96-px images.
+    for (let row = 0; row < xv.length; row += 3) {
+      ov[row] = xv[row + 2];
+      ov[row + 1] = xv[row + 1];
+      ov[row + 2] = xv[row];
+    }
+    return out;
+  }
   for (let row = 0; row < xv.length; row += n) {
     for (let i = 0; i < n; i++) ov[row + i] = xv[row + n - 1 - i];
   }
@@ -230,8 +247,9 @@ function reverseLastAxisInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.Ten
 }
 
 /**
- * x padded with `value` by `paddings` ([before, after] per axis), any dtype but string: the output is filled with the
- * value, then x is copied in as blocks that are contiguous on both sides, each from the last padded axis inwards.
+ * x padded with `value` by `paddings` ([before, after] per axis), any dtype but string: x is copied in as blocks that
+ * are contiguous on both sides, each from the last padded axis inwards, in output order, and only the gaps between
+ * them are filled with the value (each output element written once).
  */
 export function padInfo(
   backend: WasmBackendLike,
@@ -249,18 +267,21 @@ export function padInfo(
     else ov.set(xv);
     return out;
   }
-  ov.fill(value);
   // Below the last padded axis nothing is padded: a block is x's extent along it times everything inside.
   const inner = tf.util.sizeFromShape(x.shape.slice(last + 1));
   const block = x.shape[last] * inner;
   const strides = outShape.map((_, i) => tf.util.sizeFromShape(outShape.slice(i + 1)));
   const index = new Array<number>(last).fill(0);
+  let written = 0;
   for (let from = 0; from < xv.length; from += block) {
     let to = paddings[last][0] * inner;
     for (let a = 0; a < last; a++) to += (index[a] + paddings[a][0]) * strides[a];
+    ov.fill(value, written, to);
     ov.set(xv.subarray(from, from + block), to);
+    written = to + block;
     for (let a = last - 1; a >= 0 && ++index[a] === x.shape[a]; a--) index[a] = 0;
   }
+  ov.fill(value, written);
   return out;
 }
 
@@ -414,7 +435,11 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
   },
   [RELU_GRAD]: ({ inputs, backend }) => {
     const { dy, x } = inputs as Record<string, tf.TensorInfo>;
-    return nativeReluGradInfo(asBackend(backend), dy, x) ?? notCovered(inputs);
+    return nativeSameShapeInfo(asBackend(backend), 'reluGrad', dy, x) ?? notCovered(inputs);
+  },
+  [ADD_RELU]: ({ inputs, backend }) => {
+    const { a, b } = inputs as Record<string, tf.TensorInfo>;
+    return nativeSameShapeInfo(asBackend(backend), 'addRelu', a, b) ?? notCovered(inputs);
   },
   Sum: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
@@ -493,7 +518,7 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 
 /**
  * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts) and the
- * models' batch-norm training op (./batch-norm.ts); returns the kernels' names. Safe to call more than once.
+ * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts); returns the kernels' names. Safe to call more than once.
  * A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up when it
  * initialises, and other code paths rely on what the stock set-up binds.
  */
@@ -511,6 +536,7 @@ export function registerWasmTrainingKernels(): string[] {
   }
   registerReluGradient();
   setBatchNormTrainingOp(batchNormTraining);
+  setAddReluOp(addRelu);
   return WASM_TRAINING_KERNELS.map((k) => k.name);
 }
 
@@ -518,7 +544,7 @@ export function registerWasmTrainingKernels(): string[] {
  * Undoes registerWasmTrainingKernels: each stock kernel it replaced is registered again (the same config object), and
  * each kernel it added is removed; a kernel someone registered over ours since is left alone. A wasm backend that is
  * already running looks kernels up per call, so it runs the stock ones from then on. tfjs' Relu gradient is put back and
- * the batch-norm training op removed.
+ * the batch-norm training and add-ReLU ops removed.
  */
 export function restoreStockWasmKernels(): void {
   for (const [name, original] of replaced) {
@@ -530,4 +556,5 @@ export function restoreStockWasmKernels(): void {
   stock.clear();
   restoreReluGradient();
   setBatchNormTrainingOp(undefined);
+  setAddReluOp(undefined);
 }

@@ -106,6 +106,24 @@ export function setBatchNormTrainingOp(op: BatchNormTrainingOp | undefined): voi
   batchNormTrainingOp = op;
 }
 
+/**
+ * max(a + b, 0) as one differentiable op (a residual join and the ReLU after it), or undefined where it does not run
+ * (foldedApply then runs the Add and ReLU layers). lib/kernels installs its native one with the wasm training kernels.
+ */
+export type AddReluOp = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor | undefined;
+
+let addReluOp: AddReluOp | undefined;
+
+/** Installs the op foldedApply joins an Add and its ReLU with; undefined removes it. */
+export function setAddReluOp(op: AddReluOp | undefined): void {
+  addReluOp = op;
+}
+
+/** max(a + b, 0) through the installed AddReluOp; undefined where none is installed or it does not run. */
+export function addRelu(a: tf.Tensor, b: tf.Tensor): tf.Tensor | undefined {
+  return addReluOp?.(a, b);
+}
+
 /** The parts of tfjs' BatchNormalization layer the fused paths read (tfjs does not type them); gamma and beta are
  * null without `scale` or `center`. */
 export interface BatchNormWeights {

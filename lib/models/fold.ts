@@ -4,12 +4,14 @@
  * a bias and the ReLU fused: one kernel where there were three, and two fewer passes over the activations. A frozen
  * ResNet-50 spends about a fifth of its forward kernel time in batch norm and ReLU. In training, a batch norm on
  * batch statistics between such a convolution and ReLU runs with the ReLU as one op
- * (BatchNormalization.callTrainingWithRelu), one pass fewer each way.
+ * (BatchNormalization.callTrainingWithRelu), one pass fewer each way. A residual join (an Add of two tensors read only
+ * by a ReLU) runs with its ReLU as one op where one is installed (addRelu), in training and inference alike.
  * Imports only tfjs and the zoo's layer classes, as lib/train/loss (which runs training steps through this) must.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   BatchNormalization,
+  addRelu,
   fusedConv2dAttrs,
   isBatchNorm,
   isConv2D,
@@ -32,9 +34,15 @@ interface Fold {
   relu?: GraphNode;
 }
 
-/** The nodes up to one output, in an order that computes every input first, with folds standing for their nodes. */
+/** An Add of two tensors whose only reader is a ReLU (a residual join): run as one op where it may. */
+interface Join {
+  add: GraphNode;
+  relu: GraphNode;
+}
+
+/** The nodes up to one output, in an order that computes every input first, with folds and joins standing for theirs. */
 interface Plan {
-  steps: (GraphNode | Fold)[];
+  steps: (GraphNode | Fold | Join)[];
   /** How many steps (and the output itself) read each symbolic tensor: its value is freed after the last. */
   reads: Map<number, number>;
 }
@@ -92,9 +100,16 @@ function makePlan(model: tf.LayersModel, output: tf.SymbolicTensor): Plan {
       ? reader.get(node.outputTensors[0].id)
       : undefined;
   const absorbed = new Set<GraphNode>();
-  const steps: (GraphNode | Fold)[] = [];
+  const steps: (GraphNode | Fold | Join)[] = [];
   for (const node of nodes) {
     if (absorbed.has(node)) continue;
+    const joined = node.outboundLayer.getClassName() === 'Add' && node.inputTensors.length === 2;
+    const after = joined ? onlyReader(node) : undefined;
+    if (after && isRelu(after.outboundLayer)) {
+      absorbed.add(after);
+      steps.push({ add: node, relu: after });
+      continue;
+    }
     const norm = isFoldableConv(node.outboundLayer) ? onlyReader(node) : undefined;
     if (!norm || !isLastAxisNorm(norm.outboundLayer, node.outputTensors[0].rank)) {
       steps.push(node);
@@ -196,8 +211,8 @@ export interface FoldedApplyOptions {
  * `model.apply(x, { training })` up to `output`, with every Conv2D whose only reader is a batch-norm layer in inference
  * mode (and that layer's only reader a ReLU) run as one convolution, unless training and the convolution trains
  * (frozen zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch statistics
- * between such a Conv2D and ReLU run with the ReLU as one op. Equal to the plain forward pass up to float rounding, gradients
- * included. Not for wrapping a layer's call (the fused layers' calls do not run).
+ * between such a Conv2D and ReLU run with the ReLU as one op; an Add of two tensors read only by a ReLU runs with it as
+ * one op (addRelu) where that runs. Equal to the plain forward pass up to float rounding, gradients included. Not for wrapping a layer's call (the fused layers' calls do not run).
  */
 export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApplyOptions = {}): tf.Tensor {
   if (model.inputs.length !== 1)
@@ -234,8 +249,26 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
       values.set(t.id, out[i]);
       if (!left.has(t.id)) release(t);
     });
+  // The nodes' layers one by one, each freeing its inputs after it.
+  const runNodes = (nodes: GraphNode[]) => {
+    for (const node of nodes) {
+      setOutputs(node, runNode(node, node.inputTensors.map(read), training));
+      node.inputTensors.forEach(release);
+    }
+  };
   try {
     for (const step of plan.steps) {
+      if ('add' in step) {
+        const [a, b] = step.add.inputTensors;
+        const joined = addRelu(read(a), read(b));
+        if (!joined) {
+          runNodes([step.add, step.relu]);
+          continue;
+        }
+        setOutputs(step.relu, [joined]);
+        step.add.inputTensors.forEach(release);
+        continue;
+      }
       if ('conv' in step) {
         const input = step.conv.inputTensors[0];
         if (foldsNow(step, training)) {
@@ -258,14 +291,10 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
           release(normIn);
           continue;
         }
-        for (const node of [step.norm, ...(step.relu ? [step.relu] : [])]) {
-          setOutputs(node, runNode(node, node.inputTensors.map(read), training));
-          node.inputTensors.forEach(release);
-        }
+        runNodes([step.norm, ...(step.relu ? [step.relu] : [])]);
         continue;
       }
-      setOutputs(step, runNode(step, step.inputTensors.map(read), training));
-      step.inputTensors.forEach(release);
+      runNodes([step]);
     }
   } catch (e) {
     for (const v of new Set(values.values())) if (v !== x) v.dispose();

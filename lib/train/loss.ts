@@ -18,9 +18,9 @@ export interface LossHead {
   /**
    * The tensor the loss reads: logits when fromLogits, else the model's output. Training a model with one input and
    * one output, through foldedApply (batch norm fused with its ReLU, frozen batch norm folded); else the layers' own
-   * calls, which Grad-CAM wraps.
+   * calls, which Grad-CAM wraps. Folded weights of frozen layers are taken from and added to `cache` when given.
    */
-  forward(xs: tf.Tensor, training: boolean): tf.Tensor;
+  forward(xs: tf.Tensor, training: boolean, cache?: FoldCache): tf.Tensor;
   /**
    * forward(xs, false) with batch norm folded into the convolutions before it (foldedApply, reusing `cache`): equal up
    * to float rounding and faster, for predictions; not for gradients or with a layer's call wrapped (Grad-CAM).
@@ -125,8 +125,8 @@ function makeHead(model: tf.LayersModel): LossHead {
   const foldable = model.inputs.length === 1 && model.outputs.length === 1;
   const probabilityHead: LossHead = {
     fromLogits: false,
-    forward: (xs, training) =>
-      foldable && training ? foldedApply(model, xs, { training }) : (model.apply(xs, { training }) as tf.Tensor),
+    forward: (xs, training, cache) =>
+      foldable && training ? foldedApply(model, xs, { training, cache }) : (model.apply(xs, { training }) as tf.Tensor),
     infer: (xs, cache) => (foldable ? foldedApply(model, xs, { cache }) : (model.apply(xs) as tf.Tensor)),
     forwardFrom: (index, h, training) => tf.tidy(() => applyChain(model, index, layers, h, training)),
     perSample: sparseCrossentropy,
@@ -161,11 +161,11 @@ function makeHead(model: tf.LayersModel): LossHead {
   }
   return {
     fromLogits: true,
-    forward: (xs, training) =>
+    forward: (xs, training, cache) =>
       tf.tidy(() =>
         logits(
           foldable && training
-            ? foldedApply(model, xs, { output: below, training })
+            ? foldedApply(model, xs, { output: below, training, cache })
             : (trunk.apply(xs, { training }) as tf.Tensor),
         ),
       ),
@@ -195,12 +195,23 @@ export function frozenBackboneEnd(model: tf.LayersModel): number | undefined {
 }
 
 /**
- * The folded weights of the frozen backbone trainStep ran last: frozen weights are not trained in place, so they stay
- * valid while that model's backbone stays frozen.
+ * The folded weights of the frozen layers (a frozen backbone, or frozen stages in a model that trains) of the model
+ * trainStep ran last, with the names of the weights it trained: frozen weights are not trained in place, so the folds
+ * stay valid until what trains changes (a layer trained in place and frozen again would otherwise keep a stale copy).
  */
-let stepFolds: { model: tf.LayersModel; cache: FoldCache } | undefined;
+let stepFolds: { model: tf.LayersModel; trainable: string; cache: FoldCache } | undefined;
 
-/** Frees the folded weights trainStep keeps for `model`'s frozen backbone (fit does when it ends). */
+/** The fold cache of `model`'s steps that train `vars`, new when the model or its trainable weights change. */
+function stepFoldCache(model: tf.LayersModel, vars: tf.Variable[]): FoldCache {
+  const trainable = vars.map((v) => v.name).join('\n');
+  if (stepFolds?.model !== model || stepFolds.trainable !== trainable) {
+    if (stepFolds) disposeFoldCache(stepFolds.cache);
+    stepFolds = { model, trainable, cache: new Map() };
+  }
+  return stepFolds.cache;
+}
+
+/** Frees the folded weights trainStep keeps for `model`'s frozen layers (fit does when it ends). */
 export function releaseStepFolds(model: tf.LayersModel): void {
   if (stepFolds?.model !== model) return;
   disposeFoldCache(stepFolds.cache);
@@ -284,20 +295,14 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   let penalty: tf.Scalar | undefined;
   let cost: tf.Scalar | null = null;
   try {
+    const folds = stepFoldCache(model, vars);
     if (frozen !== undefined) {
-      if (stepFolds?.model !== model) {
-        if (stepFolds) disposeFoldCache(stepFolds.cache);
-        stepFolds = { model, cache: new Map() };
-      }
       const output = model.layers[frozen].output as tf.SymbolicTensor;
-      features = foldedApply(model, xs, { output, training: true, cache: stepFolds.cache });
-    } else {
-      // Its backbone trains now, in place: folded copies would go stale.
-      releaseStepFolds(model);
+      features = foldedApply(model, xs, { output, training: true, cache: folds });
     }
     const loss = (): tf.Scalar => {
       out = tf.keep(
-        features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true),
+        features && frozen !== undefined ? head.forwardFrom(frozen, features, true) : head.forward(xs, true, folds),
       );
       let value: tf.Scalar = tf.mean(head.perSample(labels, out));
       if (!coefficients) for (const p of model.calculateLosses()) value = tf.add(value, p);

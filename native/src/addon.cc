@@ -401,19 +401,28 @@ napi_value Relu(napi_env env, napi_callback_info info) {
   return Elementwise(env, info, "affect-native: relu needs x and out Float32Arrays of one length", affect::Relu);
 }
 
-// reluGrad(dy, x, dx)
-napi_value ReluGrad(napi_env env, napi_callback_info info) {
+// A kernel of two inputs into an output, Float32Arrays of one length.
+napi_value Ternary(napi_env env, napi_callback_info info, const char* error,
+                   void (*kernel)(const float*, const float*, float*, size_t)) {
   napi_value argv[3];
   size_t argc = 3;
   float* p[3] = {nullptr, nullptr, nullptr};
   size_t n[3] = {0, 0, 0};
   bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == 3;
   for (int i = 0; ok && i < 3; i++) ok = Floats(env, argv[i], &p[i], &n[i]);
-  if (!ok || n[1] != n[0] || n[2] != n[0]) {
-    return Throw(env, "affect-native: reluGrad needs dy, x and dx Float32Arrays of one length");
-  }
-  affect::ReluGrad(p[0], p[1], p[2], n[0]);
+  if (!ok || n[1] != n[0] || n[2] != n[0]) return Throw(env, error);
+  kernel(p[0], p[1], p[2], n[0]);
   return nullptr;
+}
+
+// reluGrad(dy, x, dx)
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return Ternary(env, info, "affect-native: reluGrad needs dy, x and dx Float32Arrays of one length", affect::ReluGrad);
+}
+
+// addRelu(a, b, out)
+napi_value AddRelu(napi_env env, napi_callback_info info) {
+  return Ternary(env, info, "affect-native: addRelu needs a, b and out Float32Arrays of one length", affect::AddRelu);
 }
 
 // An optimizer update's arguments: `arrays` Float32Arrays of one length (the weight, its gradient, then its moments;
@@ -564,6 +573,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sqrt", nullptr, Sqrt, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addRelu", nullptr, AddRelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

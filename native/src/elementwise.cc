@@ -22,6 +22,15 @@ void Relu(const float* x, float* out, size_t n) {
   });
 }
 
+void AddRelu(const float* a, const float* b, float* out, size_t n) {
+  ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      const float s = a[i] + b[i];
+      out[i] = s < 0.0f ? 0.0f : s;
+    }
+  });
+}
+
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
