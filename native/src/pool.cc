@@ -75,8 +75,9 @@ void WindowMax(const float* x, const int64_t* taps, int n, int64_t C, float* y) 
 }
 
 // Each window's gradient dy[c] goes to the tap that holds its first maximum (a strict >: the first of equal maxima;
-// none when no tap exceeds -inf). kAdd adds it into dx, which overlapping windows need; otherwise every tap is written,
-// the others with 0, so that non-overlapping windows that cover the image need no zeroing pass.
+// none when no tap exceeds -inf). kAdd adds it into dx (zeroed first), which overlapping windows need: only the
+// maximum's pixel changes, one scalar add a channel where writing every tap would take a store per tap. Otherwise
+// every tap is written, the others with 0, so that non-overlapping windows that cover the image need no zeroing pass.
 template <bool kAdd>
 void WindowGrad(const float* x, const int64_t* taps, int n, int64_t C, const float* dy, float* dx) {
   int64_t c = 0;
@@ -90,11 +91,19 @@ void WindowGrad(const float* x, const int64_t* taps, int n, int64_t C, const flo
       at = (Ints4{t, t, t, t} & more) | (at & ~more);
     }
     const Floats4 grad = Load(dy + c);
+    if (kAdd) {
+      int32_t lane[4];
+      float share[4];
+      std::memcpy(lane, &at, sizeof lane);
+      std::memcpy(share, &grad, sizeof share);
+      for (int l = 0; l < 4; l++) {
+        if (lane[l] >= 0) dx[taps[lane[l]] + c + l] += share[l];
+      }
+      continue;
+    }
     const Floats4 zero = {0, 0, 0, 0};
     for (int t = 0; t < n; t++) {
-      const Floats4 share = Select(at == Ints4{t, t, t, t}, grad, zero);
-      float* out = dx + taps[t] + c;
-      Store(out, kAdd ? Load(out) + share : share);
+      Store(dx + taps[t] + c, Select(at == Ints4{t, t, t, t}, grad, zero));
     }
   }
   for (; c < C; c++) {
@@ -106,18 +115,19 @@ void WindowGrad(const float* x, const int64_t* taps, int n, int64_t C, const flo
         at = t;
       }
     }
-    for (int t = 0; t < n; t++) {
-      const float share = t == at ? dy[c] : 0.0f;
-      float* out = dx + taps[t] + c;
-      *out = kAdd ? *out + share : share;
+    if (kAdd) {
+      if (at >= 0) dx[taps[at] + c] += dy[c];
+      continue;
     }
+    for (int t = 0; t < n; t++) dx[taps[t] + c] = t == at ? dy[c] : 0.0f;
   }
 }
 
 // f(b, oh, ow, at, taps, n) for every output pixel of the output rows [first, last) (row = b * OH + oh): its n taps
-// are at + taps[i] within image b. Windows inside the image share one list of taps, moved along by `at`.
-template <typename F>
-void ForWindows(const PoolGeometry& g, size_t first, size_t last, F f) {
+// are at + taps[i] within image b. Windows inside the image share one list of taps, moved along by `at`. rowStart(b, oh)
+// runs before each output row.
+template <typename F, typename R>
+void ForWindows(const PoolGeometry& g, size_t first, size_t last, F f, R rowStart) {
   std::vector<int64_t> taps(size_t(MaxTaps(g))), inside(taps.size());
   int inner = 0;
   for (int64_t r = 0; r < g.FH; r += g.dh) {
@@ -125,6 +135,7 @@ void ForWindows(const PoolGeometry& g, size_t first, size_t last, F f) {
   }
   for (size_t row = first; row < last; row++) {
     const int64_t b = int64_t(row) / g.OH, oh = int64_t(row) % g.OH;
+    rowStart(b, oh);
     const int64_t r0 = oh * g.sh - g.top;
     const bool rowsInside = r0 >= 0 && r0 + g.FH <= g.H;
     for (int64_t ow = 0; ow < g.OW; ow++) {
@@ -150,36 +161,57 @@ size_t PoolRowGrain(const PoolGeometry& g) { return RowGrain(size_t(g.FH * g.W *
 
 }  // namespace
 
+// For ForWindows' callers without work at row starts.
+const auto kNoRowStart = [](int64_t, int64_t) {};
+
 void MaxPool(const PoolGeometry& g, const float* x, float* y) {
   const int64_t image = g.H * g.W * g.C;
   ForRanges(size_t(g.B * g.OH), PoolRowGrain(g), [&](size_t first, size_t last) {
-    ForWindows(g, first, last, [&](int64_t b, int64_t oh, int64_t ow, int64_t at, const int64_t* taps, int n) {
-      WindowMax(x + b * image + at, taps, n, g.C, y + ((b * g.OH + oh) * g.OW + ow) * g.C);
-    });
+    ForWindows(
+        g, first, last,
+        [&](int64_t b, int64_t oh, int64_t ow, int64_t at, const int64_t* taps, int n) {
+          WindowMax(x + b * image + at, taps, n, g.C, y + ((b * g.OH + oh) * g.OW + ow) * g.C);
+        },
+        kNoRowStart);
   });
 }
 
 void MaxPoolGrad(const PoolGeometry& g, const float* dy, const float* x, float* dx) {
-  const int64_t image = g.H * g.W * g.C;
-  const auto grad = [&](auto add, size_t first, size_t last) {
-    ForWindows(g, first, last, [&](int64_t b, int64_t oh, int64_t ow, int64_t at, const int64_t* taps, int n) {
-      const float* grad = dy + ((b * g.OH + oh) * g.OW + ow) * g.C;
-      WindowGrad<decltype(add)::value>(x + b * image + at, taps, n, g.C, grad, dx + b * image + at);
-    });
+  const int64_t image = g.H * g.W * g.C, row = g.W * g.C;
+  const auto grad = [&](auto add, size_t first, size_t last, auto rowStart) {
+    ForWindows(
+        g, first, last,
+        [&](int64_t b, int64_t oh, int64_t ow, int64_t at, const int64_t* taps, int n) {
+          const float* grad = dy + ((b * g.OH + oh) * g.OW + ow) * g.C;
+          WindowGrad<decltype(add)::value>(x + b * image + at, taps, n, g.C, grad, dx + b * image + at);
+        },
+        rowStart);
   };
   if (TilesImage(g)) {
     // Output rows read and write disjoint input rows: threads take rows.
     ForRanges(size_t(g.B * g.OH), PoolRowGrain(g), [&](size_t first, size_t last) {
-      grad(std::false_type{}, first, last);
+      grad(std::false_type{}, first, last, kNoRowStart);
     });
     return;
   }
-  // Overlapping windows add into shared pixels and uncovered pixels keep 0: threads take whole images.
-  ForRanges(size_t(g.B), RowGrain(size_t(image)),
-            [&](size_t first, size_t last) {
-              std::memset(dx + first * image, 0, (last - first) * image * sizeof(float));
-              grad(std::true_type{}, first * g.OH, last * g.OH);
-            });
+  // Overlapping windows add into shared pixels and uncovered pixels keep 0: threads take whole images. Each input row
+  // is zeroed just before the first window that reaches it adds into it, while it is in cache, rather than in a pass
+  // of its own over dx.
+  ForRanges(size_t(g.B), RowGrain(size_t(image)), [&](size_t first, size_t last) {
+    for (size_t b = first; b < last; b++) {
+      float* img = dx + b * image;
+      int64_t zeroed = 0;
+      const auto zeroRows = [&](int64_t rows) {
+        rows = std::min(rows, g.H);
+        if (rows <= zeroed) return;
+        std::memset(img + zeroed * row, 0, size_t((rows - zeroed) * row) * sizeof(float));
+        zeroed = rows;
+      };
+      grad(std::true_type{}, b * g.OH, (b + 1) * g.OH,
+           [&](int64_t, int64_t oh) { zeroRows(oh * g.sh - g.top + g.FH); });
+      zeroRows(g.H);
+    }
+  });
 }
 
 }  // namespace affect
