@@ -88,7 +88,8 @@ function profileLines(wasm: BenchSection): string[] {
       .map((r) => `${r.metric.slice(prefix.length + 'kernel '.length)} ${num(r.value)}`);
     return (
       `- ${net}: ${num(part('wall time'))} ms a step; slowest kernels (ms) ${kernels.join(', ')}; the optimizer's ` +
-      `update ${num(part('optimizer update'))} ms; outside kernels (tfjs's autograd and layers) ${num(part('outside kernels'))} ms.`
+      `update ${num(part('optimizer update'))} ms; outside kernels (tfjs's autograd and layers, and a fused update) ` +
+      `${num(part('outside kernels'))} ms.`
     );
   });
 }

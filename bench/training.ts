@@ -425,20 +425,23 @@ function computedWhere(): Map<string, string> {
 async function profileRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRow[]> {
   const { x, y } = randomBatch(m);
   if (!model.optimizer) compileModel(model, m.trial.optimizer);
-  const optimizer = model.optimizer;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back; called with its optimizer
-  const apply = optimizer.applyGradients;
+  // Ours take every step through applyGradientsWithL2 (trainStep calls it, and so does their applyGradients); tfjs'
+  // own optimizers through applyGradients.
+  const optimizer = model.optimizer as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const method = 'applyGradientsWithL2' in optimizer ? 'applyGradientsWithL2' : 'applyGradients';
+  const apply = optimizer[method];
   let updateMs = 0;
-  optimizer.applyGradients = (grads) => {
+  optimizer[method] = (...args) => {
     const t0 = performance.now();
-    apply.call(optimizer, grads);
+    const out = apply.apply(optimizer, args);
     updateMs += performance.now() - t0;
+    return out;
   };
   takeStockFallbacks();
   const { wallS, kernels } = await timeKernels(async () => {
     await trainStep(model, x, y);
   }).finally(() => {
-    optimizer.applyGradients = apply;
+    optimizer[method] = apply;
   });
   const fallbacks = takeStockFallbacks();
   tf.dispose([x, y]);

@@ -23,8 +23,16 @@ test('npm run bench in smoke mode runs every section and every trial model, and 
   assert.match(output, /feature cache speed-up per epoch/);
   // Where PyTorch is installed, it timed every model in turn with ours (bench/torch_bench.py's request protocol).
   if (spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision']).status === 0) {
+    // What the bench said of PyTorch where it went without it.
+    const said = output
+      .split('\n')
+      .filter((l) => l.includes('SKIPPED') && l.includes('PyTorch'))
+      .join('\n');
     for (const m of benchModels())
-      assert.ok(output.includes(`${m.name} training, wasm / PyTorch GFLOP/s`), `no PyTorch ratio for ${m.name}`);
+      assert.ok(
+        output.includes(`${m.name} training, wasm / PyTorch GFLOP/s`),
+        `no PyTorch ratio for ${m.name}\n${said}`,
+      );
   }
   // A trial that trains on cached features is projected that way: the features once, then epochs on them.
   const frozen = benchModels().find((m) => m.trial.model.frozen);
