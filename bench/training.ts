@@ -28,7 +28,7 @@ import {
 import { disposeFoldCache, type FoldCache } from '../lib/models/fold';
 import { buildModel } from '../lib/models/registry';
 import { featureCachePlan } from '../lib/runner/features';
-import { compileModel, trainStep } from '../lib/train';
+import { compileModel, releaseStepFolds, trainStep } from '../lib/train';
 import { lossHead } from '../lib/train/loss';
 import { cacheFeatures } from '../lib/train/feature-cache';
 import { splitAtTop } from '../lib/train/split';
@@ -192,7 +192,7 @@ function stepFn(mode: Mode, model: tf.LayersModel, trial: Trial, x: tf.Tensor4D,
     run: async () => {
       await trainStep(model, x, y);
     },
-    dispose: () => undefined,
+    dispose: () => releaseStepFolds(model),
   };
 }
 
@@ -281,9 +281,10 @@ async function modeRows(
   peer?: Peer,
 ): Promise<{ rows: BenchRow[]; peer?: PeerTiming }> {
   const { x, y } = randomBatch(m, batch);
-  const step = stepFn(mode, model, m.trial, x, y);
-  const fn = step.run;
+  let step: Step | undefined;
   try {
+    step = stepFn(mode, model, m.trial, x, y);
+    const fn = step.run;
     const flops = modelFlops(model)[mode];
     if (!peer) {
       const [t] = await timeWarm([fn]);
@@ -303,7 +304,7 @@ async function modeRows(
     const ours = { ...runs[Math.floor(runs.length / 2)], all: runs.map((t) => t.wallS) };
     return { rows: rateRows(m.name, mode, label, batch, ours, flops, target), peer: rounds };
   } finally {
-    step.dispose();
+    step?.dispose();
     tf.dispose([x, y]);
   }
 }
@@ -525,8 +526,7 @@ async function nativeOffRows(m: BenchModel, model: tf.LayersModel, label: string
   const speedUps: BenchRow[] = [];
   for (const mode of ['forward', 'training'] as const) {
     const step = stepFn(mode, model, m.trial, x, y);
-    const [on, off] = await timeWarm([step.run, () => withNativeConv(false, step.run)]);
-    step.dispose();
+    const [on, off] = await timeWarm([step.run, () => withNativeConv(false, step.run)]).finally(step.dispose);
     rows.push(...rateRows(m.name, mode, label, m.batch, off, flops[mode]));
     speedUps.push({
       metric: `${m.name} ${mode} speed-up, native addon vs wasm kernels only`,
@@ -545,17 +545,19 @@ async function nativeOffRows(m: BenchModel, model: tf.LayersModel, label: string
  */
 async function matMulRows(m: BenchModel, model: tf.LayersModel): Promise<BenchRow[]> {
   const { x, y } = randomBatch(m);
-  const step = stepFn('training', model, m.trial, x, y).run;
+  const step = stepFn('training', model, m.trial, x, y);
   const wasmMatMul = async () => {
     const before = setNativeMatMulEnabled(false);
     try {
-      await step();
+      await step.run();
     } finally {
       setNativeMatMulEnabled(before);
     }
   };
-  const [on, off] = await timeWarm([step, wasmMatMul]);
-  tf.dispose([x, y]);
+  const [on, off] = await timeWarm([step.run, wasmMatMul]).finally(() => {
+    step.dispose();
+    tf.dispose([x, y]);
+  });
   const net = `${m.name} training, batch ${m.batch}`;
   return [
     { metric: `${net}, native matrix products`, value: m.batch / on.wallS, unit: 'images/s', notes: spread(on.all) },

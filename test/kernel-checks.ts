@@ -1,9 +1,9 @@
 /**
- * What the kernel tests share: random inputs, a relative error, dilated filters for the cpu gradient kernels, and a
- * count of one wasm kernel's calls.
+ * What the kernel tests share: random inputs and weights, a relative error, dilated filters for the cpu gradient
+ * kernels, and a count of one wasm kernel's calls.
  */
 import * as tf from '@tensorflow/tfjs';
-import { normal, type Rng } from '../lib/random';
+import { makeRng, normal, type Rng } from '../lib/random';
 
 export type Shape4 = [number, number, number, number];
 export type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
@@ -82,4 +82,19 @@ export async function countingCalls<T>(name: string, fn: () => T | Promise<T>): 
   } finally {
     k.kernelFunc = f;
   }
+}
+
+/**
+ * Normal weights from `seed`, `scale` times the standard ones (moving variances made positive: 0.2 + |v|), far from
+ * any identity.
+ */
+export function setRandomWeights(model: tf.LayersModel, seed: string, scale = 1): void {
+  const rng = makeRng(seed);
+  const weights = model.weights.map((w) => {
+    const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[])).map((v) => v * scale);
+    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
+    return tf.tensor(values, w.shape as number[]);
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
 }

@@ -71,9 +71,12 @@ function addReluAndGrads(a: Float32Array, b: Float32Array, dy: Float32Array, fus
 
 test('addRelu on wasm: max(a + b, 0) and its gradients as tfjs gives them on cpu, one native kernel each way', async () => {
   const n = NATIVE_SAME_SHAPE_MIN + 7;
-  // X's edge cases as sums (b is 0 there), between ordinary values whose sums straddle 0.
+  // X's edge cases as sums (b is 0 there, -0 beside -0 so that the sum is -0), between ordinary values whose sums
+  // straddle 0.
   const a = Float32Array.from({ length: n }, (_, i) => (i % 97 < X.length ? X[i % 97] : Math.sin(i)));
-  const b = Float32Array.from({ length: n }, (_, i) => (i % 97 < X.length ? 0 : Math.cos(i * 0.7)));
+  const b = Float32Array.from({ length: n }, (_, i) =>
+    i % 97 < X.length ? (Object.is(X[i % 97], -0) ? -0 : 0) : Math.cos(i * 0.7),
+  );
   const dy = Float32Array.from({ length: n }, (_, i) => (i % 89 < DY.length ? DY[i % 89] : Math.cos(i)));
   await initBackend('cpu');
   assert.equal(addRelu(tf.ones([n]), tf.ones([n])), undefined, 'not on cpu');
@@ -90,9 +93,13 @@ test('addRelu on wasm: max(a + b, 0) and its gradients as tfjs gives them on cpu
   // Forward: y, then one in each gradient; backward: one gradient kernel for a and b together, one for a + a.
   assert.equal(calls, 3, 'add-ReLU kernels');
   assert.equal(grads, 2, 'ReLU gradient kernels');
-  // Nothing left behind by the cloned gradient.
+  // Nothing left behind by the cloned gradient: freeing what is made here restores the count.
   const before = tf.memory().numTensors;
-  addReluAndGrads(a, b, dy, true);
+  const inputs = [tf.tensor1d(a), tf.tensor1d(b), tf.tensor1d(dy)];
+  const made = tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.mul(addRelu(x, z) as tf.Tensor, inputs[2]))(
+    inputs.slice(0, 2),
+  );
+  tf.dispose([...inputs, ...made]);
   assert.equal(tf.memory().numTensors, before);
   await withNative(false, () => assert.equal(addReluAndGrads(a, b, dy, true), undefined, 'addon off'));
 });

@@ -556,7 +556,8 @@ test('wasm Relu matches cpu natively, on the threads too (NaN stays NaN); small 
   const rng = makeRng('kernels-wasm-relu');
   // Long enough to be split over the addon's threads.
   const n = 300_007;
-  const values = Array.from({ length: n }, (_, i) => (i % 1013 === 0 ? NaN : normal(rng)));
+  // NaN and -0 (tfjs' relu gives 0) among ordinary values.
+  const values = Array.from({ length: n }, (_, i) => (i % 1013 === 0 ? NaN : i % 1019 === 0 ? -0 : normal(rng)));
   for (const mode of nativeModes()) {
     const run = () => [tf.relu(tf.tensor(values, [n]))];
     const [ref] = await on('cpu', run);

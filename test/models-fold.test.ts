@@ -5,20 +5,8 @@ import { initBackend } from '../lib/backend';
 import { batchNorm, conv2d } from '../lib/models/common';
 import { disposeFoldCache, foldedApply, type FoldCache } from '../lib/models/fold';
 import { makeRng } from '../lib/random';
-import { randomArray, relErr } from './kernel-checks';
+import { randomArray, relErr, setRandomWeights } from './kernel-checks';
 import { nativeModes, withNative } from './native-modes';
-
-/** Standard normal weights from `seed` (moving variances made positive: 0.2 + |v|), far from any identity. */
-function setRandomWeights(model: tf.LayersModel, seed: string): void {
-  const rng = makeRng(seed);
-  const weights = model.weights.map((w) => {
-    const values = randomArray(rng, tf.util.sizeFromShape(w.shape as number[]));
-    if (w.name.includes('moving_variance')) values.forEach((v, i) => (values[i] = 0.2 + Math.abs(v)));
-    return tf.tensor(values, w.shape as number[]);
-  });
-  model.setWeights(weights);
-  tf.dispose(weights);
-}
 
 /** The summed output weighted by `r`, and its gradient for each of `m`'s trainable weights, in order. */
 function outputAndGrads(m: tf.LayersModel, f: () => tf.Tensor, r: tf.Tensor): tf.Tensor[] {

@@ -278,7 +278,7 @@ export function nativeReluInfo(backend: WasmBackendLike, x: tf.TensorInfo): tf.T
  * The addon's kernels of two float32 arrays of one length into a third: `reluGrad` (dy * step(x), ReLU's gradient) and
  * `addRelu` (max(a + b, 0), a residual join and its ReLU in one pass).
  */
-export type SameShapeKernel = 'reluGrad' | 'addRelu';
+type SameShapeKernel = 'reluGrad' | 'addRelu';
 
 /** `kernel` of float32 tensors `a` and `b` of one shape, natively; undefined without the addon or otherwise. */
 export function nativeSameShapeInfo(

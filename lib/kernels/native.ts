@@ -75,11 +75,11 @@ export interface NativeConvAddon {
   ): void;
   /** out[i] = sqrt(x[i]); the arrays have one length. */
   sqrt(x: Float32Array, out: Float32Array): void;
-  /** out[i] = max(x[i], 0), NaN kept (tfjs' relu); the arrays have one length and may be one array. */
+  /** out[i] = max(x[i], 0), NaN kept and -0 as 0 (tfjs' relu); the arrays have one length and may be one array. */
   relu(x: Float32Array, out: Float32Array): void;
   /** dx[i] = dy[i] * step(x[i]) (tfjs' step: 1 above 0, NaN for NaN, else 0); the arrays have one length. */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
-  /** out[i] = max(a[i] + b[i], 0), NaN kept (a residual join and its ReLU); the arrays have one length. */
+  /** out[i] = max(a[i] + b[i], 0) as relu takes it (a residual join and its ReLU); the arrays have one length. */
   addRelu(a: Float32Array, b: Float32Array, out: Float32Array): void;
   /**
    * Keras SGD in place, in one pass, with coefficients [lr, momentum, l2Gradient]: `v = momentum*v - lr*g; w += v`

@@ -186,7 +186,8 @@ export const WASM_TRAINING_KERNELS: readonly TrainingKernel[] = [
     replaces: true,
     why:
       "stock kernel computes an index per element: 9 ms for a batch of 64 96-px RGB images (ResNet-50's stem padding); " +
-      'block copies of the contiguous runs, and the value only in the gaps between them, take 1.7 ms',
+      'block copies of the contiguous runs take 1.7 ms, and writing the value only into the gaps between them took ' +
+      "ResNet-50's max-pool padding (64x48x48x64) from 7.0 to 5.5 ms",
   },
   {
     name: 'Tile',
@@ -518,9 +519,9 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 
 /**
  * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts) and the
- * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts); returns the kernels' names. Safe to call more than once.
- * A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up when it
- * initialises, and other code paths rely on what the stock set-up binds.
+ * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts); returns the kernels' names. Safe to
+ * call more than once. A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up
+ * when it initialises, and other code paths rely on what the stock set-up binds.
  */
 export function registerWasmTrainingKernels(): string[] {
   // Load the stock kernels first, so that ours are registered over them and not the other way round.

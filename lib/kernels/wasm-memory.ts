@@ -1,5 +1,6 @@
 /** The wasm backend as the training kernels see it: tensors' views of wasm memory and outputs that free themselves on error. */
 import * as tf from '@tensorflow/tfjs';
+import { countInPlaceWrite } from '../models/common';
 
 /** The part of the wasm backend these kernels use. */
 export interface WasmBackendLike {
@@ -42,12 +43,17 @@ export function nativeOutputs(
 }
 
 /**
- * Gives `v` a copy of its buffer when other tensors share it, so that an update in place reaches `v` alone: tensors
- * share buffers after clone() and Identity (lib/kernels/wasm-kernels.ts), tf.variable(t) and v.assign(t) (an optimizer
- * state's copies, setState, setWeights). A count other than 1 includes data not yet moved to wasm (count 0).
+ * Readies `v` for an update in place, which its caller makes next: gives `v` a copy of its buffer when other tensors
+ * share it, so that the update reaches `v` alone (tensors share buffers after clone() and Identity
+ * (lib/kernels/wasm-kernels.ts), tf.variable(t) and v.assign(t): an optimizer state's copies, setState, setWeights; a
+ * count other than 1 includes data not yet moved to wasm, count 0), and counts the write (countInPlaceWrite), which
+ * folded copies of the weight notice.
  */
 export function ownBuffer(backend: WasmBackendLike, v: tf.Variable): void {
-  if (backend.refCount(v.dataId) === 1) return;
+  if (backend.refCount(v.dataId) === 1) {
+    countInPlaceWrite(v);
+    return;
+  }
   const copy = backend.makeOutput(v.shape, 'float32');
   // v's view first: reading data not yet on wasm moves it there, which may grow memory.
   const from = backend.typedArrayFromHeap(v);
@@ -55,4 +61,5 @@ export function ownBuffer(backend: WasmBackendLike, v: tf.Variable): void {
   const t = tf.engine().makeTensorFromTensorInfo(copy);
   v.assign(t);
   t.dispose();
+  countInPlaceWrite(v);
 }

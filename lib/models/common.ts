@@ -107,6 +107,23 @@ export function setBatchNormTrainingOp(op: BatchNormTrainingOp | undefined): voi
 }
 
 /**
+ * How many times each tensor buffer (a dataId) has been written in place (lib/kernels' native optimizer steps and
+ * moving statistics): such a write keeps the buffer, so copies derived from a weight (folded filters) compare this
+ * count with the one they were made at. An assignment (loading weights) gives the weight a new buffer instead.
+ */
+const inPlaceWriteCounts = new WeakMap<object, number>();
+
+/** Counts one write in place of `t`'s buffer. */
+export function countInPlaceWrite(t: tf.Tensor): void {
+  inPlaceWriteCounts.set(t.dataId, (inPlaceWriteCounts.get(t.dataId) ?? 0) + 1);
+}
+
+/** How many writes in place countInPlaceWrite has counted for `t`'s buffer. */
+export function inPlaceWrites(t: tf.Tensor): number {
+  return inPlaceWriteCounts.get(t.dataId) ?? 0;
+}
+
+/**
  * max(a + b, 0) as one differentiable op (a residual join and the ReLU after it), or undefined where it does not run
  * (foldedApply then runs the Add and ReLU layers). lib/kernels installs its native one with the wasm training kernels.
  */

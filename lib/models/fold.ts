@@ -13,6 +13,7 @@ import {
   BatchNormalization,
   addRelu,
   fusedConv2dAttrs,
+  inPlaceWrites,
   isBatchNorm,
   isConv2D,
   type BatchNormWeights,
@@ -132,16 +133,19 @@ interface FoldedWeights {
 }
 
 /**
- * Folded filters and biases kept between foldedApply calls, per convolution and batch-norm pair. Its owner keeps it
- * only while no weight behind it changes in place (the native optimizer updates trainable weights in place; a new
- * value from `assign`, as loading weights does, is noticed) and frees it with disposeFoldCache.
+ * Folded filters and biases kept between foldedApply calls, per convolution and batch-norm pair, each folded again
+ * when a weight behind it has changed (a new value from `assign`, as loading weights gives, or a native update in
+ * place). Its owner frees it with disposeFoldCache.
  */
 export type FoldCache = Map<string, FoldedWeights>;
 
-/** The tensors behind `conv` and `norm`'s weights now: an assignment (loading weights) replaces them. */
+/**
+ * The buffers behind `conv` and `norm`'s weights now and how often each was written in place: an assignment (loading
+ * weights) replaces a buffer, a native update writes into it (inPlaceWrites).
+ */
 function sources(conv: Conv2DWeights, norm: BatchNormWeights): unknown[] {
   const vars = [conv.kernel, conv.bias, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance];
-  return [norm.epsilon, ...vars.map((v) => (v ? (v.read() as unknown as { dataId: object }).dataId : null))];
+  return [norm.epsilon, ...vars.flatMap((v) => (v ? [v.read().dataId, inPlaceWrites(v.read())] : [null]))];
 }
 
 function foldWeights(f: Fold, cache: FoldCache): FoldedWeights {
@@ -210,9 +214,10 @@ export interface FoldedApplyOptions {
 /**
  * `model.apply(x, { training })` up to `output`, with every Conv2D whose only reader is a batch-norm layer in inference
  * mode (and that layer's only reader a ReLU) run as one convolution, unless training and the convolution trains
- * (frozen zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch statistics
- * between such a Conv2D and ReLU run with the ReLU as one op; an Add of two tensors read only by a ReLU runs with it as
- * one op (addRelu) where that runs. Equal to the plain forward pass up to float rounding, gradients included. Not for wrapping a layer's call (the fused layers' calls do not run).
+ * (frozen zoo batch norm is in inference mode even when training); and, when training, a zoo batch norm on batch
+ * statistics between such a Conv2D and ReLU run with the ReLU as one op; an Add of two tensors read only by a ReLU runs
+ * with it as one op (addRelu) where that runs. Equal to the plain forward pass up to float rounding, gradients included.
+ * Not for wrapping a layer's call (the fused layers' calls do not run).
  */
 export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApplyOptions = {}): tf.Tensor {
   if (model.inputs.length !== 1)

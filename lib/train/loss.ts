@@ -196,22 +196,23 @@ export function frozenBackboneEnd(model: tf.LayersModel): number | undefined {
 
 /**
  * The folded weights of the frozen layers (a frozen backbone, or frozen stages in a model that trains) of the model
- * trainStep ran last, with the names of the weights it trained: frozen weights are not trained in place, so the folds
- * stay valid until what trains changes (a layer trained in place and frozen again would otherwise keep a stale copy).
+ * trainStep ran last: they stay valid across steps, each folded again when its weights change (FoldCache).
  */
-let stepFolds: { model: tf.LayersModel; trainable: string; cache: FoldCache } | undefined;
+let stepFolds: { model: tf.LayersModel; cache: FoldCache } | undefined;
 
-/** The fold cache of `model`'s steps that train `vars`, new when the model or its trainable weights change. */
-function stepFoldCache(model: tf.LayersModel, vars: tf.Variable[]): FoldCache {
-  const trainable = vars.map((v) => v.name).join('\n');
-  if (stepFolds?.model !== model || stepFolds.trainable !== trainable) {
+/** The fold cache of `model`'s steps, new when trainStep trains another model. */
+function stepFoldCache(model: tf.LayersModel): FoldCache {
+  if (stepFolds?.model !== model) {
     if (stepFolds) disposeFoldCache(stepFolds.cache);
-    stepFolds = { model, trainable, cache: new Map() };
+    stepFolds = { model, cache: new Map() };
   }
   return stepFolds.cache;
 }
 
-/** Frees the folded weights trainStep keeps for `model`'s frozen layers (fit does when it ends). */
+/**
+ * Frees the folded weights trainStep keeps for `model`'s frozen layers: fit does when it ends, and other callers of
+ * trainStep when they are done with the model.
+ */
 export function releaseStepFolds(model: tf.LayersModel): void {
   if (stepFolds?.model !== model) return;
   disposeFoldCache(stepFolds.cache);
@@ -274,7 +275,8 @@ export function l2Coefficients(model: tf.LayersModel): L2Coefficients | undefine
  * gradients of the trainable weights, the optimizer's update. Returns [loss, accuracy] of the batch. Where every
  * penalty is an L2 (l2Coefficients) and the optimizer is ours, the penalties are computed off the gradient tape and their
  * gradients 2 * l2 * w join the optimizer's update (one pass with it natively), as PyTorch's weight decay does; the
- * tape then holds the data loss alone.
+ * tape then holds the data loss alone. The folded weights of frozen layers are kept for the next step
+ * (releaseStepFolds frees them).
  */
 export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Promise<[number, number]> {
   const optimizer = model.optimizer;
@@ -295,7 +297,7 @@ export async function trainStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Ten
   let penalty: tf.Scalar | undefined;
   let cost: tf.Scalar | null = null;
   try {
-    const folds = stepFoldCache(model, vars);
+    const folds = stepFoldCache(model);
     if (frozen !== undefined) {
       const output = model.layers[frozen].output as tf.SymbolicTensor;
       features = foldedApply(model, xs, { output, training: true, cache: folds });

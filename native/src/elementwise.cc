@@ -17,8 +17,8 @@ void Sqrt(const float* x, float* out, size_t n) {
 
 void Relu(const float* x, float* out, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
-    // NaN stays NaN, as in tfjs.
-    for (size_t i = begin; i < end; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i];
+    // NaN stays NaN and -0 becomes 0, as in tfjs (adding 0 does both).
+    for (size_t i = begin; i < end; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i] + 0.0f;
   });
 }
 
@@ -26,7 +26,7 @@ void AddRelu(const float* a, const float* b, float* out, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
       const float s = a[i] + b[i];
-      out[i] = s < 0.0f ? 0.0f : s;
+      out[i] = s < 0.0f ? 0.0f : s + 0.0f;
     }
   });
 }

@@ -102,9 +102,9 @@ double DotRange(const float* a, const float* b, size_t n);
 
 // out[i] = sqrt(x[i]).
 void Sqrt(const float* x, float* out, size_t n);
-// out[i] = max(x[i], 0), NaN kept; x and out may be one array.
+// out[i] = max(x[i], 0), NaN kept, -0 as 0 (tfjs' relu); x and out may be one array.
 void Relu(const float* x, float* out, size_t n);
-// out[i] = max(a[i] + b[i], 0), NaN kept: a residual join and the ReLU after it in one pass.
+// out[i] = max(a[i] + b[i], 0) as Relu takes it: a residual join and the ReLU after it in one pass.
 void AddRelu(const float* a, const float* b, float* out, size_t n);
 // dx[i] = dy[i] * step(x[i]): ReLU's gradient in one pass, with tfjs' step (1 above 0, NaN for NaN, else 0).
 void ReluGrad(const float* dy, const float* x, float* dx, size_t n);

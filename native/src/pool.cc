@@ -159,10 +159,10 @@ bool TilesImage(const PoolGeometry& g) {
 // Output rows per thread before a split pays.
 size_t PoolRowGrain(const PoolGeometry& g) { return RowGrain(size_t(g.FH * g.W * g.C)); }
 
-}  // namespace
-
 // For ForWindows' callers without work at row starts.
 const auto kNoRowStart = [](int64_t, int64_t) {};
+
+}  // namespace
 
 void MaxPool(const PoolGeometry& g, const float* x, float* y) {
   const int64_t image = g.H * g.W * g.C;
