@@ -17,16 +17,21 @@ void Sqrt(const float* x, float* out, size_t n) {
 
 void Relu(const float* x, float* out, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
-    // NaN stays NaN and -0 becomes 0, as in tfjs (adding 0 does both).
-    for (size_t i = begin; i < end; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i] + 0.0f;
+    // NaN stays NaN and -0 becomes 0, as in tfjs (adding 0 does both). The addition runs on every element, outside
+    // the select: conditional, it would compile to a branch (it may raise a floating-point flag), not a vector blend.
+    for (size_t i = begin; i < end; i++) {
+      const float v = x[i] + 0.0f;
+      out[i] = v < 0.0f ? 0.0f : v;
+    }
   });
 }
 
 void AddRelu(const float* a, const float* b, float* out, size_t n) {
   ForRanges(n, kElementGrain, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
-      const float s = a[i] + b[i];
-      out[i] = s < 0.0f ? 0.0f : s + 0.0f;
+      // + 0 as in Relu (-0 + -0 is -0).
+      const float s = a[i] + b[i] + 0.0f;
+      out[i] = s < 0.0f ? 0.0f : s;
     }
   });
 }
