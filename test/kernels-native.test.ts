@@ -3,6 +3,8 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { randomArray } from './kernel-checks';
+import { makeRng } from '../lib/random';
 import {
   NATIVE_ADDON_PATH,
   convGeometry,
@@ -252,6 +254,75 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
       /the forward's offset \(a Float32Array as long as scale\) or null/,
     );
   assert.throws(() => addon.setThreads(0), /positive integer/);
+});
+
+test('conv2dRelu is conv2d with its negative outputs set to 0, on oneDNN and on the im2col path', (t) => {
+  const addon = nativeConv();
+  if (!addon) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const rng = makeRng('kernels-native-conv-relu');
+  // A 3x3 filter over 12x12 maps runs on oneDNN where it is built (the ReLU a post-op); a 1x1 filter over 3x3 maps
+  // (9 pixels) runs as im2col + the matmul there, and everywhere without oneDNN (the ReLU a pass after).
+  for (const [size, k] of [
+    [12, 3],
+    [3, 1],
+  ]) {
+    const c = tf.backend_util.computeConv2DInfo([2, size, size, 16], [k, k, 16, 24], 1, 1, 'same');
+    const g = convGeometry(c);
+    const x = randomArray(rng, 2 * size * size * 16);
+    const w = randomArray(rng, k * k * 16 * 24);
+    const bias = randomArray(rng, 24);
+    const [plain, rectified] = [new Float32Array(2 * size * size * 24), new Float32Array(2 * size * size * 24)];
+    addon.conv2d(x, w, bias, plain, g);
+    addon.conv2dRelu(x, w, bias, rectified, g);
+    assert.ok(plain.some((v) => v < 0) && plain.some((v) => v > 0), 'the case needs outputs of both signs');
+    const worst = plain.reduce((m, v, i) => Math.max(m, Math.abs(Math.max(v, 0) - rectified[i])), 0);
+    assert.ok(worst < 1e-4, `${size}x${size}, ${k}x${k} filter: largest difference from relu(conv2d) ${worst}`);
+    assert.ok(rectified.every((v) => v >= 0));
+  }
+});
+
+test('conv2d keeps the reordered copy of a filter given a constant id, for that id only; bad ids are refused', (t) => {
+  const addon = nativeConv();
+  if (!addon) {
+    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
+    return;
+  }
+  const rng = makeRng('kernels-native-kept-filter');
+  // 12x12 maps with a 3x3 filter: a oneDNN convolution where the addon has oneDNN, its filter reordered to oneDNN's layout.
+  const g = convGeometry(tf.backend_util.computeConv2DInfo([1, 12, 12, 16], [3, 3, 16, 24], 1, 1, 'same'));
+  const x = randomArray(rng, 12 * 12 * 16);
+  const w = randomArray(rng, 3 * 3 * 16 * 24);
+  const doubled = w.map((v) => 2 * v);
+  const out = () => new Float32Array(12 * 12 * 24);
+  const id = 1e9 + Math.floor(rng() * 1e6);
+  const [first, again, plain, otherId] = [out(), out(), out(), out()];
+  addon.conv2d(x, w, null, first, g, id);
+  // The same id promises the same filter: oneDNN reuses its copy and does not read the doubled one.
+  addon.conv2d(x, doubled, null, again, g, id);
+  addon.conv2d(x, doubled, null, plain, g);
+  addon.conv2d(x, doubled, null, otherId, g, id + 1);
+  const same = (a: Float32Array, b: Float32Array) =>
+    a.every((v, i) => Math.abs(v - b[i]) <= 1e-4 * Math.abs(b[i]) + 1e-5);
+  assert.ok(
+    plain.every((v, i) => Math.abs(v - 2 * first[i]) < 1e-3),
+    'without an id, the filter as given',
+  );
+  assert.ok(same(otherId, plain), 'a new id reads the new filter');
+  const status = loadNativeConv();
+  if (status.available && /^oneDNN/.test(status.convolutions))
+    assert.ok(same(again, first), 'the kept copy under the id');
+  else assert.ok(same(again, plain), 'im2col reads the filter as given whatever the id');
+  for (const bad of [-1, 1.5, Number.NaN, '2'])
+    assert.throws(
+      () => addon.conv2d(x, w, null, first, g, bad as number),
+      /a filter id must be an integer >= 0/,
+      String(bad),
+    );
+  const sevenArgs = addon.conv2d.bind(addon) as unknown as (...a: unknown[]) => void;
+  assert.throws(() => sevenArgs(x, w, null, first, g, 0, 0), /wrong number of arguments/);
 });
 
 test('the addon computes known matrix products in every transposed form and rejects calls that do not fit', (t) => {

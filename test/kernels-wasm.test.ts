@@ -203,9 +203,16 @@ test('empty tensors and non-vector biases take the stock kernels, with or withou
   }
 });
 
-test('wasm Sum and Mean match cpu over leading axes (native), other axes and int32 (stock)', async () => {
+test('wasm Sum and Mean match cpu over a run of axes (native), runs to the last axis, other axes and int32 (stock)', async () => {
   const rng = makeRng('kernels-wasm-reduce');
-  const configs: { shape: number[]; axis?: number | number[]; keepDims: boolean; dtype: 'float32' | 'int32' }[] = [
+  // `stock`: the calls wasm's own kernels take even with the addon.
+  const configs: {
+    shape: number[];
+    axis?: number | number[];
+    keepDims: boolean;
+    dtype: 'float32' | 'int32';
+    stock?: true;
+  }[] = [
     { shape: [4, 7, 6, 5], axis: [0, 1, 2], keepDims: false, dtype: 'float32' },
     { shape: [4, 7, 6, 5], axis: [2, 0, 1], keepDims: true, dtype: 'float32' },
     { shape: [300, 3], axis: 0, keepDims: false, dtype: 'float32' },
@@ -214,8 +221,15 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
     { shape: [5, 9, 7, 3], axis: [0, 1, 2], keepDims: true, dtype: 'float32' },
     { shape: [3, 4, 5], axis: -3, keepDims: false, dtype: 'float32' },
     { shape: [3, 4, 5], keepDims: false, dtype: 'float32' },
-    { shape: [4, 7, 6, 5], axis: [1, 2], keepDims: false, dtype: 'float32' },
-    { shape: [6, 5], axis: 0, keepDims: false, dtype: 'int32' },
+    // A global average pooling (axes 1 and 2): one native call per image; kept dimensions too.
+    { shape: [4, 7, 6, 50], axis: [1, 2], keepDims: false, dtype: 'float32' },
+    { shape: [3, 5, 4, 64], axis: [2, 1], keepDims: true, dtype: 'float32' },
+    // Too little per call (stock): 4 x 5 values an image.
+    { shape: [4, 7, 6, 5], axis: [1, 2], keepDims: false, dtype: 'float32', stock: true },
+    // Runs to the last axis, and axes that are not one run (stock).
+    { shape: [4, 7, 60], axis: [1, 2], keepDims: false, dtype: 'float32', stock: true },
+    { shape: [4, 7, 6, 50], axis: [0, 2], keepDims: true, dtype: 'float32', stock: true },
+    { shape: [6, 5], axis: 0, keepDims: false, dtype: 'int32', stock: true },
   ];
   for (const mode of nativeModes()) {
     for (const cfg of configs) {
@@ -231,8 +245,12 @@ test('wasm Sum and Mean match cpu over leading axes (native), other axes and int
         return r;
       };
       const ref = await run('cpu');
+      takeStockFallbacks();
       const got = await withNative(mode.native, () => run('wasm'));
       const label = `${mode.label}: ${JSON.stringify(cfg)}`;
+      const fallbacks = takeStockFallbacks();
+      const stock = (fallbacks.get('Sum') ?? 0) + (fallbacks.get('Mean') ?? 0);
+      assert.equal(stock, mode.native && !cfg.stock ? 0 : 2, `stock Sum and Mean calls, ${label}`);
       got.forEach((g, i) => {
         const name = i === 0 ? 'Sum' : 'Mean';
         assert.deepEqual(g.shape, ref[i].shape, `${name} shape ${label}`);

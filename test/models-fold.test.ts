@@ -330,3 +330,51 @@ test('foldedApply on wasm joins a residual Add read only by a ReLU into one op: 
     });
   }
 });
+
+/**
+ * A Keras ResNet stem (zero padding 3 -> 7x7 stride-2 conv -> BN -> ReLU -> zero padding 1 -> 3x3 stride-2 max pool),
+ * frozen or trainable, and a padded max pool of a batch norm's output (values of both signs: its padding must stay).
+ */
+function buildStemModel(trainable: boolean): tf.LayersModel {
+  const input = tf.input({ shape: [20, 20, 3] });
+  const padded = tf.layers.zeroPadding2d({ padding: 3 }).apply(input) as tf.SymbolicTensor;
+  const c = conv2d({ filters: 8, kernelSize: 7, strides: 2, useBias: false, trainable }).apply(padded);
+  const bn = batchNorm({ trainable }).apply(c) as tf.SymbolicTensor;
+  const relu = tf.layers.reLU().apply(bn) as tf.SymbolicTensor;
+  const pool = (t: tf.SymbolicTensor) =>
+    tf.layers
+      .maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid' })
+      .apply(tf.layers.zeroPadding2d({ padding: 1 }).apply(t)) as tf.SymbolicTensor;
+  const joined = tf.layers.concatenate().apply([pool(relu), pool(bn)]) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(joined)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  setRandomWeights(model, 'models-fold-stem');
+  return model;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`foldedApply on ${backend} runs zero padding as a folded convolution's and a ReLU's max pool's own padding`, async () => {
+    await initBackend(backend);
+    const x = tf.tensor4d(randomArray(makeRng('models-fold-stem-x'), 2 * 20 * 20 * 3), [2, 20, 20, 3]);
+    const r = tf.randomNormal([2, 3], 0, 1, 'float32', 10);
+    for (const trainable of [false, true]) {
+      const label = `${backend}, ${trainable ? 'trainable' : 'frozen'} stem`;
+      const [plain, fused] = [buildStemModel(trainable), buildStemModel(trainable)];
+      const want = plain.apply(x) as tf.Tensor;
+      const got = foldedApply(fused, x);
+      assert.ok(relErr(await got.data(), await want.data()) < 1e-5, `${label}: inference`);
+      // Three paddings in the layers; folded, only the one before the batch norm's pool (negative values) is left.
+      const plainCounts = await kernelCounts(() => plain.apply(x) as tf.Tensor);
+      const counts = await kernelCounts(() => foldedApply(fused, x));
+      assert.equal(plainCounts.get('PadV2'), 3, `${label}: paddings in the layers`);
+      assert.equal(counts.get('PadV2'), 1, `${label}: paddings left`);
+      // In training the trainable stem runs its padding and convolution as layers; the ReLU's pool keeps its fold.
+      const { want: wantGrads, counts: trainingCounts } = await compareTraining(plain, fused, x, r, label);
+      assert.equal(trainingCounts.get('PadV2'), trainable ? 2 : 1, `${label}: paddings left in training`);
+      tf.dispose([want, got, ...wantGrads]);
+      plain.dispose();
+      fused.dispose();
+    }
+    tf.dispose([x, r]);
+  });
+}

@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { Conv2D, Dense, conv2d, dense } from '../lib/models/common';
+import {
+  Conv2D,
+  Dense,
+  constantId,
+  conv2d,
+  countInPlaceWrite,
+  dense,
+  inPlaceWrites,
+  markConstant,
+} from '../lib/models/common';
 import { makeRng } from '../lib/random';
 import { countingCalls, randomArray as randomFrom, relErr } from './kernel-checks';
 import { nativeModes, withNative } from './native-modes';
@@ -209,4 +218,25 @@ test('the registered fused-kernel gradients refuse what the layers never run ins
     /only untransposed products/,
   );
   tf.dispose([x, filter, g, a, b]);
+});
+
+test('markConstant gives each buffer one id, never reused; a write in place takes it back (constantId 0)', () => {
+  const [a, b] = [tf.tensor1d([1, 2]), tf.tensor1d([3, 4])];
+  assert.equal(constantId(a.dataId), 0, 'not marked');
+  markConstant(a);
+  markConstant(b);
+  const idA = constantId(a.dataId);
+  assert.ok(idA > 0);
+  assert.notEqual(constantId(b.dataId), idA);
+  markConstant(a);
+  assert.equal(constantId(a.dataId), idA, 'marking again keeps the id');
+  const c = tf.tensor1d([5, 6]);
+  markConstant(c);
+  assert.ok(![idA, constantId(b.dataId)].includes(constantId(c.dataId)), 'a later buffer gets a new id');
+  assert.equal(inPlaceWrites(b), 0);
+  countInPlaceWrite(b);
+  countInPlaceWrite(b);
+  assert.equal(inPlaceWrites(b), 2);
+  assert.equal(constantId(b.dataId), 0, 'written in place: no longer constant');
+  tf.dispose([a, b, c]);
 });

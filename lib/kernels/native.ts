@@ -15,7 +15,27 @@ import { repoRoot } from '../paths';
 
 /** The addon's functions. Arrays are NHWC / [KH,KW,Ci,Co] Float32Arrays whose lengths must match the geometry. */
 export interface NativeConvAddon {
-  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, geometry: Int32Array): void;
+  /**
+   * y = conv(x, filter) + bias. A filterId > 0 (lib/models' constantId) promises the filter never changes under that
+   * id: oneDNN keeps its reordered copy (up to 256 MB, least recently used out first). 0, the default, promises nothing.
+   */
+  conv2d(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    geometry: Int32Array,
+    filterId?: number,
+  ): void;
+  /** conv2d, then ReLU: applied as oneDNN writes y (a post-op), or in a pass after im2col. */
+  conv2dRelu(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    geometry: Int32Array,
+    filterId?: number,
+  ): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /**
@@ -191,6 +211,7 @@ export function loadNativeConv(): NativeStatus {
 
 const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'conv2d',
+  'conv2dRelu',
   'conv2dBackpropFilter',
   'conv2dBackpropInput',
   'matMul',

@@ -13,7 +13,7 @@ import {
   nativeConv2DInfo,
   nativeMatMulInfo,
   nativeMaxPoolInfo,
-  nativeReduceLeadingInfo,
+  nativeReduceInfo,
   nativeReluInfo,
   nativeSameShapeInfo,
   nativeSqrtInfo,
@@ -445,12 +445,12 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
   Sum: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.SumAttrs;
-    return nativeReduceLeadingInfo(asBackend(args.backend), x, a.axis, a.keepDims, false) ?? runStock('Sum', args);
+    return nativeReduceInfo(asBackend(args.backend), x, a.axis, a.keepDims, false) ?? runStock('Sum', args);
   },
   Mean: (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const a = args.attrs as unknown as tf.MeanAttrs;
-    return nativeReduceLeadingInfo(asBackend(args.backend), x, a.axis, a.keepDims, true) ?? runStock('Mean', args);
+    return nativeReduceInfo(asBackend(args.backend), x, a.axis, a.keepDims, true) ?? runStock('Mean', args);
   },
   Conv2DBackpropFilter: ({ inputs, attrs, backend }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };

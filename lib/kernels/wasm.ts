@@ -22,7 +22,7 @@ export {
   nativeBinaryInfo,
   nativeConv2DInfo,
   nativeMatMulInfo,
-  nativeReduceLeadingInfo,
+  nativeReduceInfo,
   nativeSqrtInfo,
 } from './native-dispatch';
 export { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';

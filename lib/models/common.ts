@@ -124,6 +124,23 @@ export function inPlaceWrites(t: tf.Tensor): number {
 }
 
 /**
+ * Ids of tensor buffers that never change (folded filters): the native convolution keeps such a filter in the layout
+ * it computes with under its id, instead of reordering it on every call. An id is never given twice.
+ */
+const constantIds = new WeakMap<object, number>();
+let lastConstantId = 0;
+
+/** Declares that nothing will write `t`'s buffer again, in place or otherwise, and gives it an id (constantId). */
+export function markConstant(t: tf.Tensor): void {
+  if (!constantIds.has(t.dataId)) constantIds.set(t.dataId, ++lastConstantId);
+}
+
+/** The id markConstant gave the buffer `dataId`, or 0 for one it did not mark or that was written in place anyway. */
+export function constantId(dataId: object): number {
+  return inPlaceWriteCounts.has(dataId) ? 0 : (constantIds.get(dataId) ?? 0);
+}
+
+/**
  * max(a + b, 0) as one differentiable op (a residual join and the ReLU after it), or undefined where it does not run
  * (foldedApply then runs the Add and ReLU layers). lib/kernels installs its native one with the wasm training kernels.
  */

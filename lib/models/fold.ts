@@ -5,7 +5,8 @@
  * ResNet-50 spends about a fifth of its forward kernel time in batch norm and ReLU. In training, a batch norm on
  * batch statistics between such a convolution and ReLU runs with the ReLU as one op
  * (BatchNormalization.callTrainingWithRelu), one pass fewer each way. A residual join (an Add of two tensors read only
- * by a ReLU) runs with its ReLU as one op where one is installed (addRelu), in training and inference alike.
+ * by a ReLU) runs with its ReLU as one op where one is installed (addRelu), in training and inference alike. Zero
+ * padding read only by a folded convolution or a max pool becomes their own padding: one pass fewer over the stem.
  * Imports only tfjs and the zoo's layer classes, as lib/train/loss (which runs training steps through this) must.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -14,6 +15,7 @@ import {
   addRelu,
   fusedConv2dAttrs,
   inPlaceWrites,
+  markConstant,
   isBatchNorm,
   isConv2D,
   type BatchNormWeights,
@@ -28,11 +30,25 @@ interface GraphNode {
   outputTensors: tf.SymbolicTensor[];
 }
 
-/** conv -> batch norm (-> ReLU), each the only reader of the one before: run as one convolution where it may. */
+/**
+ * (zero padding ->) conv -> batch norm (-> ReLU), each the only reader of the one before: run as one convolution where
+ * it may, the padding as the convolution's own.
+ */
 interface Fold {
+  pad?: GraphNode;
   conv: GraphNode;
   norm: GraphNode;
   relu?: GraphNode;
+}
+
+/**
+ * Zero padding of a ReLU's output read only by a max pool without padding of its own (Keras' ResNet and DenseNet stems):
+ * one pool with that padding. Equal because the values are >= 0: a window's zeros never exceed its maximum, and a
+ * gradient that reaches a tie at 0 ends at the ReLU, which passes none for its zeros.
+ */
+interface PaddedPool {
+  pad: GraphNode;
+  pool: GraphNode;
 }
 
 /** An Add of two tensors whose only reader is a ReLU (a residual join): run as one op where it may. */
@@ -42,8 +58,10 @@ interface Join {
 }
 
 /** The nodes up to one output, in an order that computes every input first, with folds and joins standing for theirs. */
+type Step = GraphNode | Fold | Join | PaddedPool;
+
 interface Plan {
-  steps: (GraphNode | Fold | Join)[];
+  steps: Step[];
   /** How many steps (and the output itself) read each symbolic tensor: its value is freed after the last. */
   reads: Map<number, number>;
 }
@@ -65,6 +83,19 @@ function isFoldableConv(layer: tf.layers.Layer): boolean {
   if (!isConv2D(layer)) return false;
   const c = layer as unknown as Conv2DWeights;
   return c.dataFormat === 'channelsLast' && c.padding !== 'causal' && c.activation.getClassName() === 'linear';
+}
+
+/** A channels-last ZeroPadding2D layer's padding as [[top, bottom], [left, right]], or undefined for another layer. */
+function zeroPadding(layer: tf.layers.Layer): [[number, number], [number, number]] | undefined {
+  if (layer.getClassName() !== 'ZeroPadding2D') return undefined;
+  const l = layer as unknown as { dataFormat: string; padding: [[number, number], [number, number]] };
+  return l.dataFormat === 'channelsLast' ? l.padding : undefined;
+}
+
+/** A channels-last MaxPooling2D without padding of its own. */
+function isUnpaddedMaxPool(layer: tf.layers.Layer): boolean {
+  const cfg = layer.getConfig();
+  return layer.getClassName() === 'MaxPooling2D' && cfg.padding === 'valid' && cfg.dataFormat === 'channelsLast';
 }
 
 function isLastAxisNorm(layer: tf.layers.Layer, rank: number): boolean {
@@ -100,27 +131,53 @@ function makePlan(model: tf.LayersModel, output: tf.SymbolicTensor): Plan {
     node.outputTensors.length === 1 && reads.get(node.outputTensors[0].id) === 1
       ? reader.get(node.outputTensors[0].id)
       : undefined;
+  // A conv and the batch norm reading it alone, when they fold.
+  const foldingNorm = (conv: GraphNode): GraphNode | undefined => {
+    const norm = isFoldableConv(conv.outboundLayer) ? onlyReader(conv) : undefined;
+    return norm && isLastAxisNorm(norm.outboundLayer, conv.outputTensors[0].rank) ? norm : undefined;
+  };
+  // The zero padding read only by `conv` (which pads nothing itself and folds), to run as its padding.
+  const padOf = (conv: GraphNode): GraphNode | undefined => {
+    const t = conv.inputTensors[0];
+    if (inputs.has(t.id) || (conv.outboundLayer as unknown as Conv2DWeights).padding !== 'valid') return undefined;
+    const pad = layerNode(t);
+    return zeroPadding(pad.outboundLayer) && onlyReader(pad) === conv ? pad : undefined;
+  };
   const absorbed = new Set<GraphNode>();
-  const steps: (GraphNode | Fold | Join)[] = [];
+  const steps: Step[] = [];
   for (const node of nodes) {
     if (absorbed.has(node)) continue;
-    const joined = node.outboundLayer.getClassName() === 'Add' && node.inputTensors.length === 2;
-    const after = joined ? onlyReader(node) : undefined;
-    if (after && isRelu(after.outboundLayer)) {
-      absorbed.add(after);
-      steps.push({ add: node, relu: after });
+    const next = onlyReader(node);
+    const from = node.inputTensors[0];
+    if (
+      zeroPadding(node.outboundLayer) &&
+      next &&
+      isUnpaddedMaxPool(next.outboundLayer) &&
+      !inputs.has(from.id) &&
+      isRelu(layerNode(from).outboundLayer)
+    ) {
+      absorbed.add(next);
+      steps.push({ pad: node, pool: next });
       continue;
     }
-    const norm = isFoldableConv(node.outboundLayer) ? onlyReader(node) : undefined;
-    if (!norm || !isLastAxisNorm(norm.outboundLayer, node.outputTensors[0].rank)) {
+    if (zeroPadding(node.outboundLayer) && next && foldingNorm(next) && padOf(next) === node) continue;
+    const joined = node.outboundLayer.getClassName() === 'Add' && node.inputTensors.length === 2;
+    if (joined && next && isRelu(next.outboundLayer)) {
+      absorbed.add(next);
+      steps.push({ add: node, relu: next });
+      continue;
+    }
+    const norm = foldingNorm(node);
+    if (!norm) {
       steps.push(node);
       continue;
     }
-    const next = onlyReader(norm);
-    const relu = next && isRelu(next.outboundLayer) ? next : undefined;
+    const after = onlyReader(norm);
+    const relu = after && isRelu(after.outboundLayer) ? after : undefined;
+    const pad = padOf(node);
     absorbed.add(norm);
     if (relu) absorbed.add(relu);
-    steps.push({ conv: node, norm, ...(relu ? { relu } : {}) });
+    steps.push({ ...(pad ? { pad } : {}), conv: node, norm, ...(relu ? { relu } : {}) });
   }
   return { steps, reads };
 }
@@ -165,6 +222,8 @@ function foldWeights(f: Fold, cache: FoldCache): FoldedWeights {
   });
   // Kept: the first use may be inside a caller's tidy.
   const entry = { from, filter: tf.keep(filter as tf.Tensor4D), bias: tf.keep(bias as tf.Tensor1D) };
+  // A new fold is a new tensor, so the native convolution may keep this one's reordered copy (markConstant).
+  markConstant(entry.filter);
   cache.set(key, entry);
   return entry;
 }
@@ -189,10 +248,23 @@ function foldsNow(f: Fold, training: boolean): boolean {
   return inInference(f.norm.outboundLayer, training) && !(training && f.conv.outboundLayer.trainableWeights.length > 0);
 }
 
+/** A ZeroPadding2D node's padding as a 4-d kernel's explicit padding (NHWC). */
+function explicitPadding(pad: GraphNode): tf.NamedAttrMap['pad'] {
+  const [rows, cols] = zeroPadding(pad.outboundLayer) as [[number, number], [number, number]];
+  return [[0, 0], rows, cols, [0, 0]];
+}
+
+/** `f` as one convolution of `x` (the padding's input where `f` has one). */
 function runFold(f: Fold, x: tf.Tensor, cache: FoldCache): tf.Tensor {
   const { filter, bias } = foldWeights(f, cache);
   const attrs = fusedConv2dAttrs(f.conv.outboundLayer as unknown as Conv2DWeights, f.relu ? 'relu' : 'linear');
+  if (f.pad) attrs.pad = explicitPadding(f.pad);
   return tf.engine().runKernel<tf.Tensor>('FusedConv2D', { x, filter, bias }, attrs);
+}
+
+function runPaddedPool(p: PaddedPool, x: tf.Tensor4D): tf.Tensor {
+  const cfg = p.pool.outboundLayer.getConfig() as { poolSize: [number, number]; strides: [number, number] };
+  return tf.maxPool(x, cfg.poolSize, cfg.strides, explicitPadding(p.pad) as tf.backend_util.ExplicitPadding);
 }
 
 function runNode(node: GraphNode, inputs: tf.Tensor[], training: boolean): tf.Tensor[] {
@@ -274,16 +346,25 @@ export function foldedApply(model: tf.LayersModel, x: tf.Tensor, opts: FoldedApp
         step.add.inputTensors.forEach(release);
         continue;
       }
+      if ('pool' in step) {
+        const input = step.pad.inputTensors[0];
+        setOutputs(step.pool, [tf.tidy(() => runPaddedPool(step, read(input) as tf.Tensor4D))]);
+        release(input);
+        continue;
+      }
       if ('conv' in step) {
-        const input = step.conv.inputTensors[0];
+        const first = step.pad ?? step.conv;
+        const input = first.inputTensors[0];
         if (foldsNow(step, training)) {
           const last = step.relu ?? step.norm;
           setOutputs(last, [tf.tidy(() => runFold(step, read(input), cache))]);
           release(input);
           continue;
         }
-        setOutputs(step.conv, runNode(step.conv, [read(input)], training));
-        release(input);
+        if (step.pad) runNodes([step.pad]);
+        const convIn = step.conv.inputTensors[0];
+        setOutputs(step.conv, runNode(step.conv, [read(convIn)], training));
+        release(convIn);
         // A batch norm on batch statistics with its ReLU in one op where it can; else the layers one by one.
         const normIn = step.norm.inputTensors[0];
         const norm = step.norm.outboundLayer;

@@ -77,9 +77,10 @@ bool ReadGeometry(napi_env env, napi_value v, MatMulGeometry* g) {
 template <typename G>
 class Call {
  public:
-  Call(napi_env env, napi_callback_info info, size_t arrays) : env_(env) {
-    size_t argc = 6;
-    if (napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) != napi_ok || argc != arrays + 1) {
+  // `optional` arguments may follow the geometry (Optional reads them).
+  Call(napi_env env, napi_callback_info info, size_t arrays, size_t optional = 0) : env_(env), given_(6) {
+    if (napi_get_cb_info(env, info, &given_, argv_, nullptr, nullptr) != napi_ok || given_ < arrays + 1 ||
+        given_ > arrays + 1 + optional) {
       error_ = "affect-native: wrong number of arguments";
     } else if (!ReadGeometry(env, argv_[arrays], &g)) {
       error_ = "affect-native: the geometry must be an Int32Array of the kernel's sizes (positive; padding >= 0; flags 0 or 1; batch sizes equal or 1)";
@@ -100,6 +101,17 @@ class Call {
     }
     return data;
   }
+  // Argument i as an integer from 0 to 2^53 (exact in a double); `fallback` where the caller left it out.
+  int64_t Optional(size_t i, int64_t fallback, const char* error) {
+    if (error_ != nullptr || i >= given_) return fallback;
+    double v = -1;
+    if (napi_get_value_double(env_, argv_[i], &v) != napi_ok || !(v >= 0 && v <= 9007199254740992.0) ||
+        v != static_cast<double>(static_cast<int64_t>(v))) {
+      error_ = error;
+      return fallback;
+    }
+    return static_cast<int64_t>(v);
+  }
   // Throws the first error, if any; true when the call may go ahead.
   bool Ok() {
     if (error_ != nullptr) napi_throw_type_error(env_, nullptr, error_);
@@ -109,6 +121,7 @@ class Call {
 
  private:
   napi_env env_;
+  size_t given_;
   napi_value argv_[6];
   const char* error_ = nullptr;
 };
@@ -163,12 +176,15 @@ const ConvolutionChoice& Chosen() {
   return c;
 }
 
-// Each direction runs im2col where oneDNN is not chosen or declines the geometry.
-void ConvForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+// Each direction runs im2col where oneDNN is not chosen or declines the geometry. The forward pass applies ReLU where
+// `relu`: oneDNN as it writes y, im2col in a pass after.
+void ConvForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias, bool relu,
+                 float* y) {
 #ifdef AFFECT_DNNL
-  if (Chosen().onednn && affect::onednn::Conv2DForward(g, x, w, bias, y)) return;
+  if (Chosen().onednn && affect::onednn::Conv2DForward(g, x, w, filterId, bias, relu, y)) return;
 #endif
   affect::im2col::Conv2DForward(g, x, w, bias, y);
+  if (relu) affect::Relu(y, y, size_t(YLength(g)));
 }
 
 void ConvBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
@@ -193,16 +209,24 @@ std::string DescribeConvolutions() {
   return "im2col + " + affect::GemmLibrary();
 }
 
-// conv2d(x, filter, bias | null, y, geometry)
-napi_value Conv2D(napi_env env, napi_callback_info info) {
-  Call<ConvGeometry> c(env, info, 4);
+// A forward convolution's call: x, filter, bias | null, y, geometry, and optionally the filter's constant id (an integer
+// > 0 that no other filter value ever has: its reordered layout is kept; 0, the default, for a filter that may change).
+napi_value ForwardCall(napi_env env, napi_callback_info info, bool relu) {
+  Call<ConvGeometry> c(env, info, 4, 1);
   float* x = c.Array(0, XLength(c.g));
   float* w = c.Array(1, WLength(c.g));
   float* bias = c.Array(2, c.g.Co, true);
   float* y = c.Array(3, YLength(c.g));
-  if (c.Ok()) ConvForward(c.g, x, w, bias, y);
+  const int64_t filterId = c.Optional(5, 0, "affect-native: a filter id must be an integer >= 0");
+  if (c.Ok()) ConvForward(c.g, x, w, filterId, bias, relu, y);
   return nullptr;
 }
+
+// conv2d(x, filter, bias | null, y, geometry, filterId = 0)
+napi_value Conv2D(napi_env env, napi_callback_info info) { return ForwardCall(env, info, false); }
+
+// conv2dRelu(x, filter, bias | null, y, geometry, filterId = 0): conv2d, then ReLU, as one call.
+napi_value Conv2DRelu(napi_env env, napi_callback_info info) { return ForwardCall(env, info, true); }
 
 using LengthOf = int64_t (*)(const ConvGeometry&);
 using GradientKernel = void (*)(const ConvGeometry&, const float*, const float*, float*);
@@ -560,6 +584,7 @@ napi_value Init(napi_env env, napi_value exports) {
 #endif
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dRelu", nullptr, Conv2DRelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
