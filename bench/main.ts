@@ -16,6 +16,7 @@ import { benchAugment } from './augment';
 import { benchData } from './data';
 import { BENCH_BLOCK, benchReadmeTable, type BenchResults } from './readme';
 import { MIN_RUN_S, SMOKE, WARM_S } from './timing';
+import { torchProcessEnv } from './torch-env';
 import { benchModels, benchTraining, findRate, fmt, type BenchModel, type Peer, type PeerModel } from './training';
 import { writeFileAtomicSync } from '../lib/atomic';
 import { repoRoot } from '../lib/paths';
@@ -100,16 +101,6 @@ function benchThreads(): BenchSection {
   return section;
 }
 
-/**
- * glibc settings for PyTorch's process (a user's GLIBC_TUNABLES wins): PyTorch frees each activation after use, and
- * glibc hands large freed blocks back to the kernel (munmap, trimming), so every op's output is faulted in afresh. On
- * some of these virtual machines that made PyTorch's small-bn-cnn forward pass 8x slower (14.7 ms against 1.9 ms a
- * batch, and its training step up to 3x); keeping freed memory in the process, as the jemalloc or tcmalloc that
- * PyTorch's CPU tuning guide recommends would, measures PyTorch at its own speed. Our process needs nothing of the
- * kind: wasm's memory and the addon's buffers are allocated once.
- */
-const TORCH_MALLOC = 'glibc.malloc.trim_threshold=4294967295:glibc.malloc.mmap_threshold=33554432';
-
 /** What torch_bench.py builds for one bench model: the same registry model, top, options, input and optimizer. */
 function torchSpec(m: BenchModel): Record<string, unknown> {
   const t = m.trial;
@@ -151,8 +142,9 @@ const TORCH_SECTION = `PyTorch peer (each trial model at its input size and batc
  * ends it.
  */
 function torchPeer(): Peer & { close(): void } {
+  const torchEnv = torchProcessEnv(process.env);
   const child = spawn(PYTHON, [path.join(repoRoot, 'bench', 'torch_bench.py'), String(TORCH_THREADS)], {
-    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC },
+    env: torchEnv.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -190,7 +182,7 @@ function torchPeer(): Peer & { close(): void } {
         throw new Error(`torch_bench.py answered no FLOPs: ${JSON.stringify(a)}`);
       return {
         flops: { forward, training },
-        notes: `torch ${String(a.torch)}, ${String(a.threads)} threads, ${built}`,
+        notes: `torch ${String(a.torch)}, ${String(a.threads)} threads, ${torchEnv.allocator}, ${built}`,
       };
     },
     warm: async (mode) => {

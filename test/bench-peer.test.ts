@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { benchModels, peerRows, type Peer } from '../bench/training';
+import { GLIBC_KEEP_FREED, torchProcessEnv } from '../bench/torch-env';
 
 const peer: Peer = {
   name: 'Peer',
@@ -30,4 +31,21 @@ test("peerRows: the peer's median rate and ours over it as the median of each ro
   assert.equal(fg?.value, 3);
   assert.equal(fg?.target, undefined);
   assert.match(fg?.notes ?? '', /1\.50x Peer's FLOPs per image/);
+});
+
+test('torchProcessEnv: PyTorch on tcmalloc where installed, else glibc keeping freed memory; a user setting wins', () => {
+  const base = { PATH: '/bin' };
+  const lib = '/opt/lib/libtcmalloc_minimal.so.4';
+  const onTcmalloc = torchProcessEnv(base, lib);
+  assert.deepEqual(onTcmalloc, { env: { PATH: '/bin', LD_PRELOAD: lib }, allocator: 'tcmalloc' });
+  const onGlibc = torchProcessEnv(base, null);
+  assert.equal(onGlibc.env.GLIBC_TUNABLES, GLIBC_KEEP_FREED);
+  assert.equal(onGlibc.env.LD_PRELOAD, undefined);
+  assert.match(onGlibc.allocator, /glibc/);
+  for (const own of [{ LD_PRELOAD: '/x.so' }, { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }]) {
+    const kept = torchProcessEnv({ ...base, ...own }, lib);
+    assert.deepEqual(kept.env, { ...base, ...own }, JSON.stringify(own));
+    assert.match(kept.allocator, /LD_PRELOAD \/ GLIBC_TUNABLES/);
+  }
+  assert.deepEqual(base, { PATH: '/bin' }, 'the given environment is not changed');
 });
