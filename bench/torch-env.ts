@@ -19,15 +19,16 @@ export const GLIBC_KEEP_FREED = 'glibc.malloc.trim_threshold=4294967295:glibc.ma
  * which made PyTorch's frozen ResNet-50 forward pass 1.6x slower and its CK+48 net's 8x: a measure of the machine, not of
  * PyTorch. So PyTorch runs on tcmalloc where installed (as PyTorch's CPU tuning guide recommends; it keeps freed memory
  * in the process), else on glibc with GLIBC_KEEP_FREED, which cannot keep blocks over 32 MiB (a ResNet's first stage at
- * batch 64). `tcmalloc`: its path, null for none (default: the first of TCMALLOC_PATHS found). A user's LD_PRELOAD or
- * GLIBC_TUNABLES is left as it is. Our process needs nothing of the kind: wasm's
- * memory and the addon's buffers are allocated once.
+ * batch 64). `tcmalloc`: its path, null for none (default: the first of TCMALLOC_PATHS found). A user's GLIBC_TUNABLES is
+ * left as it is, and so is a user's LD_PRELOAD, with GLIBC_KEEP_FREED added for glibc's malloc in case it is not one.
  */
 export function torchProcessEnv(
   env: NodeJS.ProcessEnv,
   tcmalloc: string | null = TCMALLOC_PATHS.find((p) => fs.existsSync(p)) ?? null,
 ): { env: NodeJS.ProcessEnv; allocator: string } {
-  if (env.LD_PRELOAD || env.GLIBC_TUNABLES) return { env, allocator: 'the allocator LD_PRELOAD / GLIBC_TUNABLES set' };
+  if (env.GLIBC_TUNABLES) return { env, allocator: 'the allocator LD_PRELOAD / GLIBC_TUNABLES set' };
+  const glibc = { env: { ...env, GLIBC_TUNABLES: GLIBC_KEEP_FREED }, allocator: 'glibc malloc keeping freed memory' };
+  if (env.LD_PRELOAD) return { ...glibc, allocator: `LD_PRELOAD ${env.LD_PRELOAD}, or ${glibc.allocator}` };
   if (tcmalloc) return { env: { ...env, LD_PRELOAD: tcmalloc }, allocator: 'tcmalloc' };
-  return { env: { ...env, GLIBC_TUNABLES: GLIBC_KEEP_FREED }, allocator: 'glibc malloc keeping freed memory' };
+  return glibc;
 }

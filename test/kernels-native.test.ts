@@ -256,35 +256,7 @@ test('the addon computes a known convolution and rejects arrays that do not fit 
   assert.throws(() => addon.setThreads(0), /positive integer/);
 });
 
-test('conv2dRelu is conv2d with its negative outputs set to 0, on oneDNN and on the im2col path', (t) => {
-  const addon = nativeConv();
-  if (!addon) {
-    t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
-    return;
-  }
-  const rng = makeRng('kernels-native-conv-relu');
-  // A 3x3 filter over 12x12 maps runs on oneDNN where it is built (the ReLU a post-op); a 1x1 filter over 3x3 maps
-  // (9 pixels) runs as im2col + the matmul there, and everywhere without oneDNN (the ReLU a pass after).
-  for (const [size, k] of [
-    [12, 3],
-    [3, 1],
-  ]) {
-    const c = tf.backend_util.computeConv2DInfo([2, size, size, 16], [k, k, 16, 24], 1, 1, 'same');
-    const g = convGeometry(c);
-    const x = randomArray(rng, 2 * size * size * 16);
-    const w = randomArray(rng, k * k * 16 * 24);
-    const bias = randomArray(rng, 24);
-    const [plain, rectified] = [new Float32Array(2 * size * size * 24), new Float32Array(2 * size * size * 24)];
-    addon.conv2d(x, w, bias, plain, g);
-    addon.conv2dRelu(x, w, bias, rectified, g);
-    assert.ok(plain.some((v) => v < 0) && plain.some((v) => v > 0), 'the case needs outputs of both signs');
-    const worst = plain.reduce((m, v, i) => Math.max(m, Math.abs(Math.max(v, 0) - rectified[i])), 0);
-    assert.ok(worst < 1e-4, `${size}x${size}, ${k}x${k} filter: largest difference from relu(conv2d) ${worst}`);
-    assert.ok(rectified.every((v) => v >= 0));
-  }
-});
-
-test('conv2d keeps the reordered copy of a filter given a constant id, for that id only; bad ids are refused', (t) => {
+test('conv2d keeps the reordered copy of a filter given a constant id until forgetFilter, for that id only; bad ids are refused', (t) => {
   const addon = nativeConv();
   if (!addon) {
     t.skip('addon not built (npm run build needs g++ and libopenblas-dev)');
@@ -315,6 +287,15 @@ test('conv2d keeps the reordered copy of a filter given a constant id, for that 
   if (status.available && /^oneDNN/.test(status.convolutions))
     assert.ok(same(again, first), 'the kept copy under the id');
   else assert.ok(same(again, plain), 'im2col reads the filter as given whatever the id');
+  // Forgotten, the id reads the filter given again; undefined is no id.
+  addon.forgetFilter(id);
+  const afterForget = out();
+  addon.conv2d(x, doubled, null, afterForget, g, id);
+  assert.ok(same(afterForget, plain), 'after forgetFilter');
+  const noId = out();
+  addon.conv2d(x, doubled, null, noId, g, undefined);
+  assert.ok(same(noId, plain), 'an undefined id');
+  assert.throws(() => addon.forgetFilter(-2), /forgetFilter needs a filter id/);
   for (const bad of [-1, 1.5, Number.NaN, '2'])
     assert.throws(
       () => addon.conv2d(x, w, null, first, g, bad as number),

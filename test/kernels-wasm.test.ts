@@ -12,6 +12,9 @@ import {
   type WasmBackendLike,
 } from '../lib/kernels/wasm';
 import { NATIVE_SAME_SHAPE_MIN } from '../lib/kernels/native-dispatch';
+import { loadNativeConv } from '../lib/kernels/native';
+import { heap } from '../lib/kernels/wasm-memory';
+import { countInPlaceWrite, markConstant, releaseConstant } from '../lib/models/common';
 import { nativeModes, withNative } from './native-modes';
 import { dilateFilter, randomArray, relErr, undilateGrad, type ConvCase, type Pad, type Shape4 } from './kernel-checks';
 
@@ -649,4 +652,31 @@ test('registerWasmTrainingKernels registers each listed kernel once and keeps th
   const before = tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc;
   registerWasmTrainingKernels();
   assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc, before);
+});
+
+test("wasm convolutions hand a constant filter's id to the addon (its kept copy), and no id once it is written in place", async (t) => {
+  await initBackend('wasm');
+  const status = loadNativeConv();
+  if (!status.available || !/^oneDNN/.test(status.convolutions)) {
+    t.skip('needs the addon with oneDNN convolutions (the copies kept under an id are oneDNN layouts)');
+    return;
+  }
+  const rng = makeRng('kernels-wasm-constant-filter');
+  const x = tf.tensor4d(randomArray(rng, 12 * 12 * 16), [1, 12, 12, 16]);
+  const filter = tf.tensor4d(randomArray(rng, 3 * 3 * 16 * 24), [3, 3, 16, 24]);
+  markConstant(filter);
+  const conv = () => tf.conv2d(x, filter, 1, 'same');
+  const first = conv();
+  // Break the promise: double the filter in wasm's memory behind tfjs' back. The kept copy is still used...
+  const values = heap(tf.backend() as unknown as WasmBackendLike, filter);
+  values.set(values.map((v) => 2 * v));
+  const kept = conv();
+  assert.ok(relErr(await kept.data(), await first.data()) < 1e-6, 'the kept copy under the id');
+  // ...until a write in place is counted: then the filter has no id, and the convolution reads it as it is.
+  countInPlaceWrite(filter);
+  const fresh = conv();
+  const doubled = tf.mul(first, 2);
+  assert.ok(relErr(await fresh.data(), await doubled.data()) < 1e-5, 'the filter as written');
+  releaseConstant(filter);
+  tf.dispose([x, filter, first, kept, fresh, doubled]);
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { batchNorm, conv2d } from '../lib/models/common';
+import { batchNorm, constantId, conv2d, setConstantRelease } from '../lib/models/common';
+import { forgetNativeFilter } from '../lib/kernels/native';
 import { disposeFoldCache, foldedApply, type FoldCache } from '../lib/models/fold';
 import { makeRng } from '../lib/random';
 import { randomArray, relErr, setRandomWeights } from './kernel-checks';
@@ -333,20 +334,26 @@ test('foldedApply on wasm joins a residual Add read only by a ReLU into one op: 
 
 /**
  * A Keras ResNet stem (zero padding 3 -> 7x7 stride-2 conv -> BN -> ReLU -> zero padding 1 -> 3x3 stride-2 max pool),
- * frozen or trainable, and a padded max pool of a batch norm's output (values of both signs: its padding must stay).
+ * frozen or trainable, behind a trainable 1x1 convolution (a gradient passes through the stem); a padded max pool of the
+ * batch norm's output (values of both signs: its padding must stay); and padding as wide as a pool's window (a window
+ * of padding alone: it must stay too).
  */
 function buildStemModel(trainable: boolean): tf.LayersModel {
   const input = tf.input({ shape: [20, 20, 3] });
-  const padded = tf.layers.zeroPadding2d({ padding: 3 }).apply(input) as tf.SymbolicTensor;
+  const pre = conv2d({ filters: 3, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+  const padded = tf.layers.zeroPadding2d({ padding: 3 }).apply(pre) as tf.SymbolicTensor;
   const c = conv2d({ filters: 8, kernelSize: 7, strides: 2, useBias: false, trainable }).apply(padded);
   const bn = batchNorm({ trainable }).apply(c) as tf.SymbolicTensor;
   const relu = tf.layers.reLU().apply(bn) as tf.SymbolicTensor;
-  const pool = (t: tf.SymbolicTensor) =>
+  const pool = (t: tf.SymbolicTensor, padding: number, poolSize: number) =>
     tf.layers
-      .maxPooling2d({ poolSize: 3, strides: 2, padding: 'valid' })
-      .apply(tf.layers.zeroPadding2d({ padding: 1 }).apply(t)) as tf.SymbolicTensor;
-  const joined = tf.layers.concatenate().apply([pool(relu), pool(bn)]) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(joined)) as tf.SymbolicTensor;
+      .maxPooling2d({ poolSize, strides: 2, padding: 'valid' })
+      .apply(tf.layers.zeroPadding2d({ padding }).apply(t)) as tf.SymbolicTensor;
+  const flat = [pool(relu, 1, 3), pool(bn, 1, 3), pool(relu, 2, 2)].map(
+    (t) => tf.layers.flatten().apply(t) as tf.SymbolicTensor,
+  );
+  const joined = tf.layers.concatenate().apply(flat) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3 }).apply(joined) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out });
   setRandomWeights(model, 'models-fold-stem');
   return model;
@@ -363,14 +370,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const want = plain.apply(x) as tf.Tensor;
       const got = foldedApply(fused, x);
       assert.ok(relErr(await got.data(), await want.data()) < 1e-5, `${label}: inference`);
-      // Three paddings in the layers; folded, only the one before the batch norm's pool (negative values) is left.
+      // Four paddings in the layers; folded, the batch norm's pool's and the one as wide as its window are left.
       const plainCounts = await kernelCounts(() => plain.apply(x) as tf.Tensor);
       const counts = await kernelCounts(() => foldedApply(fused, x));
-      assert.equal(plainCounts.get('PadV2'), 3, `${label}: paddings in the layers`);
-      assert.equal(counts.get('PadV2'), 1, `${label}: paddings left`);
-      // In training the trainable stem runs its padding and convolution as layers; the ReLU's pool keeps its fold.
+      assert.equal(plainCounts.get('PadV2'), 4, `${label}: paddings in the layers`);
+      assert.equal(counts.get('PadV2'), 2, `${label}: paddings left`);
+      // In training the trainable stem runs its padding and convolution as layers; the frozen one folds, and the
+      // gradient of the 1x1 convolution before it passes through its explicit padding.
       const { want: wantGrads, counts: trainingCounts } = await compareTraining(plain, fused, x, r, label);
-      assert.equal(trainingCounts.get('PadV2'), trainable ? 2 : 1, `${label}: paddings left in training`);
+      assert.equal(trainingCounts.get('PadV2'), trainable ? 3 : 2, `${label}: paddings left in training`);
       tf.dispose([want, got, ...wantGrads]);
       plain.dispose();
       fused.dispose();
@@ -378,3 +386,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
     tf.dispose([x, r]);
   });
 }
+
+test('disposeFoldCache releases each folded filter (setConstantRelease), so the addon can free its copy', async () => {
+  await initBackend('cpu');
+  const released: number[] = [];
+  setConstantRelease((id) => released.push(id));
+  try {
+    const model = buildStemModel(false);
+    const x = tf.tensor4d(randomArray(makeRng('models-fold-release'), 2 * 20 * 20 * 3), [2, 20, 20, 3]);
+    const cache: FoldCache = new Map();
+    tf.dispose(foldedApply(model, x, { cache }));
+    const ids = [...cache.values()].map((f) => constantId(f.filter.dataId));
+    assert.equal(ids.length, 1, 'one fold');
+    assert.ok(ids[0] > 0, 'its filter is marked constant');
+    disposeFoldCache(cache);
+    assert.deepEqual(released, ids);
+    // A call without a cache releases what it folded too.
+    tf.dispose(foldedApply(model, x));
+    assert.equal(released.length, 2);
+    assert.ok(released[1] > ids[0], 'a new fold, a new id');
+    x.dispose();
+    model.dispose();
+  } finally {
+    setConstantRelease(forgetNativeFilter);
+  }
+});

@@ -38,25 +38,20 @@ export function nativeConv2DInfo(
   if ([x, filter, bias].some((t) => t && t.dtype !== 'float32')) return undefined;
   if (bias && !isChannelVector(bias.shape, c.outChannels)) return undefined;
   return nativeOutput(backend, c.outShape, (out) => {
-    const args = [
-      heap(backend, x),
-      heap(backend, filter),
-      bias ? heap(backend, bias) : null,
-      heap(backend, out),
-      g,
-      constantId(filter.dataId),
-    ] as const;
-    if (activation === 'relu') addon.conv2dRelu(...args);
-    else addon.conv2d(...args);
+    const y = heap(backend, out);
+    const b = bias ? heap(backend, bias) : null;
+    addon.conv2d(heap(backend, x), heap(backend, filter), b, y, g, constantId(filter.dataId));
+    // A separate pass: oneDNN's ReLU post-op turns NaN into 0, which tfjs' ReLU keeps.
+    if (activation === 'relu') addon.relu(y, y);
   });
 }
 
 /**
  * Sum (scale 1) or mean (scale 1/n) of float32 `x` over a run of consecutive axes, natively: x as [outer, rows, cols]
  * summed over its rows, one native call per outer index (a global average pooling: one per image). Undefined (the
- * caller runs the stock kernel) without the addon, for axes that are not one run, and for runs ending at the last axis
- * or leaving too little per call (MIN_REDUCE_CALL), which wasm reduces without a transpose anyway; a run in the middle
- * it transposes first (a frozen ResNet-50's pooling at batch 64: 2.8 ms).
+ * caller runs the stock kernel) without the addon, for axes that are not one run, and, with more than one outer index,
+ * for runs ending at the last axis or leaving too little per call (MIN_REDUCE_CALL): wasm reduces trailing axes without
+ * a transpose, but transposes a run in the middle first (a frozen ResNet-50's pooling at batch 64: 4 ms, 0.5 natively).
  */
 export function nativeReduceInfo(
   backend: WasmBackendLike,

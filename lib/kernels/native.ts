@@ -17,7 +17,8 @@ import { repoRoot } from '../paths';
 export interface NativeConvAddon {
   /**
    * y = conv(x, filter) + bias. A filterId > 0 (lib/models' constantId) promises the filter never changes under that
-   * id: oneDNN keeps its reordered copy (up to 256 MB, least recently used out first). 0, the default, promises nothing.
+   * id: oneDNN keeps its reordered copy until forgetFilter(filterId) (at most 256 MB, least recently used out first).
+   * 0 or undefined promises nothing.
    */
   conv2d(
     x: Float32Array,
@@ -27,15 +28,8 @@ export interface NativeConvAddon {
     geometry: Int32Array,
     filterId?: number,
   ): void;
-  /** conv2d, then ReLU: applied as oneDNN writes y (a post-op), or in a pass after im2col. */
-  conv2dRelu(
-    x: Float32Array,
-    filter: Float32Array,
-    bias: Float32Array | null,
-    y: Float32Array,
-    geometry: Int32Array,
-    filterId?: number,
-  ): void;
+  /** Frees what conv2d keeps under `filterId` on this thread. */
+  forgetFilter(filterId: number): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /**
@@ -211,7 +205,7 @@ export function loadNativeConv(): NativeStatus {
 
 const ADDON_FUNCTIONS: readonly (keyof NativeConvAddon)[] = [
   'conv2d',
-  'conv2dRelu',
+  'forgetFilter',
   'conv2dBackpropFilter',
   'conv2dBackpropInput',
   'matMul',
@@ -278,6 +272,14 @@ export function nativeConv(): NativeConvAddon | undefined {
   if (!enabled) return undefined;
   loadNativeConv();
   return loaded?.addon;
+}
+
+/**
+ * Frees what the addon keeps of the constant filter `id` (conv2d's filterId), if it is loaded, whether or not it is
+ * enabled now: the copies outlive a switch.
+ */
+export function forgetNativeFilter(id: number): void {
+  loaded?.addon?.forgetFilter(id);
 }
 
 /** Switches the native path on or off at run time (tests and the bench compare both); returns the previous setting. */

@@ -25,9 +25,10 @@ import {
   batchNormTraining,
   type BatchNormTrainingAttrs,
 } from './batch-norm';
-import { setAddReluOp, setBatchNormTrainingOp } from '../models/common';
+import { setAddReluOp, setBatchNormTrainingOp, setConstantRelease } from '../models/common';
 import { conv2DBackpropFilterInfo, conv2DBackpropInputInfo, maxPoolGradInfo } from './wasm-gradients';
 import type { WasmBackendLike } from './wasm-memory';
+import { forgetNativeFilter } from './native';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -519,7 +520,7 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 
 /**
  * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts) and the
- * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts); returns the kernels' names. Safe to
+ * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts) and the release of kept filters; returns the kernels' names. Safe to
  * call more than once. A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up
  * when it initialises, and other code paths rely on what the stock set-up binds.
  */
@@ -538,6 +539,7 @@ export function registerWasmTrainingKernels(): string[] {
   registerReluGradient();
   setBatchNormTrainingOp(batchNormTraining);
   setAddReluOp(addRelu);
+  setConstantRelease(forgetNativeFilter);
   return WASM_TRAINING_KERNELS.map((k) => k.name);
 }
 
@@ -545,7 +547,7 @@ export function registerWasmTrainingKernels(): string[] {
  * Undoes registerWasmTrainingKernels: each stock kernel it replaced is registered again (the same config object), and
  * each kernel it added is removed; a kernel someone registered over ours since is left alone. A wasm backend that is
  * already running looks kernels up per call, so it runs the stock ones from then on. tfjs' Relu gradient is put back and
- * the batch-norm training and add-ReLU ops removed.
+ * the batch-norm training and add-ReLU ops and the release of kept filters removed.
  */
 export function restoreStockWasmKernels(): void {
   for (const [name, original] of replaced) {
@@ -558,4 +560,5 @@ export function restoreStockWasmKernels(): void {
   restoreReluGradient();
   setBatchNormTrainingOp(undefined);
   setAddReluOp(undefined);
+  setConstantRelease(undefined);
 }

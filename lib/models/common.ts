@@ -125,19 +125,39 @@ export function inPlaceWrites(t: tf.Tensor): number {
 
 /**
  * Ids of tensor buffers that never change (folded filters): the native convolution keeps such a filter in the layout
- * it computes with under its id, instead of reordering it on every call. An id is never given twice.
+ * it computes with under its id, instead of reordering it on every call. The addon is one per process, so the count is
+ * too (on globalThis: a second copy of this module must not give an id again).
  */
 const constantIds = new WeakMap<object, number>();
-let lastConstantId = 0;
+const ID_COUNTER = Symbol.for('affect-lab.lastConstantId');
+const counter = globalThis as unknown as Record<symbol, number | undefined>;
 
 /** Declares that nothing will write `t`'s buffer again, in place or otherwise, and gives it an id (constantId). */
 export function markConstant(t: tf.Tensor): void {
-  if (!constantIds.has(t.dataId)) constantIds.set(t.dataId, ++lastConstantId);
+  if (constantIds.has(t.dataId)) return;
+  const id = (counter[ID_COUNTER] ?? 0) + 1;
+  counter[ID_COUNTER] = id;
+  constantIds.set(t.dataId, id);
 }
 
 /** The id markConstant gave the buffer `dataId`, or 0 for one it did not mark or that was written in place anyway. */
 export function constantId(dataId: object): number {
   return inPlaceWriteCounts.has(dataId) ? 0 : (constantIds.get(dataId) ?? 0);
+}
+
+let constantRelease: ((id: number) => void) | undefined;
+
+/** Installs what frees a constant's copies when its tensor goes (lib/kernels: the addon's kept filters); undefined removes it. */
+export function setConstantRelease(release: ((id: number) => void) | undefined): void {
+  constantRelease = release;
+}
+
+/** Called before disposing a tensor markConstant marked: its id is dropped and what was kept under it freed. */
+export function releaseConstant(t: tf.Tensor): void {
+  const id = constantIds.get(t.dataId);
+  if (id === undefined) return;
+  constantIds.delete(t.dataId);
+  constantRelease?.(id);
 }
 
 /**
@@ -310,7 +330,8 @@ export const FUSED_CONV2D_GRADIENT: tf.GradConfig = {
     const [x, filter, y] = saved as tf.Tensor4D[];
     const { strides, pad, activation, dilations, dataFormat } = attrs as unknown as {
       strides: [number, number];
-      pad: 'valid' | 'same';
+      // Explicit where foldedApply runs a zero padding as the convolution's.
+      pad: 'valid' | 'same' | tf.backend_util.ExplicitPadding;
       activation: string;
       dilations?: number | number[];
       dataFormat?: string;

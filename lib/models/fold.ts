@@ -16,6 +16,7 @@ import {
   fusedConv2dAttrs,
   inPlaceWrites,
   markConstant,
+  releaseConstant,
   isBatchNorm,
   isConv2D,
   type BatchNormWeights,
@@ -43,8 +44,8 @@ interface Fold {
 
 /**
  * Zero padding of a ReLU's output read only by a max pool without padding of its own (Keras' ResNet and DenseNet stems):
- * one pool with that padding. Equal because the values are >= 0: a window's zeros never exceed its maximum, and a
- * gradient that reaches a tie at 0 ends at the ReLU, which passes none for its zeros.
+ * one pool with that padding (poolPaddable). Equal because the values are >= 0: a window's zeros never exceed its
+ * maximum, and a gradient that reaches a tie at 0 ends at the ReLU, which passes none for its zeros.
  */
 interface PaddedPool {
   pad: GraphNode;
@@ -92,10 +93,16 @@ function zeroPadding(layer: tf.layers.Layer): [[number, number], [number, number
   return l.dataFormat === 'channelsLast' ? l.padding : undefined;
 }
 
-/** A channels-last MaxPooling2D without padding of its own. */
-function isUnpaddedMaxPool(layer: tf.layers.Layer): boolean {
-  const cfg = layer.getConfig();
-  return layer.getClassName() === 'MaxPooling2D' && cfg.padding === 'valid' && cfg.dataFormat === 'channelsLast';
+/**
+ * Whether `pad` is zero padding that `pool`, a channels-last max pool without padding of its own, can take as its own:
+ * each side narrower than the window, so that every window holds a value (a window of padding alone is 0 after
+ * ZeroPadding2D, and -inf as the pool's padding).
+ */
+function poolPaddable(pad: tf.layers.Layer, pool: tf.layers.Layer): boolean {
+  const sides = zeroPadding(pad);
+  const cfg = pool.getConfig() as { padding: string; dataFormat: string; poolSize: [number, number] };
+  if (!sides || pool.getClassName() !== 'MaxPooling2D' || cfg.padding !== 'valid') return false;
+  return cfg.dataFormat === 'channelsLast' && sides.every((pair, i) => pair.every((p) => p < cfg.poolSize[i]));
 }
 
 function isLastAxisNorm(layer: tf.layers.Layer, rank: number): boolean {
@@ -150,9 +157,8 @@ function makePlan(model: tf.LayersModel, output: tf.SymbolicTensor): Plan {
     const next = onlyReader(node);
     const from = node.inputTensors[0];
     if (
-      zeroPadding(node.outboundLayer) &&
       next &&
-      isUnpaddedMaxPool(next.outboundLayer) &&
+      poolPaddable(node.outboundLayer, next.outboundLayer) &&
       !inputs.has(from.id) &&
       isRelu(layerNode(from).outboundLayer)
     ) {
@@ -212,7 +218,7 @@ function foldWeights(f: Fold, cache: FoldCache): FoldedWeights {
   const from = sources(conv, norm);
   const cached = cache.get(key);
   if (cached && cached.from.every((d, i) => d === from[i])) return cached;
-  if (cached) tf.dispose([cached.filter, cached.bias]);
+  if (cached) disposeFold(cached);
   const [filter, bias] = tf.tidy((): tf.Tensor[] => {
     const inv = tf.rsqrt(tf.add(norm.movingVariance.read(), norm.epsilon));
     const scale = norm.gamma ? tf.mul(inv, norm.gamma.read()) : inv;
@@ -228,9 +234,14 @@ function foldWeights(f: Fold, cache: FoldCache): FoldedWeights {
   return entry;
 }
 
-/** Frees every folded filter and bias in `cache` and empties it. */
+function disposeFold(f: FoldedWeights): void {
+  releaseConstant(f.filter);
+  tf.dispose([f.filter, f.bias]);
+}
+
+/** Frees every folded filter and bias in `cache` (and what the addon kept of the filters) and empties it. */
 export function disposeFoldCache(cache: FoldCache): void {
-  for (const f of cache.values()) tf.dispose([f.filter, f.bias]);
+  for (const f of cache.values()) disposeFold(f);
   cache.clear();
 }
 

@@ -101,9 +101,12 @@ class Call {
     }
     return data;
   }
-  // Argument i as an integer from 0 to 2^53 (exact in a double); `fallback` where the caller left it out.
+  // Argument i as an integer from 0 to 2^53 (exact in a double); `fallback` where the caller left it out or passed
+  // undefined.
   int64_t Optional(size_t i, int64_t fallback, const char* error) {
     if (error_ != nullptr || i >= given_) return fallback;
+    napi_valuetype t;
+    if (napi_typeof(env_, argv_[i], &t) == napi_ok && t == napi_undefined) return fallback;
     double v = -1;
     if (napi_get_value_double(env_, argv_[i], &v) != napi_ok || !(v >= 0 && v <= 9007199254740992.0) ||
         v != static_cast<double>(static_cast<int64_t>(v))) {
@@ -176,15 +179,12 @@ const ConvolutionChoice& Chosen() {
   return c;
 }
 
-// Each direction runs im2col where oneDNN is not chosen or declines the geometry. The forward pass applies ReLU where
-// `relu`: oneDNN as it writes y, im2col in a pass after.
-void ConvForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias, bool relu,
-                 float* y) {
+// Each direction runs im2col where oneDNN is not chosen or declines the geometry.
+void ConvForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias, float* y) {
 #ifdef AFFECT_DNNL
-  if (Chosen().onednn && affect::onednn::Conv2DForward(g, x, w, filterId, bias, relu, y)) return;
+  if (Chosen().onednn && affect::onednn::Conv2DForward(g, x, w, filterId, bias, y)) return;
 #endif
   affect::im2col::Conv2DForward(g, x, w, bias, y);
-  if (relu) affect::Relu(y, y, size_t(YLength(g)));
 }
 
 void ConvBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
@@ -209,24 +209,34 @@ std::string DescribeConvolutions() {
   return "im2col + " + affect::GemmLibrary();
 }
 
-// A forward convolution's call: x, filter, bias | null, y, geometry, and optionally the filter's constant id (an integer
-// > 0 that no other filter value ever has: its reordered layout is kept; 0, the default, for a filter that may change).
-napi_value ForwardCall(napi_env env, napi_callback_info info, bool relu) {
+// conv2d(x, filter, bias | null, y, geometry, filterId = 0): filterId, an integer > 0 that no other filter value ever
+// has, keeps the filter's reordered layout under it (until forgetFilter); 0 (or undefined) for a filter that may change.
+napi_value Conv2D(napi_env env, napi_callback_info info) {
   Call<ConvGeometry> c(env, info, 4, 1);
   float* x = c.Array(0, XLength(c.g));
   float* w = c.Array(1, WLength(c.g));
   float* bias = c.Array(2, c.g.Co, true);
   float* y = c.Array(3, YLength(c.g));
   const int64_t filterId = c.Optional(5, 0, "affect-native: a filter id must be an integer >= 0");
-  if (c.Ok()) ConvForward(c.g, x, w, filterId, bias, relu, y);
+  if (c.Ok()) ConvForward(c.g, x, w, filterId, bias, y);
   return nullptr;
 }
 
-// conv2d(x, filter, bias | null, y, geometry, filterId = 0)
-napi_value Conv2D(napi_env env, napi_callback_info info) { return ForwardCall(env, info, false); }
-
-// conv2dRelu(x, filter, bias | null, y, geometry, filterId = 0): conv2d, then ReLU, as one call.
-napi_value Conv2DRelu(napi_env env, napi_callback_info info) { return ForwardCall(env, info, true); }
+// forgetFilter(filterId): drops what conv2d keeps under filterId (an integer >= 0).
+napi_value ForgetFilter(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double id = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 1 ||
+      napi_get_value_double(env, argv[0], &id) != napi_ok || !(id >= 0 && id <= 9007199254740992.0) ||
+      id != static_cast<double>(static_cast<int64_t>(id))) {
+    return Throw(env, "affect-native: forgetFilter needs a filter id (an integer >= 0)");
+  }
+#ifdef AFFECT_DNNL
+  affect::onednn::ForgetFilter(static_cast<int64_t>(id));
+#endif
+  return nullptr;
+}
 
 using LengthOf = int64_t (*)(const ConvGeometry&);
 using GradientKernel = void (*)(const ConvGeometry&, const float*, const float*, float*);
@@ -584,7 +594,7 @@ napi_value Init(napi_env env, napi_value exports) {
 #endif
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2dRelu", nullptr, Conv2DRelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"forgetFilter", nullptr, ForgetFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},

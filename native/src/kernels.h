@@ -49,10 +49,11 @@ namespace onednn {
 std::string Version();
 // oneDNN's OpenMP threads for every later call, from any thread.
 void SetThreads(int n);
-// y = conv(x, w) (+ bias), then ReLU where `relu`; false, having written nothing, where oneDNN declines g. A filterId
-// > 0 says w never changes under that id (its reordered layout is kept); 0 says nothing.
-bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias, bool relu,
-                   float* y);
+// y = conv(x, w) (+ bias); false, having written nothing, where oneDNN declines g. A filterId > 0 says w never changes
+// under that id (its reordered layout is kept until ForgetFilter); 0 says nothing.
+bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias, float* y);
+// Drops the calling thread's kept copies of filter `id` (its tensor is gone).
+void ForgetFilter(int64_t id);
 bool Conv2DBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 bool Conv2DBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
 // C = op(A) * op(B), + C when accumulating, on oneDNN's brgemm matmul; false, having written nothing, without one.

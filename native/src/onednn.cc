@@ -116,9 +116,8 @@ bool SkipGemmKernels(PrimitiveDesc& pd, const char* keep) {
   return pd && (keep == nullptr || std::strncmp(pd.impl_info_str(), keep, std::strlen(keep)) == 0);
 }
 
-// Null where oneDNN has no primitive for g and d (or only gemm-based ones). `relu` (forward only) applies ReLU to the
-// output as the primitive writes it (a post-op), instead of a pass over it afterwards.
-std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d, bool relu) {
+// Null where oneDNN has no primitive for g and d (or only gemm-based ones).
+std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d) {
   const dnnl::algorithm direct = dnnl::algorithm::convolution_direct;
   const memory::desc x({g.B, g.Ci, g.H, g.W}, kF32, Tag::nhwc);
   const memory::desc y({g.B, g.Co, g.OH, g.OW}, kF32, Tag::nhwc);
@@ -134,11 +133,6 @@ std::unique_ptr<Plan> MakePlan(const ConvGeometry& g, Direction d, bool relu) {
   // Scratchpads come from this file's per-thread buffers, not from an allocation per call.
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-  }
   const bool bias = d == Direction::kForwardBias;
   const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, direct, xp, anyW,
                                                 bias ? b : memory::desc(), yp, strides, dilations, left, right);
@@ -196,12 +190,12 @@ const Plan* CachedPlan(std::initializer_list<int64_t> fields, Make make) {
 
 // The plan for g and d, or null where oneDNN would reject g: it wants the trailing padding above -stride, which only an
 // output leaving a stride or more of trailing rows unread (never one of tfjs's) misses.
-const Plan* FindPlan(const ConvGeometry& g, Direction d, bool relu = false) {
+const Plan* FindPlan(const ConvGeometry& g, Direction d) {
   const memory::dims right = TrailingPadding(g);
   if (right[0] + g.sh <= 0 || right[1] + g.sw <= 0) return nullptr;
-  return CachedPlan({0, g.B, g.H, g.W, g.Ci, g.OH, g.OW, g.Co, g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.top, g.left,
-                     int64_t(d), relu},
-                    [&] { return MakePlan(g, d, relu); });
+  return CachedPlan(
+      {0, g.B, g.H, g.W, g.Ci, g.OH, g.OW, g.Co, g.KH, g.KW, g.sh, g.sw, g.dh, g.dw, g.top, g.left, int64_t(d)},
+      [&] { return MakePlan(g, d); });
 }
 
 // C = op(A) * op(B) (+ C when accumulating), row-major with the given leading dimensions, or null without a brgemm
@@ -230,9 +224,9 @@ std::unique_ptr<Plan> MakeMatMulPlan(bool transA, bool transB, int64_t M, int64_
 }
 
 // Filters reordered to a primitive's layout, kept for the filters the caller says never change (constant ids: batch norm
-// folded into a frozen backbone's convolutions), so that each is reordered once, not on every call. A frozen ResNet-50's
-// forward pass at batch 64 spent 8.6 of its 257 ms in oneDNN on those reorders; keeping them made it 1.4-1.8% faster
-// (in-process A/B). Least recently used first out beyond kKeptFilterBytes (ResNet-50's folded filters: 94 MB).
+// folded into a frozen backbone's convolutions): reordering them on every call cost a frozen ResNet-50 a few percent of
+// its forward pass. Kept until the caller forgets the id, or least recently used first out beyond kKeptFilterBytes
+// (ResNet-50's folded filters: 94 MB).
 constexpr size_t kKeptFilterBytes = size_t(256) << 20;
 
 class KeptFilters {
@@ -251,14 +245,26 @@ class KeptFilters {
       total_ -= kept_.back().layout.get_size();
       kept_.pop_back();
     }
-    kept_.push_front({id, t.own, std::make_unique<Buffer>()});
-    total_ += bytes;
-    void* own = kept_.front().buffer->Get(bytes);
+    auto buffer = std::make_unique<Buffer>();
+    void* own = buffer->Get(bytes);
     const dnnl::engine& e = Engine();
     memory user(t.user, e, const_cast<float*>(data));
     memory reordered(t.own, e, own);
     t.reorder.execute(stream, user, reordered);
+    kept_.push_front({id, t.own, std::move(buffer)});
+    total_ += bytes;
     return own;
+  }
+
+  void Forget(int64_t id) {
+    for (auto it = kept_.begin(); it != kept_.end();) {
+      if (it->id != id) {
+        ++it;
+        continue;
+      }
+      total_ -= it->layout.get_size();
+      it = kept_.erase(it);
+    }
   }
 
  private:
@@ -272,13 +278,18 @@ class KeptFilters {
   size_t total_ = 0;
 };
 
+// Per thread, as the plans and buffers are.
+KeptFilters& Kept() {
+  thread_local KeptFilters kept;
+  return kept;
+}
+
 // Runs p on the caller's arrays, reordering those whose layout differs from the primitive's; a filter with a constant
 // id (`filterId` > 0, the weights argument) is reordered once and kept (KeptFilters).
 void Run(const Plan& p, std::initializer_list<const float*> inputs, float* output, int64_t filterId = 0) {
   thread_local dnnl::stream stream(Engine());
   // Inputs, output, scratchpad.
   thread_local Buffer buffers[5];
-  thread_local KeptFilters kept;
   const dnnl::engine& e = Engine();
   std::unordered_map<int, memory> args;
   size_t i = 0;
@@ -288,7 +299,7 @@ void Run(const Plan& p, std::initializer_list<const float*> inputs, float* outpu
     if (t.user == t.own) {
       args.emplace(t.arg, user);
     } else if (filterId > 0 && t.arg == DNNL_ARG_WEIGHTS) {
-      args.emplace(t.arg, memory(t.own, e, kept.Get(filterId, t, data, stream)));
+      args.emplace(t.arg, memory(t.own, e, Kept().Get(filterId, t, data, stream)));
     } else {
       memory own(t.own, e, buffers[i].Get(t.own.get_size()));
       t.reorder.execute(stream, user, own);
@@ -325,15 +336,17 @@ bool MatMul(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const flo
   return p != nullptr;
 }
 
+void ForgetFilter(int64_t id) { Kept().Forget(id); }
+
 bool MatMulAvailable() {
   static const bool available = MakeMatMulPlan(false, false, 8, 8, 8, 8, 8, 8, false) != nullptr;
   return available;
 }
 
 bool Conv2DForward(const ConvGeometry& g, const float* x, const float* w, int64_t filterId, const float* bias,
-                   bool relu, float* y) {
+                   float* y) {
   if (SmallMaps(g) && g.KH * g.KW == 1) return false;
-  const Plan* p = FindPlan(g, bias != nullptr ? Direction::kForwardBias : Direction::kForward, relu);
+  const Plan* p = FindPlan(g, bias != nullptr ? Direction::kForwardBias : Direction::kForward);
   if (p == nullptr) return false;
   if (bias != nullptr) {
     Run(*p, {x, w, bias}, y, filterId);
@@ -369,7 +382,7 @@ bool FlippedForward(const ConvGeometry& g, const float* dy, const float* w, floa
       }
     }
   }
-  return Conv2DForward(f, dy, flipped.data(), 0, nullptr, false, dx);
+  return Conv2DForward(f, dy, flipped.data(), 0, nullptr, dx);
 }
 
 }  // namespace
