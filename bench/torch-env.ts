@@ -26,7 +26,7 @@ export function torchProcessEnv(
   env: NodeJS.ProcessEnv,
   tcmalloc: string | null = TCMALLOC_PATHS.find((p) => fs.existsSync(p)) ?? null,
 ): { env: NodeJS.ProcessEnv; allocator: string } {
-  if (env.GLIBC_TUNABLES) return { env, allocator: 'the allocator LD_PRELOAD / GLIBC_TUNABLES set' };
+  if (env.GLIBC_TUNABLES) return { env, allocator: `GLIBC_TUNABLES ${env.GLIBC_TUNABLES}` };
   const glibc = { env: { ...env, GLIBC_TUNABLES: GLIBC_KEEP_FREED }, allocator: 'glibc malloc keeping freed memory' };
   if (env.LD_PRELOAD) return { ...glibc, allocator: `LD_PRELOAD ${env.LD_PRELOAD}, or ${glibc.allocator}` };
   if (tcmalloc) return { env: { ...env, LD_PRELOAD: tcmalloc }, allocator: 'tcmalloc' };

@@ -519,10 +519,10 @@ const kernelFuncs: Record<string, tf.KernelFunc> = {
 };
 
 /**
- * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts) and the
- * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts) and the release of kept filters; returns the kernels' names. Safe to
- * call more than once. A replaced kernel keeps the stock `setupFunc`: the backend runs every registered kernel's set-up
- * when it initialises, and other code paths rely on what the stock set-up binds.
+ * Registers the training kernels wasm lacks or gets wrong, Relu's gradient that uses one of them (./relu.ts), the
+ * models' batch-norm training and add-ReLU ops (./batch-norm.ts, ./relu.ts) and the release of kept filters; returns
+ * the kernels' names. Safe to call more than once. A replaced kernel keeps the stock `setupFunc`: the backend runs every
+ * registered kernel's set-up when it initialises, and other code paths rely on what the stock set-up binds.
  */
 export function registerWasmTrainingKernels(): string[] {
   // Load the stock kernels first, so that ours are registered over them and not the other way round.

@@ -147,7 +147,10 @@ export function constantId(dataId: object): number {
 
 let constantRelease: ((id: number) => void) | undefined;
 
-/** Installs what frees a constant's copies when its tensor goes (lib/kernels: the addon's kept filters); undefined removes it. */
+/**
+ * Installs what frees a constant's copies when its tensor goes (lib/kernels: the addon's kept filters); undefined
+ * removes it.
+ */
 export function setConstantRelease(release: ((id: number) => void) | undefined): void {
   constantRelease = release;
 }

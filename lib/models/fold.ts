@@ -166,7 +166,8 @@ function makePlan(model: tf.LayersModel, output: tf.SymbolicTensor): Plan {
       steps.push({ pad: node, pool: next });
       continue;
     }
-    if (zeroPadding(node.outboundLayer) && next && foldingNorm(next) && padOf(next) === node) continue;
+    // A padding its convolution runs as its own (padOf).
+    if (next && padOf(next) === node && foldingNorm(next)) continue;
     const joined = node.outboundLayer.getClassName() === 'Add' && node.inputTensors.length === 2;
     if (joined && next && isRelu(next.outboundLayer)) {
       absorbed.add(next);
@@ -260,7 +261,7 @@ function foldsNow(f: Fold, training: boolean): boolean {
 }
 
 /** A ZeroPadding2D node's padding as a 4-d kernel's explicit padding (NHWC). */
-function explicitPadding(pad: GraphNode): tf.NamedAttrMap['pad'] {
+function explicitPadding(pad: GraphNode): tf.backend_util.ExplicitPadding {
   const [rows, cols] = zeroPadding(pad.outboundLayer) as [[number, number], [number, number]];
   return [[0, 0], rows, cols, [0, 0]];
 }
@@ -275,7 +276,7 @@ function runFold(f: Fold, x: tf.Tensor, cache: FoldCache): tf.Tensor {
 
 function runPaddedPool(p: PaddedPool, x: tf.Tensor4D): tf.Tensor {
   const cfg = p.pool.outboundLayer.getConfig() as { poolSize: [number, number]; strides: [number, number] };
-  return tf.maxPool(x, cfg.poolSize, cfg.strides, explicitPadding(p.pad) as tf.backend_util.ExplicitPadding);
+  return tf.maxPool(x, cfg.poolSize, cfg.strides, explicitPadding(p.pad));
 }
 
 function runNode(node: GraphNode, inputs: tf.Tensor[], training: boolean): tf.Tensor[] {
